@@ -1,0 +1,35 @@
+/* metaplast tests: shared helpers (CMocka). See LICENSE for copyright. */
+#ifndef MPL_TESTUTIL_H
+#define MPL_TESTUTIL_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Relative+absolute tolerance comparison (cmocka 1.1.5 has no assert_double_equal). */
+#define mpl_assert_close(a, b, rtol, atol)                                                   \
+  do {                                                                                       \
+    double a_ = (a), b_ = (b);                                                               \
+    if (!(fabs(a_ - b_) <= (atol) + (rtol) * fabs(b_)))                                      \
+      fail_msg("%s = %.17g, expected %s = %.17g (rtol %g, atol %g)", #a, a_, #b, b_,         \
+               (double)(rtol), (double)(atol));                                              \
+  } while (0)
+
+/* Assert that haystack contains needle. */
+#define mpl_assert_contains(haystack, needle)                                                \
+  do {                                                                                       \
+    const char *h_ = (haystack), *n_ = (needle);                                             \
+    if (!h_ || !strstr(h_, n_)) fail_msg("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_); \
+  } while (0)
+
+/* A fresh temporary path under the test build dir: MPL_TEST_TMPDIR/<name>.<pid>. Static buffer. */
+const char *mpl_test_path(const char *name);
+/* Write len bytes to path (raw). Returns 0 on success. */
+int mpl_test_write(const char *path, const void *data, size_t len);
+/* Write len bytes gzip-compressed to path. Returns 0 on success. */
+int mpl_test_write_gz(const char *path, const void *data, size_t len);
+
+#endif
