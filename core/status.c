@@ -35,12 +35,15 @@ int mpl_errorf(mpl_err *err, int code, const char *fmt, ...) {
 
 int mpl_err_prefix(mpl_err *err, const char *fmt, ...) {
   if (!err) return MPL_EINVAL;
-  char head[512], old[sizeof err->msg];
+  char head[256], old[sizeof err->msg];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(head, sizeof head, fmt, ap);
   va_end(ap);
   memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+  size_t k = strlen(head);
+  memcpy(err->msg, head, k + 1);
+  /* the old message is cut, never the new context */
+  strncat(err->msg, old, sizeof err->msg - k - 1);
   return err->code;
 }

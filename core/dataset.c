@@ -1,0 +1,167 @@
+/* metaplast: labelled image datasets: IDX pairs streamed into per-class subsets, and named sources.
+ * See LICENSE for copyright. */
+#include "metaplast/data.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+#define N_LABELS 256 /* labels are bytes */
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+#define FASHION_PKG "dataset-fashion-mnist"
+#define EMNIST_PREFIX "emnist-bymerge:"
+
+void mpl_dataset_free(mpl_dataset *ds) {
+  if (!ds) return;
+  free(ds->pixels);
+  free(ds->labels);
+  free(ds->class_off);
+  free(ds->class_idx);
+  free(ds);
+}
+
+/* Whether the next image of class c is kept; seen[c] counts the images of c met so far. */
+static int keep(size_t *seen, uint8_t c, size_t per_class) {
+  return per_class == 0 || seen[c]++ < per_class;
+}
+
+/* Allocate a dataset sized for the images that per_class keeps from these labels. */
+static int alloc_dataset(const uint8_t *lab, size_t n, size_t dim, size_t per_class, mpl_dataset **out,
+                         mpl_err *err) {
+  size_t seen[N_LABELS] = {0}, kept = 0;
+  int top = 0;
+  for (size_t i = 0; i < n; i++) {
+    kept += (size_t)keep(seen, lab[i], per_class);
+    if (lab[i] > top) top = lab[i];
+  }
+  mpl_dataset *ds = calloc(1, sizeof *ds);
+  if (ds) {
+    ds->n = kept, ds->dim = dim, ds->n_classes = top + 1;
+    ds->pixels = malloc(kept * dim);
+    ds->labels = malloc(kept);
+    ds->class_off = calloc((size_t)ds->n_classes + 1, sizeof *ds->class_off);
+    ds->class_idx = malloc(kept * sizeof *ds->class_idx);
+  }
+  if (!ds || !ds->pixels || !ds->labels || !ds->class_off || !ds->class_idx) {
+    mpl_dataset_free(ds);
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory for a dataset of %zu images of %zu pixels", kept, dim);
+  }
+  *out = ds;
+  return MPL_OK;
+}
+
+/* Read the image file one image at a time, copying only the kept ones into ds. */
+static int stream_images(mpl__idx *r, const uint8_t *lab, size_t n, size_t per_class, mpl_dataset *ds,
+                         mpl_err *err) {
+  size_t seen[N_LABELS] = {0}, j = 0;
+  uint8_t *skip = malloc(ds->dim);
+  if (!skip) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  int rc = MPL_OK;
+  for (size_t i = 0; i < n && rc == MPL_OK; i++) {
+    int k = keep(seen, lab[i], per_class);
+    rc = mpl__idx_read(r, k ? ds->pixels + j * ds->dim : skip, 1, err);
+    if (k) ds->labels[j++] = lab[i];
+  }
+  free(skip);
+  return rc < 0 ? rc : mpl__idx_finish(r, err);
+}
+
+/* Counting sort of image indices by label; stable, so each class stays in file order. */
+static void build_index(mpl_dataset *ds) {
+  size_t next[N_LABELS + 1];
+  for (size_t i = 0; i < ds->n; i++) ds->class_off[ds->labels[i] + 1]++;
+  for (int c = 0; c < ds->n_classes; c++) ds->class_off[c + 1] += ds->class_off[c];
+  memcpy(next, ds->class_off, ((size_t)ds->n_classes + 1) * sizeof *next);
+  for (size_t i = 0; i < ds->n; i++) ds->class_idx[next[ds->labels[i]]++] = i;
+}
+
+int mpl_dataset_load_idx(const char *images, const char *labels, size_t per_class, mpl_dataset **out,
+                         mpl_err *err) {
+  uint8_t *lab;
+  size_t nl, dims[3];
+  mpl__idx *r;
+  mpl_dataset *ds = NULL;
+  *out = NULL;
+  int rc = mpl_idx_read_labels(labels, &lab, &nl, err);
+  if (rc < 0) return rc;
+  rc = mpl__idx_open(images, 3, &r, dims, err);
+  if (rc < 0) { free(lab); return rc; }
+  if (dims[0] != nl)
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s has %zu images but %s has %zu labels", images, dims[0], labels, nl);
+  if (rc == MPL_OK) rc = alloc_dataset(lab, nl, dims[1] * dims[2], per_class, &ds, err);
+  if (rc == MPL_OK) rc = stream_images(r, lab, nl, per_class, ds, err);
+  mpl__idx_close(r);
+  free(lab);
+  if (rc < 0) { mpl_dataset_free(ds); return rc; }
+  ds->rows = dims[1], ds->cols = dims[2];
+  snprintf(ds->name, sizeof ds->name, "idx");
+  build_index(ds);
+  *out = ds;
+  return MPL_OK;
+}
+
+/* Load a pair and name the result base, or base-N when only N images per class are kept. */
+static int load_named(const char *images, const char *labels, const char *base, size_t per_class,
+                      mpl_dataset **out, mpl_err *err) {
+  int rc = mpl_dataset_load_idx(images, labels, per_class, out, err);
+  if (rc < 0) return rc;
+  if (per_class)
+    snprintf((*out)->name, sizeof (*out)->name, "%s-%zu", base, per_class);
+  else
+    snprintf((*out)->name, sizeof (*out)->name, "%s", base);
+  return MPL_OK;
+}
+
+/* Debian's dataset-fashion-mnist; split is "train" or "t10k". */
+static int open_fashion(const char *name, const char *split, size_t per_class, mpl_dataset **out,
+                        mpl_err *err) {
+  char img[256], lab[256];
+  snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", FASHION_DIR, split);
+  snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte.gz", FASHION_DIR, split);
+  if (access(img, F_OK) != 0 && errno == ENOENT)
+    return mpl_errorf(err, MPL_ENOTFOUND, "%s: %s not found; install it with `apt-get install %s`", name,
+                      img, FASHION_PKG);
+  return load_named(img, lab, name, per_class, out, err);
+}
+
+/* DIR/stem.gz if it exists, else DIR/stem (uncompressed). */
+static int find_file(const char *dir, const char *stem, char *path, size_t size, mpl_err *err) {
+  if ((size_t)snprintf(path, size, "%s/%s.gz", dir, stem) >= size)
+    return mpl_errorf(err, MPL_EINVAL, "%s: directory name too long", dir);
+  if (access(path, F_OK) == 0) return MPL_OK;
+  snprintf(path, size, "%s/%s", dir, stem);
+  if (access(path, F_OK) == 0) return MPL_OK;
+  return mpl_errorf(err, MPL_ENOTFOUND, "emnist-bymerge: neither %s.gz nor %s exists", path, path);
+}
+
+static int open_emnist(const char *dir, size_t per_class, mpl_dataset **out, mpl_err *err) {
+  char img[4096], lab[4096];
+  if (!*dir)
+    return mpl_errorf(err, MPL_EINVAL, "%s: missing directory, write %sDIR", EMNIST_PREFIX, EMNIST_PREFIX);
+  int rc = find_file(dir, "emnist-bymerge-test-images-idx3-ubyte", img, sizeof img, err);
+  if (rc == MPL_OK) rc = find_file(dir, "emnist-bymerge-test-labels-idx1-ubyte", lab, sizeof lab, err);
+  if (rc < 0) return rc;
+  return load_named(img, lab, "emnist-bymerge", per_class, out, err);
+}
+
+int mpl_dataset_open(const char *spec, size_t per_class, mpl_dataset **out, mpl_err *err) {
+  *out = NULL;
+  if (!spec) spec = "(null)";
+  if (strcmp(spec, "fashion-mnist") == 0) return open_fashion(spec, "train", per_class, out, err);
+  if (strcmp(spec, "fashion-mnist-test") == 0) return open_fashion(spec, "t10k", per_class, out, err);
+  size_t np = strlen(EMNIST_PREFIX);
+  if (strncmp(spec, EMNIST_PREFIX, np) == 0) return open_emnist(spec + np, per_class, out, err);
+  return mpl_errorf(err, MPL_EINVAL,
+                    "unknown dataset '%s': expected fashion-mnist, fashion-mnist-test or %sDIR", spec,
+                    EMNIST_PREFIX);
+}
+
+void mpl_dataset_image(const mpl_dataset *ds, size_t i, double *x) {
+  const uint8_t *p = ds->pixels + i * ds->dim;
+  for (size_t j = 0; j < ds->dim; j++) x[j] = p[j] / 255.0;
+}

@@ -1,0 +1,112 @@
+/* metaplast: the term IR. A candidate plasticity term is an expression over one layer's local
+ * signals that evaluates to an n_post x n_pre matrix (the shape of W). See LICENSE for copyright.
+ *
+ * Worked example (the paper's Oja term, F9 = y_l y_{l-1}^T - (y_l y_l^T) W):
+ *
+ *   mpl_termset *ts = mpl_termset_new();
+ *   mpl_expr *post = mpl_sig(ts, MPL_SIG_POST), *pre = mpl_sig(ts, MPL_SIG_PRE);
+ *   mpl_expr *oja = mpl_sub(ts, mpl_outer(ts, post, pre),
+ *                           mpl_matmul(ts, mpl_outer(ts, post, post), mpl_sig(ts, MPL_SIG_W)));
+ *   if (mpl_termset_add(ts, "F9", "Oja's rule", oja, &err) < 0) ... err.msg says why ...
+ *
+ * Nodes belong to their term set (an arena, as in ggml): never free a node, free the set.
+ * Builders take and return borrowed pointers. A builder given a NULL argument returns NULL;
+ * a builder whose operands have incompatible shapes records the first such error in the set
+ * and returns NULL, so a whole expression can be written without checks and the error is
+ * reported once, by mpl_termset_add. Identical subexpressions are the same node (hash-consed),
+ * so common subexpressions are shared across the terms of a set.
+ *
+ * Shapes are symbolic: each dimension is 1, n_pre or n_post. Vectors are columns. */
+#ifndef METAPLAST_EXPR_H
+#define METAPLAST_EXPR_H
+
+#include <stddef.h>
+
+#include "metaplast/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mpl_dim { MPL_DIM_ONE = 0, MPL_DIM_PRE = 1, MPL_DIM_POST = 2 } mpl_dim;
+
+/* The local signals of layer l (W = W_{l-1,l}, shape n_post x n_pre). */
+typedef enum mpl_signal {
+  MPL_SIG_PRE = 0,   /* y_{l-1}: presynaptic activity, n_pre x 1 (the input image at layer 1) */
+  MPL_SIG_POST = 1,  /* y_l: postsynaptic activity, n_post x 1 (softmax output at the last layer) */
+  MPL_SIG_EPRE = 2,  /* e_{l-1}: presynaptic modulatory signal, n_pre x 1 (e_0 at layer 1) */
+  MPL_SIG_EPOST = 3, /* e_l: postsynaptic modulatory signal, n_post x 1 */
+  MPL_SIG_W = 4,     /* W_{l-1,l}: the weights being updated, n_post x n_pre */
+  MPL_SIG_COUNT
+} mpl_signal;
+
+/* Smooth elementwise functions. */
+typedef enum mpl_func {
+  MPL_FN_EXP, MPL_FN_LOG, MPL_FN_TANH, MPL_FN_SIGMOID, MPL_FN_SQUARE, MPL_FN_SQRT, MPL_FN_RECIP,
+  MPL_FN_COUNT
+} mpl_func;
+
+typedef struct mpl_termset mpl_termset;
+typedef struct mpl_expr mpl_expr;
+
+/* A new, empty term set (owned; free with mpl_termset_free). NULL when out of memory. */
+MPL_API mpl_termset *mpl_termset_new(void);
+/* Free a term set and every node built in it. NULL is a no-op. */
+MPL_API void mpl_termset_free(mpl_termset *ts);
+
+/* ---- Leaves ---- */
+MPL_API mpl_expr *mpl_sig(mpl_termset *ts, mpl_signal s);
+MPL_API mpl_expr *mpl_ones(mpl_termset *ts, mpl_dim d);  /* all-ones vector 1_d (d = PRE or POST) */
+MPL_API mpl_expr *mpl_num(mpl_termset *ts, double c);    /* a 1x1 constant */
+
+/* ---- Operations (shape rules in brackets) ---- */
+MPL_API mpl_expr *mpl_add(mpl_termset *ts, mpl_expr *a, mpl_expr *b);    /* equal shapes, or a 1x1 side broadcast */
+MPL_API mpl_expr *mpl_sub(mpl_termset *ts, mpl_expr *a, mpl_expr *b);    /* as add */
+MPL_API mpl_expr *mpl_mul(mpl_termset *ts, mpl_expr *a, mpl_expr *b);    /* elementwise (Hadamard), or scaling by a 1x1 */
+MPL_API mpl_expr *mpl_neg(mpl_termset *ts, mpl_expr *a);
+MPL_API mpl_expr *mpl_matmul(mpl_termset *ts, mpl_expr *a, mpl_expr *b); /* (r x k)(k x c) */
+MPL_API mpl_expr *mpl_t(mpl_termset *ts, mpl_expr *a);                   /* transpose */
+MPL_API mpl_expr *mpl_sum(mpl_termset *ts, mpl_expr *a);                 /* sum of all entries, 1x1 */
+MPL_API mpl_expr *mpl_fn(mpl_termset *ts, mpl_func f, mpl_expr *a);      /* elementwise function */
+/* Conveniences: outer(u, v) = u v^T; dot(a, b) = a^T b for two column vectors of one dimension. */
+MPL_API mpl_expr *mpl_outer(mpl_termset *ts, mpl_expr *u, mpl_expr *v);
+MPL_API mpl_expr *mpl_dot(mpl_termset *ts, mpl_expr *a, mpl_expr *b);
+
+/* The first shape error recorded by a builder, or NULL. */
+MPL_API const char *mpl_termset_error(const mpl_termset *ts);
+/* Clear the recorded builder error (used by hosts that report it themselves). */
+MPL_API void mpl_termset_clear_error(mpl_termset *ts);
+
+/* ---- Terms ---- */
+/* Register e as term `name` (copied) with a one-line description (copied, may be NULL).
+ * Fails with MPL_ESHAPE if e is NULL (the message is the builder error) or not n_post x n_pre,
+ * MPL_EINVAL for an empty or duplicate name. */
+MPL_API int mpl_termset_add(mpl_termset *ts, const char *name, const char *description,
+                            mpl_expr *e, mpl_err *err);
+MPL_API int mpl_termset_count(const mpl_termset *ts);
+MPL_API const char *mpl_termset_name(const mpl_termset *ts, int i);
+MPL_API const char *mpl_termset_description(const mpl_termset *ts, int i);
+MPL_API mpl_expr *mpl_termset_expr(const mpl_termset *ts, int i);
+/* Index of the term called name, or -1. */
+MPL_API int mpl_termset_find(const mpl_termset *ts, const char *name);
+
+/* ---- Inspection and printing ---- */
+MPL_API mpl_dim mpl_expr_rows(const mpl_expr *e);
+MPL_API mpl_dim mpl_expr_cols(const mpl_expr *e);
+/* "1", "n_pre" or "n_post". */
+MPL_API const char *mpl_dim_name(mpl_dim d);
+
+typedef enum mpl_format {
+  MPL_FMT_TEXT = 0,  /* the paper's notation in Unicode: -e_ℓ y_{ℓ-1}ᵀ */
+  MPL_FMT_LATEX = 1, /* -e_{\ell} y_{\ell-1}^\top */
+  MPL_FMT_CODE = 2   /* a parseable function form: neg(matmul(e_post, t(pre))) */
+} mpl_format;
+
+/* Print e into buf (size n, always NUL-terminated when n > 0). Returns the length the full
+ * text needs (like snprintf), so a caller can retry with a larger buffer. */
+MPL_API size_t mpl_expr_print(const mpl_expr *e, mpl_format fmt, char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* metaplast: private definitions shared by the engine's sources; never installed.
+ * See LICENSE for copyright. */
+#ifndef METAPLAST_INTERNAL_H
+#define METAPLAST_INTERNAL_H
+
+#include "metaplast/expr.h"
+
+#if defined(__GNUC__)
+#define MPL_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define MPL_INTERNAL
+/* Streaming IDX reader (idx.c): open checks the header (ndims 1 or 3; dims receives them),
+ * read takes `items` records of the item size, finish checks that nothing trails. */
+#include <stdint.h>
+typedef struct mpl__idx mpl__idx;
+MPL_INTERNAL int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], mpl_err *err);
+MPL_INTERNAL int mpl__idx_read(mpl__idx *r, uint8_t *buf, size_t items, mpl_err *err);
+MPL_INTERNAL int mpl__idx_finish(mpl__idx *r, mpl_err *err);
+MPL_INTERNAL void mpl__idx_close(mpl__idx *r);
+
+#endif
+
+/* IR operations. */
+typedef enum mpl_op {
+  MPL_OP_SIG, MPL_OP_ONES, MPL_OP_NUM,
+  MPL_OP_ADD, MPL_OP_SUB, MPL_OP_NEG, MPL_OP_MUL, MPL_OP_MATMUL, MPL_OP_T, MPL_OP_SUM, MPL_OP_FN,
+  MPL_OP_COUNT
+} mpl_op;
+
+struct mpl_expr {
+  int id;             /* index in the set's node array (creation order = a topological order) */
+  mpl_op op;
+  mpl_dim rows, cols;
+  mpl_expr *a, *b;    /* operands (NULL where unused) */
+  int sig;            /* MPL_OP_SIG: mpl_signal; MPL_OP_ONES: mpl_dim; MPL_OP_FN: mpl_func */
+  double num;         /* MPL_OP_NUM */
+};
+
+typedef struct mpl_term {
+  char *name, *description;
+  mpl_expr *expr;
+} mpl_term;
+
+struct mpl_termset {
+  mpl_expr **nodes;
+  int n_nodes, cap_nodes;
+  mpl_term *terms;
+  int n_terms, cap_terms;
+  char error[512];    /* first builder error, "" if none */
+};
+
+/* Smooth elementwise functions: value and derivative. */
+MPL_INTERNAL double mpl__fn_eval(mpl_func f, double x);
+MPL_INTERNAL double mpl__fn_deriv(mpl_func f, double x);
+MPL_INTERNAL const char *mpl__fn_name(mpl_func f);
+
+/* Streaming IDX reader (idx.c): open checks the header (ndims 1 or 3; dims receives them),
+ * read takes `items` records of the item size, finish checks that nothing trails. */
+#include <stdint.h>
+typedef struct mpl__idx mpl__idx;
+MPL_INTERNAL int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], mpl_err *err);
+MPL_INTERNAL int mpl__idx_read(mpl__idx *r, uint8_t *buf, size_t items, mpl_err *err);
+MPL_INTERNAL int mpl__idx_finish(mpl__idx *r, mpl_err *err);
+MPL_INTERNAL void mpl__idx_close(mpl__idx *r);
+
+#endif

@@ -1,0 +1,601 @@
+/* metaplast: compiling a term set into a plan, and the plan's forward and reverse evaluation.
+ *
+ * Lowering keeps every matrix symbolic. A matrix-valued subexpression becomes a list of pieces,
+ * each c * s * u v^T (rank 1) or c * s * W; products of pieces are formed symbolically
+ * ((u1 v1^T)(u2 v2^T) = (v1.u2) u1 v2^T, (u v^T) W = u (W^T v)^T, ...), so nothing ever costs
+ * more than one pass over W: (y y^T) W becomes y (W^T y)^T. Vectors and scalars become plan
+ * nodes, shared across terms. The update then adds, per distinct left vector u, one rank-1
+ * matrix u (sum_k theta c s v_k)^T. See LICENSE for copyright. */
+#include "rule.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* {====== Compilation ====== */
+
+typedef struct plist { mpl_piece *p; int n, cap; } plist;
+
+typedef struct compiler {
+  mpl_rule *r;
+  int cap_nodes;
+  const char *term;   /* name of the term being compiled, for messages */
+  mpl_err *err;
+  int failed;
+} compiler;
+
+static int fail(compiler *C, int code, const char *what) {
+  if (!C->failed) mpl_errorf(C->err, code, "term '%s': %s", C->term, what);
+  C->failed = 1;
+  return -1;
+}
+
+static int pnode(compiler *C, mpl_pop op, mpl_dim dim, int a, int b, int arg, double num) {
+  mpl_rule *r = C->r;
+  if (C->failed) return -1;
+  for (int i = 0; i < r->n_nodes; i++) { /* common subexpressions: one node */
+    const mpl_pnode *q = &r->nodes[i];
+    if (q->op == op && q->dim == dim && q->a == a && q->b == b && q->arg == arg &&
+        memcmp(&q->num, &num, sizeof num) == 0)
+      return i;
+  }
+  if (r->n_nodes == C->cap_nodes) {
+    int cap = C->cap_nodes ? 2 * C->cap_nodes : 32;
+    mpl_pnode *p = realloc(r->nodes, (size_t)cap * sizeof *p);
+    if (!p) return fail(C, MPL_ENOMEM, "out of memory");
+    r->nodes = p;
+    C->cap_nodes = cap;
+  }
+  r->nodes[r->n_nodes] = (mpl_pnode){op, dim, a, b, arg, num};
+  return r->n_nodes++;
+}
+
+static mpl_dim pdim(compiler *C, int i) { return C->r->nodes[i].dim; }
+static int pnum(compiler *C, double c) { return pnode(C, MPL_P_NUM, MPL_DIM_ONE, -1, -1, 0, c == 0 ? 0.0 : c); }
+
+/* Binary elementwise node with a scalar side broadcast; folds constants and trivial factors. */
+static int pbin(compiler *C, mpl_pop op, int a, int b) {
+  if (a < 0 || b < 0) return -1;
+  const mpl_pnode *na = &C->r->nodes[a], *nb = &C->r->nodes[b];
+  if (na->op == MPL_P_NUM && nb->op == MPL_P_NUM) {
+    double x = na->num, y = nb->num;
+    return pnum(C, op == MPL_P_ADD ? x + y : op == MPL_P_SUB ? x - y : x * y);
+  }
+  if (op == MPL_P_MUL && na->op == MPL_P_NUM && na->num == 1) return b;
+  if (op == MPL_P_MUL && nb->op == MPL_P_NUM && nb->num == 1) return a;
+  mpl_dim d = pdim(C, a) != MPL_DIM_ONE ? pdim(C, a) : pdim(C, b);
+  if (op != MPL_P_SUB && b < a) { int t = a; a = b; b = t; } /* commutative: canonical order */
+  return pnode(C, op, d, a, b, 0, 0);
+}
+
+static int pneg(compiler *C, int a) {
+  if (a < 0) return -1;
+  if (C->r->nodes[a].op == MPL_P_NUM) return pnum(C, -C->r->nodes[a].num);
+  if (C->r->nodes[a].op == MPL_P_NEG) return C->r->nodes[a].a;
+  return pnode(C, MPL_P_NEG, pdim(C, a), a, -1, 0, 0);
+}
+
+static int pdot(compiler *C, int a, int b) {
+  if (a < 0 || b < 0) return -1;
+  if (b < a) { int t = a; a = b; b = t; }
+  return pnode(C, MPL_P_DOT, MPL_DIM_ONE, a, b, 0, 0);
+}
+
+/* W x (trans = 0, x of length n_pre) or W^T x (trans = 1, x of length n_post). */
+static int pgemv(compiler *C, int trans, int x) {
+  if (x < 0) return -1;
+  return pnode(C, trans ? MPL_P_GEMVT : MPL_P_GEMV, trans ? MPL_DIM_PRE : MPL_DIM_POST, x, -1, 0, 0);
+}
+
+/* Multiply two optional scalars (-1 means 1). */
+static int smul(compiler *C, int s1, int s2) {
+  if (s1 < 0) return s2;
+  if (s2 < 0) return s1;
+  return pbin(C, MPL_P_MUL, s1, s2);
+}
+
+static int push(compiler *C, plist *L, mpl_piece p) {
+  if (C->failed) return -1;
+  if (L->n == L->cap) {
+    int cap = L->cap ? 2 * L->cap : 8;
+    mpl_piece *q = realloc(L->p, (size_t)cap * sizeof *q);
+    if (!q) return fail(C, MPL_ENOMEM, "out of memory");
+    L->p = q;
+    L->cap = cap;
+  }
+  L->p[L->n++] = p;
+  return 0;
+}
+
+/* Move scalar factors, negations and constants out of a vector node into (s, c). */
+static int peel(compiler *C, int x, int *s, double *c) {
+  for (;;) {
+    if (x < 0) return -1;
+    const mpl_pnode *n = &C->r->nodes[x];
+    if (n->op == MPL_P_NEG) { *c = -*c; x = n->a; continue; }
+    if (n->op != MPL_P_MUL) return x;
+    int a = n->a, b = n->b, sa = pdim(C, a) == MPL_DIM_ONE, sb = pdim(C, b) == MPL_DIM_ONE;
+    if (!sa && !sb) return x;
+    int scal = sa ? a : b;
+    if (C->r->nodes[scal].op == MPL_P_NUM) *c *= C->r->nodes[scal].num;
+    else *s = smul(C, *s, scal);
+    x = sa ? b : a;
+  }
+}
+
+/* A rank-1 piece c * s * u v^T, normalised so that u and v are not themselves scaled. */
+static int push_outer(compiler *C, plist *L, int u, int v, int s, double c) {
+  u = peel(C, u, &s, &c);
+  v = peel(C, v, &s, &c);
+  if (s >= 0 && C->r->nodes[s].op == MPL_P_NUM) { c *= C->r->nodes[s].num; s = -1; }
+  if (u < 0 || v < 0 || C->failed) return -1;
+  return push(C, L, (mpl_piece){.term = 0, .wmat = 0, .u = u, .v = v, .s = s, .c = c});
+}
+
+static int emit(compiler *C, const mpl_expr *e);
+static int lower(compiler *C, const mpl_expr *e, plist *L);
+
+/* The vector A x, with A given as pieces (A: rows x k, x: length k). wmat 1 = W, 2 = W^T. */
+static int apply(compiler *C, const plist *A, int x) {
+  int acc = -1;
+  for (int i = 0; i < A->n && !C->failed; i++) {
+    const mpl_piece *p = &A->p[i];
+    int term;
+    if (p->wmat) term = pgemv(C, p->wmat == 2, x);
+    else term = pbin(C, MPL_P_MUL, pdot(C, p->v, x), p->u);
+    term = pbin(C, MPL_P_MUL, smul(C, p->s, pnum(C, p->c)), term);
+    acc = acc < 0 ? term : pbin(C, MPL_P_ADD, acc, term);
+  }
+  return acc;
+}
+
+static void transpose_pieces(plist *L) {
+  for (int i = 0; i < L->n; i++) {
+    mpl_piece *p = &L->p[i];
+    if (p->wmat) p->wmat = 3 - p->wmat;
+    else { int t = p->u; p->u = p->v; p->v = t; }
+  }
+}
+
+static int is_vec_or_scalar(const mpl_expr *e) { return e->rows == MPL_DIM_ONE || e->cols == MPL_DIM_ONE; }
+
+/* Sum of all entries of a matrix given as pieces. */
+static int sum_pieces(compiler *C, const plist *A, mpl_dim rows, mpl_dim cols) {
+  int ones_c = pnode(C, MPL_P_ONES, cols, -1, -1, 0, 0);
+  int ones_r = pnode(C, MPL_P_ONES, rows, -1, -1, 0, 0);
+  return pdot(C, ones_r, apply(C, A, ones_c));
+}
+
+static int emit_matmul(compiler *C, const mpl_expr *e) {
+  const mpl_expr *a = e->a, *b = e->b;
+  if (a->cols == MPL_DIM_ONE) return pbin(C, MPL_P_MUL, emit(C, a), emit(C, b));
+  if (a->rows == MPL_DIM_ONE && b->cols == MPL_DIM_ONE) return pdot(C, emit(C, a), emit(C, b));
+  plist A = {0};
+  int x, res = -1;
+  if (a->rows != MPL_DIM_ONE) { /* matrix times column vector */
+    if (lower(C, a, &A) == 0 && (x = emit(C, b)) >= 0) res = apply(C, &A, x);
+  } else { /* row vector times matrix: (b^T a^T)^T */
+    if (lower(C, b, &A) == 0 && (x = emit(C, a)) >= 0) { transpose_pieces(&A); res = apply(C, &A, x); }
+  }
+  free(A.p);
+  return res;
+}
+
+/* Plan node for a scalar or vector expression (row vectors are stored as vectors). */
+static int emit(compiler *C, const mpl_expr *e) {
+  if (C->failed) return -1;
+  mpl_dim d = e->rows != MPL_DIM_ONE ? e->rows : e->cols;
+  switch (e->op) {
+  case MPL_OP_SIG: return pnode(C, MPL_P_SIG, d, -1, -1, e->sig, 0);
+  case MPL_OP_ONES: return pnode(C, MPL_P_ONES, d, -1, -1, 0, 0);
+  case MPL_OP_NUM: return pnum(C, e->num);
+  case MPL_OP_T: return emit(C, e->a);
+  case MPL_OP_NEG: return pneg(C, emit(C, e->a));
+  case MPL_OP_ADD: return pbin(C, MPL_P_ADD, emit(C, e->a), emit(C, e->b));
+  case MPL_OP_SUB: return pbin(C, MPL_P_SUB, emit(C, e->a), emit(C, e->b));
+  case MPL_OP_MUL: return pbin(C, MPL_P_MUL, emit(C, e->a), emit(C, e->b));
+  case MPL_OP_FN: {
+    int a = emit(C, e->a);
+    return a < 0 ? -1 : pnode(C, MPL_P_FN, d, a, -1, e->sig, 0);
+  }
+  case MPL_OP_SUM: {
+    if (is_vec_or_scalar(e->a)) {
+      int a = emit(C, e->a);
+      return a < 0 ? -1 : pnode(C, MPL_P_SUM, MPL_DIM_ONE, a, -1, 0, 0);
+    }
+    plist A = {0};
+    int res = lower(C, e->a, &A) == 0 ? sum_pieces(C, &A, e->a->rows, e->a->cols) : -1;
+    free(A.p);
+    return res;
+  }
+  case MPL_OP_MATMUL: return emit_matmul(C, e);
+  default: return fail(C, MPL_EUNSUPPORTED, "unknown operation");
+  }
+}
+
+/* Product of two piece lists (A: r x k, B: k x c, all dimensions > 1). */
+static int lower_product(compiler *C, const plist *A, const plist *B, plist *L) {
+  for (int i = 0; i < A->n; i++)
+    for (int j = 0; j < B->n; j++) {
+      const mpl_piece *p = &A->p[i], *q = &B->p[j];
+      int s = smul(C, p->s, q->s);
+      double c = p->c * q->c;
+      if (p->wmat && q->wmat)
+        return fail(C, MPL_EUNSUPPORTED,
+                    "a product of two weight matrices (W W^T or W^T W) is not supported: it is not "
+                    "local and costs O(n^3) per step");
+      if (p->wmat) { /* W q.u q.v^T = (W q.u) q.v^T */
+        if (push_outer(C, L, pgemv(C, p->wmat == 2, q->u), q->v, s, c) < 0) return -1;
+      } else if (q->wmat) { /* p.u p.v^T W = p.u (W^T p.v)^T */
+        if (push_outer(C, L, p->u, pgemv(C, q->wmat == 1, p->v), s, c) < 0) return -1;
+      } else if (push_outer(C, L, p->u, q->v, smul(C, s, pdot(C, p->v, q->u)), c) < 0) {
+        return -1;
+      }
+    }
+  return 0;
+}
+
+static int lower_hadamard(compiler *C, const plist *A, const plist *B, plist *L) {
+  for (int i = 0; i < A->n; i++)
+    for (int j = 0; j < B->n; j++) {
+      const mpl_piece *p = &A->p[i], *q = &B->p[j];
+      if (p->wmat || q->wmat)
+        return fail(C, MPL_EUNSUPPORTED,
+                    "an elementwise product with W is not supported by the IR compiler yet; write "
+                    "a native term for it");
+      if (push_outer(C, L, pbin(C, MPL_P_MUL, p->u, q->u), pbin(C, MPL_P_MUL, p->v, q->v),
+                     smul(C, p->s, q->s), p->c * q->c) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int append_scaled(compiler *C, plist *L, const plist *A, int s, double c) {
+  for (int i = 0; i < A->n; i++) {
+    mpl_piece p = A->p[i];
+    p.s = smul(C, p.s, s);
+    p.c *= c;
+    if (push(C, L, p) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Pieces of a broadcast scalar s over an rows x cols matrix: s 1 1^T. */
+static int push_fill(compiler *C, plist *L, const mpl_expr *shape, int s, double c) {
+  int u = pnode(C, MPL_P_ONES, shape->rows, -1, -1, 0, 0);
+  int v = pnode(C, MPL_P_ONES, shape->cols, -1, -1, 0, 0);
+  return push_outer(C, L, u, v, s, c);
+}
+
+static int lower_binary(compiler *C, const mpl_expr *e, plist *L) {
+  const mpl_expr *a = e->a, *b = e->b;
+  int sa = is_vec_or_scalar(a), sb = is_vec_or_scalar(b); /* here: 1x1 operands */
+  plist A = {0}, B = {0};
+  int rc = 0;
+  if (e->op == MPL_OP_MUL && (sa || sb)) {
+    rc = lower(C, sa ? b : a, &A);
+    if (rc == 0) rc = append_scaled(C, L, &A, emit(C, sa ? a : b), 1);
+  } else if (e->op == MPL_OP_MUL) {
+    rc = lower(C, a, &A);
+    if (rc == 0) rc = lower(C, b, &B);
+    if (rc == 0) rc = lower_hadamard(C, &A, &B, L);
+  } else { /* ADD / SUB, a 1x1 side filling the matrix */
+    double sign = e->op == MPL_OP_SUB ? -1 : 1;
+    rc = sa ? push_fill(C, L, e, emit(C, a), 1) : lower(C, a, &A);
+    if (rc == 0 && !sa) rc = append_scaled(C, L, &A, -1, 1);
+    if (rc == 0) rc = sb ? push_fill(C, L, e, emit(C, b), sign) : lower(C, b, &B);
+    if (rc == 0 && !sb) rc = append_scaled(C, L, &B, -1, sign);
+  }
+  free(A.p);
+  free(B.p);
+  return C->failed ? -1 : rc;
+}
+
+/* Pieces of a matrix expression (both dimensions > 1). */
+static int lower(compiler *C, const mpl_expr *e, plist *L) {
+  if (C->failed) return -1;
+  switch (e->op) {
+  case MPL_OP_SIG: return push(C, L, (mpl_piece){.wmat = 1, .u = -1, .v = -1, .s = -1, .c = 1});
+  case MPL_OP_T: {
+    plist A = {0};
+    int rc = lower(C, e->a, &A);
+    transpose_pieces(&A);
+    if (rc == 0) rc = append_scaled(C, L, &A, -1, 1);
+    free(A.p);
+    return rc;
+  }
+  case MPL_OP_NEG: {
+    plist A = {0};
+    int rc = lower(C, e->a, &A);
+    if (rc == 0) rc = append_scaled(C, L, &A, -1, -1);
+    free(A.p);
+    return rc;
+  }
+  case MPL_OP_ADD: case MPL_OP_SUB: case MPL_OP_MUL: return lower_binary(C, e, L);
+  case MPL_OP_MATMUL: {
+    if (e->a->cols == MPL_DIM_ONE) return push_outer(C, L, emit(C, e->a), emit(C, e->b), -1, 1);
+    plist A = {0}, B = {0};
+    int rc = lower(C, e->a, &A);
+    if (rc == 0) rc = lower(C, e->b, &B);
+    if (rc == 0) rc = lower_product(C, &A, &B, L);
+    free(A.p);
+    free(B.p);
+    return rc;
+  }
+  case MPL_OP_FN:
+    return fail(C, MPL_EUNSUPPORTED,
+                "an elementwise function of a matrix is not supported by the IR compiler; apply "
+                "functions to vectors, or write a native term");
+  default: return fail(C, MPL_EUNSUPPORTED, "unsupported matrix operation");
+  }
+}
+
+static int cmp_piece(const void *x, const void *y) {
+  const mpl_piece *p = x, *q = y;
+  if (p->wmat != q->wmat) return p->wmat - q->wmat;
+  if (p->u != q->u) return p->u - q->u;
+  return p->term - q->term;
+}
+
+/* Sort pieces (OUTER by u, then WMAT) and index the groups of equal u. */
+static int build_groups(mpl_rule *r, mpl_err *err) {
+  qsort(r->pieces, (size_t)r->n_pieces, sizeof *r->pieces, cmp_piece);
+  r->group_u = malloc(((size_t)r->n_pieces + 1) * sizeof *r->group_u);
+  r->group_first = malloc(((size_t)r->n_pieces + 2) * sizeof *r->group_first);
+  if (!r->group_u || !r->group_first) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  int i = 0;
+  r->n_groups = 0;
+  for (; i < r->n_pieces && !r->pieces[i].wmat; i++)
+    if (i == 0 || r->pieces[i].u != r->pieces[i - 1].u) {
+      r->group_u[r->n_groups] = r->pieces[i].u;
+      r->group_first[r->n_groups++] = i;
+    }
+  r->group_first[r->n_groups] = i;
+  r->first_wmat = i;
+  for (int k = 0; k < r->n_nodes; k++)
+    if (r->nodes[k].op == MPL_P_SIG) r->uses[r->nodes[k].arg] = 1;
+    else if (r->nodes[k].op == MPL_P_GEMV || r->nodes[k].op == MPL_P_GEMVT) r->uses[MPL_SIG_W] = 1;
+  if (r->first_wmat < r->n_pieces) r->uses[MPL_SIG_W] = 1;
+  return MPL_OK;
+}
+
+int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule **out, mpl_err *err) {
+  *out = NULL;
+  mpl_rule *r = calloc(1, sizeof *r);
+  if (!r) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (!which) n = mpl_termset_count(ts);
+  r->n_terms = n;
+  compiler C = {.r = r, .err = err};
+  plist all = {0};
+  for (int t = 0; t < n && !C.failed; t++) {
+    int idx = which ? which[t] : t;
+    plist L = {0};
+    C.term = mpl_termset_name(ts, idx);
+    if (lower(&C, mpl_termset_expr(ts, idx), &L) == 0)
+      for (int i = 0; i < L.n; i++) {
+        mpl_piece p = L.p[i];
+        p.term = t;
+        if (p.c != 0 && push(&C, &all, p) < 0) break;
+      }
+    free(L.p);
+  }
+  r->pieces = all.p;
+  r->n_pieces = all.n;
+  if (C.failed || build_groups(r, err) < 0) {
+    mpl__rule_free(r);
+    return err ? err->code : MPL_EINVAL;
+  }
+  *out = r;
+  return MPL_OK;
+}
+
+void mpl__rule_free(mpl_rule *r) {
+  if (!r) return;
+  free(r->nodes);
+  free(r->pieces);
+  free(r->group_u);
+  free(r->group_first);
+  free(r);
+}
+
+/* }====== */
+
+/* {====== Evaluation ====== */
+
+static int dimlen(mpl_dim d, int n_pre, int n_post) {
+  return d == MPL_DIM_ONE ? 1 : d == MPL_DIM_PRE ? n_pre : n_post;
+}
+
+size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
+  size_t s = 0;
+  for (int i = 0; i < r->n_nodes; i++) s += (size_t)dimlen(r->nodes[i].dim, n_pre, n_post);
+  return s;
+}
+
+size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
+  (void)r;
+  return (size_t)n_pre + (size_t)n_post + (size_t)n_pre;
+}
+
+static double fetch(const double *x, int len, int j) { return len == 1 ? x[0] : x[j]; }
+
+/* Offsets of all nodes (into offs) at this layer's sizes. */
+static void node_offsets(const mpl_rule *r, const mpl_layer_io *io, size_t *offs) {
+  size_t off = 0;
+  for (int i = 0; i < r->n_nodes; i++) {
+    offs[i] = off;
+    off += (size_t)dimlen(r->nodes[i].dim, io->n_pre, io->n_post);
+  }
+}
+
+void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
+  size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_offsets(r, io, offs);
+  int np = io->n_pre, nq = io->n_post;
+  for (int i = 0; i < r->n_nodes; i++) {
+    const mpl_pnode *n = &r->nodes[i];
+    int len = dimlen(n->dim, np, nq);
+    double *y = val + offs[i];
+    const double *a = n->a >= 0 ? val + offs[n->a] : NULL, *b = n->b >= 0 ? val + offs[n->b] : NULL;
+    int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
+    int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
+    switch (n->op) {
+    case MPL_P_SIG: memcpy(y, io->sig[n->arg], (size_t)len * sizeof *y); break;
+    case MPL_P_ONES: for (int j = 0; j < len; j++) y[j] = 1; break;
+    case MPL_P_NUM: y[0] = n->num; break;
+    case MPL_P_ADD: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) + fetch(b, lb, j); break;
+    case MPL_P_SUB: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) - fetch(b, lb, j); break;
+    case MPL_P_MUL: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) * fetch(b, lb, j); break;
+    case MPL_P_NEG: for (int j = 0; j < len; j++) y[j] = -a[j]; break;
+    case MPL_P_DOT: y[0] = cblas_ddot(la, a, 1, b, 1); break;
+    case MPL_P_SUM: { double s = 0; for (int j = 0; j < la; j++) s += a[j]; y[0] = s; break; }
+    case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
+    case MPL_P_GEMV: cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, io->W, np, a, 1, 0, y, 1); break;
+    case MPL_P_GEMVT: cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, io->W, np, a, 1, 0, y, 1); break;
+    }
+  }
+}
+
+/* The scalar factor theta_t c s of a piece. */
+static double piece_coef(const mpl_piece *p, const double *theta, const double *val, const size_t *offs) {
+  double k = theta[p->term] * p->c;
+  return p->s >= 0 ? k * val[offs[p->s]] : k;
+}
+
+/* vsum = sum over group g's pieces of theta c s v. */
+static void group_vsum(const mpl_rule *r, int g, const double *theta, const double *val,
+                       const size_t *offs, int n_pre, double *vsum) {
+  memset(vsum, 0, (size_t)n_pre * sizeof *vsum);
+  for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
+    const mpl_piece *p = &r->pieces[i];
+    cblas_daxpy(n_pre, piece_coef(p, theta, val, offs), val + offs[p->v], 1, vsum, 1);
+  }
+}
+
+static double wmat_coef(const mpl_rule *r, const double *theta, const double *val, const size_t *offs) {
+  double w = 0;
+  for (int i = r->first_wmat; i < r->n_pieces; i++) w += piece_coef(&r->pieces[i], theta, val, offs);
+  return w;
+}
+
+void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                     const double *val, double *W, double *scratch) {
+  size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_offsets(r, io, offs);
+  int np = io->n_pre, nq = io->n_post;
+  double omega = wmat_coef(r, theta, val, offs);
+  if (omega != 0) cblas_dscal(np * nq, 1 + omega, W, 1);
+  for (int g = 0; g < r->n_groups; g++) {
+    group_vsum(r, g, theta, val, offs, np, scratch);
+    cblas_dger(CblasRowMajor, nq, np, 1, val + offs[r->group_u[g]], 1, scratch, 1, W, np);
+  }
+}
+
+/* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
+ * (through W x and W^T x) to G. */
+static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val,
+                         const size_t *offs, double *vbar, double *G, double *const sig_bar[4]) {
+  int np = io->n_pre, nq = io->n_post;
+  for (int i = r->n_nodes - 1; i >= 0; i--) {
+    const mpl_pnode *n = &r->nodes[i];
+    int len = dimlen(n->dim, np, nq);
+    const double *yb = vbar + offs[i];
+    int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
+    int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
+    double *ab = n->a >= 0 ? vbar + offs[n->a] : NULL, *bb = n->b >= 0 ? vbar + offs[n->b] : NULL;
+    const double *a = n->a >= 0 ? val + offs[n->a] : NULL, *b = n->b >= 0 ? val + offs[n->b] : NULL;
+    switch (n->op) {
+    case MPL_P_SIG:
+      if (sig_bar[n->arg]) cblas_daxpy(len, 1, yb, 1, sig_bar[n->arg], 1);
+      break;
+    case MPL_P_ONES: case MPL_P_NUM: break;
+    case MPL_P_ADD: case MPL_P_SUB: {
+      double sb = n->op == MPL_P_SUB ? -1 : 1;
+      for (int j = 0; j < len; j++) {
+        if (la == 1) ab[0] += yb[j]; else ab[j] += yb[j];
+        if (lb == 1) bb[0] += sb * yb[j]; else bb[j] += sb * yb[j];
+      }
+      break;
+    }
+    case MPL_P_MUL:
+      for (int j = 0; j < len; j++) {
+        double av = fetch(a, la, j), bv = fetch(b, lb, j);
+        if (la == 1) ab[0] += yb[j] * bv; else ab[j] += yb[j] * bv;
+        if (lb == 1) bb[0] += yb[j] * av; else bb[j] += yb[j] * av;
+      }
+      break;
+    case MPL_P_NEG: cblas_daxpy(len, -1, yb, 1, ab, 1); break;
+    case MPL_P_DOT:
+      cblas_daxpy(la, yb[0], b, 1, ab, 1);
+      cblas_daxpy(lb, yb[0], a, 1, bb, 1);
+      break;
+    case MPL_P_SUM: for (int j = 0; j < la; j++) ab[j] += yb[0]; break;
+    case MPL_P_FN:
+      for (int j = 0; j < len; j++) ab[j] += yb[j] * mpl__fn_deriv((mpl_func)n->arg, a[j]);
+      break;
+    case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
+      cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
+      cblas_dger(CblasRowMajor, nq, np, 1, yb, 1, a, 1, G, np);
+      break;
+    case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
+      cblas_dger(CblasRowMajor, nq, np, 1, a, 1, yb, 1, G, np);
+      break;
+    }
+  }
+}
+
+void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                   const double *val, double *G, double *theta_bar, double *const sig_bar[4],
+                   double *vbar, double *scratch) {
+  size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_offsets(r, io, offs);
+  int np = io->n_pre, nq = io->n_post;
+  double *p = scratch, *vsum = scratch + np;
+  memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
+  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. */
+  for (int g = 0; g < r->n_groups; g++) {
+    int u = r->group_u[g];
+    cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, val + offs[u], 1, 0, p, 1); /* G^T u */
+    for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
+      const mpl_piece *pc = &r->pieces[i];
+      double uGv = cblas_ddot(np, p, 1, val + offs[pc->v], 1);
+      double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
+      theta_bar[pc->term] += pc->c * sv * uGv;
+      if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * uGv;
+      cblas_daxpy(np, piece_coef(pc, theta, val, offs), p, 1, vbar + offs[pc->v], 1);
+    }
+    group_vsum(r, g, theta, val, offs, np, vsum);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, vsum, 1, 1, vbar + offs[u], 1); /* G vsum */
+  }
+  /* Weight-proportional pieces c s W. */
+  if (r->first_wmat < r->n_pieces) {
+    double GW = cblas_ddot(np * nq, G, 1, io->W, 1);
+    for (int i = r->first_wmat; i < r->n_pieces; i++) {
+      const mpl_piece *pc = &r->pieces[i];
+      double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
+      theta_bar[pc->term] += pc->c * sv * GW;
+      if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * GW;
+    }
+    double omega = wmat_coef(r, theta, val, offs);
+    if (omega != 0) cblas_dscal(np * nq, 1 + omega, G, 1);
+  }
+  plan_reverse(r, io, val, offs, vbar, G, sig_bar);
+}
+
+void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, const double *val, double *out) {
+  size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_offsets(r, io, offs);
+  int np = io->n_pre, nq = io->n_post;
+  memset(out, 0, (size_t)np * (size_t)nq * sizeof *out);
+  for (int i = 0; i < r->n_pieces; i++) {
+    const mpl_piece *p = &r->pieces[i];
+    if (p->term != t) continue;
+    double k = p->c * (p->s >= 0 ? val[offs[p->s]] : 1);
+    if (p->wmat) cblas_daxpy(np * nq, k, io->W, 1, out, 1);
+    else cblas_dger(CblasRowMajor, nq, np, k, val + offs[p->u], 1, val + offs[p->v], 1, out, np);
+  }
+}
+
+/* }====== */

@@ -1,0 +1,82 @@
+/* metaplast: a compiled rule: a term set lowered to a plan of vector operations plus rank-1 and
+ * weight-proportional pieces, with its forward evaluation and reverse-mode derivatives.
+ * Private to the engine. See LICENSE for copyright. */
+#ifndef METAPLAST_RULE_H
+#define METAPLAST_RULE_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* Plan operations: every value is a scalar or a vector of length n_pre or n_post. */
+typedef enum mpl_pop {
+  MPL_P_SIG, MPL_P_ONES, MPL_P_NUM, MPL_P_ADD, MPL_P_SUB, MPL_P_NEG, MPL_P_MUL, MPL_P_DOT,
+  MPL_P_SUM, MPL_P_FN, MPL_P_GEMV, /* W x */ MPL_P_GEMVT /* W^T x */
+} mpl_pop;
+
+typedef struct mpl_pnode {
+  mpl_pop op;
+  mpl_dim dim;   /* ONE for scalars */
+  int a, b;      /* operand plan nodes, -1 where unused */
+  int arg;       /* SIG: mpl_signal, FN: mpl_func */
+  double num;
+} mpl_pnode;
+
+/* One piece of a term: c * s * u v^T (OUTER) or c * s * W (WMAT). */
+typedef struct mpl_piece {
+  int term;      /* index into the rule's terms */
+  int wmat;      /* 1: c s W; 0: c s u v^T */
+  int u, v, s;   /* plan nodes (u: n_post, v: n_pre, s: scalar or -1) */
+  double c;
+} mpl_piece;
+
+typedef struct mpl_rule {
+  int n_terms;
+  mpl_pnode *nodes;
+  int n_nodes;
+  mpl_piece *pieces;
+  int n_pieces;
+  int *group_u;     /* distinct u nodes of the OUTER pieces; pieces are sorted by group */
+  int *group_first; /* group g's pieces: group_first[g] .. group_first[g+1]-1 (OUTER only) */
+  int n_groups;
+  int first_wmat;   /* WMAT pieces are pieces[first_wmat .. n_pieces-1] */
+  int uses[MPL_SIG_COUNT]; /* which signals any term reads */
+} mpl_rule;
+
+/* One layer's view: sizes, signals, weights and the plan's value offsets. */
+typedef struct mpl_layer_io {
+  int n_pre, n_post;
+  const double *sig[4];   /* pre, post, e_pre, e_post (NULL if the rule does not use it) */
+  const double *W;        /* n_post x n_pre, row-major */
+} mpl_layer_io;
+
+/* Compile the terms `which[0..n-1]` of ts (all terms if which == NULL) into a plan. */
+MPL_INTERNAL int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule **out,
+                                   mpl_err *err);
+MPL_INTERNAL void mpl__rule_free(mpl_rule *r);
+
+/* Doubles needed for the plan's values (or their adjoints) at these layer sizes. */
+MPL_INTERNAL size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post);
+/* Doubles of scratch that apply/vjp need at these sizes. */
+MPL_INTERNAL size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post);
+
+/* Evaluate every plan node into val (mpl__rule_nvals doubles). */
+MPL_INTERNAL void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val);
+
+/* W <- W + sum_r theta_r F_r, from the values of mpl__rule_eval (computed with this W). */
+MPL_INTERNAL void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                                  const double *val, double *W, double *scratch);
+
+/* Reverse mode of mpl__rule_apply. On entry G holds dL/dW_new; on exit it holds the part of
+ * dL/dW_old that flows through the update (identity, weight-proportional terms and W inside
+ * terms). Adds dL/dtheta to theta_bar and dL/dsignal to sig_bar[0..3] (entries may be NULL
+ * for signals the rule does not use). vbar: mpl__rule_nvals doubles of scratch. */
+MPL_INTERNAL void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                                const double *val, double *G, double *theta_bar,
+                                double *const sig_bar[4], double *vbar, double *scratch);
+
+/* Dense value of term t at this layer (n_post x n_pre into out), for tests and checks. */
+MPL_INTERNAL void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io,
+                                       const double *val, double *out);
+
+#endif
