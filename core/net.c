@@ -335,55 +335,63 @@ static double angle_deg(const double *a, const double *b, int n) {
   return acos(c > 1 ? 1 : c < -1 ? -1 : c) * (180 / 3.14159265358979323846);
 }
 
-/* alpha_l: angle between the batch means of e_l with feedback B and with W^T; E_l: orthonormality
- * error sum_i |z_l - W W^T y_l|^2. Y holds the query activations (softmax at the last layer). */
+/* Batch e signals, rows = samples: E_L = softmax(Z_L) - onehot, E_k = (E_{k+1} F_{k+1}) * g(Y_k)
+ * down to layer `lo`, with feedback F = B (fb = 0) or the current W (fb = 1); the batch mean of
+ * E_k goes to mean + k * nmax. */
+static void batch_e(const mpl_episode *ep, const double *X, const int *labels, int N, const double *Y, int fb,
+                    double *E0, double *E1, double *mean, int nmax) {
+  int L = ep->L;
+  const double *Zl = Y + q_layer_off(ep, N, L);
+  for (int i = 0; i < N; i++) {
+    softmax(ep->n[L], Zl + (size_t)i * ep->n[L], E0 + (size_t)i * ep->n[L]);
+    E0[(size_t)i * ep->n[L] + labels[i]] -= 1;
+  }
+  for (int k = L - 1; k >= 0; k--) {
+    const double *F = (fb ? ep->W : ep->B) + ep->woff[k + 1];
+    const double *Yk = k == 0 ? X : Y + q_layer_off(ep, N, k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[k], ep->n[k + 1], 1, E0, ep->n[k + 1], F,
+                ep->n[k], 0, E1, ep->n[k]);
+    double *m = mean + (size_t)k * nmax;
+    memset(m, 0, (size_t)ep->n[k] * sizeof *m);
+    for (int i = 0; i < N; i++)
+      for (int j = 0; j < ep->n[k]; j++) {
+        size_t ij = (size_t)i * ep->n[k] + j;
+        E1[ij] *= gprime(ep->cfg.beta, Yk[ij]);
+        m[j] += E1[ij] / N;
+      }
+    double *t = E0; E0 = E1; E1 = t;
+  }
+}
+
+/* alpha_l: angle between the batch means of e_l with feedback B and with W^T (PAPER.md §8);
+ * E_l: orthonormality error sum_i |z_l - W W^T y_l|^2 (Eq. 11). Y holds the query activations,
+ * logits at the last layer. work: 4 N nmax + 2 (L+1) nmax doubles. */
 static void query_stats(mpl_episode *ep, const double *X, const int *labels, int N, const double *Y,
                         double *work, mpl_episode_stats *st) {
   int L = ep->L, nmax = 0;
   for (int l = 0; l <= L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
-  double *efa = work, *ebp = work + nmax, *tmp = work + 2 * (size_t)nmax, *mfa = tmp + nmax, *mbp = mfa + nmax;
-  double beta = ep->cfg.beta;
+  size_t blk = (size_t)N * nmax;
+  double *A = work, *Bw = A + blk, *mfa = Bw + 2 * blk, *mbp = mfa + (size_t)(L + 1) * nmax;
   for (int l = 0; l <= L; l++) st->angle[l] = 0, st->ortho[l] = 0;
-  double mean_fa[MPL_MAX_LAYERS + 1][1];
-  (void)mean_fa;
-  for (int l = 0; l < L; l++) {
-    memset(mfa, 0, (size_t)ep->n[l] * sizeof *mfa);
-    memset(mbp, 0, (size_t)ep->n[l] * sizeof *mbp);
-    for (int i = 0; i < N; i++) {
-      /* e for sample i, propagated down to layer l with both feedbacks */
-      const double *s = Y + q_layer_off(ep, N, L) + (size_t)i * ep->n[L];
-      double sm[ep->n[L]];
-      softmax(ep->n[L], s, sm);
-      memcpy(efa, sm, sizeof sm);
-      efa[labels[i]] -= 1;
-      memcpy(ebp, efa, sizeof sm);
-      for (int k = L - 1; k >= l; k--) {
-        const double *y = k == 0 ? X + (size_t)i * ep->n[0] : Y + q_layer_off(ep, N, k) + (size_t)i * ep->n[k];
-        cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[k + 1], ep->n[k], 1, ep->B + ep->woff[k + 1], ep->n[k], efa, 1, 0, tmp, 1);
-        for (int j = 0; j < ep->n[k]; j++) efa[j] = tmp[j] * gprime(beta, y[j]);
-        cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[k + 1], ep->n[k], 1, ep->W + ep->woff[k + 1], ep->n[k], ebp, 1, 0, tmp, 1);
-        for (int j = 0; j < ep->n[k]; j++) ebp[j] = tmp[j] * gprime(beta, y[j]);
-      }
-      cblas_daxpy(ep->n[l], 1.0 / N, efa, 1, mfa, 1);
-      cblas_daxpy(ep->n[l], 1.0 / N, ebp, 1, mbp, 1);
-    }
-    st->angle[l] = ep->cfg.feedback == MPL_FB_SYMMETRIC ? 0 : angle_deg(mfa, mbp, ep->n[l]);
+  if (ep->cfg.feedback == MPL_FB_FIXED) {
+    batch_e(ep, X, labels, N, Y, 0, A, A + blk, mfa, nmax);
+    batch_e(ep, X, labels, N, Y, 1, A, A + blk, mbp, nmax);
+    for (int l = 0; l < L; l++) st->angle[l] = angle_deg(mfa + (size_t)l * nmax, mbp + (size_t)l * nmax, ep->n[l]);
   }
   for (int l = 1; l <= L; l++) {
-    const double *W = ep->W + ep->woff[l];
-    double e = 0;
-    for (int i = 0; i < N; i++) {
-      const double *pre = l == 1 ? X + (size_t)i * ep->n[0] : Y + q_layer_off(ep, N, l - 1) + (size_t)i * ep->n[l - 1];
-      const double *y = Y + q_layer_off(ep, N, l) + (size_t)i * ep->n[l];
-      double ys[ep->n[l]];
-      if (l == L) softmax(ep->n[L], y, ys); else memcpy(ys, y, sizeof ys);
-      /* ybar = W^T y (n_{l-1}); r = z - W ybar = W (pre - ybar) */
-      cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[l], ep->n[l - 1], 1, W, ep->n[l - 1], ys, 1, 0, tmp, 1);
-      for (int j = 0; j < ep->n[l - 1]; j++) tmp[j] = pre[j] - tmp[j];
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, ep->n[l], ep->n[l - 1], 1, W, ep->n[l - 1], tmp, 1, 0, efa, 1);
-      e += cblas_ddot(ep->n[l], efa, 1, efa, 1);
+    const double *W = ep->W + ep->woff[l], *P = l == 1 ? X : Y + q_layer_off(ep, N, l - 1);
+    const double *Yl = Y + q_layer_off(ep, N, l);
+    if (l == L) { /* the post signal of the last layer is the softmax output */
+      for (int i = 0; i < N; i++) softmax(ep->n[L], Yl + (size_t)i * ep->n[L], Bw + (size_t)i * ep->n[L]);
+      Yl = Bw;
     }
-    st->ortho[l] = e;
+    /* R = P - Y_l W (N x n_{l-1}); residual z - W W^T y = W (pre - W^T y), row form R W^T */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[l - 1], ep->n[l], -1, Yl, ep->n[l], W,
+                ep->n[l - 1], 0, A, ep->n[l - 1]);
+    cblas_daxpy(N * ep->n[l - 1], 1, P, 1, A, 1);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, ep->n[l], ep->n[l - 1], 1, A, ep->n[l - 1], W,
+                ep->n[l - 1], 0, Bw + blk, ep->n[l]);
+    st->ortho[l] = cblas_ddot(N * ep->n[l], Bw + blk, 1, Bw + blk, 1);
   }
 }
 
@@ -408,7 +416,7 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
   int nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
   for (int l = 1; l <= ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l];
-  qsize += (size_t)n_query * (size_t)nmax + 5 * (size_t)nmax;
+  qsize += 4 * (size_t)n_query * (size_t)nmax + 2 * (size_t)(ep->L + 1) * (size_t)nmax;
   size_t seg_cap_w = ep->seg_cap, seg_cap_r = ep->seg_cap, ck_cap = ep->ckpt_cap;
   (void)seg_cap_r;
   if (reserve(&ep->q, &ep->q_cap, qsize) < 0) return mpl_errorf(err, MPL_ENOMEM, "out of memory (query buffers)");

@@ -1,0 +1,112 @@
+/* metaplast: the meta-gradient checked against central finite differences.
+ * See LICENSE for copyright. */
+#include "metaplast/check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mpl_gradcheck_defaults(mpl_gradcheck_cfg *cfg) {
+  static const int sizes[] = {12, 9, 8, 7, 6};
+  memset(cfg, 0, sizeof *cfg);
+  cfg->net.n_layers = 4;
+  memcpy(cfg->net.sizes, sizes, sizeof sizes);
+  cfg->net.beta = 10;
+  cfg->net.feedback = MPL_FB_FIXED;
+  cfg->n_train = 20;
+  cfg->n_query = 6;
+  cfg->seed = 1;
+  cfg->theta_scale = 0.02;
+  cfg->h = 1e-4;
+}
+
+void mpl_gradcheck_result_free(mpl_gradcheck_result *res) {
+  if (!res) return;
+  free(res->grad);
+  free(res->fd);
+  free(res->rel);
+  memset(res, 0, sizeof *res);
+}
+
+typedef struct problem {
+  mpl_episode *ep;
+  double *tx, *qx;
+  int *ty, *qy, nt, nq;
+} problem;
+
+static double loss_at(problem *P, const double *theta, mpl_err *err, int *rc) {
+  mpl_episode_stats st;
+  *rc = mpl_episode_run(P->ep, theta, P->tx, P->ty, P->nt, P->qx, P->qy, P->nq, &st, NULL, err);
+  return st.loss;
+}
+
+/* Central difference of L along theta_r with step h. */
+static double central(problem *P, double *theta, int r, double h, mpl_err *err, int *rc) {
+  double t = theta[r];
+  theta[r] = t + h;
+  double lp = loss_at(P, theta, err, rc);
+  theta[r] = t - h;
+  double lm = *rc < 0 ? 0 : loss_at(P, theta, err, rc);
+  theta[r] = t;
+  return (lp - lm) / (2 * h);
+}
+
+static int fill_problem(problem *P, const mpl_gradcheck_cfg *cfg, gsl_rng *rng, mpl_err *err) {
+  int n0 = cfg->net.sizes[0], C = cfg->net.sizes[cfg->net.n_layers];
+  P->nt = cfg->n_train;
+  P->nq = cfg->n_query;
+  P->tx = malloc((size_t)P->nt * n0 * sizeof *P->tx);
+  P->qx = malloc((size_t)P->nq * n0 * sizeof *P->qx);
+  P->ty = malloc((size_t)P->nt * sizeof *P->ty);
+  P->qy = malloc((size_t)P->nq * sizeof *P->qy);
+  if (!P->tx || !P->qx || !P->ty || !P->qy) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  for (int i = 0; i < P->nt * n0; i++) P->tx[i] = gsl_rng_uniform(rng);
+  for (int i = 0; i < P->nq * n0; i++) P->qx[i] = gsl_rng_uniform(rng);
+  for (int i = 0; i < P->nt; i++) P->ty[i] = (int)gsl_rng_uniform_int(rng, (unsigned long)C);
+  for (int i = 0; i < P->nq; i++) P->qy[i] = (int)gsl_rng_uniform_int(rng, (unsigned long)C);
+  return MPL_OK;
+}
+
+int mpl_gradcheck(const mpl_gradcheck_cfg *cfg, const mpl_termset *ts, const int *which, int n,
+                  mpl_gradcheck_result *res, mpl_err *err) {
+  memset(res, 0, sizeof *res);
+  if (!which) n = mpl_termset_count(ts);
+  problem P = {0};
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  double *theta = malloc((size_t)n * sizeof *theta);
+  res->grad = calloc((size_t)n, sizeof(double));
+  res->fd = calloc((size_t)n, sizeof(double));
+  res->rel = calloc((size_t)n, sizeof(double));
+  res->n = n;
+  int rc = (!rng || !theta || !res->grad || !res->fd || !res->rel) ? mpl_errorf(err, MPL_ENOMEM, "out of memory") : 0;
+  if (rc == 0) rc = mpl_episode_new(&cfg->net, ts, which, n, &P.ep, err);
+  if (rc == 0) {
+    gsl_rng_set(rng, cfg->seed);
+    mpl_episode_init_weights(P.ep, rng);
+    rc = fill_problem(&P, cfg, rng, err);
+  }
+  if (rc == 0) {
+    for (int r = 0; r < n; r++) theta[r] = cfg->theta_scale * (2 * gsl_rng_uniform(rng) - 1);
+    theta[0] = fabs(theta[0]) + cfg->theta_scale; /* a learning-rate-like first term */
+    mpl_episode_stats st;
+    rc = mpl_episode_run(P.ep, theta, P.tx, P.ty, P.nt, P.qx, P.qy, P.nq, &st, res->grad, err);
+    res->loss = st.loss;
+  }
+  double gmax = 0;
+  for (int r = 0; rc == 0 && r < n; r++) gmax = fmax(gmax, fabs(res->grad[r]));
+  for (int r = 0; rc == 0 && r < n; r++) {
+    double h = cfg->h * fmax(fabs(theta[r]), 1e-3);
+    double d1 = central(&P, theta, r, h, err, &rc);
+    double d2 = rc < 0 ? 0 : central(&P, theta, r, h / 2, err, &rc);
+    res->fd[r] = (4 * d2 - d1) / 3; /* Richardson: O(h^4) */
+    double den = fmax(fmax(fabs(res->grad[r]), fabs(res->fd[r])), 1e-8 * gmax);
+    res->rel[r] = den > 0 ? fabs(res->grad[r] - res->fd[r]) / den : 0;
+    if (res->rel[r] >= res->worst) res->worst = res->rel[r], res->worst_term = r;
+  }
+  mpl_episode_free(P.ep);
+  free(P.tx); free(P.qx); free(P.ty); free(P.qy);
+  free(theta);
+  gsl_rng_free(rng);
+  if (rc < 0) mpl_gradcheck_result_free(res);
+  return rc;
+}

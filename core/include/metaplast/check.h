@@ -1,0 +1,43 @@
+/* metaplast: checking the meta-gradient against central finite differences.
+ * See LICENSE for copyright. */
+#ifndef METAPLAST_CHECK_H
+#define METAPLAST_CHECK_H
+
+#include "metaplast/expr.h"
+#include "metaplast/net.h"
+#include "metaplast/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpl_gradcheck_cfg {
+  mpl_net_cfg net;       /* a small network (sizes[0] inputs, sizes[L] classes) */
+  int n_train, n_query;  /* online steps and query samples (random inputs in [0,1]) */
+  unsigned long seed;
+  double theta_scale;    /* theta_r drawn uniformly in +-theta_scale (F0-like terms positive) */
+  double h;              /* finite-difference step (relative to max(|theta_r|, 1e-3)) */
+} mpl_gradcheck_cfg;
+
+/* Defaults: 12-9-8-7-6 network, beta 10, 20 steps, 6 query samples, seed 1, theta in +-0.02,
+ * h 1e-4. */
+MPL_API void mpl_gradcheck_defaults(mpl_gradcheck_cfg *cfg);
+
+typedef struct mpl_gradcheck_result {
+  int n;
+  double *grad, *fd, *rel; /* per term (owned; free with mpl_gradcheck_result_free) */
+  double worst;            /* max over terms of rel */
+  int worst_term;
+  double loss;
+} mpl_gradcheck_result;
+
+/* Compare the reverse-mode dL/dtheta with Richardson-extrapolated central differences for the
+ * terms which[0..n-1] of ts. rel_r = |g_r - fd_r| / max(|g_r|, |fd_r|, 1e-8 max_r |g_r|). */
+MPL_API int mpl_gradcheck(const mpl_gradcheck_cfg *cfg, const mpl_termset *ts, const int *which, int n,
+                          mpl_gradcheck_result *res, mpl_err *err);
+MPL_API void mpl_gradcheck_result_free(mpl_gradcheck_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/* metaplast: a search: meta-learning the coefficients of a set of candidate terms over many
+ * episodes, with logging to a results directory. See LICENSE for copyright. */
+#ifndef METAPLAST_SEARCH_H
+#define METAPLAST_SEARCH_H
+
+#include <stdio.h>
+
+#include "metaplast/data.h"
+#include "metaplast/expr.h"
+#include "metaplast/net.h"
+#include "metaplast/optim.h"
+#include "metaplast/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpl_search_cfg {
+  const char *data;        /* named source (mpl_dataset_open), default "fashion-mnist" */
+  const char *images;      /* or an explicit IDX pair (both set) */
+  const char *labels;
+  size_t per_class;        /* keep the first per_class images of each class (0 = all) */
+  mpl_task_cfg task;       /* M, K, Q, sampling mode */
+  int n_hidden;            /* hidden layer sizes; input and output come from the dataset */
+  int hidden[MPL_MAX_LAYERS - 1];
+  double beta;
+  mpl_feedback feedback;
+  int bp_detach;
+  const char *terms;       /* --terms specification, default "paper:F0" */
+  const char *init;        /* initial-theta overrides "F9=0.01,...", or NULL */
+  int episodes;
+  unsigned long seed;
+  mpl_adam_cfg adam;
+  double zero_tol;         /* |theta| <= zero_tol counts as zero in reports (penalty mode) */
+  int max_failures;        /* stop after this many consecutive diverged episodes */
+  const char *out;         /* results directory (created), or NULL for none */
+  int force;               /* allow writing into a directory that already holds a run */
+  FILE *progress;          /* live progress line (e.g. stderr), or NULL */
+  const char *command;     /* the command line, recorded in config.txt */
+} mpl_search_cfg;
+
+/* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,
+ * beta 10, FA, F0 alone, 600 episodes, seed 1, Adam 1e-3, lambda 0, proximal L1. */
+MPL_API void mpl_search_defaults(mpl_search_cfg *cfg);
+
+typedef struct mpl_search_result {
+  int n_terms;
+  char **names;            /* term names (owned) */
+  char **formulas;         /* their formulas in the paper's notation (owned) */
+  double *theta;           /* final coefficients (owned) */
+  int episodes;            /* episodes run */
+  int failures;            /* diverged episodes (theta not updated) */
+  double *accuracy, *loss; /* per episode (owned), NaN for a diverged episode */
+  double seconds_per_episode; /* median wall time */
+} mpl_search_result;
+
+/* Run a search. On success (and, where possible, on failure after some episodes) the results
+ * directory holds config.txt, log.csv, theta.tsv and rule.txt (see results/README.md). */
+MPL_API int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err);
+MPL_API void mpl_search_result_free(mpl_search_result *res);
+
+/* The rule as one equation over the surviving terms (|theta| > tol), e.g.
+ * "ΔW = 0.0021 (−e_ℓ y_{ℓ−1}ᵀ) + 0.0005 (y_ℓ y_{ℓ−1}ᵀ − y_ℓ y_ℓᵀ W)". Returns the needed length. */
+MPL_API size_t mpl_equation(char *const *names, char *const *formulas, const double *theta, int n,
+                            double tol, char *buf, size_t len);
+
+/* Print the rule saved in a results directory (its theta.tsv and config.txt) to f. */
+MPL_API int mpl_report(const char *dir, FILE *f, mpl_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
