@@ -30,6 +30,8 @@ struct mpl_episode {
   size_t seg_cap, ckpt_cap;
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
   double *vbar, *scratch, *zbar, *xbar;
+  mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G, applied once a step */
+  double omega[MPL_MAX_LAYERS + 1];   /* per layer: weight-proportional coefficient of the step */
   double *q;                       /* query-batch buffers */
   size_t q_cap;
 };
@@ -120,6 +122,13 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   int nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
   size_t nsc = 3 * (size_t)nmax + 8;
+  int acc_ok = 1;
+  for (int l = 1; l <= ep->L; l++) {
+    size_t k = mpl__rule_nscratch(ep->rule, ep->n[l - 1], ep->n[l]);
+    if (k > nsc) nsc = k;
+    /* the rule's W x / W^T x nodes, the forward pass, and (BP) W as feedback */
+    if (mpl__rankk_init(&ep->acc[l], mpl__rule_nrank1(ep->rule) + 2, ep->n[l], ep->n[l - 1]) < 0) acc_ok = 0;
+  }
   ep->W0 = calloc(ep->wtotal, sizeof(double));
   ep->W = calloc(ep->wtotal, sizeof(double));
   ep->B = calloc(ep->wtotal, sizeof(double));
@@ -129,7 +138,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->scratch = calloc(nsc, sizeof(double));
   ep->zbar = calloc((size_t)nmax, sizeof(double));
   ep->xbar = calloc((size_t)nmax, sizeof(double));
-  if (!ep->W0 || !ep->W || !ep->B || !ep->G || !ep->sbar || !ep->vbar || !ep->scratch || !ep->zbar || !ep->xbar) {
+  if (!ep->W0 || !ep->W || !ep->B || !ep->G || !ep->sbar || !ep->vbar || !ep->scratch || !ep->zbar || !ep->xbar || !acc_ok) {
     mpl_episode_free(ep);
     return mpl_errorf(err, MPL_ENOMEM, "out of memory for the network's buffers");
   }
@@ -139,6 +148,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
 
 void mpl_episode_free(mpl_episode *ep) {
   if (!ep) return;
+  for (int l = 1; l <= ep->L; l++) mpl__rankk_free(&ep->acc[l]);
   mpl__rule_free(ep->rule);
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
@@ -233,8 +243,8 @@ static void step_reverse(mpl_episode *ep, const double *theta, const double *W, 
     mpl_layer_io io = layer_io(ep, W, rec, x, l);
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
-    mpl__rule_vjp(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], theta_bar, bars,
-                  ep->vbar, ep->scratch);
+    mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->omega[l],
+                      &ep->acc[l], theta_bar, bars, ep->vbar, ep->scratch);
   }
   /* e_l = h_l * g(y_l), h_l = B_{l+1}^T e_{l+1}; visited from the input side so ebar_l is complete. */
   int diff_fb = ep->cfg.feedback == MPL_FB_SYMMETRIC && !ep->cfg.bp_detach;
@@ -247,9 +257,7 @@ static void step_reverse(mpl_episode *ep, const double *theta, const double *W, 
     }
     cblas_dgemv(CblasRowMajor, CblasNoTrans, ep->n[l + 1], ep->n[l], 1, feedback(ep, W, l + 1), ep->n[l],
                 hb, 1, 1, sb + ep->e_off[l + 1], 1);
-    if (diff_fb)
-      cblas_dger(CblasRowMajor, ep->n[l + 1], ep->n[l], 1, rec + ep->e_off[l + 1], 1, hb, 1,
-                 ep->G + ep->woff[l + 1], ep->n[l]);
+    if (diff_fb) mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
   }
   /* y_L = softmax(z_L) and e_L = y_L - onehot: both adjoints go through the softmax Jacobian. */
   const double *s = rec + ep->y_off[L];
@@ -261,13 +269,15 @@ static void step_reverse(mpl_episode *ep, const double *theta, const double *W, 
   for (int j = 0; j < ep->n[L]; j++) zb[j] = s[j] * (zb[j] - dot);
   for (int l = L; l >= 1; l--) {
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
-    cblas_dger(CblasRowMajor, ep->n[l], ep->n[l - 1], 1, zb, 1, pre, 1, ep->G + ep->woff[l], ep->n[l - 1]);
+    mpl__rankk_push(&ep->acc[l], 1, zb, pre);
     if (l == 1) break;
     double *yb = sb + ep->y_off[l - 1];
     cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[l], ep->n[l - 1], 1, W + ep->woff[l], ep->n[l - 1], zb, 1, 1, yb, 1);
     for (int j = 0; j < ep->n[l - 1]; j++) ep->xbar[j] = yb[j] * gprime(beta, pre[j]);
     memcpy(zb, ep->xbar, (size_t)ep->n[l - 1] * sizeof *zb);
   }
+  /* dL/dW_before = (1 + omega) dL/dW_after + every queued rank-1 term: one pass over G per layer */
+  for (int l = 1; l <= L; l++) mpl__rankk_flush(&ep->acc[l], 1 + ep->omega[l], ep->G + ep->woff[l]);
 }
 
 /* }====== */

@@ -414,9 +414,50 @@ size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
 }
 
 size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
-  (void)r;
-  return (size_t)n_pre + (size_t)n_post + (size_t)n_pre;
+  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post);
 }
+
+int mpl__rule_nrank1(const mpl_rule *r) {
+  int k = 0;
+  for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_P_GEMV || r->nodes[i].op == MPL_P_GEMVT;
+  return k;
+}
+
+/* {====== Deferred rank-k updates ====== */
+
+int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre) {
+  *acc = (mpl_rankk){0, kmax, n_post, n_pre, NULL, NULL};
+  acc->at = malloc(((size_t)kmax * n_post + 1) * sizeof *acc->at);
+  acc->b = malloc(((size_t)kmax * n_pre + 1) * sizeof *acc->b);
+  return acc->at && acc->b ? 0 : -1;
+}
+
+void mpl__rankk_free(mpl_rankk *acc) {
+  free(acc->at);
+  free(acc->b);
+  acc->at = acc->b = NULL;
+}
+
+void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b) {
+  double *ra = acc->at + (size_t)acc->k * acc->n_post, *rb = acc->b + (size_t)acc->k * acc->n_pre;
+  for (int j = 0; j < acc->n_post; j++) ra[j] = s * a[j];
+  memcpy(rb, b, (size_t)acc->n_pre * sizeof *rb);
+  acc->k++;
+}
+
+void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C) {
+  int m = acc->n_post, n = acc->n_pre;
+  if (acc->k == 0) {
+    if (beta != 1) cblas_dscal(m * n, beta, C, 1);
+  } else if (acc->k == 1 && beta == 1) {
+    cblas_dger(CblasRowMajor, m, n, 1, acc->at, 1, acc->b, 1, C, n);
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, acc->k, 1, acc->at, m, acc->b, n, beta, C, n);
+  }
+  acc->k = 0;
+}
+
+/* }====== */
 
 static double fetch(const double *x, int len, int j) { return len == 1 ? x[0] : x[j]; }
 
@@ -479,23 +520,30 @@ static double wmat_coef(const mpl_rule *r, const double *theta, const double *va
   return w;
 }
 
+/* Rows u_g^T (Ut, n_groups x n_post) and vsum_g^T (Vm, n_groups x n_pre) of the update. */
+static void group_matrices(const mpl_rule *r, const double *theta, const double *val, const size_t *offs,
+                           int np, int nq, double *Ut, double *Vm) {
+  for (int g = 0; g < r->n_groups; g++) {
+    memcpy(Ut + (size_t)g * nq, val + offs[r->group_u[g]], (size_t)nq * sizeof *Ut);
+    group_vsum(r, g, theta, val, offs, np, Vm + (size_t)g * np);
+  }
+}
+
 void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                      const double *val, double *W, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
-  int np = io->n_pre, nq = io->n_post;
-  double omega = wmat_coef(r, theta, val, offs);
-  if (omega != 0) cblas_dscal(np * nq, 1 + omega, W, 1);
-  for (int g = 0; g < r->n_groups; g++) {
-    group_vsum(r, g, theta, val, offs, np, scratch);
-    cblas_dger(CblasRowMajor, nq, np, 1, val + offs[r->group_u[g]], 1, scratch, 1, W, np);
-  }
+  int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
+  double beta = 1 + wmat_coef(r, theta, val, offs);
+  mpl_rankk acc = {ng, ng, nq, np, scratch, scratch + (size_t)ng * nq};
+  group_matrices(r, theta, val, offs, np, nq, acc.at, acc.b);
+  mpl__rankk_flush(&acc, beta, W); /* W <- (1 + omega) W + sum_g u_g vsum_g^T, one pass */
 }
 
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
  * (through W x and W^T x) to G. */
 static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val,
-                         const size_t *offs, double *vbar, double *G, double *const sig_bar[4]) {
+                         const size_t *offs, double *vbar, mpl_rankk *acc, double *const sig_bar[4]) {
   int np = io->n_pre, nq = io->n_post;
   for (int i = r->n_nodes - 1; i >= 0; i--) {
     const mpl_pnode *n = &r->nodes[i];
@@ -536,28 +584,32 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
       break;
     case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
       cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
-      cblas_dger(CblasRowMajor, nq, np, 1, yb, 1, a, 1, G, np);
+      mpl__rankk_push(acc, 1, yb, a);
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
       cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
-      cblas_dger(CblasRowMajor, nq, np, 1, a, 1, yb, 1, G, np);
+      mpl__rankk_push(acc, 1, a, yb);
       break;
     }
   }
 }
 
-void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                   const double *val, double *G, double *theta_bar, double *const sig_bar[4],
-                   double *vbar, double *scratch) {
+void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                       const double *val, const double *G, double *omega, mpl_rankk *acc,
+                       double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
-  int np = io->n_pre, nq = io->n_post;
-  double *p = scratch, *vsum = scratch + np;
+  int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
+  double *Ut = scratch, *Vm = Ut + (size_t)ng * nq, *P = Vm + (size_t)ng * np, *Qt = P + (size_t)ng * np;
   memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
-  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. */
-  for (int g = 0; g < r->n_groups; g++) {
-    int u = r->group_u[g];
-    cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, val + offs[u], 1, 0, p, 1); /* G^T u */
+  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T u_g)^T, Qt's (G vsum_g)^T. */
+  if (ng > 0) {
+    group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
+  }
+  for (int g = 0; g < ng; g++) {
+    const double *p = P + (size_t)g * np;
     for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
       const mpl_piece *pc = &r->pieces[i];
       double uGv = cblas_ddot(np, p, 1, val + offs[pc->v], 1);
@@ -566,10 +618,10 @@ void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *i
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * uGv;
       cblas_daxpy(np, piece_coef(pc, theta, val, offs), p, 1, vbar + offs[pc->v], 1);
     }
-    group_vsum(r, g, theta, val, offs, np, vsum);
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, vsum, 1, 1, vbar + offs[u], 1); /* G vsum */
+    cblas_daxpy(nq, 1, Qt + (size_t)g * nq, 1, vbar + offs[r->group_u[g]], 1);
   }
   /* Weight-proportional pieces c s W. */
+  *omega = 0;
   if (r->first_wmat < r->n_pieces) {
     double GW = cblas_ddot(np * nq, G, 1, io->W, 1);
     for (int i = r->first_wmat; i < r->n_pieces; i++) {
@@ -578,10 +630,24 @@ void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *i
       theta_bar[pc->term] += pc->c * sv * GW;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * GW;
     }
-    double omega = wmat_coef(r, theta, val, offs);
-    if (omega != 0) cblas_dscal(np * nq, 1 + omega, G, 1);
+    *omega = wmat_coef(r, theta, val, offs);
   }
-  plan_reverse(r, io, val, offs, vbar, G, sig_bar);
+  plan_reverse(r, io, val, offs, vbar, acc, sig_bar);
+}
+
+int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                  const double *val, double *G, double *theta_bar, double *const sig_bar[4],
+                  double *vbar, double *scratch) {
+  mpl_rankk acc;
+  double omega;
+  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre) < 0) {
+    mpl__rankk_free(&acc);
+    return MPL_ENOMEM;
+  }
+  mpl__rule_vjp_acc(r, theta, io, val, G, &omega, &acc, theta_bar, sig_bar, vbar, scratch);
+  mpl__rankk_flush(&acc, 1 + omega, G);
+  mpl__rankk_free(&acc);
+  return MPL_OK;
 }
 
 void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, const double *val, double *out) {

@@ -70,10 +70,37 @@ MPL_INTERNAL void mpl__rule_apply(const mpl_rule *r, const double *theta, const 
 /* Reverse mode of mpl__rule_apply. On entry G holds dL/dW_new; on exit it holds the part of
  * dL/dW_old that flows through the update (identity, weight-proportional terms and W inside
  * terms). Adds dL/dtheta to theta_bar and dL/dsignal to sig_bar[0..3] (entries may be NULL
- * for signals the rule does not use). vbar: mpl__rule_nvals doubles of scratch. */
-MPL_INTERNAL void mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+ * for signals the rule does not use). vbar: mpl__rule_nvals doubles of scratch. Returns
+ * MPL_ENOMEM if its temporary queue cannot be allocated (the engine uses mpl__rule_vjp_acc). */
+MPL_INTERNAL int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                                 const double *val, double *G, double *theta_bar,
                                 double *const sig_bar[4], double *vbar, double *scratch);
+
+/* A deferred sum of rank-1 matrices a b^T (a: n_post, b: n_pre), applied to a matrix with one
+ * rank-k update, so that the adjoint G is read and written once per step however many
+ * rank-1 contributions it receives. */
+typedef struct mpl_rankk {
+  int k, kmax, n_post, n_pre;
+  double *at;  /* kmax x n_post: the a vectors as rows */
+  double *b;   /* kmax x n_pre */
+} mpl_rankk;
+
+MPL_INTERNAL int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre);
+MPL_INTERNAL void mpl__rankk_free(mpl_rankk *acc);
+/* Queue s a b^T (the vectors are copied). */
+MPL_INTERNAL void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b);
+/* C <- beta C + sum of the queued a b^T; empties the queue. */
+MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C);
+
+/* Rank-1 contributions to dL/dW_old that one layer's rule can queue (W x and W^T x nodes). */
+MPL_INTERNAL int mpl__rule_nrank1(const mpl_rule *r);
+
+/* The same as mpl__rule_vjp, but G (dL/dW_new) is only read: dL/dW_old is
+ * (1 + *omega) G + the rank-1 matrices queued in acc. */
+MPL_INTERNAL void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                                    const double *val, const double *G, double *omega, mpl_rankk *acc,
+                                    double *theta_bar, double *const sig_bar[4], double *vbar,
+                                    double *scratch);
 
 /* Dense value of term t at this layer (n_post x n_pre into out), for tests and checks. */
 MPL_INTERNAL void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io,

@@ -203,6 +203,7 @@ static int open_log(run *R, mpl_err *err) {
   if (!(R->log = fopen(path, "w"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
   fprintf(R->log, "episode,loss,meta_loss,accuracy,active");
   for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",theta_%s", mpl_termset_name(R->ts, R->sel.which[i]));
+  for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",grad_%s", mpl_termset_name(R->ts, R->sel.which[i]));
   for (int l = 0; l <= R->net.n_layers; l++) fprintf(R->log, ",alpha_%d", l);
   for (int l = 1; l <= R->net.n_layers; l++) fprintf(R->log, ",ortho_%d", l);
   fprintf(R->log, ",seconds\n");
@@ -221,6 +222,7 @@ static int log_row(run *R, int e, const mpl_episode_stats *st, const double *the
   fprintf(R->log, "%d,%.17g,%.17g,%.17g,%d", e + 1, st->loss, st->loss + mpl_l1(theta, R->sel.n, c->adam.lambda),
           st->accuracy, count_active(theta, R->sel.n, c->zero_tol));
   for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",%.17g", theta[i]);
+  for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",%.17g", R->grad[i]);
   for (int l = 0; l <= R->net.n_layers; l++) fprintf(R->log, ",%.17g", st->angle[l]);
   for (int l = 1; l <= R->net.n_layers; l++) fprintf(R->log, ",%.17g", st->ortho[l]);
   fprintf(R->log, ",%.6f\n", secs);

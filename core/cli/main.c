@@ -11,6 +11,7 @@
 #include "metaplast/check.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
+#include "metaplast/version.h"
 
 #define PROG "metaplast"
 
@@ -341,7 +342,8 @@ static void main_help(FILE *f) {
     "commands:\n"
     "  search      meta-learn a rule and write a results directory\n"
     "  gradcheck   check the meta-gradient against finite differences\n"
-    "  report DIR  print the rule a search discovered\n\n"
+    "  report DIR  print the rule a search discovered\n"
+    "  --version   version and the BLAS library in use\n\n"
     "'" PROG " COMMAND --help' describes each.\n");
 }
 
@@ -349,6 +351,11 @@ int main(int argc, char **argv) {
   if (argc < 2) { main_help(stderr); return 2; }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { main_help(stdout); return 0; }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf(PROG " %s\nBLAS (libmetaplast): %s\nBLAS (GSL): %s\n", mpl_version(), mpl_blas_library(),
+           mpl_gsl_blas_library());
+    return 0;
+  }
   if (!strcmp(cmd, "search")) return cmd_search(argc - 1, argv + 1);
   if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
