@@ -31,6 +31,7 @@ void mpl_search_defaults(mpl_search_cfg *cfg) {
   cfg->seed = 1;
   mpl_adam_defaults(&cfg->adam);
   cfg->max_failures = 20;
+  cfg->meta_batch = 1;
 }
 
 /* {====== Helpers ====== */
@@ -164,7 +165,7 @@ typedef struct run {
   mpl_adam opt;
   mpl_task task;
   gsl_rng *rng;
-  double *tx, *qx, *grad;
+  double *tx, *qx, *grad, *gsum;
   int *ty, *qy;
   FILE *log;
 } run;
@@ -185,7 +186,7 @@ static int write_config(run *R, mpl_err *err) {
   sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
             c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
   sb_printf(&s, "terms = %s\ninit = %s\n", c->terms, c->init ? c->init : "");
-  sb_printf(&s, "episodes = %d\nseed = %lu\n", c->episodes, c->seed);
+  sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
   sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
             c->adam.l1 == MPL_L1_PENALTY ? "penalty" : "prox");
@@ -238,6 +239,8 @@ static int log_row(run *R, int e, const mpl_episode_stats *st, const double *the
 static int setup(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   int rc;
+  if (c->meta_batch < 1 || c->meta_batch > 4096)
+    return mpl_errorf(err, MPL_EINVAL, "--meta-batch must be in [1, 4096], got %d", c->meta_batch);
   if (c->episodes < 1) return mpl_errorf(err, MPL_EINVAL, "--episodes must be at least 1, got %d", c->episodes);
   if (c->n_hidden < 0 || c->n_hidden > MPL_MAX_LAYERS - 1)
     return mpl_errorf(err, MPL_EINVAL, "network: %d hidden layers (at most %d)", c->n_hidden, MPL_MAX_LAYERS - 1);
@@ -265,8 +268,9 @@ static int setup(run *R, mpl_err *err) {
   R->ty = malloc((size_t)nt * sizeof *R->ty);
   R->qy = malloc((size_t)nq * sizeof *R->qy);
   R->grad = malloc((size_t)R->sel.n * sizeof *R->grad);
+  R->gsum = malloc((size_t)R->sel.n * sizeof *R->gsum);
   R->rng = gsl_rng_alloc(gsl_rng_mt19937);
-  if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->rng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->gsum || !R->rng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (c->out) {
     if ((rc = make_dirs(c->out, err)) < 0) return rc;
     if ((rc = open_log(R, err)) < 0) return rc;
@@ -284,12 +288,12 @@ static void teardown(run *R) {
   mpl_adam_free(&R->opt);
   mpl_task_free(&R->task);
   if (R->rng) gsl_rng_free(R->rng);
-  free(R->tx); free(R->qx); free(R->ty); free(R->qy); free(R->grad);
+  free(R->tx); free(R->qx); free(R->ty); free(R->qy); free(R->grad); free(R->gsum);
 }
 
 /* Draw episode e's task and weights (one RNG stream per episode) and gather its images. */
-static int prepare_episode(run *R, int e, mpl_err *err) {
-  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, 0, (unsigned long)e));
+static int prepare_episode(run *R, int e, int task, mpl_err *err) {
+  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, (unsigned long)task, (unsigned long)e));
   int rc = mpl_task_sample(R->ds, &R->cfg->task, R->rng, &R->task, err);
   if (rc < 0) return rc;
   mpl_episode_init_weights(R->ep, R->rng);
@@ -363,6 +367,32 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   return rc;
 }
 
+/* One meta-step: meta_batch tasks of episode e (task 0 alone is the paper's setting), their mean
+ * statistics in st and mean gradient in R->grad. MPL_ENUMERIC if any task diverged. */
+static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, mpl_err *eerr, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, B = c->meta_batch, n = R->sel.n;
+  mpl_episode_stats one;
+  memset(st, 0, sizeof *st);
+  memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
+  for (int b = 0; b < B; b++) {
+    int rc = prepare_episode(R, e, b, err);
+    if (rc < 0) return rc;
+    rc = mpl_episode_run(R->ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &one, R->grad, eerr);
+    if (rc < 0) {
+      if (B > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, B);
+      return rc;
+    }
+    st->loss += one.loss / B;
+    st->accuracy += one.accuracy / B;
+    for (int l = 0; l <= MPL_MAX_LAYERS; l++) st->angle[l] += one.angle[l] / B, st->ortho[l] += one.ortho[l] / B;
+    for (int i = 0; i < n; i++) R->gsum[i] += R->grad[i];
+  }
+  for (int i = 0; i < n; i++) R->grad[i] = B == 1 ? R->gsum[i] : R->gsum[i] / B;
+  st->finite = 1;
+  return MPL_OK;
+}
+
 int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err) {
   gsl_set_error_handler_off();   /* the library reports errors; it never aborts */
   openblas_set_num_threads(1);   /* one episode is one core's work: fixed reduction order */
@@ -375,14 +405,14 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   if (rc == 0 && (!theta || !secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (rc == 0) memcpy(theta, R.sel.theta0, (size_t)R.sel.n * sizeof *theta);
-  int nt = cfg->task.m * cfg->task.k, nq = cfg->task.m * cfg->task.q, streak = 0, e = 0;
+  int streak = 0, e = 0;
   double t0 = now();
   for (; rc == 0 && e < cfg->episodes; e++) {
     double t1 = now();
     mpl_episode_stats st;
     mpl_err eerr = {0};
-    if ((rc = prepare_episode(&R, e, err)) < 0) break;
-    int erc = mpl_episode_run(R.ep, theta, R.tx, R.ty, nt, R.qx, R.qy, nq, &st, R.grad, &eerr);
+    int erc = meta_step(&R, e, theta, &st, &eerr, err);
+    if (erc < 0 && erc != MPL_ENUMERIC && err->code == erc) { rc = erc; break; } /* task sampling */
     if (erc == MPL_ENUMERIC) {
       res->failures++;
       if (cfg->progress)

@@ -28,7 +28,8 @@ typedef struct mpl_search_cfg {
   int bp_detach;
   const char *terms;       /* --terms specification, default "paper:F0" */
   const char *init;        /* initial-theta overrides "F9=0.01,...", or NULL */
-  int episodes;
+  int episodes;            /* meta-steps */
+  int meta_batch;          /* tasks per meta-step, gradients averaged (1 = the paper) */
   unsigned long seed;
   mpl_adam_cfg adam;
   double zero_tol;         /* |theta| <= zero_tol counts as zero in reports (penalty mode) */
