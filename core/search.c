@@ -185,7 +185,7 @@ static int write_config(run *R, mpl_err *err) {
             c->task.m, c->task.k, c->task.q);
   sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
             c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
-  sb_printf(&s, "terms = %s\ninit = %s\n", c->terms, c->init ? c->init : "");
+  sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
   sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
   sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
@@ -256,6 +256,11 @@ static int setup(run *R, mpl_err *err) {
   if (!(R->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = mpl_terms_parse(c->terms, R->ts, &R->sel, err)) < 0) return rc;
   if (c->init && (rc = mpl_selection_set_init(&R->sel, R->ts, c->init, err)) < 0) return rc;
+  if (c->sign && (rc = mpl_selection_set_sign(&R->sel, R->ts, c->sign, err)) < 0) return rc;
+  for (int i = 0; i < R->sel.n; i++)
+    if (R->sel.sign[i] * R->sel.theta0[i] < 0)
+      return mpl_errorf(err, MPL_EINVAL, "--init: term %s starts at %g, against its --sign constraint",
+                        mpl_termset_name(R->ts, R->sel.which[i]), R->sel.theta0[i]);
   R->net = (mpl_net_cfg){.n_layers = c->n_hidden + 1, .beta = c->beta, .feedback = c->feedback, .bp_detach = c->bp_detach};
   R->net.sizes[0] = (int)R->ds->dim;
   for (int l = 0; l < c->n_hidden; l++) R->net.sizes[l + 1] = c->hidden[l];
@@ -434,7 +439,11 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     res->loss[e] = st.loss;
     int lrc = log_row(&R, e, &st, theta, secs[e], err);
     if (lrc < 0) { rc = lrc; e++; break; }
-    if (erc == 0) mpl_adam_step(&R.opt, theta, R.grad);
+    if (erc == 0) {
+      mpl_adam_step(&R.opt, theta, R.grad);
+      for (int i = 0; i < R.sel.n; i++) /* projection onto the sign constraints */
+        if (R.sel.sign[i] * theta[i] < 0) theta[i] = 0.0;
+    }
     progress(&R, e, res->accuracy, theta, t0);
   }
   res->episodes = e;

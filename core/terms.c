@@ -51,7 +51,8 @@ static int select_all(mpl_selection *sel, const mpl_termset *ts, int first, mpl_
   int n = mpl_termset_count(ts) - first;
   sel->which = malloc((size_t)n * sizeof *sel->which);
   sel->theta0 = malloc((size_t)n * sizeof *sel->theta0);
-  if (!sel->which || !sel->theta0) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  sel->sign = calloc((size_t)n, sizeof *sel->sign);
+  if (!sel->which || !sel->theta0 || !sel->sign) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (int i = 0; i < n; i++) sel->which[i] = first + i;
   sel->n = n;
   return MPL_OK;
@@ -64,7 +65,8 @@ static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, co
   for (const char *p = list; *p; p++) cap += *p == ',';
   sel->which = malloc((size_t)cap * sizeof *sel->which);
   sel->theta0 = malloc((size_t)cap * sizeof *sel->theta0);
-  if (!sel->which || !sel->theta0) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  sel->sign = calloc((size_t)cap, sizeof *sel->sign);
+  if (!sel->which || !sel->theta0 || !sel->sign) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   sel->n = 0;
   for (const char *p = list; *p;) {
     size_t k = strcspn(p, ",");
@@ -107,33 +109,72 @@ int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_e
   return MPL_OK;
 }
 
-int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
+/* Call item(name, value, sel, ts, err) for each NAME=VALUE of a comma-separated spec. */
+typedef int (*item_fn)(const char *flag, const char *name, const char *value, mpl_selection *sel,
+                       const mpl_termset *ts, mpl_err *err);
+
+static int for_items(const char *flag, const char *spec, item_fn fn, mpl_selection *sel, const mpl_termset *ts,
+                     mpl_err *err) {
   for (const char *p = spec; *p;) {
     size_t k = strcspn(p, ",");
-    char item[256], *eq, *end;
-    if (k == 0 || k >= sizeof item) return mpl_errorf(err, MPL_EINVAL, "--init: bad item in '%s'", spec);
+    char item[256], *eq;
+    if (k == 0 || k >= sizeof item) return mpl_errorf(err, MPL_EINVAL, "%s: bad item in '%s'", flag, spec);
     memcpy(item, p, k);
     item[k] = '\0';
-    if (!(eq = strchr(item, '='))) return mpl_errorf(err, MPL_EINVAL, "--init: '%s' is not NAME=VALUE", item);
+    if (!(eq = strchr(item, '='))) return mpl_errorf(err, MPL_EINVAL, "%s: '%s' is not NAME=VALUE", flag, item);
     *eq = '\0';
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end || errno || !isfinite(v))
-      return mpl_errorf(err, MPL_EINVAL, "--init: '%s' is not a number (term %s)", eq + 1, item);
-    int found = 0;
-    for (int i = 0; i < sel->n; i++)
-      if (strcmp(mpl_termset_name(ts, sel->which[i]), item) == 0) sel->theta0[i] = v, found = 1;
-    if (!found) return mpl_errorf(err, MPL_ENOTFOUND, "--init: '%s' is not a selected term", item);
+    int rc = fn(flag, item, eq + 1, sel, ts, err);
+    if (rc < 0) return rc;
     p += k + (p[k] == ',');
   }
   return MPL_OK;
+}
+
+static int find_selected(const char *flag, const char *name, const mpl_selection *sel, const mpl_termset *ts,
+                         mpl_err *err) {
+  for (int i = 0; i < sel->n; i++)
+    if (strcmp(mpl_termset_name(ts, sel->which[i]), name) == 0) return i;
+  return mpl_errorf(err, MPL_ENOTFOUND, "%s: '%s' is not a selected term", flag, name);
+}
+
+static int init_item(const char *flag, const char *name, const char *value, mpl_selection *sel,
+                     const mpl_termset *ts, mpl_err *err) {
+  char *end;
+  errno = 0;
+  double v = strtod(value, &end);
+  if (end == value || *end || errno || !isfinite(v))
+    return mpl_errorf(err, MPL_EINVAL, "%s: '%s' is not a number (term %s)", flag, value, name);
+  int i = find_selected(flag, name, sel, ts, err);
+  if (i < 0) return i;
+  sel->theta0[i] = v;
+  return MPL_OK;
+}
+
+static int sign_item(const char *flag, const char *name, const char *value, mpl_selection *sel,
+                     const mpl_termset *ts, mpl_err *err) {
+  int sg = !strcmp(value, "+") ? 1 : !strcmp(value, "-") ? -1 : (!strcmp(value, "0") || !strcmp(value, "free")) ? 0 : 2;
+  if (sg == 2) return mpl_errorf(err, MPL_EINVAL, "%s: '%s' for term %s: expected +, - or free", flag, value, name);
+  int i = find_selected(flag, name, sel, ts, err);
+  if (i < 0) return i;
+  sel->sign[i] = sg;
+  return MPL_OK;
+}
+
+int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
+  return for_items("--init", spec, init_item, sel, ts, err);
+}
+
+int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
+  return for_items("--sign", spec, sign_item, sel, ts, err);
 }
 
 void mpl_selection_free(mpl_selection *sel) {
   if (!sel) return;
   free(sel->which);
   free(sel->theta0);
+  free(sel->sign);
   sel->which = NULL;
   sel->theta0 = NULL;
+  sel->sign = NULL;
   sel->n = 0;
 }

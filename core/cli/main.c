@@ -109,6 +109,7 @@ static void search_help(FILE *f) {
     "Rule\n"
     "  --terms SPEC         paper | paper:F0,F2,F9 (default paper:F0)\n"
     "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
+    "  --sign NAME=+|-,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step (none)\n"
     "Meta-optimisation\n"
     "  --episodes N         meta-training episodes, i.e. meta-steps (600)\n"
     "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
@@ -127,13 +128,13 @@ static void search_help(FILE *f) {
 
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
-       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_STEPS, O_TOL, O_FORMAT, O_MBATCH };
+       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_STEPS, O_TOL, O_FORMAT, O_MBATCH, O_SIGN };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
   {"ways", 1, 0, O_WAYS}, {"shots", 1, 0, O_SHOTS}, {"queries", 1, 0, O_QUERIES}, {"sampling", 1, 0, O_SAMPLING},
   {"hidden", 1, 0, O_HIDDEN}, {"beta", 1, 0, O_BETA}, {"feedback", 1, 0, O_FEEDBACK}, {"bp-detach", 0, 0, O_DETACH},
-  {"terms", 1, 0, O_TERMS}, {"init", 1, 0, O_INIT}, {"episodes", 1, 0, O_EPISODES}, {"meta-batch", 1, 0, O_MBATCH}, {"seed", 1, 0, O_SEED},
+  {"terms", 1, 0, O_TERMS}, {"init", 1, 0, O_INIT}, {"sign", 1, 0, O_SIGN}, {"episodes", 1, 0, O_EPISODES}, {"meta-batch", 1, 0, O_MBATCH}, {"seed", 1, 0, O_SEED},
   {"lr", 1, 0, O_LR}, {"beta1", 1, 0, O_B1}, {"beta2", 1, 0, O_B2}, {"eps", 1, 0, O_EPS}, {"lambda", 1, 0, O_LAMBDA},
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -159,6 +160,7 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_DETACH: c->bp_detach = 1; return 0;
   case O_TERMS: c->terms = a; return 0;
   case O_INIT: c->init = a; return 0;
+  case O_SIGN: c->sign = a; return 0;
   case O_EPISODES: return parse_int("--episodes", a, 1, INT_MAX, &c->episodes);
   case O_SEED: return parse_ulong("--seed", a, &c->seed);
   case O_MBATCH: return parse_int("--meta-batch", a, 1, 4096, &c->meta_batch);

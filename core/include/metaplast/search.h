@@ -28,6 +28,7 @@ typedef struct mpl_search_cfg {
   int bp_detach;
   const char *terms;       /* --terms specification, default "paper:F0" */
   const char *init;        /* initial-theta overrides "F9=0.01,...", or NULL */
+  const char *sign;        /* sign constraints "F9=+,F2=-", or NULL (none, the paper) */
   int episodes;            /* meta-steps */
   int meta_batch;          /* tasks per meta-step, gradients averaged (1 = the paper) */
   unsigned long seed;

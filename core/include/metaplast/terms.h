@@ -20,6 +20,7 @@ typedef struct mpl_selection {
   int n;          /* number of selected terms */
   int *which;     /* indices into the term set, in the order given */
   double *theta0; /* initial coefficient per selected term */
+  int *sign;      /* per selected term: 0 free, +1 kept >= 0, -1 kept <= 0 (projected after each step) */
 } mpl_selection;
 
 /* Parse a `--terms` specification into ts and sel:
@@ -31,6 +32,9 @@ MPL_API int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *se
 
 /* Override initial coefficients: "F9=0.01,F2=-0.001" (names must be selected terms). */
 MPL_API int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err);
+
+/* Sign constraints: "F9=+,F2=-" (+, -, or 0/free). Names must be selected terms. */
+MPL_API int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err);
 
 MPL_API void mpl_selection_free(mpl_selection *sel);
 
