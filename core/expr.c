@@ -282,8 +282,11 @@ static void put(sbuf *s, const char *txt) {
   size_t k = strlen(txt);
   if (s->len < s->n) {
     size_t room = s->n - s->len - 1, c = k < room ? k : room;
+    if (c < k) /* never cut a UTF-8 character in two */
+      while (c > 0 && ((unsigned char)txt[c] & 0xC0) == 0x80) c--;
     memcpy(s->p + s->len, txt, c);
     s->p[s->len + c] = '\0';
+    if (c < k) s->n = s->len + c + 1; /* full: later pieces must not append after the cut */
   }
   s->len += k;
 }

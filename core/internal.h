@@ -9,15 +9,6 @@
 #define MPL_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define MPL_INTERNAL
-/* Streaming IDX reader (idx.c): open checks the header (ndims 1 or 3; dims receives them),
- * read takes `items` records of the item size, finish checks that nothing trails. */
-#include <stdint.h>
-typedef struct mpl__idx mpl__idx;
-MPL_INTERNAL int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], mpl_err *err);
-MPL_INTERNAL int mpl__idx_read(mpl__idx *r, uint8_t *buf, size_t items, mpl_err *err);
-MPL_INTERNAL int mpl__idx_finish(mpl__idx *r, mpl_err *err);
-MPL_INTERNAL void mpl__idx_close(mpl__idx *r);
-
 #endif
 
 /* IR operations. */

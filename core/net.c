@@ -17,6 +17,7 @@ struct mpl_episode {
   mpl_net_cfg cfg;
   int L, *n;                       /* n = cfg.sizes */
   const mpl_termset *ts;
+  int *which;                      /* the rule's terms: indices into ts */
   mpl_rule *rule;
   int need_e0;                     /* the rule reads e_{l-1} at layer 1 */
   size_t woff[MPL_MAX_LAYERS + 2]; /* W_l starts at woff[l] in a flat array (l = 1..L) */
@@ -118,6 +119,11 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
     return rc;
   }
   ep->need_e0 = ep->rule->uses[MPL_SIG_EPRE];
+  if (!(ep->which = malloc(((size_t)ep->rule->n_terms + 1) * sizeof *ep->which))) {
+    mpl_episode_free(ep);
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
+  for (int t = 0; t < ep->rule->n_terms; t++) ep->which[t] = which ? which[t] : t;
   layout(ep);
   int nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
@@ -150,6 +156,7 @@ void mpl_episode_free(mpl_episode *ep) {
   if (!ep) return;
   for (int l = 1; l <= ep->L; l++) mpl__rankk_free(&ep->acc[l]);
   mpl__rule_free(ep->rule);
+  free(ep->which);
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
@@ -464,7 +471,7 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   if ((rc = check_labels(ep, train_y, n_train, "training", err)) < 0) return rc;
   if ((rc = check_labels(ep, query_y, n_query, "query", err)) < 0) return rc;
   for (int r = 0; r < R; r++)
-    if (!isfinite(theta[r])) return mpl_errorf(err, MPL_ENUMERIC, "theta[%d] (term '%s') is %g", r, mpl_termset_name(ep->ts, r), theta[r]);
+    if (!isfinite(theta[r])) return mpl_errorf(err, MPL_ENUMERIC, "theta[%d] (term '%s') is %g", r, mpl_termset_name(ep->ts, ep->which[r]), theta[r]);
   if ((rc = alloc_run(ep, n_train, n_query, grad != NULL, err)) < 0) return rc;
   memcpy(ep->W, ep->W0, ep->wtotal * sizeof *ep->W);
   /* Primal inner loop, keeping a checkpoint of W at the start of every segment. */
@@ -508,7 +515,10 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
                    ep->seg_rec + (size_t)k * ep->rec_size, grad);
     }
   }
-  if (!all_finite(grad, (size_t)R)) return mpl_errorf(err, MPL_ENUMERIC, "the meta-gradient is not finite");
+  if (!all_finite(grad, (size_t)R)) {
+    st->finite = 0;
+    return mpl_errorf(err, MPL_ENUMERIC, "the meta-gradient is not finite");
+  }
   return MPL_OK;
 }
 

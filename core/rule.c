@@ -340,7 +340,7 @@ static int cmp_piece(const void *x, const void *y) {
 
 /* Sort pieces (OUTER by u, then WMAT) and index the groups of equal u. */
 static int build_groups(mpl_rule *r, mpl_err *err) {
-  qsort(r->pieces, (size_t)r->n_pieces, sizeof *r->pieces, cmp_piece);
+  if (r->n_pieces > 0) qsort(r->pieces, (size_t)r->n_pieces, sizeof *r->pieces, cmp_piece);
   r->group_u = malloc(((size_t)r->n_pieces + 1) * sizeof *r->group_u);
   r->group_first = malloc(((size_t)r->n_pieces + 2) * sizeof *r->group_first);
   if (!r->group_u || !r->group_first) return mpl_errorf(err, MPL_ENOMEM, "out of memory");

@@ -160,12 +160,33 @@ static int sign_item(const char *flag, const char *name, const char *value, mpl_
   return MPL_OK;
 }
 
+/* Apply a spec to a copy of sel's arrays, so that a bad item leaves sel unchanged. */
+static int apply_spec(const char *flag, const char *spec, item_fn fn, mpl_selection *sel, const mpl_termset *ts,
+                      mpl_err *err) {
+  mpl_selection tmp = *sel;
+  tmp.theta0 = malloc(((size_t)sel->n + 1) * sizeof *tmp.theta0);
+  tmp.sign = malloc(((size_t)sel->n + 1) * sizeof *tmp.sign);
+  int rc = (!tmp.theta0 || !tmp.sign) ? mpl_errorf(err, MPL_ENOMEM, "out of memory") : MPL_OK;
+  if (rc == 0) {
+    memcpy(tmp.theta0, sel->theta0, (size_t)sel->n * sizeof *tmp.theta0);
+    memcpy(tmp.sign, sel->sign, (size_t)sel->n * sizeof *tmp.sign);
+    rc = for_items(flag, spec, fn, &tmp, ts, err);
+  }
+  if (rc == 0) {
+    memcpy(sel->theta0, tmp.theta0, (size_t)sel->n * sizeof *tmp.theta0);
+    memcpy(sel->sign, tmp.sign, (size_t)sel->n * sizeof *tmp.sign);
+  }
+  free(tmp.theta0);
+  free(tmp.sign);
+  return rc;
+}
+
 int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
-  return for_items("--init", spec, init_item, sel, ts, err);
+  return apply_spec("--init", spec, init_item, sel, ts, err);
 }
 
 int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
-  return for_items("--sign", spec, sign_item, sel, ts, err);
+  return apply_spec("--sign", spec, sign_item, sel, ts, err);
 }
 
 void mpl_selection_free(mpl_selection *sel) {
