@@ -12,10 +12,11 @@ void mpl_adam_defaults(mpl_adam_cfg *cfg) {
 int mpl_adam_init(mpl_adam *opt, int n, const mpl_adam_cfg *cfg, mpl_err *err) {
   memset(opt, 0, sizeof *opt);
   if (!(cfg->lr > 0) || !(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1) ||
-      !(cfg->eps >= 0) || !(cfg->lambda >= 0) || !isfinite(cfg->lr) || !isfinite(cfg->lambda))
+      !(cfg->eps > 0) || !(cfg->l1 == MPL_L1_PROX || cfg->l1 == MPL_L1_PENALTY) || !(cfg->lambda >= 0) || !isfinite(cfg->lr) || !isfinite(cfg->lambda))
     return mpl_errorf(err, MPL_EINVAL,
-                      "Adam: need lr > 0, 0 <= beta1, beta2 < 1, eps >= 0, lambda >= 0 (got lr %g, betas %g %g, "
-                      "eps %g, lambda %g)", cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->lambda);
+                      "Adam: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0, lambda >= 0 and an L1 mode (got lr %g, "
+                      "betas %g %g, eps %g, lambda %g, l1 mode %d)", cfg->lr, cfg->beta1, cfg->beta2, cfg->eps,
+                      cfg->lambda, (int)cfg->l1);
   opt->cfg = *cfg;
   opt->n = n;
   opt->m = calloc((size_t)n + 1, sizeof *opt->m);

@@ -65,6 +65,7 @@ static char *dupstr(const char *s) {
 /* mkdir -p */
 static int make_dirs(const char *path, mpl_err *err) {
   char buf[4096];
+  if (!path[0]) return mpl_errorf(err, MPL_EINVAL, "--out: empty directory name");
   if (strlen(path) >= sizeof buf) return mpl_errorf(err, MPL_EINVAL, "--out: path too long");
   strcpy(buf, path);
   for (char *p = buf + 1; ; p++) {
@@ -142,8 +143,8 @@ static size_t rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, c
   mpl_equation(r->names, r->formulas, r->theta, r->n_terms, tol, eq, sizeof eq);
   sb_printf(&s, "%s\n\n", eq);
   sb_printf(&s, "Shared by every layer ℓ; W = W_{ℓ−1,ℓ}; a positive θ applies its term as written.\n");
-  sb_printf(&s, "Terms with |θ| <= %g are dropped (%s).\n\n", tol,
-            tol == 0 ? "exact zeros of the proximal L1 step" : "tolerance of the penalty mode");
+  if (tol == 0) sb_printf(&s, "Terms whose θ is exactly 0 are dropped.\n\n");
+  else sb_printf(&s, "Terms with |θ| <= %g (--zero-tol) are dropped.\n\n", tol);
   sb_printf(&s, "%-8s %14s  %s\n", "term", "theta", "formula");
   for (int i = 0; i < r->n_terms; i++)
     sb_printf(&s, "%-8s %14.6g  %s%s\n", r->names[i], r->theta[i], r->formulas[i],

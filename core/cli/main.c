@@ -114,7 +114,7 @@ static void search_help(FILE *f) {
     "  --episodes N         meta-training episodes, i.e. meta-steps (600)\n"
     "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
     "  --seed S             seed of every random draw (1); same seed, same results bit for bit\n"
-    "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8)\n"
+    "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8; eps > 0)\n"
     "  --lambda L           L1 weight (0)\n"
     "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
@@ -167,7 +167,7 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_LR: return parse_double("--lr", a, 1e-300, 1e6, &c->adam.lr);
   case O_B1: return parse_double("--beta1", a, 0, 0.999999999, &c->adam.beta1);
   case O_B2: return parse_double("--beta2", a, 0, 0.999999999, &c->adam.beta2);
-  case O_EPS: return parse_double("--eps", a, 0, 1, &c->adam.eps);
+  case O_EPS: return parse_double("--eps", a, 1e-300, 1, &c->adam.eps);
   case O_LAMBDA: return parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
   case O_L1:
     if (!strcmp(a, "prox")) c->adam.l1 = MPL_L1_PROX;

@@ -1,0 +1,342 @@
+/* metaplast tests: the `metaplast` command line, run as a program: help, argument errors,
+ * gradcheck, report, and a search on a small synthetic IDX pair. See LICENSE for copyright. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "metaplast/status.h"
+
+#define NCLASS 6
+#define PER_CLASS 30
+#define SIDE 8
+#define NIMG (NCLASS * PER_CLASS)
+
+static char root[2048], images_path[3072], labels_path[3072], errfile[3072];
+
+/* {====== Helpers ====== */
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* The synthetic dataset of test_search.c: 6 classes x 30 images of 8x8, class c with a bright
+ * row c and column 7 - c. */
+static void write_dataset(const char *images, const char *labels) {
+  static uint8_t img[16 + NIMG * SIDE * SIDE], lab[8 + NIMG];
+  uint32_t s = 2463534242u;
+  put32(img, 0x803), put32(img + 4, NIMG), put32(img + 8, SIDE), put32(img + 12, SIDE);
+  put32(lab, 0x801), put32(lab + 4, NIMG);
+  for (int i = 0; i < NIMG; i++) {
+    int c = (i / NCLASS + i % NCLASS) % NCLASS;
+    lab[8 + i] = (uint8_t)c;
+    uint8_t *p = img + 16 + (size_t)i * SIDE * SIDE;
+    for (int k = 0; k < SIDE * SIDE; k++) {
+      s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+      int r = k / SIDE, col = k % SIDE, on = r == c || col == SIDE - 1 - c;
+      p[k] = (uint8_t)(on ? 180 + s % 76 : s % 50);
+    }
+  }
+  assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
+  assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
+}
+
+static char *slurp_stream(FILE *f) {
+  size_t cap = 4096, len = 0, k;
+  char *s = malloc(cap);
+  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0) {
+    len += k;
+    if (cap - len < 2) s = realloc(s, cap *= 2);
+  }
+  s[len] = '\0';
+  return s;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *s = slurp_stream(f);
+  fclose(f);
+  return s;
+}
+
+typedef struct result {
+  int status;     /* exit status, or -1 if the program did not exit normally */
+  char *out, *err;
+} result;
+
+static void result_free(result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+/* Run `metaplast ARGS` (a shell fragment) in the scratch directory; capture stdout, stderr and
+ * the exit status. */
+static result cli(const char *fmt, ...) MPL_PRINTF(1, 2);
+static result cli(const char *fmt, ...) {
+  char args[8192], cmd[16384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  if (snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>'%s'", root, MPL_CLI, args, errfile) >= (int)sizeof cmd)
+    fail_msg("command too long");
+  FILE *p = popen(cmd, "r");
+  if (!p) fail_msg("popen(%s) failed", cmd);
+  result r = {0};
+  r.out = slurp_stream(p);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.err = slurp(errfile);
+  if (!r.err) r.err = calloc(1, 1);
+  return r;
+}
+
+static void expect_status(const result *r, int want, const char *what) {
+  if (r->status != want) {
+    fprintf(stderr, "--- stdout:\n%s\n--- stderr:\n%s\n", r->out, r->err);
+    fail_msg("%s: exit status %d, expected %d", what, r->status, want);
+  }
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(root, sizeof root, "%s", mpl_test_path("cli"));
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  if (system(cmd) != 0 || mkdir(root, 0777) != 0) return -1;
+  snprintf(images_path, sizeof images_path, "%s/images-idx3-ubyte.gz", root);
+  snprintf(labels_path, sizeof labels_path, "%s/labels-idx1-ubyte.gz", root);
+  snprintf(errfile, sizeof errfile, "%s/stderr.txt", root);
+  write_dataset(images_path, labels_path);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* }====== */
+
+static void test_help(void **state) {
+  (void)state;
+  static const struct { const char *args, *want[3]; } cases[] = {
+    {"--help", {"usage: metaplast COMMAND", "search", "gradcheck"}},
+    {"-h", {"usage: metaplast COMMAND", "report", ""}},
+    {"help", {"usage: metaplast COMMAND", "", ""}},
+    {"search --help", {"usage: metaplast search", "--episodes", "--terms"}},
+    {"search -h", {"usage: metaplast search", "--out", "--force"}},
+    {"gradcheck --help", {"usage: metaplast gradcheck", "--steps", "--tol"}},
+    {"report --help", {"usage: metaplast report DIR", "", ""}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    result r = cli("%s", cases[i].args);
+    expect_status(&r, 0, cases[i].args);
+    for (int k = 0; k < 3; k++) mpl_assert_contains(r.out, cases[i].want[k]);
+    assert_string_equal(r.err, "");
+    result_free(&r);
+  }
+  /* no command: usage on stderr, status 2 */
+  result r = cli("%s", "");
+  expect_status(&r, 2, "no command");
+  mpl_assert_contains(r.err, "usage: metaplast COMMAND");
+  assert_string_equal(r.out, "");
+  result_free(&r);
+}
+
+static void test_usage_errors(void **state) {
+  (void)state;
+  /* each: arguments, then strings stderr must contain */
+  static const struct { const char *args, *want[2]; } cases[] = {
+    {"frobnicate", {"unknown command 'frobnicate'", ""}},
+    {"search --episodes abc", {"--episodes", "abc"}},
+    {"search --episodes 0", {"--episodes", "'0'"}},
+    {"search --episodes 12x", {"--episodes", "12x"}},
+    {"search --feedback x", {"--feedback", "'x'"}},
+    {"search --l1 foo", {"--l1", "foo"}},
+    {"search --hidden 10,,3", {"--hidden", "10,,3"}},
+    {"search --hidden 10,abc", {"--hidden", "abc"}},
+    {"search --sampling sometimes", {"--sampling", "sometimes"}},
+    {"search --seed -1", {"--seed", "-1"}},
+    {"search --lambda -0.5", {"--lambda", "-0.5"}},
+    {"search --lr nan", {"--lr", "nan"}},
+    {"search --beta1 1", {"--beta1", "'1'"}},
+    {"search --ways 0", {"--ways", "'0'"}},
+    {"search --no-such-flag", {"no-such-flag", "search --help"}},
+    {"search --episodes", {"--episodes", "search --help"}},
+    {"search stray", {"stray", ""}},
+    {"gradcheck --steps 0", {"--steps", "'0'"}},
+    {"gradcheck --steps many", {"--steps", "many"}},
+    {"gradcheck --feedback x", {"--feedback", "'x'"}},
+    {"gradcheck --tol abc", {"--tol", "abc"}},
+    {"report", {"usage: metaplast report DIR", ""}},
+    {"report a b", {"usage: metaplast report DIR", ""}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    result r = cli("%s", cases[i].args);
+    expect_status(&r, 2, cases[i].args);
+    for (int k = 0; k < 2; k++)
+      if (!strstr(r.err, cases[i].want[k])) fail_msg("%s: stderr lacks \"%s\":\n%s", cases[i].args, cases[i].want[k], r.err);
+    assert_string_equal(r.out, "");
+    result_free(&r);
+  }
+  /* nothing was written (no default runs/ directory) */
+  struct stat st;
+  char runs[3072];
+  snprintf(runs, sizeof runs, "%s/runs", root);
+  assert_int_not_equal(stat(runs, &st), 0);
+}
+
+/* `metaplast gradcheck --steps 8`: a short episode, all ten terms, both feedback modes. */
+static void test_gradcheck_steps8(void **state) {
+  (void)state;
+  result r = cli("gradcheck --steps 8");
+  mpl_assert_contains(r.out, "fixed (FA) feedback, 8 steps");
+  mpl_assert_contains(r.out, "symmetric (BP) feedback, 8 steps");
+  mpl_assert_contains(r.out, "F9");
+  int status = r.status, pass = strstr(r.out, "PASS") != NULL;
+  if (status != 0 || !pass) fprintf(stderr, "%s", r.out);
+  result_free(&r);
+  if (status != 0 || !pass) fail_msg("gradcheck --steps 8: status %d, expected 0 and PASS", status);
+}
+
+static void test_gradcheck(void **state) {
+  (void)state;
+  result r = cli("gradcheck");
+  expect_status(&r, 0, "gradcheck");
+  mpl_assert_contains(r.out, "PASS");
+  result_free(&r);
+
+  r = cli("gradcheck --terms paper:F0,F9 --feedback fixed --seed 3");
+  expect_status(&r, 0, "gradcheck --terms paper:F0,F9 --feedback fixed");
+  mpl_assert_contains(r.out, "PASS");
+  assert_null(strstr(r.out, "symmetric"));
+  result_free(&r);
+
+  /* an impossible tolerance fails with status 1 */
+  r = cli("gradcheck --terms paper:F0 --tol 0");
+  expect_status(&r, 1, "gradcheck --tol 0");
+  mpl_assert_contains(r.out, "FAIL");
+  result_free(&r);
+
+  r = cli("gradcheck --terms paper:F77");
+  expect_status(&r, 1, "gradcheck --terms paper:F77");
+  mpl_assert_contains(r.err, "F77");
+  result_free(&r);
+}
+
+static void test_report_missing(void **state) {
+  (void)state;
+  result r = cli("report /nonexistent");
+  expect_status(&r, 1, "report /nonexistent");
+  mpl_assert_contains(r.err, "/nonexistent");
+  mpl_assert_contains(r.err, "results directory");
+  assert_string_equal(r.out, "");
+  result_free(&r);
+}
+
+/* The equation printed after "discovered rule: " (malloc'd). */
+static char *discovered(const char *out) {
+  const char *p = strstr(out, "discovered rule: ");
+  if (!p) return NULL;
+  p += strlen("discovered rule: ");
+  return strndup(p, strcspn(p, "\n"));
+}
+
+static void test_search_and_report(void **state) {
+  (void)state;
+  const char *common = "--ways 3 --shots 5 --queries 3 --hidden 12,10 --terms paper:F0,F2,F9 --episodes 6 --seed 5";
+  result r = cli("search --images '%s' --labels '%s' %s --out run1", images_path, labels_path, common);
+  expect_status(&r, 0, "search");
+  char *eq = discovered(r.out);
+  if (!eq) fail_msg("no \"discovered rule:\" in\n%s", r.out);
+  assert_true(strncmp(eq, "ΔW = ", strlen("ΔW = ")) == 0);
+  mpl_assert_contains(r.out, "6 episodes");
+  mpl_assert_contains(r.out, "run1/");
+  mpl_assert_contains(r.err, "episode 6/6"); /* progress on stderr */
+  result_free(&r);
+
+  /* report prints the same equation first */
+  r = cli("report run1");
+  expect_status(&r, 0, "report run1");
+  if (strncmp(r.out, eq, strlen(eq)) != 0 || r.out[strlen(eq)] != '\n')
+    fail_msg("report:\n%s\ndoes not start with the search's equation\n%s", r.out, eq);
+  mpl_assert_contains(r.out, "F2");
+  result_free(&r);
+
+  char path[3072];
+  snprintf(path, sizeof path, "%s/run1/config.txt", root);
+  char *cfg = slurp(path);
+  assert_non_null(cfg);
+  mpl_assert_contains(cfg, "command = ");
+  mpl_assert_contains(cfg, "--out run1");
+  mpl_assert_contains(cfg, "seed = 5\n");
+  free(cfg);
+
+  /* the same run again: refused without --force, status 1, quiet */
+  r = cli("search --images '%s' --labels '%s' %s --out run1 --quiet", images_path, labels_path, common);
+  expect_status(&r, 1, "search into an existing run");
+  mpl_assert_contains(r.err, "--force");
+  result_free(&r);
+  r = cli("search --images '%s' --labels '%s' %s --out run1 --quiet --force", images_path, labels_path, common);
+  expect_status(&r, 0, "search --force");
+  assert_string_equal(r.err, "");
+  char *eq2 = discovered(r.out);
+  assert_non_null(eq2);
+  assert_string_equal(eq, eq2); /* same seed, same rule */
+  free(eq2);
+  result_free(&r);
+  free(eq);
+}
+
+static void test_missing_data(void **state) {
+  (void)state;
+  result r = cli("search --images /nonexistent/imgs-idx3-ubyte.gz --labels '%s' --episodes 2 --quiet --out never",
+                 labels_path);
+  expect_status(&r, 1, "missing image file");
+  mpl_assert_contains(r.err, "/nonexistent/imgs-idx3-ubyte.gz");
+  result_free(&r);
+
+  r = cli("search --images '%s' --labels /nonexistent/labels.gz --episodes 2 --quiet --out never", images_path);
+  expect_status(&r, 1, "missing label file");
+  mpl_assert_contains(r.err, "/nonexistent/labels.gz");
+  result_free(&r);
+
+  /* --images without --labels */
+  r = cli("search --images '%s' --episodes 2 --quiet --out never", images_path);
+  assert_int_not_equal(r.status, 0);
+  mpl_assert_contains(r.err, "--labels");
+  result_free(&r);
+
+  /* an unknown term names it */
+  r = cli("search --images '%s' --labels '%s' --ways 3 --shots 5 --queries 3 --terms paper:F0,Fx --quiet --out never",
+          images_path, labels_path);
+  expect_status(&r, 1, "unknown term");
+  mpl_assert_contains(r.err, "Fx");
+  result_free(&r);
+
+  struct stat st;
+  char never[3072];
+  snprintf(never, sizeof never, "%s/never", root);
+  assert_int_not_equal(stat(never, &st), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_help),
+    cmocka_unit_test(test_usage_errors),
+    cmocka_unit_test(test_gradcheck),
+    cmocka_unit_test(test_gradcheck_steps8),
+    cmocka_unit_test(test_report_missing),
+    cmocka_unit_test(test_search_and_report),
+    cmocka_unit_test(test_missing_data),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,776 @@
+/* metaplast tests: a search end to end through the library (mpl_search_run) on a small
+ * synthetic IDX dataset: reproducibility, the results directory, refusal to overwrite a run,
+ * divergence handling, proximal L1 zeros, paper sampling; and a short run on Fashion-MNIST
+ * when it is installed. See LICENSE for copyright. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metaplast/optim.h"
+#include "metaplast/search.h"
+
+#define NCLASS 6
+#define PER_CLASS 30
+#define SIDE 8
+#define NIMG (NCLASS * PER_CLASS)
+#define EPISODES 10
+
+static char images_path[4096], labels_path[4096], root[4096];
+
+/* {====== Helpers ====== */
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* 6 classes x 30 images of 8x8, learnable: class c has a bright row c and a bright column 7 - c
+ * over low noise. Labels are interleaved ((q + r) % 6 for image 6q + r), so each class is
+ * spread through the file. */
+static void write_dataset(const char *images, const char *labels) {
+  static uint8_t img[16 + NIMG * SIDE * SIDE], lab[8 + NIMG];
+  uint32_t s = 2463534242u;
+  put32(img, 0x803), put32(img + 4, NIMG), put32(img + 8, SIDE), put32(img + 12, SIDE);
+  put32(lab, 0x801), put32(lab + 4, NIMG);
+  for (int i = 0; i < NIMG; i++) {
+    int c = (i / NCLASS + i % NCLASS) % NCLASS;
+    lab[8 + i] = (uint8_t)c;
+    uint8_t *p = img + 16 + (size_t)i * SIDE * SIDE;
+    for (int k = 0; k < SIDE * SIDE; k++) {
+      s ^= s << 13, s ^= s >> 17, s ^= s << 5; /* xorshift32 */
+      int r = k / SIDE, col = k % SIDE, on = r == c || col == SIDE - 1 - c;
+      p[k] = (uint8_t)(on ? 180 + s % 76 : s % 50);
+    }
+  }
+  assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
+  assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
+}
+
+/* buf = root/name */
+static void in_root(char *buf, size_t n, const char *name) {
+  if (snprintf(buf, n, "%s/%s", root, name) >= (int)n) fail_msg("path too long: %s/%s", root, name);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, len = 0;
+  char *s = malloc(cap);
+  size_t k;
+  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0) {
+    len += k;
+    if (cap - len < 2) s = realloc(s, cap *= 2);
+  }
+  fclose(f);
+  s[len] = '\0';
+  return s;
+}
+
+static char *slurp2(const char *dir, const char *file) {
+  char p[8192];
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  char *s = slurp(p);
+  if (!s) fail_msg("%s: cannot read", p);
+  return s;
+}
+
+/* log.csv without its last column (the wall time per episode). */
+static char *strip_last_column(char *text) {
+  char *out = malloc(strlen(text) + 1), *o = out;
+  for (char *line = text; *line;) {
+    char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    char *comma = NULL;
+    for (char *p = line; p < line + len; p++)
+      if (*p == ',') comma = p;
+    size_t keep = comma ? (size_t)(comma - line) : len;
+    memcpy(o, line, keep);
+    o += keep;
+    *o++ = '\n';
+    line += len + (nl != NULL);
+  }
+  *o = '\0';
+  return out;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+/* Field `col` (0-based) of line `row` (0 = header) of a CSV text, into buf. */
+static const char *csv_field(const char *text, int row, int col, char *buf, size_t n) {
+  const char *p = text;
+  for (int r = 0; r < row && p; r++) p = (p = strchr(p, '\n')) ? p + 1 : NULL;
+  if (!p || !*p) return NULL;
+  for (int c = 0; c < col; c++) {
+    p += strcspn(p, ",\n");
+    if (*p != ',') return NULL;
+    p++;
+  }
+  size_t k = strcspn(p, ",\n");
+  if (k >= n) k = n - 1;
+  memcpy(buf, p, k);
+  buf[k] = '\0';
+  return buf;
+}
+
+/* Index of the header column called name, or -1. */
+static int csv_column(const char *text, const char *name) {
+  char buf[256];
+  for (int c = 0; csv_field(text, 0, c, buf, sizeof buf); c++)
+    if (!strcmp(buf, name)) return c;
+  return -1;
+}
+
+static double csv_number(const char *text, int row, const char *name) {
+  char buf[256];
+  int c = csv_column(text, name);
+  if (c < 0) fail_msg("log.csv has no column %s", name);
+  if (!csv_field(text, row, c, buf, sizeof buf)) fail_msg("log.csv row %d has no column %s", row, name);
+  char *end;
+  double v = strtod(buf, &end);
+  if (end == buf || *end) fail_msg("log.csv row %d, %s: '%s' is not a number", row, name, buf);
+  return v;
+}
+
+static void base_cfg(mpl_search_cfg *c, const char *out) {
+  mpl_search_defaults(c);
+  c->images = images_path;
+  c->labels = labels_path;
+  c->task = (mpl_task_cfg){.m = 3, .k = 5, .q = 3, .mode = MPL_SAMPLE_CLEAN};
+  c->n_hidden = 2;
+  c->hidden[0] = 12;
+  c->hidden[1] = 10;
+  c->terms = "paper:F0,F2,F9";
+  c->episodes = EPISODES;
+  c->seed = 7;
+  c->out = out;
+  c->progress = NULL;
+}
+
+/* Run a search that must succeed. */
+static void run_ok(const mpl_search_cfg *c, mpl_search_result *res) {
+  mpl_err err = {0};
+  int rc = mpl_search_run(c, res, &err);
+  if (rc != MPL_OK) fail_msg("mpl_search_run: %s (%d)", err.msg, rc);
+  assert_int_equal(res->episodes, c->episodes);
+}
+
+/* Directory entries, sorted, one per line (malloc'd). */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static char *listing(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return NULL;
+  char *names[64], *s = calloc(1, 4096);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < 64)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names[n++] = strdup(e->d_name);
+  closedir(d);
+  qsort(names, (size_t)n, sizeof *names, cmp_str);
+  for (int i = 0; i < n; i++) strcat(strcat(s, names[i]), "\n"), free(names[i]);
+  return s;
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(root, sizeof root, "%s", mpl_test_path("search"));
+  char cmd[8300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  if (system(cmd) != 0 || mkdir(root, 0777) != 0) return -1;
+  in_root(images_path, sizeof images_path, "images-idx3-ubyte.gz");
+  in_root(labels_path, sizeof labels_path, "labels-idx1-ubyte.gz");
+  write_dataset(images_path, labels_path);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[8300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* }====== */
+
+/* (a) Same seed: identical log (but for wall time) and theta; another seed: another log. */
+static void test_reproducible(void **state) {
+  (void)state;
+  char d1[4200], d2[4200], d3[4200];
+  in_root(d1, sizeof d1, "seed7a");
+  in_root(d2, sizeof d2, "seed7b");
+  in_root(d3, sizeof d3, "seed8");
+  mpl_search_cfg c;
+  mpl_search_result r1, r2, r3;
+  base_cfg(&c, d1);
+  run_ok(&c, &r1);
+  c.out = d2;
+  run_ok(&c, &r2);
+  c.out = d3;
+  c.seed = 8;
+  run_ok(&c, &r3);
+  char *l1 = slurp2(d1, "log.csv"), *l2 = slurp2(d2, "log.csv"), *l3 = slurp2(d3, "log.csv");
+  char *s1 = strip_last_column(l1), *s2 = strip_last_column(l2), *s3 = strip_last_column(l3);
+  if (csv_column(l1, "seconds") < 0) fail_msg("log.csv has no seconds column");
+  assert_string_equal(s1, s2);
+  assert_string_not_equal(s1, s3);
+  char *t1 = slurp2(d1, "theta.tsv"), *t2 = slurp2(d2, "theta.tsv"), *t3 = slurp2(d3, "theta.tsv");
+  assert_string_equal(t1, t2);
+  assert_string_not_equal(t1, t3);
+  char *u1 = slurp2(d1, "rule.txt"), *u2 = slurp2(d2, "rule.txt");
+  assert_string_equal(u1, u2);
+  assert_memory_equal(r1.theta, r2.theta, 3 * sizeof(double));
+  assert_memory_equal(r1.accuracy, r2.accuracy, EPISODES * sizeof(double));
+  assert_memory_equal(r1.loss, r2.loss, EPISODES * sizeof(double));
+  assert_memory_not_equal(r1.loss, r3.loss, EPISODES * sizeof(double));
+  free(l1), free(l2), free(l3), free(s1), free(s2), free(s3), free(t1), free(t2), free(t3), free(u1), free(u2);
+  mpl_search_result_free(&r3);
+
+  /* Without an output directory the run is the same. */
+  base_cfg(&c, NULL);
+  run_ok(&c, &r3);
+  assert_memory_equal(r1.loss, r3.loss, EPISODES * sizeof(double));
+  assert_memory_equal(r1.theta, r3.theta, 3 * sizeof(double));
+  mpl_search_result_free(&r1);
+  mpl_search_result_free(&r2);
+  mpl_search_result_free(&r3);
+}
+
+/* (b) The results directory. */
+static void test_results_directory(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "contents");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.adam.lambda = 0.01;
+  c.command = "metaplast search --test";
+  c.progress = tmpfile();
+  assert_non_null(c.progress);
+  run_ok(&c, &r);
+  /* progress: one line per episode when not a terminal (fewer than 20 episodes) */
+  char line[512];
+  int nprog = 0;
+  rewind(c.progress);
+  while (fgets(line, sizeof line, c.progress)) {
+    nprog++;
+    mpl_assert_contains(line, "episode ");
+  }
+  fclose(c.progress);
+  assert_int_equal(nprog, EPISODES);
+  mpl_assert_contains(line, "episode 10/10");
+  assert_int_equal(r.n_terms, 3);
+  assert_string_equal(r.names[0], "F0");
+  assert_string_equal(r.names[1], "F2");
+  assert_string_equal(r.names[2], "F9");
+  assert_int_equal(r.failures, 0);
+  for (int e = 0; e < EPISODES; e++) {
+    assert_true(r.accuracy[e] >= 0 && r.accuracy[e] <= 1);
+    assert_true(isfinite(r.loss[e]) && r.loss[e] > 0);
+  }
+  assert_true(r.seconds_per_episode >= 0);
+
+  char *list = listing(d);
+  assert_string_equal(list, "config.txt\nlog.csv\nrule.txt\ntheta.tsv\n"); /* no temporary files left */
+  free(list);
+
+  char *cfg = slurp2(d, "config.txt");
+  static const char *const want[] = {"command = metaplast search --test\n", "seed = 7\n", "terms = paper:F0,F2,F9\n",
+                                     "lambda = 0.01", "l1 = prox\n", "episodes = 10\n", "M = 3\n", "K = 5\n", "Q = 3\n",
+                                     "sampling = clean\n", "network = 64-12-10-6\n", "feedback = fixed\n", "lr = 0.001",
+                                     "images = ", "labels = ", "classes = 6\n"};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) mpl_assert_contains(cfg, want[i]);
+  mpl_assert_contains(cfg, images_path);
+  free(cfg);
+
+  char *log = slurp2(d, "log.csv");
+  assert_int_equal(count_lines(log), 1 + EPISODES);
+  assert_true(strncmp(log, "episode,loss,meta_loss,accuracy,", 32) == 0);
+  static const char *const cols[] = {"theta_F0", "theta_F2", "theta_F9", "alpha_0", "alpha_3", "ortho_1", "ortho_3",
+                                     "active", "seconds"};
+  for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+    if (csv_column(log, cols[i]) < 0) fail_msg("log.csv header lacks %s: %.200s", cols[i], log);
+  char hdr[4096];
+  snprintf(hdr, sizeof hdr, "%.*s", (int)strcspn(log, "\n"), log);
+  assert_true(strlen(hdr) > 8 && !strcmp(hdr + strlen(hdr) - 8, ",seconds"));
+  int ncol = 0;
+  for (char *p = hdr; *p; p++) ncol += *p == ',';
+  for (int e = 1; e <= EPISODES; e++) {
+    char buf[64];
+    assert_non_null(csv_field(log, e, ncol, buf, sizeof buf)); /* every row is complete */
+    assert_null(csv_field(log, e, ncol + 1, buf, sizeof buf));
+    assert_int_equal((int)csv_number(log, e, "episode"), e);
+    double loss = csv_number(log, e, "loss"), acc = csv_number(log, e, "accuracy");
+    assert_true(loss == r.loss[e - 1]);
+    assert_true(acc == r.accuracy[e - 1]);
+    assert_true(acc >= 0 && acc <= 1);
+    /* meta_loss = loss + lambda ||theta||_1 at the theta the episode ran with */
+    double l1 = 0.01 * (fabs(csv_number(log, e, "theta_F0")) + fabs(csv_number(log, e, "theta_F2")) +
+                        fabs(csv_number(log, e, "theta_F9")));
+    mpl_assert_close(csv_number(log, e, "meta_loss"), loss + l1, 1e-14, 0);
+  }
+  assert_true(csv_number(log, 1, "theta_F0") == 1e-3); /* the initial theta */
+  assert_true(csv_number(log, 1, "theta_F2") == 0);
+  /* If the log records the meta-gradient (grad_* columns), replaying Adam on it reproduces the
+   * logged theta of every next episode and the final theta, bit for bit. */
+  if (csv_column(log, "grad_F0") >= 0) {
+    static const char *const tn[3] = {"theta_F0", "theta_F2", "theta_F9"}, *const gn[3] = {"grad_F0", "grad_F2", "grad_F9"};
+    mpl_adam opt;
+    mpl_err err = {0};
+    assert_int_equal(mpl_adam_init(&opt, 3, &c.adam, &err), MPL_OK);
+    double th[3], g[3];
+    for (int i = 0; i < 3; i++) th[i] = csv_number(log, 1, tn[i]);
+    for (int e = 1; e <= EPISODES; e++) {
+      for (int i = 0; i < 3; i++) {
+        if (csv_number(log, e, tn[i]) != th[i])
+          fail_msg("episode %d: logged %s = %.17g, Adam replay gives %.17g", e, tn[i], csv_number(log, e, tn[i]), th[i]);
+        g[i] = csv_number(log, e, gn[i]);
+      }
+      mpl_adam_step(&opt, th, g);
+    }
+    assert_memory_equal(th, r.theta, sizeof th);
+    mpl_adam_free(&opt);
+  }
+  free(log);
+
+  char *tsv = slurp2(d, "theta.tsv");
+  assert_int_equal(count_lines(tsv), 4);
+  assert_true(strncmp(tsv, "name\ttheta\tformula", 18) == 0);
+  const char *p = strchr(tsv, '\n') + 1;
+  for (int i = 0; i < 3; i++) {
+    char name[16];
+    double th;
+    assert_int_equal(sscanf(p, "%15[^\t]\t%lf", name, &th), 2);
+    assert_string_equal(name, r.names[i]);
+    assert_true(th == r.theta[i]); /* %.17g round-trips */
+    char *tab = strchr(strchr(p, '\t') + 1, '\t') + 1;
+    assert_true(strncmp(tab, r.formulas[i], strlen(r.formulas[i])) == 0);
+    p = strchr(p, '\n') + 1;
+  }
+  free(tsv);
+
+  char eq[4096];
+  size_t need = mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
+  assert_true(need < sizeof eq && need == strlen(eq));
+  assert_true(strncmp(eq, "ΔW =", strlen("ΔW =")) == 0);
+  char *rule = slurp2(d, "rule.txt");
+  mpl_assert_contains(rule, eq);
+  for (int i = 0; i < 3; i++) mpl_assert_contains(rule, r.names[i]);
+  free(rule);
+
+  /* mpl_report prints the same equation */
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  mpl_err err = {0};
+  assert_int_equal(mpl_report(d, f, &err), MPL_OK);
+  fclose(f);
+  mpl_assert_contains(buf, eq);
+  free(buf);
+
+  /* and fails clearly on a directory without a run */
+  err = (mpl_err){0};
+  f = open_memstream(&buf, &len);
+  assert_int_equal(mpl_report(root, f, &err), MPL_ENOTFOUND);
+  fclose(f);
+  mpl_assert_contains(err.msg, "theta.tsv");
+  assert_int_equal(len, 0);
+  free(buf);
+  mpl_search_result_free(&r);
+}
+
+/* (c) An existing run is not overwritten without force; an unusable --out is a clear error. */
+static void test_existing_and_unwritable(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "existing");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.episodes = 3;
+  run_ok(&c, &r);
+  mpl_search_result_free(&r);
+  static const char *const files[] = {"config.txt", "log.csv", "theta.tsv", "rule.txt"};
+  char *before[4], *list0 = listing(d);
+  for (int i = 0; i < 4; i++) before[i] = slurp2(d, files[i]);
+
+  c.seed = 99; /* would change every file */
+  c.episodes = 4;
+  mpl_err err = {0};
+  int rc = mpl_search_run(&c, &r, &err);
+  assert_true(rc < 0);
+  assert_int_equal(err.code, rc);
+  mpl_assert_contains(err.msg, "--force");
+  mpl_assert_contains(err.msg, d);
+  assert_int_equal(r.episodes, 0);
+  mpl_search_result_free(&r);
+  char *list1 = listing(d);
+  assert_string_equal(list0, list1);
+  for (int i = 0; i < 4; i++) {
+    char *now = slurp2(d, files[i]);
+    if (strcmp(now, before[i]) != 0) fail_msg("%s changed by a refused run", files[i]);
+    free(now);
+  }
+  free(list1);
+
+  /* with force it is overwritten */
+  c.force = 1;
+  run_ok(&c, &r);
+  mpl_search_result_free(&r);
+  char *cfg = slurp2(d, "config.txt"), *log = slurp2(d, "log.csv");
+  mpl_assert_contains(cfg, "seed = 99\n");
+  assert_int_equal(count_lines(log), 1 + 4);
+  free(cfg), free(log), free(list0);
+  for (int i = 0; i < 4; i++) free(before[i]);
+
+  /* an output path under a regular file */
+  char file[4200], bad[4300];
+  in_root(file, sizeof file, "plainfile");
+  assert_int_equal(mpl_test_write(file, "x", 1), 0);
+  snprintf(bad, sizeof bad, "%s/run", file);
+  base_cfg(&c, bad);
+  err = (mpl_err){0};
+  rc = mpl_search_run(&c, &r, &err);
+  assert_true(rc < 0);
+  mpl_assert_contains(err.msg, file);
+  if (!strstr(err.msg, "directory")) fail_msg("unclear error for --out %s: %s", bad, err.msg);
+  mpl_search_result_free(&r);
+  /* the output path is itself a regular file */
+  base_cfg(&c, file);
+  err = (mpl_err){0};
+  rc = mpl_search_run(&c, &r, &err);
+  assert_true(rc < 0);
+  mpl_assert_contains(err.msg, file);
+  mpl_assert_contains(err.msg, "not a directory");
+  mpl_search_result_free(&r);
+  char *x = slurp(file);
+  assert_string_equal(x, "x");
+  free(x);
+
+  /* nested directories are created */
+  char nested[4300];
+  snprintf(nested, sizeof nested, "%s/a/b/c", root);
+  base_cfg(&c, nested);
+  c.episodes = 1;
+  run_ok(&c, &r);
+  mpl_search_result_free(&r);
+  free(slurp2(nested, "theta.tsv"));
+}
+
+/* An empty output path is refused clearly (not read past its end). */
+static void test_empty_out(void **state) {
+  (void)state;
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, "");
+  mpl_err err = {0};
+  int rc = mpl_search_run(&c, &r, &err);
+  mpl_search_result_free(&r);
+  assert_true(rc < 0);
+  if (!strstr(err.msg, "--out") && !strstr(err.msg, "output directory"))
+    fail_msg("out = \"\": unclear message \"%s\" (expected it to name --out or the output directory)", err.msg);
+}
+
+/* (d) A diverging run stops with MPL_ENUMERIC after max_failures episodes; theta stays finite. */
+static void test_divergence(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "diverge");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.init = "F9=1e30"; /* Oja's term with a huge coefficient: the weights overflow within an episode */
+  c.max_failures = 3;
+  mpl_err err = {0};
+  int rc = mpl_search_run(&c, &r, &err);
+  if (rc != MPL_ENUMERIC) fail_msg("rc %d (%s), expected MPL_ENUMERIC", rc, err.msg);
+  mpl_assert_contains(err.msg, "diverged");
+  assert_int_equal(r.episodes, 3);
+  assert_int_equal(r.failures, 3);
+  for (int e = 0; e < 3; e++) assert_true(isnan(r.accuracy[e]) && isnan(r.loss[e]));
+  assert_non_null(r.theta);
+  assert_true(r.theta[0] == 1e-3 && r.theta[1] == 0 && r.theta[2] == 1e30); /* never updated */
+  char *tsv = slurp2(d, "theta.tsv"), *log = slurp2(d, "log.csv");
+  for (char *p = tsv; *p; p++)
+    if (!strncasecmp(p, "nan", 3) || !strncasecmp(p, "inf", 3)) fail_msg("theta.tsv holds a non-finite value:\n%s", tsv);
+  assert_int_equal(count_lines(log), 1 + 3);
+  for (int e = 1; e <= 3; e++) {
+    assert_true(csv_number(log, e, "theta_F9") == 1e30);
+    assert_true(isnan(csv_number(log, e, "loss")));
+  }
+  free(slurp2(d, "rule.txt"));
+  free(tsv), free(log);
+  mpl_search_result_free(&r);
+
+  /* failures below max_failures in a row are tolerated: the run completes */
+  in_root(d, sizeof d, "diverge-tolerated");
+  base_cfg(&c, d);
+  c.init = "F9=1e30";
+  c.episodes = 4;
+  c.max_failures = 5;
+  err = (mpl_err){0};
+  rc = mpl_search_run(&c, &r, &err);
+  assert_int_equal(rc, MPL_OK);
+  assert_int_equal(r.episodes, 4);
+  assert_int_equal(r.failures, 4);
+  mpl_search_result_free(&r);
+}
+
+/* A network killed by a huge learning rate (every unit dead: loss ln M, meta-gradient exactly
+ * 0) with Adam's eps = 0: theta must not become NaN (0/0), or eps = 0 must be refused. */
+static void test_eps0_zero_gradient(void **state) {
+  (void)state;
+  char d[4200], msg[2048] = "";
+  in_root(d, sizeof d, "eps0");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.init = "F0=1e6";
+  c.adam.eps = 0;
+  c.max_failures = 3;
+  mpl_err err = {0};
+  int rc = mpl_search_run(&c, &r, &err);
+  if (rc == MPL_EINVAL) {
+    mpl_assert_contains(err.msg, "eps");
+  } else {
+    for (int i = 0; i < r.n_terms && !msg[0]; i++)
+      if (!isfinite(r.theta[i]))
+        snprintf(msg, sizeof msg, "eps = 0, F0 = 1e6: theta_%s = %g after %d episodes (rc %d: %s)", r.names[i],
+                 r.theta[i], r.episodes, rc, err.msg);
+    char *tsv = slurp2(d, "theta.tsv");
+    for (char *p = tsv; *p && !msg[0]; p++)
+      if (!strncasecmp(p, "nan", 3)) snprintf(msg, sizeof msg, "theta.tsv holds NaN:\n%.1000s", tsv);
+    free(tsv);
+  }
+  mpl_search_result_free(&r);
+  if (msg[0]) fail_msg("%s", msg);
+}
+
+/* (e) Proximal L1 with a large lambda: exact zeros, dropped from rule.txt and the equation. */
+static void test_prox_zeros(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "prox");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.init = "F2=0.002,F9=-0.002";
+  c.adam.lambda = 1e3;
+  c.adam.l1 = MPL_L1_PROX;
+  run_ok(&c, &r);
+  for (int i = 0; i < 3; i++)
+    if (r.theta[i] != 0.0) fail_msg("theta_%s = %.17g, expected exactly 0", r.names[i], r.theta[i]);
+  char eq[4096];
+  mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
+  assert_string_equal(eq, "ΔW = 0");
+  char *rule = slurp2(d, "rule.txt"), *tsv = slurp2(d, "theta.tsv"), *log = slurp2(d, "log.csv");
+  assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  mpl_assert_contains(rule, "(zero)");
+  for (int i = 0; i < 3; i++) {
+    char line[256];
+    snprintf(line, sizeof line, "%s\t0\t", r.names[i]);
+    mpl_assert_contains(tsv, line);
+  }
+  assert_true(csv_number(log, EPISODES, "active") == 0);
+  assert_true(csv_number(log, 1, "active") == 3);
+  free(rule), free(tsv), free(log);
+  mpl_search_result_free(&r);
+
+  /* A moderate lambda: F0, started well away from zero, survives; a term whose gradient stays
+   * below lambda stays at exactly zero; the equation and rule.txt list exactly the live terms. */
+  in_root(d, sizeof d, "prox-mixed");
+  base_cfg(&c, d);
+  c.init = "F0=0.05";
+  c.adam.lambda = 3;
+  run_ok(&c, &r);
+  assert_true(r.theta[0] > 0.01);
+  int zeros = 0;
+  for (int i = 0; i < 3; i++) zeros += r.theta[i] == 0.0;
+  if (zeros == 0) fail_msg("no exact zero: theta = %g, %g, %g", r.theta[0], r.theta[1], r.theta[2]);
+  mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
+  for (int i = 0; i < 3; i++) {
+    if (r.theta[i] == 0.0 && strstr(eq, r.formulas[i])) fail_msg("zero term %s in %s", r.names[i], eq);
+    if (r.theta[i] != 0.0 && !strstr(eq, r.formulas[i])) fail_msg("live term %s missing from %s", r.names[i], eq);
+  }
+  rule = slurp2(d, "rule.txt");
+  assert_true(strncmp(rule, eq, strlen(eq)) == 0 && rule[strlen(eq)] == '\n');
+  free(rule);
+  log = slurp2(d, "log.csv");
+  assert_true(csv_number(log, 1, "active") == 1); /* F0 only: F2 and F9 start at exactly 0 */
+  free(log);
+  mpl_search_result_free(&r);
+}
+
+/* Penalty mode: no exact zeros, so the rule drops |theta| <= zero_tol; mpl_report reads the
+ * tolerance back from config.txt. */
+static void test_penalty_zero_tol(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "penalty");
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, d);
+  c.adam.l1 = MPL_L1_PENALTY;
+  c.adam.lambda = 100; /* dominates dCE/dtheta: every theta hovers within a few lr of 0 */
+  c.zero_tol = 0.004;
+  run_ok(&c, &r);
+  for (int i = 0; i < 3; i++) assert_true(fabs(r.theta[i]) <= 0.004);
+  char *cfg = slurp2(d, "config.txt"), *rule = slurp2(d, "rule.txt");
+  mpl_assert_contains(cfg, "l1 = penalty\n");
+  mpl_assert_contains(cfg, "zero_tol = 0.004");
+  assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  mpl_assert_contains(rule, "0.004");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  mpl_err err = {0};
+  assert_int_equal(mpl_report(d, f, &err), MPL_OK);
+  fclose(f);
+  assert_true(strncmp(buf, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  free(buf), free(cfg), free(rule);
+  /* at tolerance 0 the same coefficients are all in the equation */
+  char eq[4096];
+  mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
+  for (int i = 0; i < 3; i++)
+    if (r.theta[i] != 0 && !strstr(eq, r.formulas[i])) fail_msg("%s missing from %s", r.names[i], eq);
+  mpl_search_result_free(&r);
+}
+
+/* mpl_equation: signs, dropped terms, the needed length when the buffer is short. */
+static void test_equation(void **state) {
+  (void)state;
+  char *names[4] = {"a", "b", "c", "d"}, *formulas[4] = {"A", "B", "C", "D"};
+  double theta[4] = {-0.5, 0.25, 0.0, -1e-3};
+  char buf[256];
+  size_t n = mpl_equation(names, formulas, theta, 4, 0, buf, sizeof buf);
+  assert_string_equal(buf, "ΔW = −0.5 (A) + 0.25 (B) − 0.001 (D)");
+  assert_int_equal(n, strlen(buf));
+  mpl_equation(names, formulas, theta, 4, 0.01, buf, sizeof buf);
+  assert_string_equal(buf, "ΔW = −0.5 (A) + 0.25 (B)");
+  theta[0] = 2;
+  mpl_equation(names, formulas, theta, 4, 0.3, buf, sizeof buf);
+  assert_string_equal(buf, "ΔW = 2 (A)");
+  mpl_equation(names, formulas, theta, 4, 5, buf, sizeof buf);
+  assert_string_equal(buf, "ΔW = 0");
+  char small[12];
+  size_t need = mpl_equation(names, formulas, theta, 4, 0, small, sizeof small);
+  size_t full = mpl_equation(names, formulas, theta, 4, 0, buf, sizeof buf);
+  assert_int_equal(need, full);
+  assert_true(strlen(small) < sizeof small);
+  assert_true(strncmp(small, buf, strlen(small)) == 0);
+  assert_int_equal(mpl_equation(names, formulas, theta, 4, 0, NULL, 0), full);
+}
+
+/* (f) The reference's sampling. */
+static void test_paper_sampling(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "paper-sampling");
+  mpl_search_cfg c;
+  mpl_search_result r, r2;
+  base_cfg(&c, d);
+  c.task.mode = MPL_SAMPLE_PAPER;
+  c.feedback = MPL_FB_SYMMETRIC;
+  run_ok(&c, &r);
+  for (int e = 0; e < EPISODES; e++) assert_true(r.accuracy[e] >= 0 && r.accuracy[e] <= 1);
+  char *cfg = slurp2(d, "config.txt"), *log = slurp2(d, "log.csv");
+  mpl_assert_contains(cfg, "sampling = paper\n");
+  mpl_assert_contains(cfg, "feedback = symmetric\n");
+  assert_int_equal(count_lines(log), 1 + EPISODES);
+  free(cfg), free(log);
+  /* differs from clean sampling with the same seed */
+  base_cfg(&c, NULL);
+  c.feedback = MPL_FB_SYMMETRIC;
+  run_ok(&c, &r2);
+  assert_memory_not_equal(r.loss, r2.loss, EPISODES * sizeof(double));
+  mpl_search_result_free(&r);
+  mpl_search_result_free(&r2);
+}
+
+/* Configuration errors are reported before anything is written. */
+static void test_bad_configs(void **state) {
+  (void)state;
+  char d[4200];
+  in_root(d, sizeof d, "never-created");
+  struct { const char *what, *want; mpl_search_cfg c; } cases[6];
+  int n = 0;
+  for (int i = 0; i < 6; i++) base_cfg(&cases[i].c, d);
+  cases[n].what = "unknown term", cases[n].want = "F42", cases[n++].c.terms = "paper:F0,F42";
+  cases[n].what = "unknown init", cases[n].want = "F3", cases[n++].c.init = "F3=0.1";
+  cases[n].what = "missing images", cases[n].want = "/nonexistent/images.gz", cases[n++].c.images = "/nonexistent/images.gz";
+  cases[n].what = "too many ways", cases[n].want = "", cases[n].c.task.m = 7, n++;
+  cases[n].what = "zero episodes", cases[n].want = "episodes", cases[n++].c.episodes = 0;
+  cases[n].what = "bad lr", cases[n].want = "lr", cases[n++].c.adam.lr = -1;
+  for (int i = 0; i < n; i++) {
+    mpl_search_result r;
+    mpl_err err = {0};
+    int rc = mpl_search_run(&cases[i].c, &r, &err);
+    if (rc >= 0) fail_msg("%s: accepted", cases[i].what);
+    if (!err.msg[0] || !strstr(err.msg, cases[i].want)) fail_msg("%s: message '%s' lacks '%s'", cases[i].what, err.msg, cases[i].want);
+    assert_int_equal(r.episodes, 0);
+    mpl_search_result_free(&r);
+    struct stat st;
+    if (stat(d, &st) == 0) fail_msg("%s: %s was created", cases[i].what, d);
+  }
+}
+
+/* A short search on Fashion-MNIST with the default network. */
+static void test_fashion_mnist(void **state) {
+  (void)state;
+  struct stat st;
+  if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &st) != 0) {
+    fprintf(stderr, "skipped: /usr/share/datasets/fashion-mnist is not installed\n");
+    skip();
+  }
+  char d[4200];
+  in_root(d, sizeof d, "fashion");
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  c.episodes = 5;
+  c.terms = "paper:F0";
+  c.out = d;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  assert_int_equal(r.failures, 0);
+  for (int e = 0; e < 5; e++) {
+    assert_true(r.accuracy[e] >= 0 && r.accuracy[e] <= 1);
+    assert_true(isfinite(r.loss[e]));
+  }
+  assert_true(r.theta[0] != 1e-3 && isfinite(r.theta[0]));
+  char *log = slurp2(d, "log.csv"), *cfg = slurp2(d, "config.txt");
+  assert_int_equal(count_lines(log), 1 + 5);
+  for (int e = 1; e <= 5; e++) {
+    double a = csv_number(log, e, "accuracy");
+    assert_true(a >= 0 && a <= 1);
+  }
+  mpl_assert_contains(cfg, "data = fashion-mnist\n");
+  mpl_assert_contains(cfg, "network = 784-170-130-100-70-10\n");
+  free(log), free(cfg);
+  mpl_search_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_reproducible),
+    cmocka_unit_test(test_results_directory),
+    cmocka_unit_test(test_existing_and_unwritable),
+    cmocka_unit_test(test_empty_out),
+    cmocka_unit_test(test_divergence),
+    cmocka_unit_test(test_eps0_zero_gradient),
+    cmocka_unit_test(test_prox_zeros),
+    cmocka_unit_test(test_penalty_zero_tol),
+    cmocka_unit_test(test_equation),
+    cmocka_unit_test(test_paper_sampling),
+    cmocka_unit_test(test_bad_configs),
+    cmocka_unit_test(test_fashion_mnist),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
