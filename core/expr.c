@@ -190,7 +190,7 @@ mpl_expr *mpl_dot(mpl_termset *ts, mpl_expr *a, mpl_expr *b) {
 
 /* {====== Terms ====== */
 
-static char *dupstr(const char *s) {
+char *mpl__strdup(const char *s) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -216,7 +216,7 @@ int mpl_termset_add(mpl_termset *ts, const char *name, const char *description, 
     ts->terms = p;
     ts->cap_terms = cap;
   }
-  mpl_term t = {dupstr(name), dupstr(description ? description : ""), e};
+  mpl_term t = {mpl__strdup(name), mpl__strdup(description ? description : ""), e};
   if (!t.name || !t.description) {
     free(t.name);
     free(t.description);

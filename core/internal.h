@@ -40,6 +40,9 @@ struct mpl_termset {
   char error[512];    /* first builder error, "" if none */
 };
 
+/* A malloc'ed copy of s (NULL if s is NULL or memory is short). */
+MPL_INTERNAL char *mpl__strdup(const char *s);
+
 /* Smooth elementwise functions: value and derivative. */
 MPL_INTERNAL double mpl__fn_eval(mpl_func f, double x);
 MPL_INTERNAL double mpl__fn_deriv(mpl_func f, double x);

@@ -17,6 +17,8 @@
 
 #include "metaplast/terms.h"
 
+#include "internal.h"
+
 void mpl_search_defaults(mpl_search_cfg *cfg) {
   static const int hidden[] = {170, 130, 100, 70};
   memset(cfg, 0, sizeof *cfg);
@@ -56,11 +58,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static char *dupstr(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  return d ? memcpy(d, s, n) : NULL;
-}
 
 /* mkdir -p */
 static int make_dirs(const char *path, mpl_err *err) {
@@ -342,8 +339,8 @@ static int fill_result(run *R, mpl_search_result *res, const double *theta, mpl_
   for (int i = 0; i < R->sel.n; i++) {
     char f[4096];
     mpl_expr_print(mpl_termset_expr(R->ts, R->sel.which[i]), MPL_FMT_TEXT, f, sizeof f);
-    res->names[i] = dupstr(mpl_termset_name(R->ts, R->sel.which[i]));
-    res->formulas[i] = dupstr(f);
+    res->names[i] = mpl__strdup(mpl_termset_name(R->ts, R->sel.which[i]));
+    res->formulas[i] = mpl__strdup(f);
     if (!res->names[i] || !res->formulas[i]) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
     res->theta[i] = theta[i];
   }
@@ -533,8 +530,8 @@ int mpl_report(const char *dir, FILE *out, mpl_err *err) {
       if (c) r.theta = c;
       if (!a || !b || !c) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); break; }
     }
-    r.names[r.n_terms] = dupstr(fld[0]);
-    r.formulas[r.n_terms] = dupstr(fld[2]);
+    r.names[r.n_terms] = mpl__strdup(fld[0]);
+    r.formulas[r.n_terms] = mpl__strdup(fld[2]);
     r.theta[r.n_terms++] = th;
   }
   fclose(f);

@@ -11,39 +11,9 @@
 
 #include "metaplast/status.h"
 
-#define NCLASS 6
-#define PER_CLASS 30
-#define SIDE 8
-#define NIMG (NCLASS * PER_CLASS)
-
 static char root[2048], images_path[3072], labels_path[3072], errfile[3072];
 
 /* {====== Helpers ====== */
-
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-/* The synthetic dataset of test_search.c: 6 classes x 30 images of 8x8, class c with a bright
- * row c and column 7 - c. */
-static void write_dataset(const char *images, const char *labels) {
-  static uint8_t img[16 + NIMG * SIDE * SIDE], lab[8 + NIMG];
-  uint32_t s = 2463534242u;
-  put32(img, 0x803), put32(img + 4, NIMG), put32(img + 8, SIDE), put32(img + 12, SIDE);
-  put32(lab, 0x801), put32(lab + 4, NIMG);
-  for (int i = 0; i < NIMG; i++) {
-    int c = (i / NCLASS + i % NCLASS) % NCLASS;
-    lab[8 + i] = (uint8_t)c;
-    uint8_t *p = img + 16 + (size_t)i * SIDE * SIDE;
-    for (int k = 0; k < SIDE * SIDE; k++) {
-      s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-      int r = k / SIDE, col = k % SIDE, on = r == c || col == SIDE - 1 - c;
-      p[k] = (uint8_t)(on ? 180 + s % 76 : s % 50);
-    }
-  }
-  assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
-  assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
-}
 
 static char *slurp_stream(FILE *f) {
   size_t cap = 4096, len = 0, k;
@@ -112,7 +82,7 @@ static int setup(void **state) {
   snprintf(images_path, sizeof images_path, "%s/images-idx3-ubyte.gz", root);
   snprintf(labels_path, sizeof labels_path, "%s/labels-idx1-ubyte.gz", root);
   snprintf(errfile, sizeof errfile, "%s/stderr.txt", root);
-  write_dataset(images_path, labels_path);
+  mpl_test_write_synthetic(images_path, labels_path);
   return 0;
 }
 

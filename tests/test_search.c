@@ -15,41 +15,11 @@
 #include "metaplast/optim.h"
 #include "metaplast/search.h"
 
-#define NCLASS 6
-#define PER_CLASS 30
-#define SIDE 8
-#define NIMG (NCLASS * PER_CLASS)
 #define EPISODES 10
 
 static char images_path[4096], labels_path[4096], root[4096];
 
 /* {====== Helpers ====== */
-
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-/* 6 classes x 30 images of 8x8, learnable: class c has a bright row c and a bright column 7 - c
- * over low noise. Labels are interleaved ((q + r) % 6 for image 6q + r), so each class is
- * spread through the file. */
-static void write_dataset(const char *images, const char *labels) {
-  static uint8_t img[16 + NIMG * SIDE * SIDE], lab[8 + NIMG];
-  uint32_t s = 2463534242u;
-  put32(img, 0x803), put32(img + 4, NIMG), put32(img + 8, SIDE), put32(img + 12, SIDE);
-  put32(lab, 0x801), put32(lab + 4, NIMG);
-  for (int i = 0; i < NIMG; i++) {
-    int c = (i / NCLASS + i % NCLASS) % NCLASS;
-    lab[8 + i] = (uint8_t)c;
-    uint8_t *p = img + 16 + (size_t)i * SIDE * SIDE;
-    for (int k = 0; k < SIDE * SIDE; k++) {
-      s ^= s << 13, s ^= s >> 17, s ^= s << 5; /* xorshift32 */
-      int r = k / SIDE, col = k % SIDE, on = r == c || col == SIDE - 1 - c;
-      p[k] = (uint8_t)(on ? 180 + s % 76 : s % 50);
-    }
-  }
-  assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
-  assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
-}
 
 /* buf = root/name */
 static void in_root(char *buf, size_t n, const char *name) {
@@ -187,7 +157,7 @@ static int setup(void **state) {
   if (system(cmd) != 0 || mkdir(root, 0777) != 0) return -1;
   in_root(images_path, sizeof images_path, "images-idx3-ubyte.gz");
   in_root(labels_path, sizeof labels_path, "labels-idx1-ubyte.gz");
-  write_dataset(images_path, labels_path);
+  mpl_test_write_synthetic(images_path, labels_path);
   return 0;
 }
 

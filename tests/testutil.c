@@ -25,3 +25,27 @@ int mpl_test_write_gz(const char *path, const void *data, size_t len) {
   int w = len ? gzwrite(f, data, (unsigned)len) : 0;
   return (gzclose(f) == Z_OK && (size_t)w == len) ? 0 : -1;
 }
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+void mpl_test_write_synthetic(const char *images, const char *labels) {
+  enum { NC = MPL_SYN_CLASSES, SIDE = MPL_SYN_SIDE, N = MPL_SYN_CLASSES * MPL_SYN_PER_CLASS };
+  static uint8_t img[16 + N * SIDE * SIDE], lab[8 + N];
+  uint32_t s = 2463534242u;
+  put32(img, 0x803), put32(img + 4, N), put32(img + 8, SIDE), put32(img + 12, SIDE);
+  put32(lab, 0x801), put32(lab + 4, N);
+  for (int i = 0; i < N; i++) {
+    int c = (i / NC + i % NC) % NC;
+    lab[8 + i] = (uint8_t)c;
+    uint8_t *p = img + 16 + (size_t)i * SIDE * SIDE;
+    for (int k = 0; k < SIDE * SIDE; k++) {
+      s ^= s << 13, s ^= s >> 17, s ^= s << 5; /* xorshift32 */
+      int r = k / SIDE, col = k % SIDE, on = r == c || col == SIDE - 1 - c;
+      p[k] = (uint8_t)(on ? 180 + s % 76 : s % 50);
+    }
+  }
+  assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
+  assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
+}

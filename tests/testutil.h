@@ -32,4 +32,12 @@ int mpl_test_write(const char *path, const void *data, size_t len);
 /* Write len bytes gzip-compressed to path. Returns 0 on success. */
 int mpl_test_write_gz(const char *path, const void *data, size_t len);
 
+/* A small learnable IDX pair (gzip): MPL_SYN_CLASSES classes x MPL_SYN_PER_CLASS images of
+ * MPL_SYN_SIDE x MPL_SYN_SIDE pixels; class c has a bright row c and a bright column SIDE-1-c over
+ * low noise; labels are interleaved ((q + r) % 6 for image 6q + r). Fails the test on error. */
+#define MPL_SYN_CLASSES 6
+#define MPL_SYN_PER_CLASS 30
+#define MPL_SYN_SIDE 8
+void mpl_test_write_synthetic(const char *images, const char *labels);
+
 #endif
