@@ -28,7 +28,7 @@ struct mpl_episode {
   size_t v_off[MPL_MAX_LAYERS + 1], rec_size, nvals_max;
   int seg;                         /* steps per segment for the current run */
   double *seg_W, *seg_rec, *ckpt;  /* segment weights, segment records, checkpoints */
-  size_t seg_cap, ckpt_cap;
+  size_t seg_W_cap, seg_rec_cap, ckpt_cap; /* in doubles */
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
   double *vbar, *scratch, *zbar, *xbar;
   mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G, applied once a step */
@@ -426,40 +426,17 @@ static int check_labels(const mpl_episode *ep, const int *y, int n, const char *
 
 static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, mpl_err *err) {
   int seg = ep->cfg.segment > 0 ? ep->cfg.segment : (int)ceil(sqrt((double)n_train));
-  if (seg < 1) seg = 1;
-  ep->seg = seg;
-  int nck = (n_train + seg - 1) / seg;
-  size_t qsize = 0;
-  int nmax = 0;
-  for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
+  ep->seg = seg < 1 ? 1 : seg;
+  size_t nseg = want_grad ? (size_t)ep->seg : 1;                     /* step records kept at once */
+  size_t nck = want_grad ? (size_t)(n_train + ep->seg - 1) / ep->seg : 0; /* checkpoints */
+  size_t qsize = 0, nmax = 0;
+  for (int l = 0; l <= ep->L; l++) nmax = (size_t)ep->n[l] > nmax ? (size_t)ep->n[l] : nmax;
   for (int l = 1; l <= ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l];
-  qsize += 4 * (size_t)n_query * (size_t)nmax + 2 * (size_t)(ep->L + 1) * (size_t)nmax;
-  size_t seg_cap_w = ep->seg_cap, seg_cap_r = ep->seg_cap, ck_cap = ep->ckpt_cap;
-  (void)seg_cap_r;
-  if (reserve(&ep->q, &ep->q_cap, qsize) < 0) return mpl_errorf(err, MPL_ENOMEM, "out of memory (query buffers)");
-  size_t need_seg = (size_t)seg * (want_grad ? 1 : 0);
-  if (need_seg > ep->seg_cap) {
-    double *a = realloc(ep->seg_W, need_seg * ep->wtotal * sizeof(double));
-    if (!a) return mpl_errorf(err, MPL_ENOMEM, "out of memory (segment weights)");
-    ep->seg_W = a;
-    double *b = realloc(ep->seg_rec, need_seg * ep->rec_size * sizeof(double));
-    if (!b) return mpl_errorf(err, MPL_ENOMEM, "out of memory (segment records)");
-    ep->seg_rec = b;
-    ep->seg_cap = need_seg;
-  }
-  if (!want_grad && ep->seg_cap == 0) {
-    double *b = realloc(ep->seg_rec, ep->rec_size * sizeof(double));
-    if (!b) return mpl_errorf(err, MPL_ENOMEM, "out of memory (step record)");
-    ep->seg_rec = b;
-  }
-  (void)seg_cap_w;
-  size_t need_ck = want_grad ? (size_t)nck : 0;
-  if (need_ck > ck_cap) {
-    double *c = realloc(ep->ckpt, need_ck * ep->wtotal * sizeof(double));
-    if (!c) return mpl_errorf(err, MPL_ENOMEM, "out of memory (checkpoints)");
-    ep->ckpt = c;
-    ep->ckpt_cap = need_ck;
-  }
+  qsize += 4 * (size_t)n_query * nmax + 2 * (size_t)(ep->L + 1) * nmax; /* statistics */
+  if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nseg * ep->rec_size) < 0 ||
+      (want_grad && reserve(&ep->seg_W, &ep->seg_W_cap, nseg * ep->wtotal) < 0) ||
+      reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0)
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%zu steps per segment)", nseg);
   return MPL_OK;
 }
 
@@ -482,7 +459,7 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   st->finite = all_finite(ep->W, ep->wtotal);
   double *Y = ep->q, *work = ep->q + q_layer_off(ep, n_query, ep->L + 1);
   query_forward(ep, query_x, n_query, Y);
-  query_stats(ep, query_x, query_y, n_query, Y, work + (size_t)n_query * 0, st);
+  query_stats(ep, query_x, query_y, n_query, Y, work, st);
   double *Zl = Y + q_layer_off(ep, n_query, ep->L);
   query_loss(ep, Zl, query_y, n_query, st);
   if (!isfinite(st->loss)) st->finite = 0;
