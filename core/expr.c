@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metaplast/plugin.h"
+
+#include <dlfcn.h>
 
 /* {====== Term sets ====== */
 
@@ -16,11 +19,20 @@ void mpl_termset_free(mpl_termset *ts) {
   if (!ts) return;
   for (int i = 0; i < ts->n_nodes; i++) free(ts->nodes[i]);
   for (int i = 0; i < ts->n_terms; i++) {
-    free(ts->terms[i].name);
-    free(ts->terms[i].description);
+    mpl_term *t = &ts->terms[i];
+    free(t->name);
+    free(t->description);
+    free(t->source);
+    if (t->native) {
+      free((char *)t->native->formula);
+      free((char *)t->native->latex);
+      free(t->native);
+    }
   }
   free(ts->nodes);
   free(ts->terms);
+  for (int i = 0; i < ts->n_handles; i++) dlclose(ts->handles[i]); /* after the terms: natives live there */
+  free(ts->handles);
   free(ts);
 }
 
@@ -197,6 +209,31 @@ char *mpl__strdup(const char *s) {
   return d ? memcpy(d, s, n) : NULL;
 }
 
+/* Append a term after checking its name (unique within the current source). */
+static int append_term(mpl_termset *ts, const char *name, const char *description, mpl_expr *e,
+                       mpl_native_term *native, mpl_err *err) {
+  if (!name || !name[0]) return mpl_errorf(err, MPL_EINVAL, "a term needs a name");
+  for (int i = ts->load_first; i < ts->n_terms; i++)
+    if (strcmp(ts->terms[i].name, name) == 0) return mpl_errorf(err, MPL_EINVAL, "term '%s' is defined twice", name);
+  if (ts->n_terms == ts->cap_terms) {
+    int cap = ts->cap_terms ? 2 * ts->cap_terms : 16;
+    mpl_term *p = realloc(ts->terms, (size_t)cap * sizeof *p);
+    if (!p) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    ts->terms = p;
+    ts->cap_terms = cap;
+  }
+  mpl_term t = {mpl__strdup(name), mpl__strdup(description ? description : ""), e, native,
+                mpl__strdup(ts->source ? ts->source : "")};
+  if (!t.name || !t.description || !t.source) {
+    free(t.name);
+    free(t.description);
+    free(t.source);
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
+  ts->terms[ts->n_terms++] = t;
+  return MPL_OK;
+}
+
 int mpl_termset_add(mpl_termset *ts, const char *name, const char *description, mpl_expr *e, mpl_err *err) {
   char se[32];
   if (!ts) return mpl_errorf(err, MPL_EINVAL, "no term set");
@@ -207,23 +244,51 @@ int mpl_termset_add(mpl_termset *ts, const char *name, const char *description, 
   if (e->rows != MPL_DIM_POST || e->cols != MPL_DIM_PRE)
     return mpl_errorf(err, MPL_ESHAPE, "term '%s': a term must be n_post x n_pre (the shape of W), got %s",
                       name, shape_str(e, se));
-  if (mpl_termset_find(ts, name) >= 0)
-    return mpl_errorf(err, MPL_EINVAL, "term '%s' is defined twice", name);
-  if (ts->n_terms == ts->cap_terms) {
-    int cap = ts->cap_terms ? 2 * ts->cap_terms : 16;
-    mpl_term *p = realloc(ts->terms, (size_t)cap * sizeof *p);
-    if (!p) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-    ts->terms = p;
-    ts->cap_terms = cap;
+  return append_term(ts, name, description, e, NULL, err);
+}
+
+int mpl__termset_add_native(mpl_termset *ts, const mpl_native_term *t, mpl_err *err) {
+  const char *name = t->name ? t->name : "";
+  if (!t->value || !t->vjp)
+    return mpl_errorf(err, MPL_EPLUGIN, "native term '%s': value and vjp callbacks are both required", name);
+  if (!t->formula || !t->formula[0])
+    return mpl_errorf(err, MPL_EPLUGIN, "native term '%s': a formula (its text for reports) is required", name);
+  mpl_native_term *c = calloc(1, sizeof *c);
+  if (!c) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  *c = *t;
+  c->struct_size = sizeof *c;
+  c->name = c->description = NULL; /* kept in the term itself */
+  c->formula = mpl__strdup(t->formula);
+  c->latex = t->latex ? mpl__strdup(t->latex) : NULL;
+  int rc = (!c->formula || (t->latex && !c->latex)) ? mpl_errorf(err, MPL_ENOMEM, "out of memory")
+                                                     : append_term(ts, name, t->description, NULL, c, err);
+  if (rc < 0) {
+    free((char *)c->formula);
+    free((char *)c->latex);
+    free(c);
   }
-  mpl_term t = {mpl__strdup(name), mpl__strdup(description ? description : ""), e};
-  if (!t.name || !t.description) {
-    free(t.name);
-    free(t.description);
-    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  }
-  ts->terms[ts->n_terms++] = t;
+  return rc;
+}
+
+int mpl__termset_keep_handle(mpl_termset *ts, void *handle) {
+  void **h = realloc(ts->handles, ((size_t)ts->n_handles + 1) * sizeof *h);
+  if (!h) return MPL_ENOMEM;
+  ts->handles = h;
+  ts->handles[ts->n_handles++] = handle;
   return MPL_OK;
+}
+
+const char *mpl_termset_source(const mpl_termset *ts, int i) { return ts->terms[i].source; }
+int mpl_termset_is_native(const mpl_termset *ts, int i) { return ts->terms[i].native != NULL; }
+
+size_t mpl_termset_print(const mpl_termset *ts, int i, mpl_format fmt, char *buf, size_t n) {
+  const mpl_term *t = &ts->terms[i];
+  if (!t->native) return mpl_expr_print(t->expr, fmt, buf, n);
+  const char *txt = fmt == MPL_FMT_LATEX && t->native->latex ? t->native->latex
+                    : fmt == MPL_FMT_CODE ? t->name : t->native->formula;
+  size_t k = strlen(txt);
+  if (n) snprintf(buf, n, "%s", txt);
+  return k;
 }
 
 int mpl_termset_count(const mpl_termset *ts) { return ts ? ts->n_terms : 0; }

@@ -27,9 +27,13 @@ struct mpl_expr {
   double num;         /* MPL_OP_NUM */
 };
 
+struct mpl_native_term;
+
 typedef struct mpl_term {
   char *name, *description;
-  mpl_expr *expr;
+  mpl_expr *expr;                  /* NULL for a native term */
+  struct mpl_native_term *native;  /* owned copy (strings too), or NULL */
+  char *source;                    /* where the term came from ("paper", "x.so", "" for the API) */
 } mpl_term;
 
 struct mpl_termset {
@@ -38,7 +42,20 @@ struct mpl_termset {
   mpl_term *terms;
   int n_terms, cap_terms;
   char error[512];    /* first builder error, "" if none */
+  int load_first;     /* names must be unique among terms[load_first..]: the current source */
+  const char *source; /* source recorded for terms added now (borrowed; NULL = "") */
+  void **handles;     /* dlopen handles of loaded plugins, closed with the set */
+  int n_handles;
 };
+
+/* Add a native term (copied) to ts, under ts->source. */
+MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_native_term *t, mpl_err *err);
+/* Load the plugin at path into ts, recording `source` on its terms (plugin.c). */
+MPL_INTERNAL int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_err *err);
+/* Find NAME.so on the plugin path: METAPLAST_PLUGIN_PATH, the install dir, the build dir. */
+MPL_INTERNAL int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err);
+/* Keep a dlopen handle open for the lifetime of ts. */
+MPL_INTERNAL int mpl__termset_keep_handle(mpl_termset *ts, void *handle);
 
 /* A malloc'ed copy of s (NULL if s is NULL or memory is short). */
 MPL_INTERNAL char *mpl__strdup(const char *s);

@@ -133,7 +133,8 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
     size_t k = mpl__rule_nscratch(ep->rule, ep->n[l - 1], ep->n[l]);
     if (k > nsc) nsc = k;
     /* the rule's W x / W^T x nodes, the forward pass, and (BP) W as feedback */
-    if (mpl__rankk_init(&ep->acc[l], mpl__rule_nrank1(ep->rule) + 2, ep->n[l], ep->n[l - 1]) < 0) acc_ok = 0;
+    if (mpl__rankk_init(&ep->acc[l], mpl__rule_nrank1(ep->rule) + 2, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0)
+      acc_ok = 0;
   }
   ep->W0 = calloc(ep->wtotal, sizeof(double));
   ep->W = calloc(ep->wtotal, sizeof(double));

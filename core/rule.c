@@ -8,6 +8,8 @@
  * matrix u (sum_k theta c s v_k)^T. See LICENSE for copyright. */
 #include "rule.h"
 
+#include "metaplast/plugin.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -357,6 +359,8 @@ static int build_groups(mpl_rule *r, mpl_err *err) {
     if (r->nodes[k].op == MPL_P_SIG) r->uses[r->nodes[k].arg] = 1;
     else if (r->nodes[k].op == MPL_P_GEMV || r->nodes[k].op == MPL_P_GEMVT) r->uses[MPL_SIG_W] = 1;
   if (r->first_wmat < r->n_pieces) r->uses[MPL_SIG_W] = 1;
+  if (r->n_natives) /* a native term may read anything */
+    for (int s = 0; s < MPL_SIG_COUNT; s++) r->uses[s] = 1;
   return MPL_OK;
 }
 
@@ -368,10 +372,21 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   r->n_terms = n;
   compiler C = {.r = r, .err = err};
   plist all = {0};
+  r->native_term = malloc(((size_t)n + 1) * sizeof *r->native_term);
+  r->natives = malloc(((size_t)n + 1) * sizeof *r->natives);
+  if (!r->native_term || !r->natives) {
+    mpl__rule_free(r);
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
   for (int t = 0; t < n && !C.failed; t++) {
     int idx = which ? which[t] : t;
     plist L = {0};
     C.term = mpl_termset_name(ts, idx);
+    if (ts->terms[idx].native) {
+      r->native_term[r->n_natives] = t;
+      r->natives[r->n_natives++] = ts->terms[idx].native;
+      continue;
+    }
     if (lower(&C, mpl_termset_expr(ts, idx), &L) == 0)
       for (int i = 0; i < L.n; i++) {
         mpl_piece p = L.p[i];
@@ -396,6 +411,8 @@ void mpl__rule_free(mpl_rule *r) {
   free(r->pieces);
   free(r->group_u);
   free(r->group_first);
+  free(r->native_term);
+  free(r->natives);
   free(r);
 }
 
@@ -414,7 +431,8 @@ size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
 }
 
 size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
-  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post);
+  size_t dense = r->n_natives ? 2 * (size_t)n_pre * (size_t)n_post + 2 * ((size_t)n_pre + (size_t)n_post) : 0;
+  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense;
 }
 
 int mpl__rule_nrank1(const mpl_rule *r) {
@@ -425,17 +443,19 @@ int mpl__rule_nrank1(const mpl_rule *r) {
 
 /* {====== Deferred rank-k updates ====== */
 
-int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre) {
-  *acc = (mpl_rankk){0, kmax, n_post, n_pre, NULL, NULL};
+int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense) {
+  *acc = (mpl_rankk){0, kmax, n_post, n_pre, NULL, NULL, NULL, 0};
   acc->at = malloc(((size_t)kmax * n_post + 1) * sizeof *acc->at);
   acc->b = malloc(((size_t)kmax * n_pre + 1) * sizeof *acc->b);
-  return acc->at && acc->b ? 0 : -1;
+  if (dense) acc->dense = calloc((size_t)n_post * n_pre, sizeof *acc->dense);
+  return acc->at && acc->b && (!dense || acc->dense) ? 0 : -1;
 }
 
 void mpl__rankk_free(mpl_rankk *acc) {
   free(acc->at);
   free(acc->b);
-  acc->at = acc->b = NULL;
+  free(acc->dense);
+  acc->at = acc->b = acc->dense = NULL;
 }
 
 void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b) {
@@ -455,6 +475,11 @@ void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C) {
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, acc->k, 1, acc->at, m, acc->b, n, beta, C, n);
   }
   acc->k = 0;
+  if (acc->has_dense) {
+    cblas_daxpy(m * n, 1, acc->dense, 1, C, 1);
+    memset(acc->dense, 0, (size_t)m * n * sizeof *acc->dense);
+    acc->has_dense = 0;
+  }
 }
 
 /* }====== */
@@ -529,15 +554,32 @@ static void group_matrices(const mpl_rule *r, const double *theta, const double 
   }
 }
 
+static mpl_native_io native_io(const mpl_layer_io *io) {
+  return (mpl_native_io){io->n_pre, io->n_post, io->sig[MPL_SIG_PRE], io->sig[MPL_SIG_POST],
+                         io->sig[MPL_SIG_EPRE], io->sig[MPL_SIG_EPOST], io->W};
+}
+
 void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                      const double *val, double *W, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
+  size_t nw = (size_t)np * nq;
   double beta = 1 + wmat_coef(r, theta, val, offs);
-  mpl_rankk acc = {ng, ng, nq, np, scratch, scratch + (size_t)ng * nq};
+  mpl_rankk acc = {ng, ng, nq, np, scratch, scratch + (size_t)ng * nq, NULL, 0};
+  if (r->n_natives) { /* sum_n theta_n F_n(W_old), before W changes */
+    double *D = acc.b + (size_t)ng * np, *tmp = D + nw;
+    mpl_native_io nio = native_io(io);
+    memset(D, 0, nw * sizeof *D);
+    for (int k = 0; k < r->n_natives; k++) {
+      r->natives[k]->value(r->natives[k]->user, &nio, tmp);
+      cblas_daxpy((int)nw, theta[r->native_term[k]], tmp, 1, D, 1);
+    }
+    acc.dense = D;
+    acc.has_dense = 1;
+  }
   group_matrices(r, theta, val, offs, np, nq, acc.at, acc.b);
-  mpl__rankk_flush(&acc, beta, W); /* W <- (1 + omega) W + sum_g u_g vsum_g^T, one pass */
+  mpl__rankk_flush(&acc, beta, W); /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
 }
 
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
@@ -594,6 +636,29 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
   }
 }
 
+/* Native terms: theta_bar += <G, F_n>; the callbacks add theta_n <G, dF_n> to the signals' and
+ * (densely) to W's adjoints. */
+static void native_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *G,
+                       mpl_rankk *acc, double *theta_bar, double *const sig_bar[4], double *work) {
+  int np = io->n_pre, nq = io->n_post;
+  size_t nw = (size_t)np * nq;
+  double *tmp = work, *sink = work + nw; /* sink absorbs adjoints of signals nobody needs */
+  double *bar[4];
+  for (int s = 0; s < 4; s++) bar[s] = sig_bar[s] ? sig_bar[s] : sink;
+  mpl_native_io nio = native_io(io);
+  for (int k = 0; k < r->n_natives; k++) {
+    const mpl_native_term *t = r->natives[k];
+    int term = r->native_term[k];
+    t->value(t->user, &nio, tmp);
+    theta_bar[term] += cblas_ddot((int)nw, G, 1, tmp, 1);
+    if (theta[term] == 0) continue;
+    memcpy(tmp, G, nw * sizeof *tmp);
+    cblas_dscal((int)nw, theta[term], tmp, 1);
+    t->vjp(t->user, &nio, tmp, bar, acc->dense);
+    acc->has_dense = 1;
+  }
+}
+
 void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                        const double *val, const double *G, double *omega, mpl_rankk *acc,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
@@ -632,6 +697,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     }
     *omega = wmat_coef(r, theta, val, offs);
   }
+  if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
   plan_reverse(r, io, val, offs, vbar, acc, sig_bar);
 }
 
@@ -640,7 +706,7 @@ int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io
                   double *vbar, double *scratch) {
   mpl_rankk acc;
   double omega;
-  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre) < 0) {
+  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, r->n_natives > 0) < 0) {
     mpl__rankk_free(&acc);
     return MPL_ENOMEM;
   }
@@ -655,6 +721,11 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
   node_offsets(r, io, offs);
   int np = io->n_pre, nq = io->n_post;
   memset(out, 0, (size_t)np * (size_t)nq * sizeof *out);
+  for (int k = 0; k < r->n_natives; k++)
+    if (r->native_term[k] == t) {
+      mpl_native_io nio = native_io(io);
+      r->natives[k]->value(r->natives[k]->user, &nio, out);
+    }
   for (int i = 0; i < r->n_pieces; i++) {
     const mpl_piece *p = &r->pieces[i];
     if (p->term != t) continue;

@@ -41,6 +41,9 @@ typedef struct mpl_rule {
   int n_groups;
   int first_wmat;   /* WMAT pieces are pieces[first_wmat .. n_pieces-1] */
   int uses[MPL_SIG_COUNT]; /* which signals any term reads */
+  int n_natives;            /* native terms (C callbacks), evaluated densely */
+  int *native_term;         /* their indices among the rule's terms */
+  const struct mpl_native_term **natives;
 } mpl_rule;
 
 /* One layer's view: sizes, signals, weights and the plan's value offsets. */
@@ -81,11 +84,14 @@ MPL_INTERNAL int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl
  * rank-1 contributions it receives. */
 typedef struct mpl_rankk {
   int k, kmax, n_post, n_pre;
-  double *at;  /* kmax x n_post: the a vectors as rows */
-  double *b;   /* kmax x n_pre */
+  double *at;    /* kmax x n_post: the a vectors as rows */
+  double *b;     /* kmax x n_pre */
+  double *dense; /* n_post x n_pre dense contributions (native terms), or NULL if none can come */
+  int has_dense;
 } mpl_rankk;
 
-MPL_INTERNAL int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre);
+/* dense != 0: also keep a dense n_post x n_pre accumulator (rules with native terms). */
+MPL_INTERNAL int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense);
 MPL_INTERNAL void mpl__rankk_free(mpl_rankk *acc);
 /* Queue s a b^T (the vectors are copied). */
 MPL_INTERNAL void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b);

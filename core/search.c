@@ -338,7 +338,7 @@ static int fill_result(run *R, mpl_search_result *res, const double *theta, mpl_
   if (!res->names || !res->formulas || !res->theta) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (int i = 0; i < R->sel.n; i++) {
     char f[4096];
-    mpl_expr_print(mpl_termset_expr(R->ts, R->sel.which[i]), MPL_FMT_TEXT, f, sizeof f);
+    mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_TEXT, f, sizeof f);
     res->names[i] = mpl__strdup(mpl_termset_name(R->ts, R->sel.which[i]));
     res->formulas[i] = mpl__strdup(f);
     if (!res->names[i] || !res->formulas[i]) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
@@ -356,9 +356,8 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   sb_printf(&s, "name\ttheta\tformula\tlatex\tcode\n");
   for (int i = 0; i < R->sel.n; i++) {
     char latex[4096], code[4096];
-    const mpl_expr *e = mpl_termset_expr(R->ts, R->sel.which[i]);
-    mpl_expr_print(e, MPL_FMT_LATEX, latex, sizeof latex);
-    mpl_expr_print(e, MPL_FMT_CODE, code, sizeof code);
+    mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_LATEX, latex, sizeof latex);
+    mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_CODE, code, sizeof code);
     sb_printf(&s, "%s\t%.17g\t%s\t%s\t%s\n", res->names[i], res->theta[i], res->formulas[i], latex, code);
   }
   int rc = s.len < cap ? write_atomic(R->cfg->out, "theta.tsv", text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");

@@ -2,105 +2,125 @@
  * See LICENSE for copyright. */
 #include "metaplast/terms.h"
 
+#include "internal.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* a b c ... as one left-associated matrix product. */
-static mpl_expr *chain(mpl_termset *ts, int n, mpl_expr **f) {
-  mpl_expr *e = f[0];
-  for (int i = 1; i < n; i++) e = mpl_matmul(ts, e, f[i]);
-  return e;
-}
-#define CHAIN(ts, ...) chain(ts, (int)(sizeof((mpl_expr *[]){__VA_ARGS__}) / sizeof(mpl_expr *)), (mpl_expr *[]){__VA_ARGS__})
-
-int mpl_paper_pool(mpl_termset *ts, mpl_err *err) {
-  mpl_expr *pre = mpl_sig(ts, MPL_SIG_PRE), *post = mpl_sig(ts, MPL_SIG_POST);
-  mpl_expr *epre = mpl_sig(ts, MPL_SIG_EPRE), *epost = mpl_sig(ts, MPL_SIG_EPOST);
-  mpl_expr *W = mpl_sig(ts, MPL_SIG_W), *one = mpl_ones(ts, MPL_DIM_POST);
-  struct { const char *name, *desc; mpl_expr *e; } pool[] = {
-    {"F0", "pseudo-gradient (FA/BP term)", mpl_neg(ts, mpl_outer(ts, epost, pre))},
-    {"F1", "activation times presynaptic error", mpl_neg(ts, mpl_outer(ts, post, epre))},
-    {"F2", "error-based Hebbian (eHebb)", mpl_neg(ts, mpl_outer(ts, epost, epre))},
-    {"F3", "weight decay", mpl_neg(ts, W)},
-    {"F4", "every row equals the presynaptic error", mpl_neg(ts, mpl_outer(ts, one, epre))},
-    {"F5", "higher-order, literal matrix reading", mpl_neg(ts, CHAIN(ts, epost, mpl_t(ts, one), post, mpl_t(ts, pre)))},
-    {"F6", "higher-order, literal matrix reading", mpl_neg(ts, CHAIN(ts, post, mpl_t(ts, post), W, epre, mpl_t(ts, epre)))},
-    {"F7", "higher-order, literal matrix reading", mpl_neg(ts, CHAIN(ts, epost, mpl_t(ts, post), W, epre, mpl_t(ts, pre)))},
-    {"F8", "higher-order, literal matrix reading", mpl_neg(ts, CHAIN(ts, post, mpl_t(ts, pre), mpl_t(ts, W), epost, mpl_t(ts, epre)))},
-    {"F9", "Oja's rule", mpl_sub(ts, mpl_outer(ts, post, pre), CHAIN(ts, post, mpl_t(ts, post), W))},
-  };
-  for (size_t i = 0; i < sizeof pool / sizeof pool[0]; i++) {
-    int rc = mpl_termset_add(ts, pool[i].name, pool[i].desc, pool[i].e, err);
-    if (rc < 0) return rc;
-  }
-  return MPL_OK;
-}
-
-static int list_names(const mpl_termset *ts, char *buf, size_t n) {
+static int list_names(const mpl_termset *ts, int first, char *buf, size_t n) {
   size_t len = 0;
   buf[0] = '\0';
-  for (int i = 0; i < mpl_termset_count(ts) && len < n; i++)
-    len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", mpl_termset_name(ts, i));
+  for (int i = first; i < mpl_termset_count(ts) && len < n; i++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", i > first ? ", " : "", mpl_termset_name(ts, i));
   return 0;
 }
 
-static int select_all(mpl_selection *sel, const mpl_termset *ts, int first, mpl_err *err) {
-  int n = mpl_termset_count(ts) - first;
-  sel->which = malloc((size_t)n * sizeof *sel->which);
-  sel->theta0 = malloc((size_t)n * sizeof *sel->theta0);
-  sel->sign = calloc((size_t)n, sizeof *sel->sign);
-  if (!sel->which || !sel->theta0 || !sel->sign) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  for (int i = 0; i < n; i++) sel->which[i] = first + i;
-  sel->n = n;
+/* Grow sel by n entries. */
+static int sel_grow(mpl_selection *sel, int n, mpl_err *err) {
+  int *w = realloc(sel->which, ((size_t)sel->n + n + 1) * sizeof *w);
+  if (w) sel->which = w;
+  double *t = realloc(sel->theta0, ((size_t)sel->n + n + 1) * sizeof *t);
+  if (t) sel->theta0 = t;
+  int *g = realloc(sel->sign, ((size_t)sel->n + n + 1) * sizeof *g);
+  if (g) sel->sign = g;
+  return (w && t && g) ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
+}
+
+static int sel_push(mpl_selection *sel, int idx) {
+  sel->which[sel->n] = idx;
+  sel->sign[sel->n] = 0;
+  sel->theta0[sel->n++] = 0;
   return MPL_OK;
 }
 
-/* Select the comma-separated names in list (terms of ts from index first on). */
-static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, const char *src,
+/* Select the comma-separated names in list among terms [first, last) of ts. */
+static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, int last, const char *src,
                         const char *list, mpl_err *err) {
-  int cap = 1;
-  for (const char *p = list; *p; p++) cap += *p == ',';
-  sel->which = malloc((size_t)cap * sizeof *sel->which);
-  sel->theta0 = malloc((size_t)cap * sizeof *sel->theta0);
-  sel->sign = calloc((size_t)cap, sizeof *sel->sign);
-  if (!sel->which || !sel->theta0 || !sel->sign) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  sel->n = 0;
+  int start = sel->n;
   for (const char *p = list; *p;) {
     size_t k = strcspn(p, ",");
     char name[128];
     if (k == 0 || k >= sizeof name) return mpl_errorf(err, MPL_EINVAL, "--terms %s: empty or overlong term name in '%s'", src, list);
     memcpy(name, p, k);
     name[k] = '\0';
-    int idx = mpl_termset_find(ts, name);
-    if (idx < first) {
+    int idx = -1;
+    for (int i = first; i < last && idx < 0; i++)
+      if (!strcmp(mpl_termset_name(ts, i), name)) idx = i;
+    if (idx < 0) {
       char names[1024];
-      list_names(ts, names, sizeof names);
+      list_names(ts, first, names, sizeof names);
       return mpl_errorf(err, MPL_ENOTFOUND, "--terms %s: no term '%s' (it has: %s)", src, name, names);
     }
-    for (int i = 0; i < sel->n; i++)
+    for (int i = start; i < sel->n; i++)
       if (sel->which[i] == idx) return mpl_errorf(err, MPL_EINVAL, "--terms %s: term '%s' is listed twice", src, name);
-    sel->which[sel->n++] = idx;
+    int rc = sel_grow(sel, 1, err);
+    if (rc < 0) return rc;
+    sel_push(sel, idx);
     p += k + (p[k] == ',');
   }
-  if (sel->n == 0) return mpl_errorf(err, MPL_EINVAL, "--terms %s: no terms selected", src);
+  if (sel->n == start) return mpl_errorf(err, MPL_EINVAL, "--terms %s: no terms selected", src);
+  return MPL_OK;
+}
+
+/* Load one source ("paper", "x.so", "dir/x.so") into ts. */
+static int load_source(const char *src, mpl_termset *ts, mpl_err *err) {
+  size_t k = strlen(src);
+  if (k == 0) return mpl_errorf(err, MPL_EINVAL, "--terms: empty term source");
+  if (k > 4 && !strcmp(src + k - 4, ".lua"))
+    return mpl_errorf(err, MPL_EUNSUPPORTED, "--terms %s: Lua rule files are not supported yet", src);
+  if (strchr(src, '/') || (k > 3 && !strcmp(src + k - 3, ".so"))) return mpl__plugin_load(src, src, ts, err);
+  char path[4096];
+  int rc = mpl__plugin_find(src, path, sizeof path, err);
+  return rc < 0 ? rc : mpl__plugin_load(path, src, ts, err);
+}
+
+/* One "source[:names]" item. */
+static int parse_item(const char *item, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
+  char src[4096];
+  const char *slash = strrchr(item, '/'), *colon = strchr(slash ? slash : item, ':');
+  size_t k = colon ? (size_t)(colon - item) : strlen(item);
+  if (k >= sizeof src) return mpl_errorf(err, MPL_EINVAL, "--terms: source name too long");
+  memcpy(src, item, k);
+  src[k] = '\0';
+  int first = mpl_termset_count(ts), rc = load_source(src, ts, err);
+  if (rc < 0) return rc;
+  int last = mpl_termset_count(ts);
+  if (colon) return select_names(sel, ts, first, last, src, colon + 1, err);
+  if ((rc = sel_grow(sel, last - first, err)) < 0) return rc;
+  for (int i = first; i < last; i++) sel_push(sel, i);
+  return MPL_OK;
+}
+
+/* Two selected terms may not share a name: the report could not tell them apart. */
+static int check_unique(const mpl_selection *sel, const mpl_termset *ts, mpl_err *err) {
+  for (int i = 0; i < sel->n; i++)
+    for (int j = 0; j < i; j++) {
+      int a = sel->which[j], b = sel->which[i];
+      if (!strcmp(mpl_termset_name(ts, a), mpl_termset_name(ts, b)))
+        return mpl_errorf(err, MPL_EINVAL, "--terms: term '%s' comes from both %s and %s; select one of them "
+                          "(SOURCE:name,...)", mpl_termset_name(ts, a), mpl_termset_source(ts, a), mpl_termset_source(ts, b));
+    }
   return MPL_OK;
 }
 
 int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
   memset(sel, 0, sizeof *sel);
-  char src[256];
-  const char *colon = strchr(spec, ':');
-  size_t k = colon ? (size_t)(colon - spec) : strlen(spec);
-  if (k >= sizeof src) return mpl_errorf(err, MPL_EINVAL, "--terms: source name too long");
-  memcpy(src, spec, k);
-  src[k] = '\0';
-  if (strcmp(src, "paper") != 0)
-    return mpl_errorf(err, MPL_ENOTFOUND, "--terms: unknown term source '%s' (available: paper)", src);
-  int first = mpl_termset_count(ts), rc = mpl_paper_pool(ts, err);
-  if (rc == 0) rc = colon ? select_names(sel, ts, first, src, colon + 1, err) : select_all(sel, ts, first, err);
+  int rc = MPL_OK;
+  if (!spec || !spec[0]) rc = mpl_errorf(err, MPL_EINVAL, "--terms: empty specification");
+  for (const char *p = spec; rc == 0 && *p;) {
+    size_t k = strcspn(p, ";");
+    char *item = malloc(k + 1);
+    if (!item) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); break; }
+    memcpy(item, p, k);
+    item[k] = '\0';
+    rc = parse_item(item, ts, sel, err);
+    free(item);
+    p += k + (p[k] == ';');
+  }
+  if (rc == 0) rc = check_unique(sel, ts, err);
   if (rc < 0) {
     mpl_selection_free(sel);
     return rc;

@@ -283,7 +283,7 @@ static void test_print_paper_terms(void **state) {
   (void)state;
   mpl_termset *ts = mpl_termset_new();
   mpl_err err = {0};
-  assert_int_equal(mpl_paper_pool(ts, &err), MPL_OK);
+  assert_int_equal(mpl_test_paper_pool(ts, &err), MPL_OK);
   const mpl_expr *f0 = mpl_termset_expr(ts, mpl_termset_find(ts, "F0"));
   const mpl_expr *f9 = mpl_termset_expr(ts, mpl_termset_find(ts, "F9"));
   assert_prints(f0, MPL_FMT_TEXT, "−e_ℓ y_{ℓ−1}ᵀ");
@@ -432,7 +432,7 @@ static void test_compile_ok(void **state) {
   mpl_termset *ts = mpl_termset_new();
   mpl_err err = {0};
   mpl_rule *r = NULL;
-  assert_int_equal(mpl_paper_pool(ts, &err), MPL_OK);
+  assert_int_equal(mpl_test_paper_pool(ts, &err), MPL_OK);
   assert_int_equal(mpl__rule_compile(ts, NULL, 0, &r, &err), MPL_OK);
   assert_int_equal(r->n_terms, 10);
   for (int s = 0; s < MPL_SIG_COUNT; s++) assert_true(r->uses[s]);

@@ -136,7 +136,7 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   mpl_err err = {0};
   f->ts = mpl_termset_new();
-  if (!f->ts || mpl_paper_pool(f->ts, &err) < 0) return -1;
+  if (!f->ts || mpl_test_paper_pool(f->ts, &err) < 0) return -1;
   *state = f;
   return 0;
 }

@@ -355,7 +355,7 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   mpl_err err = {0};
   f->ts = mpl_termset_new();
-  if (!f->ts || mpl_paper_pool(f->ts, &err) < 0) return -1;
+  if (!f->ts || mpl_test_paper_pool(f->ts, &err) < 0) return -1;
   for (int x = 0; x < N_EXTRAS; x++)
     if (mpl_termset_add(f->ts, extras[x].name, NULL, extras[x].build(f->ts), &err) < 0) {
       fprintf(stderr, "extra term %s: %s\n", extras[x].name, err.msg);
@@ -589,9 +589,9 @@ static void expect_parse_error(const char *spec, int code, const char *m1, const
 
 static void test_parse_errors(void **state) {
   (void)state;
-  expect_parse_error("bogus", MPL_ENOTFOUND, "'bogus'", "available: paper");
-  expect_parse_error("bogus:F0", MPL_ENOTFOUND, "'bogus'", "paper");
-  expect_parse_error("", MPL_ENOTFOUND, "unknown term source", NULL);
+  expect_parse_error("bogus", MPL_ENOTFOUND, "no plugin 'bogus'", "METAPLAST_PLUGIN_PATH");
+  expect_parse_error("bogus:F0", MPL_ENOTFOUND, "no plugin 'bogus'", "bogus.so");
+  expect_parse_error("", MPL_EINVAL, "empty", NULL);
   expect_parse_error("paper:F0,F42", MPL_ENOTFOUND, "'F42'", "F0, F1, F2, F3, F4, F5, F6, F7, F8, F9");
   expect_parse_error("paper:f0", MPL_ENOTFOUND, "'f0'", "F9");
   expect_parse_error("paper:F0,F9,F0", MPL_EINVAL, "'F0'", "twice");

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "metaplast/terms.h"
+
 const char *mpl_test_path(const char *name) {
   static char buf[4096];
   snprintf(buf, sizeof buf, "%s/%s.%ld", MPL_TEST_TMPDIR, name, (long)getpid());
@@ -48,4 +50,11 @@ void mpl_test_write_synthetic(const char *images, const char *labels) {
   }
   assert_int_equal(mpl_test_write_gz(images, img, sizeof img), 0);
   assert_int_equal(mpl_test_write_gz(labels, lab, sizeof lab), 0);
+}
+
+int mpl_test_paper_pool(mpl_termset *ts, mpl_err *err) {
+  mpl_selection sel;
+  int rc = mpl_terms_parse("paper", ts, &sel, err);
+  if (rc == 0) mpl_selection_free(&sel);
+  return rc;
 }

@@ -32,6 +32,11 @@ int mpl_test_write(const char *path, const void *data, size_t len);
 /* Write len bytes gzip-compressed to path. Returns 0 on success. */
 int mpl_test_write_gz(const char *path, const void *data, size_t len);
 
+struct mpl_termset;
+struct mpl_err;
+/* Load the paper's pool (the `paper` plugin, F0..F9 at the set's next indices) into ts. */
+int mpl_test_paper_pool(struct mpl_termset *ts, struct mpl_err *err);
+
 /* A small learnable IDX pair (gzip): MPL_SYN_CLASSES classes x MPL_SYN_PER_CLASS images of
  * MPL_SYN_SIDE x MPL_SYN_SIDE pixels; class c has a bright row c and a bright column SIDE-1-c over
  * low noise; labels are interleaved ((q + r) % 6 for image 6q + r). Fails the test on error. */

@@ -46,6 +46,12 @@ typedef enum mpl_func {
   MPL_FN_COUNT
 } mpl_func;
 
+typedef enum mpl_format {
+  MPL_FMT_TEXT = 0,  /* the paper's notation in Unicode: -e_ℓ y_{ℓ-1}ᵀ */
+  MPL_FMT_LATEX = 1, /* -e_{\ell} y_{\ell-1}^\top */
+  MPL_FMT_CODE = 2   /* a parseable function form: neg(matmul(e_post, t(pre))) */
+} mpl_format;
+
 typedef struct mpl_termset mpl_termset;
 typedef struct mpl_expr mpl_expr;
 
@@ -87,7 +93,14 @@ MPL_API int mpl_termset_count(const mpl_termset *ts);
 MPL_API const char *mpl_termset_name(const mpl_termset *ts, int i);
 MPL_API const char *mpl_termset_description(const mpl_termset *ts, int i);
 MPL_API mpl_expr *mpl_termset_expr(const mpl_termset *ts, int i);
-/* Index of the term called name, or -1. */
+/* Where term i came from: a plugin's file or name, a rule file, or "" for terms added through
+ * this API. */
+MPL_API const char *mpl_termset_source(const mpl_termset *ts, int i);
+/* 1 if term i is a native term (C callbacks, no expression: mpl_termset_expr returns NULL). */
+MPL_API int mpl_termset_is_native(const mpl_termset *ts, int i);
+/* Print term i's formula (expression or a native term's own text). Like mpl_expr_print. */
+MPL_API size_t mpl_termset_print(const mpl_termset *ts, int i, mpl_format fmt, char *buf, size_t n);
+/* Index of the first term called name, or -1. */
 MPL_API int mpl_termset_find(const mpl_termset *ts, const char *name);
 
 /* ---- Inspection and printing ---- */
@@ -95,12 +108,6 @@ MPL_API mpl_dim mpl_expr_rows(const mpl_expr *e);
 MPL_API mpl_dim mpl_expr_cols(const mpl_expr *e);
 /* "1", "n_pre" or "n_post". */
 MPL_API const char *mpl_dim_name(mpl_dim d);
-
-typedef enum mpl_format {
-  MPL_FMT_TEXT = 0,  /* the paper's notation in Unicode: -e_ℓ y_{ℓ-1}ᵀ */
-  MPL_FMT_LATEX = 1, /* -e_{\ell} y_{\ell-1}^\top */
-  MPL_FMT_CODE = 2   /* a parseable function form: neg(matmul(e_post, t(pre))) */
-} mpl_format;
 
 /* Print e into buf (size n, always NUL-terminated when n > 0). Returns the length the full
  * text needs (like snprintf), so a caller can retry with a larger buffer. */

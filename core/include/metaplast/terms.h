@@ -10,11 +10,6 @@
 extern "C" {
 #endif
 
-/* Add the paper's ten candidate terms F0..F9 (PAPER.md §4.1, Eqs. 14-23) to ts, built from the
- * term IR. F5-F8 follow the literal matrix reading (a global scalar times a rank-1 term), as
- * documented in docs/terms.md. */
-MPL_API int mpl_paper_pool(mpl_termset *ts, mpl_err *err);
-
 /* A selection of terms from a term set, with their initial coefficients. */
 typedef struct mpl_selection {
   int n;          /* number of selected terms */
@@ -23,11 +18,16 @@ typedef struct mpl_selection {
   int *sign;      /* per selected term: 0 free, +1 kept >= 0, -1 kept <= 0 (projected after each step) */
 } mpl_selection;
 
-/* Parse a `--terms` specification into ts and sel:
- *   "paper"              all of F0..F9
+/* Parse a `--terms` specification into ts and sel. Sources are separated by ';':
+ *   "paper"              every term of the plugin `paper` (paper.so on the plugin path:
+ *                        METAPLAST_PLUGIN_PATH, then the install dir, then the build tree)
  *   "paper:F0,F2,F9"     a subset, in that order
- * Initial theta: 1e-3 for F0, 0 for every other term. An unknown source or term name is
- * MPL_ENOTFOUND with a message that lists what exists. Free sel with mpl_selection_free. */
+ *   "dir/x.so", "x.so:a,b"   a plugin file (a source with '/' or ending in .so)
+ *   "paper:F0,F9;x.so"   several sources in one search
+ * Two selected terms with one name are an error naming both sources.
+ * Initial theta: 1e-3 for a term named F0, 0 for every other term. An unknown source or term
+ * name is MPL_ENOTFOUND with a message that lists what exists. Free sel with
+ * mpl_selection_free. */
 MPL_API int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_err *err);
 
 /* Override initial coefficients: "F9=0.01,F2=-0.001" (names must be selected terms). */

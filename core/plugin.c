@@ -1,0 +1,131 @@
+/* metaplast: loading term plugins (dlopen), their registration API, and finding them on the
+ * plugin path. See LICENSE for copyright. */
+#define _GNU_SOURCE
+#include "metaplast/plugin.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef MPL_PLUGIN_INSTALL_DIR
+#define MPL_PLUGIN_INSTALL_DIR "/usr/local/lib/metaplast/plugins"
+#endif
+#ifndef MPL_PLUGIN_BUILD_DIR
+#define MPL_PLUGIN_BUILD_DIR ""
+#endif
+
+struct mpl_plugin {
+  mpl_termset *ts;
+  const char *source;
+};
+
+/* The descriptor as ABI 1.0 defined it: anything smaller cannot be read. */
+#define DESC_V1_SIZE (offsetof(mpl_plugin_desc, init) + sizeof(((mpl_plugin_desc *)0)->init))
+#define NATIVE_V1_SIZE (offsetof(mpl_native_term, vjp) + sizeof(((mpl_native_term *)0)->vjp))
+
+mpl_termset *mpl_plugin_termset(mpl_plugin *p) { return p->ts; }
+
+int mpl_plugin_add_term(mpl_plugin *p, const char *name, const char *description, mpl_expr *e, mpl_err *err) {
+  int rc = mpl_termset_add(p->ts, name, description, e, err);
+  if (rc < 0) mpl_err_prefix(err, "plugin %s: ", p->source);
+  return rc;
+}
+
+int mpl_plugin_add_native(mpl_plugin *p, const mpl_native_term *t, mpl_err *err) {
+  if (!t || t->struct_size < NATIVE_V1_SIZE)
+    return mpl_errorf(err, MPL_EABI, "plugin %s: native term struct of %zu bytes is smaller than ABI %d.0's %zu",
+                      p->source, t ? t->struct_size : 0, MPL_PLUGIN_ABI_MAJOR, NATIVE_V1_SIZE);
+  int rc = mpl__termset_add_native(p->ts, t, err);
+  if (rc < 0) mpl_err_prefix(err, "plugin %s: ", p->source);
+  return rc;
+}
+
+/* Drop the terms added since index first (a plugin whose init failed leaves nothing behind). */
+static void truncate_terms(mpl_termset *ts, int first) {
+  while (ts->n_terms > first) {
+    mpl_term *t = &ts->terms[--ts->n_terms];
+    free(t->name);
+    free(t->description);
+    free(t->source);
+    if (t->native) {
+      free((char *)t->native->formula);
+      free((char *)t->native->latex);
+      free(t->native);
+    }
+  }
+}
+
+static int check_desc(const mpl_plugin_desc *d, const char *path, mpl_err *err) {
+  if (!d) return mpl_errorf(err, MPL_EPLUGIN, "%s: mpl_plugin_entry returned NULL", path);
+  if (d->abi_major != MPL_PLUGIN_ABI_MAJOR)
+    return mpl_errorf(err, MPL_EABI, "%s: plugin built for ABI %u.%u, this metaplast has ABI %d.%d; rebuild it "
+                      "against this metaplast's headers", path, d->abi_major, d->abi_minor,
+                      MPL_PLUGIN_ABI_MAJOR, MPL_PLUGIN_ABI_MINOR);
+  if (d->struct_size < DESC_V1_SIZE)
+    return mpl_errorf(err, MPL_EABI, "%s: plugin descriptor of %zu bytes is smaller than ABI %d.0's %zu",
+                      path, d->struct_size, MPL_PLUGIN_ABI_MAJOR, DESC_V1_SIZE);
+  if (!d->init) return mpl_errorf(err, MPL_EPLUGIN, "%s: plugin '%s' has no init function", path, d->name ? d->name : "?");
+  return MPL_OK;
+}
+
+int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_err *err) {
+  if (access(path, F_OK) != 0) return mpl_errorf(err, MPL_ENOTFOUND, "%s: no such plugin file", path);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) return mpl_errorf(err, MPL_EPLUGIN, "%s: cannot load plugin: %s", path, dlerror());
+  mpl_plugin_entry_fn entry;
+  *(void **)&entry = dlsym(h, MPL_PLUGIN_ENTRY_NAME);
+  if (!entry) {
+    dlclose(h);
+    return mpl_errorf(err, MPL_EPLUGIN, "%s: no entry symbol %s: not a metaplast plugin (define one with "
+                      "MPL_PLUGIN(...) from metaplast/plugin.h)", path, MPL_PLUGIN_ENTRY_NAME);
+  }
+  const mpl_plugin_desc *d = entry();
+  int rc = check_desc(d, path, err);
+  if (rc < 0) {
+    dlclose(h);
+    return rc;
+  }
+  int first = ts->n_terms, saved_first = ts->load_first;
+  const char *saved_source = ts->source;
+  ts->load_first = first;
+  ts->source = source;
+  mpl_termset_clear_error(ts);
+  mpl_plugin p = {ts, source};
+  mpl_err perr = {0};
+  rc = d->init(&p, &perr);
+  ts->load_first = saved_first;
+  ts->source = saved_source;
+  if (rc < 0 || (rc = mpl__termset_keep_handle(ts, h)) < 0) {
+    truncate_terms(ts, first);
+    dlclose(h);
+    return mpl_errorf(err, rc == MPL_ENOMEM ? rc : MPL_EPLUGIN, "%s: plugin '%s' failed to initialise: %s", path,
+                      d->name ? d->name : "?", perr.msg[0] ? perr.msg : mpl_strerror(rc));
+  }
+  if (ts->n_terms == first) return mpl_errorf(err, MPL_EPLUGIN, "%s: plugin '%s' registered no terms", path, d->name);
+  return MPL_OK;
+}
+
+/* Try dir/name.so; 1 if it exists (path filled). */
+static int try_dir(const char *dir, size_t len, const char *name, char *path, size_t n) {
+  if (len == 0) return 0;
+  snprintf(path, n, "%.*s/%s.so", (int)len, dir, name);
+  return access(path, F_OK) == 0;
+}
+
+int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err) {
+  const char *env = getenv("METAPLAST_PLUGIN_PATH");
+  for (const char *p = env; p && *p;) {
+    size_t k = strcspn(p, ":");
+    if (try_dir(p, k, name, path, n)) return MPL_OK;
+    p += k + (p[k] == ':');
+  }
+  if (try_dir(MPL_PLUGIN_INSTALL_DIR, strlen(MPL_PLUGIN_INSTALL_DIR), name, path, n)) return MPL_OK;
+  if (try_dir(MPL_PLUGIN_BUILD_DIR, strlen(MPL_PLUGIN_BUILD_DIR), name, path, n)) return MPL_OK;
+  return mpl_errorf(err, MPL_ENOTFOUND, "no plugin '%s' (%s.so) in METAPLAST_PLUGIN_PATH (%s), %s%s%s", name, name,
+                    env ? env : "unset", MPL_PLUGIN_INSTALL_DIR, MPL_PLUGIN_BUILD_DIR[0] ? " or " : "",
+                    MPL_PLUGIN_BUILD_DIR);
+}
