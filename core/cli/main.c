@@ -107,7 +107,8 @@ static void search_help(FILE *f) {
     "  --feedback MODE      fixed (FA, default) or symmetric (BP)\n"
     "  --bp-detach          symmetric feedback: no meta-gradient through W's role as feedback (reference)\n"
     "Rule\n"
-    "  --terms SPEC         paper | paper:F0,F2,F9 (default paper:F0)\n"
+    "  --terms SPEC         paper | paper:F0,F2,F9 | x.so | x.so:a,b (default paper:F0); repeat or join\n"
+    "                       with ';' to combine sources\n"
     "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
     "  --sign NAME=+|-,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step (none)\n"
     "Meta-optimisation\n"
@@ -139,6 +140,8 @@ static const struct option search_opts[] = {
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 
+static int add_terms(mpl_search_cfg *c, const char *a);
+
 static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   int v;
   switch (o) {
@@ -158,7 +161,7 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_BETA: return parse_double("--beta", a, 1e-6, 1e6, &c->beta);
   case O_FEEDBACK: return parse_feedback(a, &c->feedback);
   case O_DETACH: c->bp_detach = 1; return 0;
-  case O_TERMS: c->terms = a; return 0;
+  case O_TERMS: return add_terms(c, a);
   case O_INIT: c->init = a; return 0;
   case O_SIGN: c->sign = a; return 0;
   case O_EPISODES: return parse_int("--episodes", a, 1, INT_MAX, &c->episodes);
@@ -181,6 +184,17 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_QUIET: *quiet = 1; return 0;
   default: return -1;
   }
+}
+
+/* --terms may be repeated: the sources are joined with ';'. */
+static char terms_buf[8192];
+static int add_terms(mpl_search_cfg *c, const char *a) {
+  if (c->terms != terms_buf) terms_buf[0] = '\0';
+  size_t k = strlen(terms_buf);
+  if (k + strlen(a) + 2 > sizeof terms_buf) return bad("--terms", a, "too long");
+  snprintf(terms_buf + k, sizeof terms_buf - k, "%s%s", k ? ";" : "", a);
+  c->terms = terms_buf;
+  return 0;
 }
 
 static char *join_argv(int argc, char **argv) {
@@ -318,6 +332,74 @@ static int cmd_gradcheck(int argc, char **argv) {
 
 /* }====== */
 
+/* {====== terms and check ====== */
+
+/* Load SOURCE[:names] (a --terms specification) or fail with a message. */
+static mpl_termset *load_spec(const char *spec, mpl_selection *sel) {
+  mpl_err err = {0};
+  mpl_termset *ts = mpl_termset_new();
+  if (!ts || mpl_terms_parse(spec, ts, sel, &err) < 0) {
+    fprintf(stderr, PROG ": %s\n", ts ? err.msg : "out of memory");
+    mpl_termset_free(ts);
+    return NULL;
+  }
+  return ts;
+}
+
+static int source_help(const char *cmd, const char *what) {
+  printf("usage: " PROG " %s SOURCE\n%s\nSOURCE is a --terms specification: a plugin name found on the plugin path\n"
+         "(METAPLAST_PLUGIN_PATH, then the install dir), a plugin file (x.so, dir/x.so), optionally with\n"
+         ":name1,name2, and several joined by ';'.\n", cmd, what);
+  return 0;
+}
+
+static int cmd_terms(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+    return source_help("terms", "List a term source's terms with their formulas in the paper's notation.");
+  if (argc != 2) { fprintf(stderr, "usage: " PROG " terms SOURCE\n"); return 2; }
+  mpl_selection sel;
+  mpl_termset *ts = load_spec(argv[1], &sel);
+  if (!ts) return 1;
+  for (int i = 0; i < sel.n; i++) {
+    int t = sel.which[i];
+    char f[4096];
+    mpl_termset_print(ts, t, MPL_FMT_TEXT, f, sizeof f);
+    printf("%-10s %s\n%-10s   %s%s\n", mpl_termset_name(ts, t), f, "", mpl_termset_description(ts, t),
+           mpl_termset_is_native(ts, t) ? " (native)" : "");
+  }
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+  return 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+    return source_help("check", "Check every term's derivatives (IR or native) against central finite differences\n"
+                       "on random signals and weights; print the worst relative error per term; fail above 1e-6.");
+  if (argc != 2) { fprintf(stderr, "usage: " PROG " check SOURCE\n"); return 2; }
+  mpl_selection sel;
+  mpl_termset *ts = load_spec(argv[1], &sel);
+  if (!ts) return 1;
+  double *rel = calloc((size_t)sel.n + 1, sizeof *rel), worst = 0;
+  mpl_err err = {0};
+  int rc = rel ? mpl_check_terms(ts, sel.which, sel.n, 5, 1, rel, &err) : mpl_errorf(&err, MPL_ENOMEM, "out of memory");
+  for (int i = 0; rc == 0 && i < sel.n; i++) {
+    int bad = !(rel[i] <= 1e-6);
+    printf("%-10s worst relative error %.2e  %s\n", mpl_termset_name(ts, sel.which[i]), rel[i], bad ? "FAIL" : "ok");
+    worst = fmax(worst, rel[i]);
+    if (bad) fprintf(stderr, PROG ": term '%s' from %s: its derivatives disagree with finite differences (%.2e)\n",
+                     mpl_termset_name(ts, sel.which[i]), mpl_termset_source(ts, sel.which[i]), rel[i]);
+  }
+  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
+  else printf("worst relative error %.2e (tolerance 1e-6): %s\n", worst, worst <= 1e-6 ? "PASS" : "FAIL");
+  free(rel);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+  return rc < 0 || !(worst <= 1e-6) ? 1 : 0;
+}
+
+/* }====== */
+
 /* {====== report and main ====== */
 
 static int cmd_report(int argc, char **argv) {
@@ -347,6 +429,8 @@ static void main_help(FILE *f) {
     "  search      meta-learn a rule and write a results directory\n"
     "  gradcheck   check the meta-gradient against finite differences\n"
     "  report DIR  print the rule a search discovered\n"
+    "  terms SRC   list a term source's terms (plugin name or file)\n"
+    "  check SRC   check every term's derivatives against finite differences\n"
     "  --version   version and the BLAS library in use\n\n"
     "'" PROG " COMMAND --help' describes each.\n");
 }
@@ -363,6 +447,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "search")) return cmd_search(argc - 1, argv + 1);
   if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "terms")) return cmd_terms(argc - 1, argv + 1);
+  if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   fprintf(stderr, PROG ": unknown command '%s'\n", cmd);
   main_help(stderr);
   return 2;
