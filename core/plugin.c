@@ -116,6 +116,15 @@ static int try_dir(const char *dir, size_t len, const char *name, char *path, si
   return access(path, F_OK) == 0;
 }
 
+/* <dir of this libmetaplast>/metaplast/plugins: the install dir, wherever the tree was installed. */
+static int lib_plugin_dir(char *dir, size_t n) {
+  Dl_info info;
+  if (!dladdr((void *)&mpl_plugin_termset, &info) || !info.dli_fname) return 0;
+  const char *slash = strrchr(info.dli_fname, '/');
+  if (!slash) return 0;
+  return snprintf(dir, n, "%.*s/metaplast/plugins", (int)(slash - info.dli_fname), info.dli_fname) < (int)n;
+}
+
 int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err) {
   const char *env = getenv("METAPLAST_PLUGIN_PATH");
   for (const char *p = env; p && *p;) {
@@ -123,6 +132,8 @@ int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err) {
     if (try_dir(p, k, name, path, n)) return MPL_OK;
     p += k + (p[k] == ':');
   }
+  char libdir[4096];
+  if (lib_plugin_dir(libdir, sizeof libdir) && try_dir(libdir, strlen(libdir), name, path, n)) return MPL_OK;
   if (try_dir(MPL_PLUGIN_INSTALL_DIR, strlen(MPL_PLUGIN_INSTALL_DIR), name, path, n)) return MPL_OK;
   if (try_dir(MPL_PLUGIN_BUILD_DIR, strlen(MPL_PLUGIN_BUILD_DIR), name, path, n)) return MPL_OK;
   return mpl_errorf(err, MPL_ENOTFOUND, "no plugin '%s' (%s.so) in METAPLAST_PLUGIN_PATH (%s), %s%s%s", name, name,
