@@ -30,18 +30,14 @@ struct mpl_plugin {
 mpl_termset *mpl_plugin_termset(mpl_plugin *p) { return p->ts; }
 
 int mpl_plugin_add_term(mpl_plugin *p, const char *name, const char *description, mpl_expr *e, mpl_err *err) {
-  int rc = mpl_termset_add(p->ts, name, description, e, err);
-  if (rc < 0) mpl_err_prefix(err, "plugin %s: ", p->source);
-  return rc;
+  return mpl_termset_add(p->ts, name, description, e, err); /* the loader names the plugin */
 }
 
 int mpl_plugin_add_native(mpl_plugin *p, const mpl_native_term *t, mpl_err *err) {
   if (!t || t->struct_size < NATIVE_V1_SIZE)
-    return mpl_errorf(err, MPL_EABI, "plugin %s: native term struct of %zu bytes is smaller than ABI %d.0's %zu",
-                      p->source, t ? t->struct_size : 0, MPL_PLUGIN_ABI_MAJOR, NATIVE_V1_SIZE);
-  int rc = mpl__termset_add_native(p->ts, t, err);
-  if (rc < 0) mpl_err_prefix(err, "plugin %s: ", p->source);
-  return rc;
+    return mpl_errorf(err, MPL_EABI, "native term struct of %zu bytes is smaller than ABI %d.0's %zu",
+                      t ? t->struct_size : 0, MPL_PLUGIN_ABI_MAJOR, NATIVE_V1_SIZE);
+  return mpl__termset_add_native(p->ts, t, err);
 }
 
 /* Drop the terms added since index first (a plugin whose init failed leaves nothing behind). */
@@ -99,13 +95,17 @@ int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_
   rc = d->init(&p, &perr);
   ts->load_first = saved_first;
   ts->source = saved_source;
-  if (rc < 0 || (rc = mpl__termset_keep_handle(ts, h)) < 0) {
+  if (rc == 0 && ts->n_terms == first) rc = mpl_errorf(&perr, MPL_EPLUGIN, "registered no terms");
+  if (rc == 0) rc = mpl__termset_keep_handle(ts, h);
+  if (rc < 0) {
+    /* the message first: d and its strings live in the plugin, gone after dlclose */
+    mpl_errorf(err, rc == MPL_ENOMEM ? rc : MPL_EPLUGIN, "%s: plugin '%s' %s%s", path, d->name ? d->name : "?",
+               ts->n_terms == first && rc == MPL_EPLUGIN && !strcmp(perr.msg, "registered no terms") ? "" : "failed to initialise: ",
+               perr.msg[0] ? perr.msg : mpl_strerror(rc));
     truncate_terms(ts, first);
     dlclose(h);
-    return mpl_errorf(err, rc == MPL_ENOMEM ? rc : MPL_EPLUGIN, "%s: plugin '%s' failed to initialise: %s", path,
-                      d->name ? d->name : "?", perr.msg[0] ? perr.msg : mpl_strerror(rc));
+    return err ? err->code : rc;
   }
-  if (ts->n_terms == first) return mpl_errorf(err, MPL_EPLUGIN, "%s: plugin '%s' registered no terms", path, d->name);
   return MPL_OK;
 }
 
