@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""bench.py -- time metaplast against an independent PyTorch implementation (torch_metaplast.py) on
+identical configurations, one after the other, each on a single thread.
+
+For every configuration it runs
+    build/metaplast search --terms ... --episodes W+N --seed S --quiet --out <tmp>
+    /usr/bin/python3 bench/torch_metaplast.py --terms ... --warmup W --episodes N --seed S --json
+under `/usr/bin/time -f %M` (peak RSS of the whole process, KiB), and reports the median wall time
+per meta-training episode over the N episodes after W warm-up episodes (metaplast: the `seconds`
+column of log.csv; torch: its own per-episode timer; both time task sampling + inner loop +
+meta-gradient, not data loading).  Threads: OPENBLAS_NUM_THREADS=1 for metaplast (it forces one
+anyway); OMP/MKL/OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(1) for PyTorch.
+
+A torch configuration whose last warm-up episode takes more than --max-seconds (3 s) is cut to 20
+timed episodes, and metaplast then runs the same number.  The table is printed and written, with the
+machine, the versions and the exact command, to --md (default bench/last-run.md).
+
+Usage: /usr/bin/python3 bench/bench.py [--episodes 30] [--warmup 2] [--seed 1] [--md FILE]
+                                       [--configs FA,BP,...] [--no-factored]
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+
+# name, metaplast/torch options, and whether torch runs it a second time with --oja-factored
+CONFIGS = [
+    ("FA", ["--terms", "paper:F0"], False),
+    ("FA+Oja", ["--terms", "paper:F0,F9"], True),
+    ("FA+eHebb+Oja", ["--terms", "paper:F0,F2,F9"], True),
+    ("pool (10 terms)", ["--terms", "paper"], True),
+    ("BP", ["--terms", "paper:F0", "--feedback", "symmetric"], False),
+]
+SHORT = {"FA": "FA", "FA+Oja": "FA+Oja", "FA+eHebb+Oja": "FA+eHebb+Oja", "pool (10 terms)": "pool", "BP": "BP"}
+
+
+def timed_run(cmd, env_extra, cwd):
+    """Run cmd under /usr/bin/time; return (stdout, peak RSS in MiB, wall seconds)."""
+    env = dict(os.environ, **env_extra)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M"] + cmd, cwd=cwd, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError(f"command failed ({p.returncode}): {shlex.join(cmd)}\n{p.stderr[-2000:]}")
+        rss_kib = int(tf.read().strip().splitlines()[-1])
+    return p.stdout, rss_kib / 1024.0, wall
+
+
+def run_metaplast(binary, opts, warmup, episodes, seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "run")
+        cmd = [binary, "search"] + opts + ["--episodes", str(warmup + episodes), "--seed", str(seed),
+                                          "--quiet", "--out", out]
+        stdout, rss, wall = timed_run(cmd, {"OPENBLAS_NUM_THREADS": "1"}, ROOT)
+        with open(os.path.join(out, "log.csv")) as f:
+            rows = list(csv.DictReader(f))
+    secs = [float(r["seconds"]) for r in rows[warmup:]]
+    acc = [float(r["accuracy"]) for r in rows[warmup:]]
+    return dict(median=statistics.median(secs), episodes=len(secs), rss=rss, wall=wall,
+                acc=statistics.fmean(acc), summary=stdout.strip().splitlines()[0], cmd=cmd)
+
+
+def run_torch(opts, warmup, episodes, seed, max_seconds, factored):
+    cmd = [PY, os.path.join(HERE, "torch_metaplast.py")] + opts + [
+        "--warmup", str(warmup), "--episodes", str(episodes), "--seed", str(seed), "--threads", "1",
+        "--max-seconds", str(max_seconds), "--json"] + (["--oja-factored"] if factored else [])
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    stdout, rss, wall = timed_run(cmd, env, ROOT)
+    r = json.loads(stdout.strip().splitlines()[-1])
+    return dict(median=r["median_seconds"], episodes=r["episodes"], capped=r["capped_to_20"], rss=rss,
+                wall=wall, acc=r["mean_accuracy"], torch_version=r["torch_version"], cmd=cmd)
+
+
+def machine_description():
+    lscpu = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
+    info = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in lscpu.splitlines())}
+    with open("/proc/meminfo") as f:
+        mem_kib = int(next(ln for ln in f if ln.startswith("MemTotal")).split()[1])
+    return (f"{info.get('Model name', '?')}, {info.get('CPU(s)', '?')} CPUs "
+            f"({info.get('Thread(s) per core', '?')} thread(s) per core), {mem_kib / 2**20:.1f} GiB RAM, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+
+
+def fmt_rss(mib):
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--episodes", type=int, default=30, help="timed episodes per configuration (>= 20; 30)")
+    ap.add_argument("--warmup", type=int, default=2, help="warm-up episodes, not timed (2)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-seconds", type=float, default=3.0,
+                    help="torch configurations slower than this per episode run only 20 timed episodes (3)")
+    ap.add_argument("--metaplast", default=os.path.join(ROOT, "build", "metaplast"))
+    ap.add_argument("--configs", default="", help="comma-separated subset of: " + ",".join(SHORT.values()))
+    ap.add_argument("--no-factored", action="store_true", help="skip the torch --oja-factored rows")
+    ap.add_argument("--md", default=os.path.join(HERE, "last-run.md"), help="markdown report (bench/last-run.md)")
+    args = ap.parse_args()
+    if args.episodes < 20:
+        ap.error("--episodes must be >= 20")
+    if not os.access(args.metaplast, os.X_OK):
+        sys.exit(f"{args.metaplast} not found: build it first with\n  cd {ROOT} && cmake -S . -B build "
+                 "-DCMAKE_BUILD_TYPE=Release && cmake --build build -j2")
+    wanted = set(filter(None, args.configs.split(",")))
+    configs = [c for c in CONFIGS if not wanted or SHORT[c[0]] in wanted]
+
+    t_start = time.perf_counter()
+    rows, notes, cmds = [], [], []
+    for name, opts, has_oja in configs:
+        print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: torch ...", flush=True)
+        tr = run_torch(opts, args.warmup, args.episodes, args.seed, args.max_seconds, False)
+        n = tr["episodes"]  # metaplast runs exactly as many timed episodes as torch did
+        if tr["capped"]:
+            notes.append(f"{name}: torch took > {args.max_seconds:g} s/episode in warm-up, so both sides "
+                         f"timed only {n} episodes (after {args.warmup} warm-up).")
+        print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: metaplast ...", flush=True)
+        mp = run_metaplast(args.metaplast, opts, args.warmup, n, args.seed)
+        rows.append((name, mp, tr))
+        cmds += [shlex.join(mp["cmd"]).replace(tempfile.gettempdir(), "$TMP"), shlex.join(tr["cmd"])]
+        if has_oja and not args.no_factored:
+            print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: torch --oja-factored ...", flush=True)
+            tf = run_torch(opts, args.warmup, n, args.seed, 0, True)
+            rows.append((name + " [torch: factored Oja]", mp, tf))
+            cmds.append(shlex.join(tf["cmd"]))
+    total = time.perf_counter() - t_start
+
+    head = ("| config | metaplast s/ep | torch s/ep | ratio torch/metaplast | metaplast RSS | torch RSS "
+            "| timed episodes | mean query acc. metaplast / torch |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, mp, tr in rows:
+        lines.append(f"| {name} | {mp['median']:.4f} | {tr['median']:.4f} | {tr['median'] / mp['median']:.1f}x "
+                     f"| {fmt_rss(mp['rss'])} | {fmt_rss(tr['rss'])} | {mp['episodes']} / {tr['episodes']} "
+                     f"| {mp['acc']:.2f} / {tr['acc']:.2f} |")
+    table = "\n".join(lines)
+    print("\n" + table + "\n")
+    for n_ in notes:
+        print("note:", n_)
+
+    mp_version = subprocess.run([args.metaplast, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    git = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE,
+                         text=True).stdout.strip()
+    torch_version = rows[0][2]["torch_version"] if rows else "?"
+    md = [
+        f"# metaplast vs PyTorch: benchmark run of {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"Command: `{shlex.join([PY] + sys.argv)}` (run from `{os.getcwd()}`), total {total:.0f} s.",
+        "",
+        f"Median wall time per meta-training episode over the timed episodes after {args.warmup} warm-up "
+        f"episodes (seed {args.seed}), single thread each; peak RSS of the whole process from "
+        "`/usr/bin/time -f %M`. Both sides: Fashion-MNIST, 5 distinct classes per task, K=50, Q=10, "
+        "784-170-130-100-70-10, double precision, Adam lr 1e-3, theta0 = 1e-3 others 0. The torch rows "
+        "use the naive Oja product `(y y^T) W` unless marked *factored* (`y (W^T y)^T`). Query accuracy "
+        "is over the timed episodes of a short meta-training run: a sanity check, not a result.",
+        "",
+        table,
+        "",
+        *(f"- {n_}" for n_ in notes),
+        "",
+        "## Machine and versions",
+        "",
+        f"- machine: {machine_description()}",
+        f"- metaplast: `{mp_version.splitlines()[0] if mp_version else '?'}` "
+        f"({'; '.join(mp_version.splitlines()[1:])}), repository at `{git}`",
+        f"- torch: {torch_version} (Debian python3-torch), numpy {__import__('numpy').__version__}",
+        "",
+        "## Commands run",
+        "",
+        "```",
+        *cmds,
+        "```",
+        "",
+    ]
+    os.makedirs(os.path.dirname(os.path.abspath(args.md)), exist_ok=True)
+    with open(args.md, "w") as f:
+        f.write("\n".join(md))
+    print(f"report written to {args.md} ({total:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
