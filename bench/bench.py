@@ -11,12 +11,17 @@ column of log.csv; torch: its own per-episode timer; both time task sampling + i
 meta-gradient, not data loading).  Threads: OPENBLAS_NUM_THREADS=1 for metaplast (it forces one
 anyway); OMP/MKL/OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(1) for PyTorch.
 
+Each torch configuration runs twice: as an ordinary user gets it, and with glibc's heap trimming
+disabled ("heap kept", see HEAP_KEPT), which isolates the page-fault cost of re-allocating the
+autograd graph every episode on this VM.  Configurations with Oja's term also run torch with
+--oja-factored.
+
 A torch configuration whose last warm-up episode takes more than --max-seconds (3 s) is cut to 20
 timed episodes, and metaplast then runs the same number.  The table is printed and written, with the
 machine, the versions and the exact command, to --md (default bench/last-run.md).
 
-Usage: /usr/bin/python3 bench/bench.py [--episodes 30] [--warmup 2] [--seed 1] [--md FILE]
-                                       [--configs FA,BP,...] [--no-factored]
+Usage: /usr/bin/python3 bench/bench.py [--episodes 20] [--warmup 2] [--seed 1] [--md FILE]
+                                       [--configs FA,BP,...] [--no-factored] [--no-heap-kept]
 """
 import argparse
 import csv
@@ -80,15 +85,25 @@ def run_metaplast(binary, opts, warmup, episodes, seed):
     secs = [float(r["seconds"]) for r in timed]
     acc = [float(r["accuracy"]) for r in timed]
     diverged = sum(not math.isfinite(float(r["loss"])) for r in timed)
+    shown = [a if a != out else "$TMPDIR/run" for a in cmd]  # the command as reported
     return dict(median=statistics.median(secs), episodes=len(secs), rss=rss, wall=wall, diverged=diverged,
-                acc=statistics.fmean(acc), summary=stdout.strip().splitlines()[0], cmd=cmd)
+                acc=statistics.fmean(acc), summary=stdout.strip().splitlines()[0], cmd=shown)
 
 
-def run_torch(opts, warmup, episodes, seed, max_seconds, factored):
+# glibc malloc settings that keep freed memory in the heap instead of returning it to the kernel.
+# By default glibc trims the heap after each episode frees its autograd graph (GBs), so every episode
+# page-faults all of it in again; on this VM that costs ~7 us per 4 KiB page and dominates the
+# large-graph configurations. The "heap kept" column shows torch without that cost.
+HEAP_KEPT = {"MALLOC_TRIM_THRESHOLD_": str(10**12), "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
+
+
+def run_torch(opts, warmup, episodes, seed, max_seconds, factored, heap_kept=False):
     cmd = [PY, os.path.join(HERE, "torch_metaplast.py")] + opts + [
         "--warmup", str(warmup), "--episodes", str(episodes), "--seed", str(seed), "--threads", "1",
         "--max-seconds", str(max_seconds), "--json"] + (["--oja-factored"] if factored else [])
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    if heap_kept:
+        env.update(HEAP_KEPT)
     stdout, rss, wall = timed_run(cmd, env, ROOT)
     r = json.loads(stdout.strip().splitlines()[-1])
     diverged = sum(not math.isfinite(row["loss"]) for row in r["rows"][warmup:])
@@ -113,7 +128,7 @@ def fmt_rss(mib):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--episodes", type=int, default=30, help="timed episodes per configuration (>= 20; 30)")
+    ap.add_argument("--episodes", type=int, default=20, help="timed episodes per configuration (>= 20; 20)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up episodes, not timed (2)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-seconds", type=float, default=3.0,
@@ -121,6 +136,8 @@ def main():
     ap.add_argument("--metaplast", default=os.path.join(ROOT, "build", "metaplast"))
     ap.add_argument("--configs", default="", help="comma-separated subset of: " + ",".join(SHORT.values()))
     ap.add_argument("--no-factored", action="store_true", help="skip the torch --oja-factored rows")
+    ap.add_argument("--no-heap-kept", action="store_true",
+                    help="skip the torch runs with glibc's heap trimming disabled (the 'heap kept' column)")
     ap.add_argument("--md", default=os.path.join(HERE, "last-run.md"), help="markdown report (bench/last-run.md)")
     args = ap.parse_args()
     if args.episodes < 20:
@@ -142,22 +159,30 @@ def main():
                          f"timed only {n} episodes (after {args.warmup} warm-up).")
         print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: metaplast ...", flush=True)
         mp = run_metaplast(args.metaplast, opts, args.warmup, n, args.seed)
-        rows.append((name, mp, tr))
-        cmds += [shlex.join(mp["cmd"]).replace(tempfile.gettempdir(), "$TMP"), shlex.join(tr["cmd"])]
+        cmds += [shlex.join(mp["cmd"]), shlex.join(tr["cmd"])]
+        variants = [(name, tr, False)]
         if has_oja and not args.no_factored:
             print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: torch --oja-factored ...", flush=True)
             tf = run_torch(opts, args.warmup, n, args.seed, 0, True)
-            rows.append((name + " [torch: factored Oja]", mp, tf))
+            variants.append((name + " [torch: factored Oja]", tf, True))
             cmds.append(shlex.join(tf["cmd"]))
+        for label, t, factored in variants:
+            hk = None
+            if not args.no_heap_kept:
+                print(f"[{time.perf_counter() - t_start:6.0f} s] {label}: torch, heap kept ...", flush=True)
+                hk = run_torch(opts, args.warmup, n, args.seed, 0, factored, heap_kept=True)
+            rows.append((label, mp, t, hk))
     total = time.perf_counter() - t_start
 
-    head = ("| config | metaplast s/ep | torch s/ep | ratio torch/metaplast | metaplast RSS | torch RSS "
-            "| timed episodes | diverged | mean query acc. |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, mp, tr in rows:
+    head = ("| config | metaplast s/ep | torch s/ep | ratio torch/metaplast | torch s/ep, heap kept | ratio "
+            "| metaplast RSS | torch RSS | timed episodes | diverged | mean query acc. |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, mp, tr, hk in rows:
+        hk_cells = f"{hk['median']:.4f} | {hk['median'] / mp['median']:.1f}x" if hk else "- | -"
         lines.append(f"| {name} | {mp['median']:.4f} | {tr['median']:.4f} | {tr['median'] / mp['median']:.1f}x "
-                     f"| {fmt_rss(mp['rss'])} | {fmt_rss(tr['rss'])} | {mp['episodes']} / {tr['episodes']} "
-                     f"| {mp['diverged']} / {tr['diverged']} | {mp['acc']:.2f} / {tr['acc']:.2f} |")
+                     f"| {hk_cells} | {fmt_rss(mp['rss'])} | {fmt_rss(tr['rss'])} "
+                     f"| {mp['episodes']} / {tr['episodes']} | {mp['diverged']} / {tr['diverged']} "
+                     f"| {mp['acc']:.2f} / {tr['acc']:.2f} |")
     table = "\n".join(lines)
     print("\n" + table + "\n")
     for n_ in notes:
@@ -181,7 +206,9 @@ def main():
         "two sides draw different tasks and weights, so their meta-training trajectories differ). The last "
         "three columns read metaplast / torch. The 10-term pool is timed at a fixed hand-set theta "
         f"(`--init {POOL_THETA} --lr 1e-12`) because it diverges within ~20 episodes of meta-training at "
-        "lambda = 0 on both sides; its per-episode work is unchanged.",
+        "lambda = 0 on both sides; its per-episode work is unchanged. *heap kept*: the same torch run with "
+        + " ".join(f"`{k}={v}`" for k, v in HEAP_KEPT.items()) + ", so glibc keeps the memory the previous "
+        "episode's autograd graph freed instead of returning it to the kernel and page-faulting it in again.",
         "",
         table,
         "",

@@ -55,7 +55,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# numpy and torch are imported in main(), after the thread-count variables are set: OpenBLAS (used
+# by both) sizes its thread pool when it is first loaded.
+np = torch = F = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -369,7 +371,8 @@ def main():
     # threads must be fixed before torch starts its pools
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(args.threads))
-    global torch, F
+    global np, torch, F
+    import numpy as np
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(args.threads)
