@@ -94,7 +94,8 @@ def parse_args(argv=None):
     p.add_argument("--hidden", default="170,130,100,70")
     p.add_argument("--beta", type=float, default=10.0)
     p.add_argument("--json", action="store_true", help="print one JSON object with all measurements")
-    p.add_argument("--crosscheck", action="store_true", help="statistical cross-check against metaplast")
+    p.add_argument("--crosscheck", action="store_true", help="statistical cross-check against metaplast: without --terms/--init it runs "
+                        "FA+Oja at F0=0.01,F9=0.004; --lr left at 1e-3 becomes 1e-12 (no learning)")
     p.add_argument("--crosscheck-episodes", type=int, default=30, help="episodes per side in --crosscheck (30)")
     p.add_argument("--metaplast", default=os.path.join(HERE, "..", "build", "metaplast"),
                    help="metaplast binary for --crosscheck")
