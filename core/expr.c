@@ -15,20 +15,27 @@
 
 mpl_termset *mpl_termset_new(void) { return calloc(1, sizeof(mpl_termset)); }
 
-void mpl_termset_free(mpl_termset *ts) {
-  if (!ts) return;
-  for (int i = 0; i < ts->n_nodes; i++) free(ts->nodes[i]);
-  for (int i = 0; i < ts->n_terms; i++) {
-    mpl_term *t = &ts->terms[i];
+static void free_native(mpl_native_term *n) {
+  if (!n) return;
+  free((char *)n->formula);
+  free((char *)n->latex);
+  free(n);
+}
+
+void mpl__termset_truncate(mpl_termset *ts, int n) {
+  while (ts->n_terms > n) {
+    mpl_term *t = &ts->terms[--ts->n_terms];
     free(t->name);
     free(t->description);
     free(t->source);
-    if (t->native) {
-      free((char *)t->native->formula);
-      free((char *)t->native->latex);
-      free(t->native);
-    }
+    free_native(t->native);
   }
+}
+
+void mpl_termset_free(mpl_termset *ts) {
+  if (!ts) return;
+  for (int i = 0; i < ts->n_nodes; i++) free(ts->nodes[i]);
+  mpl__termset_truncate(ts, 0);
   free(ts->nodes);
   free(ts->terms);
   for (int i = 0; i < ts->n_handles; i++) dlclose(ts->handles[i]); /* after the terms: natives live there */
@@ -262,11 +269,7 @@ int mpl__termset_add_native(mpl_termset *ts, const mpl_native_term *t, mpl_err *
   c->latex = t->latex ? mpl__strdup(t->latex) : NULL;
   int rc = (!c->formula || (t->latex && !c->latex)) ? mpl_errorf(err, MPL_ENOMEM, "out of memory")
                                                      : append_term(ts, name, t->description, NULL, c, err);
-  if (rc < 0) {
-    free((char *)c->formula);
-    free((char *)c->latex);
-    free(c);
-  }
+  if (rc < 0) free_native(c);
   return rc;
 }
 

@@ -54,6 +54,8 @@ MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_nativ
 MPL_INTERNAL int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_err *err);
 /* Find NAME.so on the plugin path: METAPLAST_PLUGIN_PATH, the install dir, the build dir. */
 MPL_INTERNAL int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err);
+/* Drop (and free) the terms from index n on. */
+MPL_INTERNAL void mpl__termset_truncate(mpl_termset *ts, int n);
 /* Keep a dlopen handle open for the lifetime of ts. */
 MPL_INTERNAL int mpl__termset_keep_handle(mpl_termset *ts, void *handle);
 

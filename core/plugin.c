@@ -40,21 +40,6 @@ int mpl_plugin_add_native(mpl_plugin *p, const mpl_native_term *t, mpl_err *err)
   return mpl__termset_add_native(p->ts, t, err);
 }
 
-/* Drop the terms added since index first (a plugin whose init failed leaves nothing behind). */
-static void truncate_terms(mpl_termset *ts, int first) {
-  while (ts->n_terms > first) {
-    mpl_term *t = &ts->terms[--ts->n_terms];
-    free(t->name);
-    free(t->description);
-    free(t->source);
-    if (t->native) {
-      free((char *)t->native->formula);
-      free((char *)t->native->latex);
-      free(t->native);
-    }
-  }
-}
-
 static int check_desc(const mpl_plugin_desc *d, const char *path, mpl_err *err) {
   if (!d) return mpl_errorf(err, MPL_EPLUGIN, "%s: mpl_plugin_entry returned NULL", path);
   if (d->abi_major != MPL_PLUGIN_ABI_MAJOR)
@@ -95,14 +80,14 @@ int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_
   rc = d->init(&p, &perr);
   ts->load_first = saved_first;
   ts->source = saved_source;
-  if (rc == 0 && ts->n_terms == first) rc = mpl_errorf(&perr, MPL_EPLUGIN, "registered no terms");
+  const char *what = "failed to initialise: ";
+  if (rc == 0 && ts->n_terms == first) rc = mpl_errorf(&perr, MPL_EPLUGIN, "registered no terms"), what = "";
   if (rc == 0) rc = mpl__termset_keep_handle(ts, h);
   if (rc < 0) {
     /* the message first: d and its strings live in the plugin, gone after dlclose */
-    mpl_errorf(err, rc == MPL_ENOMEM ? rc : MPL_EPLUGIN, "%s: plugin '%s' %s%s", path, d->name ? d->name : "?",
-               ts->n_terms == first && rc == MPL_EPLUGIN && !strcmp(perr.msg, "registered no terms") ? "" : "failed to initialise: ",
+    mpl_errorf(err, rc == MPL_ENOMEM ? rc : MPL_EPLUGIN, "%s: plugin '%s' %s%s", path, d->name ? d->name : "?", what,
                perr.msg[0] ? perr.msg : mpl_strerror(rc));
-    truncate_terms(ts, first);
+    mpl__termset_truncate(ts, first); /* a failed plugin leaves nothing behind */
     dlclose(h);
     return err ? err->code : rc;
   }
