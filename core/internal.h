@@ -76,4 +76,22 @@ MPL_INTERNAL int mpl__idx_read(mpl__idx *r, uint8_t *buf, size_t items, mpl_err 
 MPL_INTERNAL int mpl__idx_finish(mpl__idx *r, mpl_err *err);
 MPL_INTERNAL void mpl__idx_close(mpl__idx *r);
 
+/* Files and directories (util.c). */
+#include <stddef.h>
+/* mkdir -p path; then check it is a writable directory. */
+MPL_INTERNAL int mpl__make_dirs(const char *path, mpl_err *err);
+MPL_INTERNAL void mpl__join(char *buf, size_t n, const char *dir, const char *file);
+/* Write text to dir/file atomically: a temporary file, fsync, rename; no partial file on error. */
+MPL_INTERNAL int mpl__write_atomic(const char *dir, const char *file, const char *text, mpl_err *err);
+
+/* A bounded string printer: appends while room lasts, counts what the full text needs (len). */
+typedef struct mpl__sb { char *p; size_t n, len; } mpl__sb;
+MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
+
+/* The rule.txt text of a result (report.c). */
+struct mpl_search_result;
+struct mpl_search_cfg;
+MPL_INTERNAL size_t mpl__rule_text(const struct mpl_search_result *r, const struct mpl_search_cfg *cfg, char *buf,
+                                   size_t len);
+
 #endif

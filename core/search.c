@@ -59,97 +59,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 
-/* mkdir -p */
-static int make_dirs(const char *path, mpl_err *err) {
-  char buf[4096];
-  if (!path[0]) return mpl_errorf(err, MPL_EINVAL, "--out: empty directory name");
-  if (strlen(path) >= sizeof buf) return mpl_errorf(err, MPL_EINVAL, "--out: path too long");
-  strcpy(buf, path);
-  for (char *p = buf + 1; ; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-        return mpl_errorf(err, MPL_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-      *p = c;
-      if (!c) break;
-    }
-  }
-  struct stat st;
-  if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) return mpl_errorf(err, MPL_EIO, "%s: not a directory", path);
-  if (access(path, W_OK) < 0) return mpl_errorf(err, MPL_EIO, "%s: not writable: %s", path, strerror(errno));
-  return MPL_OK;
-}
 
-static void join(char *buf, size_t n, const char *dir, const char *file) { snprintf(buf, n, "%s/%s", dir, file); }
-
-/* Write text to dir/file atomically: a temporary file, fsync, rename. */
-static int write_atomic(const char *dir, const char *file, const char *text, mpl_err *err) {
-  char path[4200], tmp[4300];
-  join(path, sizeof path, dir, file);
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-  int ok = fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp, path) < 0) {
-    int e = errno;
-    unlink(tmp);
-    return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(e));
-  }
-  return MPL_OK;
-}
-
-/* }====== */
-
-/* {====== The rule as text ====== */
-
-typedef struct sb { char *p; size_t n, len; } sb;
-
-static void sb_printf(sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
-static void sb_printf(sb *s, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  size_t room = s->len < s->n ? s->n - s->len : 0;
-  int k = vsnprintf(room ? s->p + s->len : NULL, room, fmt, ap);
-  va_end(ap);
-  if (k > 0) s->len += (size_t)k;
-}
-
-size_t mpl_equation(char *const *names, char *const *formulas, const double *theta, int n, double tol,
-                    char *buf, size_t len) {
-  sb s = {buf, len, 0};
-  if (len) buf[0] = '\0';
-  int k = 0;
-  (void)names;
-  sb_printf(&s, "ΔW =");
-  for (int i = 0; i < n; i++) {
-    if (!(fabs(theta[i]) > tol)) continue;
-    const char *sign = theta[i] < 0 ? (k ? " − " : " −") : (k ? " + " : " ");
-    sb_printf(&s, "%s%.4g (%s)", sign, fabs(theta[i]), formulas[i]);
-    k++;
-  }
-  if (!k) sb_printf(&s, " 0");
-  return s.len;
-}
-
-static size_t rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, char *buf, size_t len) {
-  sb s = {buf, len, 0};
-  char eq[8192];
-  double tol = cfg ? cfg->zero_tol : 0;
-  mpl_equation(r->names, r->formulas, r->theta, r->n_terms, tol, eq, sizeof eq);
-  sb_printf(&s, "%s\n\n", eq);
-  sb_printf(&s, "Shared by every layer ℓ; W = W_{ℓ−1,ℓ}; a positive θ applies its term as written.\n");
-  if (tol == 0) sb_printf(&s, "Terms whose θ is exactly 0 are dropped.\n\n");
-  else sb_printf(&s, "Terms with |θ| <= %g (--zero-tol) are dropped.\n\n", tol);
-  sb_printf(&s, "%-8s %14s  %s\n", "term", "theta", "formula");
-  for (int i = 0; i < r->n_terms; i++)
-    sb_printf(&s, "%-8s %14.6g  %s%s\n", r->names[i], r->theta[i], r->formulas[i],
-              fabs(r->theta[i]) > tol ? "" : "   (zero)");
-  return s.len;
-}
-
-/* }====== */
 
 /* {====== Results directory ====== */
 
@@ -171,31 +81,31 @@ typedef struct run {
 static int write_config(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   char text[8192], sizes[512] = "";
-  sb s = {text, sizeof text, 0};
+  mpl__sb s = {text, sizeof text, 0};
   for (int l = 0, k = 0; l <= R->net.n_layers; l++)
     k += snprintf(sizes + k, sizeof sizes - (size_t)k, "%s%d", l ? "-" : "", R->net.sizes[l]);
-  sb_printf(&s, "# metaplast search configuration (every value in force, defaults included)\n");
-  if (c->command) sb_printf(&s, "command = %s\n", c->command);
-  sb_printf(&s, "data = %s\n", R->ds->name);
-  if (c->images) sb_printf(&s, "images = %s\nlabels = %s\n", c->images, c->labels);
-  sb_printf(&s, "per_class = %zu\nclasses = %d\n", c->per_class, R->ds->n_classes);
-  sb_printf(&s, "sampling = %s\nM = %d\nK = %d\nQ = %d\n", c->task.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
+  mpl__sb_printf(&s, "# metaplast search configuration (every value in force, defaults included)\n");
+  if (c->command) mpl__sb_printf(&s, "command = %s\n", c->command);
+  mpl__sb_printf(&s, "data = %s\n", R->ds->name);
+  if (c->images) mpl__sb_printf(&s, "images = %s\nlabels = %s\n", c->images, c->labels);
+  mpl__sb_printf(&s, "per_class = %zu\nclasses = %d\n", c->per_class, R->ds->n_classes);
+  mpl__sb_printf(&s, "sampling = %s\nM = %d\nK = %d\nQ = %d\n", c->task.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
             c->task.m, c->task.k, c->task.q);
-  sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
+  mpl__sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
             c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
-  sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
-  sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
-  sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
+  mpl__sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
+  mpl__sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
+  mpl__sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
             c->adam.l1 == MPL_L1_PENALTY ? "penalty" : "prox");
-  sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
+  mpl__sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
   if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
-  return write_atomic(c->out, "config.txt", text, err);
+  return mpl__write_atomic(c->out, "config.txt", text, err);
 }
 
 static int open_log(run *R, mpl_err *err) {
   char path[4200];
-  join(path, sizeof path, R->cfg->out, "log.csv");
+  mpl__join(path, sizeof path, R->cfg->out, "log.csv");
   if (!R->cfg->force && access(path, F_OK) == 0)
     return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
                       path, R->cfg->out);
@@ -275,7 +185,7 @@ static int setup(run *R, mpl_err *err) {
   R->rng = gsl_rng_alloc(gsl_rng_mt19937);
   if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->gsum || !R->rng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (c->out) {
-    if ((rc = make_dirs(c->out, err)) < 0) return rc;
+    if ((rc = mpl__make_dirs(c->out, err)) < 0) return rc;
     if ((rc = open_log(R, err)) < 0) return rc;
     if ((rc = write_config(R, err)) < 0) return rc;
   }
@@ -352,18 +262,18 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   size_t cap = 65536;
   char *text = malloc(cap);
   if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  sb s = {text, cap, 0};
-  sb_printf(&s, "name\ttheta\tformula\tlatex\tcode\n");
+  mpl__sb s = {text, cap, 0};
+  mpl__sb_printf(&s, "name\ttheta\tformula\tlatex\tcode\n");
   for (int i = 0; i < R->sel.n; i++) {
     char latex[4096], code[4096];
     mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_LATEX, latex, sizeof latex);
     mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_CODE, code, sizeof code);
-    sb_printf(&s, "%s\t%.17g\t%s\t%s\t%s\n", res->names[i], res->theta[i], res->formulas[i], latex, code);
+    mpl__sb_printf(&s, "%s\t%.17g\t%s\t%s\t%s\n", res->names[i], res->theta[i], res->formulas[i], latex, code);
   }
-  int rc = s.len < cap ? write_atomic(R->cfg->out, "theta.tsv", text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");
+  int rc = s.len < cap ? mpl__write_atomic(R->cfg->out, "theta.tsv", text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");
   if (rc == 0) {
-    size_t need = rule_text(res, R->cfg, text, cap);
-    rc = need < cap ? write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
+    size_t need = mpl__rule_text(res, R->cfg, text, cap);
+    rc = need < cap ? mpl__write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
   }
   free(text);
   return rc;
@@ -476,75 +386,4 @@ void mpl_search_result_free(mpl_search_result *res) {
 
 /* }====== */
 
-/* {====== Report ====== */
 
-/* Split a line at tabs into at most n fields (in place). */
-static int split_tabs(char *line, char **f, int n) {
-  int k = 0;
-  line[strcspn(line, "\r\n")] = '\0';
-  for (char *p = line; k < n; ) {
-    f[k++] = p;
-    char *t = strchr(p, '\t');
-    if (!t) break;
-    *t = '\0';
-    p = t + 1;
-  }
-  return k;
-}
-
-static double config_number(const char *dir, const char *key, double dflt) {
-  char path[4200], line[1024];
-  join(path, sizeof path, dir, "config.txt");
-  FILE *f = fopen(path, "r");
-  double v = dflt;
-  if (!f) return v;
-  size_t k = strlen(key);
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, key, k) == 0 && strncmp(line + k, " = ", 3) == 0) v = strtod(line + k + 3, NULL);
-  fclose(f);
-  return v;
-}
-
-int mpl_report(const char *dir, FILE *out, mpl_err *err) {
-  char path[4200], line[16384];
-  join(path, sizeof path, dir, "theta.tsv");
-  FILE *f = fopen(path, "r");
-  if (!f) return mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s (is %s a metaplast results directory?)",
-                            path, strerror(errno), dir);
-  mpl_search_result r = {0};
-  int rc = MPL_OK, lineno = 0, cap = 0;
-  while (rc == 0 && fgets(line, sizeof line, f)) {
-    char *fld[5];
-    if (++lineno == 1) continue; /* header */
-    if (split_tabs(line, fld, 5) < 3) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected name, theta, formula", path, lineno); break; }
-    char *end;
-    double th = strtod(fld[1], &end);
-    if (end == fld[1] || *end) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: theta '%s' is not a number", path, lineno, fld[1]); break; }
-    if (r.n_terms == cap) {
-      cap = cap ? 2 * cap : 16;
-      char **a = realloc(r.names, (size_t)cap * sizeof *a), **b = a ? realloc(r.formulas, (size_t)cap * sizeof *b) : NULL;
-      double *c = b ? realloc(r.theta, (size_t)cap * sizeof *c) : NULL;
-      if (a) r.names = a;
-      if (b) r.formulas = b;
-      if (c) r.theta = c;
-      if (!a || !b || !c) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); break; }
-    }
-    r.names[r.n_terms] = mpl__strdup(fld[0]);
-    r.formulas[r.n_terms] = mpl__strdup(fld[2]);
-    r.theta[r.n_terms++] = th;
-  }
-  fclose(f);
-  if (rc == 0 && r.n_terms == 0) rc = mpl_errorf(err, MPL_EFORMAT, "%s: no terms", path);
-  if (rc == 0) {
-    mpl_search_cfg c;
-    mpl_search_defaults(&c);
-    c.zero_tol = config_number(dir, "zero_tol", 0);
-    char text[65536];
-    rule_text(&r, &c, text, sizeof text);
-    fputs(text, out);
-  }
-  mpl_search_result_free(&r);
-  return rc;
-}
-
-/* }====== */

@@ -1,0 +1,86 @@
+/* metaplast command line: strict argument parsing. See LICENSE for copyright. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cli_bad(const char *flag, const char *val, const char *what) {
+  fprintf(stderr, PROG ": %s '%s': %s\n", flag, val, what);
+  return -1;
+}
+
+int cli_parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || errno) return cli_bad(flag, s, "not an integer");
+  if (v < lo || v > hi) {
+    char m[96];
+    snprintf(m, sizeof m, "out of range [%ld, %ld]", lo, hi);
+    return cli_bad(flag, s, m);
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int cli_parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || !isfinite(v)) return cli_bad(flag, s, "not a finite number");
+  if (v < lo || v > hi) {
+    char m[96];
+    snprintf(m, sizeof m, "out of range [%g, %g]", lo, hi);
+    return cli_bad(flag, s, m);
+  }
+  *out = v;
+  return 0;
+}
+
+int cli_parse_ulong(const char *flag, const char *s, unsigned long *out) {
+  char *end;
+  errno = 0;
+  if (*s == '-') return cli_bad(flag, s, "must not be negative");
+  unsigned long v = strtoul(s, &end, 10);
+  if (end == s || *end || errno) return cli_bad(flag, s, "not a non-negative integer");
+  *out = v;
+  return 0;
+}
+
+int cli_parse_hidden(const char *s, mpl_search_cfg *c) {
+  c->n_hidden = 0;
+  if (!strcmp(s, "none")) return 0;
+  for (const char *p = s; *p;) {
+    char item[32];
+    size_t k = strcspn(p, ",-");
+    if (k == 0 || k >= sizeof item || c->n_hidden == MPL_MAX_LAYERS - 1) return cli_bad("--hidden", s, "expected sizes like 170,130,100,70 (at most 15)");
+    memcpy(item, p, k);
+    item[k] = '\0';
+    if (cli_parse_int("--hidden", item, 1, 100000, &c->hidden[c->n_hidden++]) < 0) return -1;
+    p += k + (p[k] != '\0');
+  }
+  return 0;
+}
+
+int cli_parse_feedback(const char *s, mpl_feedback *fb) {
+  if (!strcmp(s, "fixed") || !strcmp(s, "fa")) *fb = MPL_FB_FIXED;
+  else if (!strcmp(s, "symmetric") || !strcmp(s, "bp")) *fb = MPL_FB_SYMMETRIC;
+  else return cli_bad("--feedback", s, "expected fixed or symmetric");
+  return 0;
+}
+
+char *cli_join_argv(int argc, char **argv) {
+  size_t n = 1;
+  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+  char *s = malloc(n);
+  if (!s) return NULL;
+  s[0] = '\0';
+  for (int i = 0; i < argc; i++) strcat(strcat(s, i ? " " : ""), argv[i]);
+  return s;
+}

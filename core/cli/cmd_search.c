@@ -1,0 +1,170 @@
+/* metaplast search: meta-learn a rule. See LICENSE for copyright. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metaplast/search.h"
+
+#include "cli.h"
+
+static void search_help(FILE *f) {
+  fprintf(f,
+    "usage: " PROG " search [options]\n"
+    "Meta-learn the coefficients of candidate plasticity terms (PAPER.md §1-§6).\n\n"
+    "Data\n"
+    "  --data NAME          fashion-mnist (default, Debian's dataset-fashion-mnist), fashion-mnist-test,\n"
+    "                       emnist-bymerge:DIR (EMNIST ByMerge test split in DIR)\n"
+    "  --images F --labels F  any IDX image/label pair (raw or .gz) instead of --data\n"
+    "  --per-class N        keep the first N images of each class (400 as in the paper; 0 = all)\n"
+    "Tasks\n"
+    "  --ways M             classes per task (5)\n"
+    "  --shots K            training images per class (50)\n"
+    "  --queries Q          query images per class (10)\n"
+    "  --sampling MODE      clean (default: distinct classes, images drawn afresh, train/query disjoint)\n"
+    "                       or paper (classes with replacement, each class's fixed first K+Q images)\n"
+    "Network\n"
+    "  --hidden SIZES       hidden layer sizes (170,130,100,70); output width = the dataset's classes\n"
+    "  --beta B             softplus sharpness (10)\n"
+    "  --feedback MODE      fixed (FA, default) or symmetric (BP)\n"
+    "  --bp-detach          symmetric feedback: no meta-gradient through W's role as feedback (reference)\n"
+    "Rule\n"
+    "  --terms SPEC         paper | paper:F0,F2,F9 | x.so | x.so:a,b (default paper:F0); repeat or join\n"
+    "                       with ';' to combine sources\n"
+    "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
+    "  --sign NAME=+|-,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step (none)\n"
+    "Meta-optimisation\n"
+    "  --episodes N         meta-training episodes, i.e. meta-steps (600)\n"
+    "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
+    "  --seed S             seed of every random draw (1); same seed, same results bit for bit\n"
+    "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8; eps > 0)\n"
+    "  --lambda L           L1 weight (0)\n"
+    "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
+    "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
+    "  --max-failures N     stop after N consecutive diverged episodes (20)\n"
+    "Output\n"
+    "  --out DIR            results directory (default runs/YYYYmmdd-HHMMSS)\n"
+    "  --force              write into a directory that already holds a run\n"
+    "  --quiet              no progress line\n"
+    "  -h, --help           this help\n");
+}
+
+enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
+       O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
+       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN };
+
+static const struct option search_opts[] = {
+  {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
+  {"ways", 1, 0, O_WAYS}, {"shots", 1, 0, O_SHOTS}, {"queries", 1, 0, O_QUERIES}, {"sampling", 1, 0, O_SAMPLING},
+  {"hidden", 1, 0, O_HIDDEN}, {"beta", 1, 0, O_BETA}, {"feedback", 1, 0, O_FEEDBACK}, {"bp-detach", 0, 0, O_DETACH},
+  {"terms", 1, 0, O_TERMS}, {"init", 1, 0, O_INIT}, {"sign", 1, 0, O_SIGN}, {"episodes", 1, 0, O_EPISODES}, {"meta-batch", 1, 0, O_MBATCH}, {"seed", 1, 0, O_SEED},
+  {"lr", 1, 0, O_LR}, {"beta1", 1, 0, O_B1}, {"beta2", 1, 0, O_B2}, {"eps", 1, 0, O_EPS}, {"lambda", 1, 0, O_LAMBDA},
+  {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
+  {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+
+static int add_terms(mpl_search_cfg *c, const char *a);
+
+static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
+  int v;
+  switch (o) {
+  case O_DATA: c->data = a; return 0;
+  case O_IMAGES: c->images = a; return 0;
+  case O_LABELS: c->labels = a; return 0;
+  case O_PERCLASS: if (cli_parse_int("--per-class", a, 0, INT_MAX, &v) < 0) return -1; c->per_class = (size_t)v; return 0;
+  case O_WAYS: return cli_parse_int("--ways", a, 1, 10000, &c->task.m);
+  case O_SHOTS: return cli_parse_int("--shots", a, 1, 100000, &c->task.k);
+  case O_QUERIES: return cli_parse_int("--queries", a, 1, 100000, &c->task.q);
+  case O_SAMPLING:
+    if (!strcmp(a, "paper")) c->task.mode = MPL_SAMPLE_PAPER;
+    else if (!strcmp(a, "clean")) c->task.mode = MPL_SAMPLE_CLEAN;
+    else return cli_bad("--sampling", a, "expected clean or paper");
+    return 0;
+  case O_HIDDEN: return cli_parse_hidden(a, c);
+  case O_BETA: return cli_parse_double("--beta", a, 1e-6, 1e6, &c->beta);
+  case O_FEEDBACK: return cli_parse_feedback(a, &c->feedback);
+  case O_DETACH: c->bp_detach = 1; return 0;
+  case O_TERMS: return add_terms(c, a);
+  case O_INIT: c->init = a; return 0;
+  case O_SIGN: c->sign = a; return 0;
+  case O_EPISODES: return cli_parse_int("--episodes", a, 1, INT_MAX, &c->episodes);
+  case O_SEED: return cli_parse_ulong("--seed", a, &c->seed);
+  case O_MBATCH: return cli_parse_int("--meta-batch", a, 1, 4096, &c->meta_batch);
+  case O_LR: return cli_parse_double("--lr", a, 1e-300, 1e6, &c->adam.lr);
+  case O_B1: return cli_parse_double("--beta1", a, 0, 0.999999999, &c->adam.beta1);
+  case O_B2: return cli_parse_double("--beta2", a, 0, 0.999999999, &c->adam.beta2);
+  case O_EPS: return cli_parse_double("--eps", a, 1e-300, 1, &c->adam.eps);
+  case O_LAMBDA: return cli_parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
+  case O_L1:
+    if (!strcmp(a, "prox")) c->adam.l1 = MPL_L1_PROX;
+    else if (!strcmp(a, "penalty")) c->adam.l1 = MPL_L1_PENALTY;
+    else return cli_bad("--l1", a, "expected prox or penalty");
+    return 0;
+  case O_ZTOL: return cli_parse_double("--zero-tol", a, 0, 1e12, &c->zero_tol);
+  case O_MAXFAIL: return cli_parse_int("--max-failures", a, 1, INT_MAX, &c->max_failures);
+  case O_OUT: c->out = a; return 0;
+  case O_FORCE: c->force = 1; return 0;
+  case O_QUIET: *quiet = 1; return 0;
+  default: return -1;
+  }
+}
+
+/* --terms may be repeated: the sources are joined with ';'. */
+static char terms_buf[8192];
+static int add_terms(mpl_search_cfg *c, const char *a) {
+  if (c->terms != terms_buf) terms_buf[0] = '\0';
+  size_t k = strlen(terms_buf);
+  if (k + strlen(a) + 2 > sizeof terms_buf) return cli_bad("--terms", a, "too long");
+  snprintf(terms_buf + k, sizeof terms_buf - k, "%s%s", k ? ";" : "", a);
+  c->terms = terms_buf;
+  return 0;
+}
+
+int cmd_search(int argc, char **argv) {
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  int o, quiet = 0;
+  optind = 1;
+  while ((o = getopt_long(argc, argv, "h", search_opts, NULL)) != -1) {
+    if (o == 'h') { search_help(stdout); return 0; }
+    if (o == '?' || search_option(o, optarg, &c, &quiet) < 0) {
+      fprintf(stderr, "Try '" PROG " search --help'.\n");
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, PROG " search: unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
+    return 2;
+  }
+  char outbuf[64];
+  if (!c.out) {
+    time_t t = time(NULL);
+    strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", localtime(&t));
+    c.out = outbuf;
+  }
+  c.progress = quiet ? NULL : stderr;
+  char *cmd = cli_join_argv(argc + 1, argv - 1);
+  c.command = cmd;
+  mpl_search_result res;
+  mpl_err err = {0};
+  int rc = mpl_search_run(&c, &res, &err);
+  free(cmd);
+  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
+  if (res.episodes > 0) {
+    double acc = 0;
+    int k = 0;
+    for (int i = 0; i < res.episodes; i++) if (!isnan(res.accuracy[i])) acc += res.accuracy[i], k++;
+    printf("%d episodes, %.4f s/episode (median), mean query accuracy %.4f, %d diverged\n", res.episodes,
+           res.seconds_per_episode, k ? acc / k : NAN, res.failures);
+    if (res.theta) {
+      char eq[16384];
+      mpl_equation(res.names, res.formulas, res.theta, res.n_terms, c.zero_tol, eq, sizeof eq);
+      printf("discovered rule: %s\nresults in %s/\n", eq, c.out);
+    }
+  }
+  mpl_search_result_free(&res);
+  return rc < 0 ? 1 : 0;
+}
