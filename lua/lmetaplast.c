@@ -1,0 +1,944 @@
+/* metaplast: the Lua module `metaplast`: datasets, term sources, searches and their results, over
+ * libmetaplast's public API. The same code serves `require "metaplast"` in a stock lua5.4 and
+ * `metaplast run`. docs/lua.md documents it. See LICENSE for copyright.
+ *
+ * Memory: every C resource is owned by a "box", a userdata created BEFORE the resource (liolib's
+ * newprefile) and marked to-be-closed, so that whatever Lua error happens later (a bad key, a
+ * failed search, an allocation failure while building a result) the resource is released when
+ * the C function's frame unwinds. Strings handed to the library are anchored in a table on the
+ * stack for as long as the library may read them. */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, open_memstream */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "metaplast/data.h"
+#include "metaplast/search.h"
+#include "metaplast/terms.h"
+#include "metaplast/version.h"
+
+#include "lmetaplast.h"
+
+/* {====== Boxes: C resources owned by to-be-closed userdata ====== */
+
+#define BOX_MT "metaplast.box"
+
+typedef struct box {
+  void *p;                  /* the resource, or NULL */
+  void (*release)(void *);  /* how to release it */
+} box;
+
+static int box_close(lua_State *L) {
+  box *b = luaL_checkudata(L, 1, BOX_MT);
+  void *p = b->p;
+  b->p = NULL;  /* idempotent: __close, then __gc */
+  if (p) b->release(p);
+  return 0;
+}
+
+/* Push an empty box that will release its resource with `release` when the calling C function
+ * returns or unwinds. Create the box first, then the resource. */
+static box *newbox(lua_State *L, void (*release)(void *)) {
+  box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->p = NULL;
+  b->release = release;
+  luaL_setmetatable(L, BOX_MT);
+  lua_toclose(L, -1);
+  return b;
+}
+
+static void release_dataset(void *p) { mpl_dataset_free(p); }
+static void release_termset(void *p) { mpl_termset_free(p); }
+static void release_selection(void *p) { mpl_selection_free(p); free(p); }
+static void release_result(void *p) { mpl_search_result_free(p); free(p); }
+static void release_file(void *p) { fclose(p); }
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st; (void)flag; (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* A temporary results directory this module made (mkdtemp): removed with its contents. */
+static void release_tmpdir(void *p) {
+  nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(p);
+}
+
+typedef struct memfile { FILE *f; char *buf; size_t len; } memfile;
+static void release_memfile(void *p) {
+  memfile *m = p;
+  if (m->f) fclose(m->f);
+  free(m->buf);
+  free(m);
+}
+
+/* }====== */
+
+/* {====== Checked values: wrong types and ranges are errors naming the key ====== */
+
+static int key_error(lua_State *L, const char *fn, const char *key, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return luaL_error(L, "%s: key '%s': %s", fn, key, msg);
+}
+
+static lua_Integer check_int(lua_State *L, int i, const char *fn, const char *key, lua_Integer lo, lua_Integer hi) {
+  int ok = 0;
+  lua_Integer v = lua_type(L, i) == LUA_TNUMBER ? lua_tointegerx(L, i, &ok) : 0;
+  if (!ok && lua_type(L, i) == LUA_TNUMBER)
+    key_error(L, fn, key, "expected an integer, got %.17g", (double)lua_tonumber(L, i));
+  if (!ok) key_error(L, fn, key, "expected an integer, got %s", luaL_typename(L, i));
+  if (v < lo || v > hi) key_error(L, fn, key, "%lld is out of range [%lld, %lld]", (long long)v, (long long)lo, (long long)hi);
+  return v;
+}
+
+static double check_num(lua_State *L, int i, const char *fn, const char *key, double lo, double hi) {
+  if (lua_type(L, i) != LUA_TNUMBER) key_error(L, fn, key, "expected a number, got %s", luaL_typename(L, i));
+  double v = (double)lua_tonumber(L, i);
+  if (!isfinite(v) || v < lo || v > hi) key_error(L, fn, key, "%g is out of range [%g, %g]", v, lo, hi);
+  return v;
+}
+
+static int check_bool(lua_State *L, int i, const char *fn, const char *key) {
+  if (lua_type(L, i) != LUA_TBOOLEAN) key_error(L, fn, key, "expected a boolean, got %s", luaL_typename(L, i));
+  return lua_toboolean(L, i);
+}
+
+/* A string value, anchored in the table at `keep` so that it outlives the value's own table. */
+static const char *check_str(lua_State *L, int i, int keep, const char *fn, const char *key) {
+  if (lua_type(L, i) != LUA_TSTRING) key_error(L, fn, key, "expected a string, got %s", luaL_typename(L, i));
+  lua_pushvalue(L, i);
+  lua_rawseti(L, keep, (lua_Integer)lua_rawlen(L, keep) + 1);
+  return lua_tostring(L, i);
+}
+
+/* The index of the string value among names (NULL-terminated). */
+static int check_choice(lua_State *L, int i, const char *fn, const char *key, const char *const *names) {
+  if (lua_type(L, i) != LUA_TSTRING) key_error(L, fn, key, "expected a string, got %s", luaL_typename(L, i));
+  const char *s = lua_tostring(L, i);
+  char list[256] = "";
+  for (int k = 0; names[k]; k++) {
+    if (!strcmp(s, names[k])) return k;
+    size_t n = strlen(list);
+    snprintf(list + n, sizeof list - n, "%s'%s'", k ? ", " : "", names[k]);
+  }
+  return key_error(L, fn, key, "'%s' is not one of %s", s, list);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The string keys of the table at t, sorted, in a scratch userdata pushed on the stack (the
+ * strings stay anchored by t). A key that is not a string is an error naming `key`. */
+static const char **sorted_keys(lua_State *L, int t, const char *fn, const char *key, int *n) {
+  t = lua_absindex(L, t);
+  int k = 0;
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING) key_error(L, fn, key, "keys must be names, got a %s key", luaL_typename(L, -2));
+    k++;
+  }
+  const char **v = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *v, 0);
+  int j = 0;
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) v[j++] = lua_tostring(L, -2);
+  qsort(v, (size_t)k, sizeof *v, cmp_str);
+  *n = k;
+  return v;
+}
+
+/* }====== */
+
+/* {====== The search configuration: Lua table -> mpl_search_cfg ====== */
+
+#define SEARCH "metaplast.search"
+
+typedef struct opt_ctx {
+  lua_State *L;
+  int keep;   /* stack index of the table anchoring strings built or read here */
+  int quiet;
+} opt_ctx;
+
+enum { O_INT, O_SIZE, O_ULONG, O_NUM, O_BOOL, O_STR, O_FN };
+
+typedef struct sopt {
+  const char *key;
+  int type;
+  size_t off;                                            /* the field of mpl_search_cfg */
+  double lo, hi;                                         /* numeric range */
+  void (*set)(opt_ctx *o, mpl_search_cfg *c, int i);     /* O_FN: read the value at index i */
+  void (*push)(lua_State *L, const mpl_search_cfg *c);   /* O_FN: push the setting's value */
+} sopt;
+
+static const char *const sampling_names[] = {"clean", "paper", NULL};
+static const char *const feedback_names[] = {"fixed", "symmetric", "fa", "bp", NULL};
+static const char *const l1_names[] = {"prox", "penalty", NULL};
+
+/* data = "fashion-mnist" | "emnist-bymerge:DIR" | {images=, labels=} | {spec=, per_class=}
+ * (the last two are what metaplast.dataset returns). */
+static void set_data(opt_ctx *o, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  if (lua_type(L, i) == LUA_TSTRING) { c->data = check_str(L, i, o->keep, SEARCH, "data"); return; }
+  if (lua_type(L, i) != LUA_TTABLE)
+    key_error(L, SEARCH, "data", "expected a dataset name or a table {images=, labels=}, got %s", luaL_typename(L, i));
+  lua_getfield(L, i, "images");
+  lua_getfield(L, i, "labels");
+  lua_getfield(L, i, "spec");
+  lua_getfield(L, i, "per_class");
+  int top = lua_gettop(L);
+  if (!lua_isnil(L, top - 3) || !lua_isnil(L, top - 2)) {
+    c->images = check_str(L, top - 3, o->keep, SEARCH, "data.images");
+    c->labels = check_str(L, top - 2, o->keep, SEARCH, "data.labels");
+  } else if (!lua_isnil(L, top - 1)) {
+    c->data = check_str(L, top - 1, o->keep, SEARCH, "data.spec");
+  } else {
+    key_error(L, SEARCH, "data", "a table needs images= and labels= (IDX files) or spec=");
+  }
+  if (!lua_isnil(L, top)) c->per_class = (size_t)check_int(L, top, SEARCH, "data.per_class", 0, INT_MAX);
+  lua_pop(L, 4);
+}
+
+static void push_data(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->data); }
+
+static void set_sampling(opt_ctx *o, mpl_search_cfg *c, int i) {
+  c->task.mode = check_choice(o->L, i, SEARCH, "sampling", sampling_names) ? MPL_SAMPLE_PAPER : MPL_SAMPLE_CLEAN;
+}
+static void push_sampling(lua_State *L, const mpl_search_cfg *c) {
+  lua_pushstring(L, sampling_names[c->task.mode == MPL_SAMPLE_PAPER]);
+}
+
+static void set_feedback(opt_ctx *o, mpl_search_cfg *c, int i) {
+  c->feedback = check_choice(o->L, i, SEARCH, "feedback", feedback_names) % 2 ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+}
+static void push_feedback(lua_State *L, const mpl_search_cfg *c) {
+  lua_pushstring(L, feedback_names[c->feedback == MPL_FB_SYMMETRIC]);
+}
+
+static void set_l1(opt_ctx *o, mpl_search_cfg *c, int i) {
+  c->adam.l1 = check_choice(o->L, i, SEARCH, "l1", l1_names) ? MPL_L1_PENALTY : MPL_L1_PROX;
+}
+static void push_l1(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, l1_names[c->adam.l1 == MPL_L1_PENALTY]); }
+
+/* hidden = {170, 130, 100, 70} (hidden layer sizes; {} for none). */
+static void set_hidden(opt_ctx *o, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  if (lua_type(L, i) != LUA_TTABLE)
+    key_error(L, SEARCH, "hidden", "expected a list of layer sizes like {170, 130}, got %s", luaL_typename(L, i));
+  lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+  if (n > MPL_MAX_LAYERS - 1) key_error(L, SEARCH, "hidden", "%d hidden layers (at most %d)", (int)n, MPL_MAX_LAYERS - 1);
+  for (lua_Integer k = 1; k <= n; k++) {
+    char key[32];
+    snprintf(key, sizeof key, "hidden[%d]", (int)k);
+    lua_rawgeti(L, i, k);
+    c->hidden[k - 1] = (int)check_int(L, -1, SEARCH, key, 1, 100000);
+    lua_pop(L, 1);
+  }
+  c->n_hidden = (int)n;
+}
+static void push_hidden(lua_State *L, const mpl_search_cfg *c) {
+  lua_createtable(L, c->n_hidden, 0);
+  for (int k = 0; k < c->n_hidden; k++) {
+    lua_pushinteger(L, c->hidden[k]);
+    lua_rawseti(L, -2, k + 1);
+  }
+}
+
+/* terms = "paper:F0,F9" or a list of sources {"paper:F0,F9", "extra:bcm"} (joined with ';'). */
+static void set_terms(opt_ctx *o, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  if (lua_type(L, i) == LUA_TSTRING) { c->terms = check_str(L, i, o->keep, SEARCH, "terms"); return; }
+  if (lua_type(L, i) != LUA_TTABLE)
+    key_error(L, SEARCH, "terms", "expected a term specification like \"paper:F0,F9\" or a list of them, got %s",
+              luaL_typename(L, i));
+  lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+  if (n == 0) key_error(L, SEARCH, "terms", "an empty list");
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (lua_Integer k = 1; k <= n; k++) {
+    if (k > 1) luaL_addchar(&b, ';');
+    lua_rawgeti(L, i, k);
+    if (lua_type(L, -1) != LUA_TSTRING) key_error(L, SEARCH, "terms", "item %d: expected a string, got %s", (int)k, luaL_typename(L, -1));
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  c->terms = check_str(L, -1, o->keep, SEARCH, "terms");
+  lua_pop(L, 1);
+}
+
+static void push_terms(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->terms); }
+
+/* init = "F9=0.01" or {F9 = 0.01}; sign = "F9=+" or {F9 = "+"} ("+", "-", "free"). A table is
+ * written out as the library's NAME=VALUE list, in name order. */
+static void set_named(opt_ctx *o, const char **field, int i, const char *key, int is_sign) {
+  lua_State *L = o->L;
+  if (lua_type(L, i) == LUA_TSTRING) { *field = check_str(L, i, o->keep, SEARCH, key); return; }
+  if (lua_type(L, i) != LUA_TTABLE)
+    key_error(L, SEARCH, key, "expected a table like %s or a string, got %s",
+              is_sign ? "{F9 = \"+\"}" : "{F9 = 0.01}", luaL_typename(L, i));
+  int n;
+  const char **names = sorted_keys(L, i, SEARCH, key, &n);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int k = 0; k < n; k++) {
+    char item[64], sub[160];
+    snprintf(sub, sizeof sub, "%s.%s", key, names[k]);
+    if (strpbrk(names[k], ",=;")) key_error(L, SEARCH, sub, "not a term name");
+    lua_getfield(L, i, names[k]);
+    if (is_sign) {
+      static const char *const signs[] = {"+", "-", "free", "0", NULL};
+      snprintf(item, sizeof item, "%s", signs[check_choice(L, -1, SEARCH, sub, signs)]);
+    } else {
+      snprintf(item, sizeof item, "%.17g", check_num(L, -1, SEARCH, sub, -1e300, 1e300));
+    }
+    lua_pop(L, 1);
+    if (k) luaL_addchar(&b, ',');
+    luaL_addstring(&b, names[k]);
+    luaL_addchar(&b, '=');
+    luaL_addstring(&b, item);
+  }
+  luaL_pushresult(&b);
+  *field = n ? check_str(L, -1, o->keep, SEARCH, key) : NULL;
+  lua_pop(L, 2);  /* the string and the names */
+}
+static void set_init(opt_ctx *o, mpl_search_cfg *c, int i) { set_named(o, &c->init, i, "init", 0); }
+static void set_sign(opt_ctx *o, mpl_search_cfg *c, int i) { set_named(o, &c->sign, i, "sign", 1); }
+static void push_init(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->init); }
+static void push_sign(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->sign); }
+
+static void set_quiet(opt_ctx *o, mpl_search_cfg *c, int i) { (void)c; o->quiet = check_bool(o->L, i, SEARCH, "quiet"); }
+static void push_quiet(lua_State *L, const mpl_search_cfg *c) { (void)c; lua_pushboolean(L, 0); }
+
+#define F(m) offsetof(mpl_search_cfg, m)
+#define FN(name) O_FN, 0, 0, 0, set_##name, push_##name
+/* Every key of metaplast.search, in the order they are applied (data before per_class, so that
+ * an explicit per_class wins over a dataset table's). */
+static const sopt search_opts[] = {
+  {"data", FN(data)},
+  {"images", O_STR, F(images), 0, 0, NULL, NULL},
+  {"labels", O_STR, F(labels), 0, 0, NULL, NULL},
+  {"per_class", O_SIZE, F(per_class), 0, INT_MAX, NULL, NULL},
+  {"ways", O_INT, F(task.m), 1, 10000, NULL, NULL},
+  {"shots", O_INT, F(task.k), 1, 100000, NULL, NULL},
+  {"queries", O_INT, F(task.q), 1, 100000, NULL, NULL},
+  {"sampling", FN(sampling)},
+  {"hidden", FN(hidden)},
+  {"beta", O_NUM, F(beta), 1e-6, 1e6, NULL, NULL},
+  {"feedback", FN(feedback)},
+  {"bp_detach", O_BOOL, F(bp_detach), 0, 0, NULL, NULL},
+  {"terms", FN(terms)},
+  {"init", FN(init)},
+  {"sign", FN(sign)},
+  {"episodes", O_INT, F(episodes), 1, INT_MAX, NULL, NULL},
+  {"meta_batch", O_INT, F(meta_batch), 1, 4096, NULL, NULL},
+  {"seed", O_ULONG, F(seed), 0, (double)LUA_MAXINTEGER, NULL, NULL},
+  {"lr", O_NUM, F(adam.lr), 1e-300, 1e6, NULL, NULL},
+  {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
+  {"beta2", O_NUM, F(adam.beta2), 0, 0.999999999, NULL, NULL},
+  {"eps", O_NUM, F(adam.eps), 1e-300, 1, NULL, NULL},
+  {"lambda", O_NUM, F(adam.lambda), 0, 1e12, NULL, NULL},
+  {"l1", FN(l1)},
+  {"zero_tol", O_NUM, F(zero_tol), 0, 1e12, NULL, NULL},
+  {"max_failures", O_INT, F(max_failures), 1, INT_MAX, NULL, NULL},
+  {"out", O_STR, F(out), 0, 0, NULL, NULL},
+  {"force", O_BOOL, F(force), 0, 0, NULL, NULL},
+  {"quiet", FN(quiet)},
+  {"command", O_STR, F(command), 0, 0, NULL, NULL},
+};
+#define N_OPTS ((int)(sizeof search_opts / sizeof *search_opts))
+
+static const sopt *find_opt(const char *key) {
+  for (int k = 0; k < N_OPTS; k++)
+    if (!strcmp(search_opts[k].key, key)) return &search_opts[k];
+  return NULL;
+}
+
+static void set_opt(opt_ctx *o, const sopt *s, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  char *field = (char *)c + s->off;
+  switch (s->type) {
+  case O_INT: *(int *)field = (int)check_int(L, i, SEARCH, s->key, (lua_Integer)s->lo, (lua_Integer)s->hi); break;
+  case O_SIZE: *(size_t *)field = (size_t)check_int(L, i, SEARCH, s->key, (lua_Integer)s->lo, (lua_Integer)s->hi); break;
+  case O_ULONG: *(unsigned long *)field = (unsigned long)check_int(L, i, SEARCH, s->key, 0, LUA_MAXINTEGER); break;
+  case O_NUM: *(double *)field = check_num(L, i, SEARCH, s->key, s->lo, s->hi); break;
+  case O_BOOL: *(int *)field = check_bool(L, i, SEARCH, s->key); break;
+  case O_STR: *(const char **)field = check_str(L, i, o->keep, SEARCH, s->key); break;
+  default: s->set(o, c, i); break;
+  }
+}
+
+static void push_opt(lua_State *L, const sopt *s, const mpl_search_cfg *c) {
+  const char *field = (const char *)c + s->off;
+  switch (s->type) {
+  case O_INT: lua_pushinteger(L, *(const int *)field); break;
+  case O_SIZE: lua_pushinteger(L, (lua_Integer) * (const size_t *)field); break;
+  case O_ULONG: lua_pushinteger(L, (lua_Integer) * (const unsigned long *)field); break;
+  case O_NUM: lua_pushnumber(L, *(const double *)field); break;
+  case O_BOOL: lua_pushboolean(L, *(const int *)field); break;
+  case O_STR: lua_pushstring(L, *(const char *const *)field); break;
+  default: s->push(L, c); break;
+  }
+}
+
+/* Read the configuration table at index t into c (over its defaults). Unknown keys are errors;
+ * known keys are read with lua_getfield, so a configuration may inherit through __index. */
+static void read_config(opt_ctx *o, int t, mpl_search_cfg *c) {
+  lua_State *L = o->L;
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, SEARCH ": the configuration takes named keys (episodes = 200, ...), got a %s key",
+                 luaL_typename(L, -2));
+    if (!find_opt(lua_tostring(L, -2)))
+      luaL_error(L, SEARCH ": unknown key '%s' (metaplast.defaults() lists the keys)", lua_tostring(L, -2));
+  }
+  for (int k = 0; k < N_OPTS; k++) {
+    if (lua_getfield(L, t, search_opts[k].key) != LUA_TNIL) set_opt(o, &search_opts[k], c, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+}
+
+/* }====== */
+
+/* {====== Reading a results directory ====== */
+
+/* lua_CFunction: the contents of the file named by argument 1, as a string. */
+static int f_slurp(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  box *b = newbox(L, release_file);
+  if (!(b->p = fopen(path, "rb"))) return luaL_error(L, "%s: cannot open: %s", path, strerror(errno));
+  luaL_Buffer B;
+  luaL_buffinit(L, &B);
+  size_t n;
+  do {
+    n = fread(luaL_prepbuffer(&B), 1, LUAL_BUFFERSIZE, b->p);
+    luaL_addsize(&B, n);
+  } while (n == LUAL_BUFFERSIZE);
+  if (ferror(b->p)) return luaL_error(L, "%s: cannot read: %s", path, strerror(errno));
+  luaL_pushresult(&B);
+  return 1;
+}
+
+/* Push the contents of dir/name. The file is opened and closed in f_slurp's own frame. */
+static const char *push_file(lua_State *L, const char *dir, const char *name) {
+  lua_pushcfunction(L, f_slurp);
+  lua_pushfstring(L, "%s/%s", dir, name);
+  lua_call(L, 1, 1);
+  return lua_tostring(L, -1);
+}
+
+/* The next field of a line of text: [p, p+len) up to sep, '\n' or the end. */
+static const char *field_end(const char *p, char sep) {
+  while (*p && *p != sep && *p != '\n') p++;
+  return p;
+}
+
+static int is_int_column(const char *name, size_t n) {
+  return (n == 7 && !memcmp(name, "episode", 7)) || (n == 6 && !memcmp(name, "active", 6));
+}
+
+/* Where column `name` goes in the history table h: theta_X -> h.theta.X, grad_X -> h.grad.X,
+ * alpha_L -> h.alpha[L], ortho_L -> h.ortho[L], anything else -> h[name]. The column's list is
+ * on the top of the stack and stays there. */
+static void place_column(lua_State *L, int h, const char *name, size_t n) {
+  static const char *const groups[] = {"theta_", "grad_", "alpha_", "ortho_", NULL};
+  for (int g = 0; groups[g]; g++) {
+    size_t k = strlen(groups[g]);
+    if (n <= k || memcmp(name, groups[g], k)) continue;
+    lua_getfield(L, h, g < 2 ? (g ? "grad" : "theta") : (g == 2 ? "alpha" : "ortho"));
+    if (g < 2) lua_pushlstring(L, name + k, n - k);
+    else lua_pushinteger(L, strtol(name + k, NULL, 10));
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushlstring(L, name, n);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, h);
+}
+
+/* Push the history of a run, column by column, from the text of its log.csv. */
+static void push_history(lua_State *L, const char *s) {
+  lua_createtable(L, 0, 16);
+  int h = lua_gettop(L);
+  static const char *const groups[] = {"theta", "grad", "alpha", "ortho"};
+  for (int g = 0; g < 4; g++) {
+    lua_newtable(L);
+    lua_setfield(L, h, groups[g]);
+  }
+  lua_newtable(L); /* column j -> its list */
+  int cols = lua_gettop(L);
+  luaL_Buffer kinds; /* one byte per column: 1 = integer */
+  luaL_buffinit(L, &kinds);
+  int ncol = 0;
+  for (const char *p = s; *p && *p != '\n';) {
+    const char *e = field_end(p, ',');
+    luaL_addchar(&kinds, (char)is_int_column(p, (size_t)(e - p)));
+    p = *e == ',' ? e + 1 : e;
+    ncol++;
+  }
+  luaL_pushresult(&kinds);
+  const char *kind = lua_tostring(L, -1);
+  const char *p = s;
+  for (int j = 1; j <= ncol; j++) {
+    const char *e = field_end(p, ',');
+    lua_newtable(L);
+    place_column(L, h, p, (size_t)(e - p));
+    lua_rawseti(L, cols, j);
+    p = *e == ',' ? e + 1 : e;
+  }
+  lua_Integer row = 0;
+  for (p = *p ? p + 1 : p; *p; p += *p == '\n') {
+    row++;
+    for (int j = 1; j <= ncol && *p && *p != '\n'; j++) {
+      char *end;
+      double v = strtod(p, &end);
+      lua_rawgeti(L, cols, j);
+      if (kind[j - 1] && isfinite(v)) lua_pushinteger(L, (lua_Integer)v);
+      else lua_pushnumber(L, end == p ? NAN : v);
+      lua_rawseti(L, -2, row);
+      lua_pop(L, 1);
+      p = field_end(p, ',');
+      if (*p == ',') p++;
+    }
+    p = field_end(p, '\0');
+  }
+  lua_pushinteger(L, row);
+  lua_setfield(L, h, "n");
+  lua_settop(L, h);
+}
+
+/* }====== */
+
+/* {====== Results ====== */
+
+/* Set field `name` of the table on the top to the lines/tab field `col` (0-based) of row `row`
+ * (0-based, after the header) of a TSV text, or leave it unset. */
+static void set_tsv_field(lua_State *L, const char *tsv, int row, int col, const char *name) {
+  const char *p = strchr(tsv, '\n');
+  for (int r = 0; p && r < row; r++) p = strchr(p + 1, '\n');
+  if (!p) return;
+  p++;
+  for (int c = 0; c < col && *p && *p != '\n'; c++) {
+    p = field_end(p, '\t');
+    if (*p == '\t') p++;
+  }
+  const char *e = field_end(p, '\t');
+  lua_pushlstring(L, p, (size_t)(e - p));
+  lua_setfield(L, -2, name);
+}
+
+/* A coefficient for LaTeX: 0.0021, 3.5 \times 10^{-5}. */
+static void latex_number(char *buf, size_t n, double v) {
+  char m[64];
+  snprintf(m, sizeof m, "%.4g", v);
+  char *e = strchr(m, 'e');
+  if (!e) { snprintf(buf, n, "%s", m); return; }
+  *e = '\0';
+  snprintf(buf, n, "%s \\times 10^{%d}", m, atoi(e + 1));
+}
+
+/* The rule in LaTeX from the result's terms list (at index terms), as mpl_equation in text. */
+static void push_latex_equation(lua_State *L, int terms, const mpl_search_result *r, double tol) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "\\Delta W =");
+  int k = 0;
+  for (int i = 0; i < r->n_terms; i++) {
+    if (!(fabs(r->theta[i]) > tol)) continue;
+    char num[96];
+    latex_number(num, sizeof num, fabs(r->theta[i]));
+    luaL_addstring(&b, r->theta[i] < 0 ? (k ? " - " : " -") : (k ? " + " : " "));
+    luaL_addstring(&b, num);
+    luaL_addstring(&b, " \\left(");
+    lua_rawgeti(L, terms, i + 1);
+    lua_getfield(L, -1, "latex");
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+    luaL_addstring(&b, "\\right)");
+    k++;
+  }
+  if (!k) luaL_addstring(&b, " 0");
+  luaL_pushresult(&b);
+}
+
+static void push_text_equation(lua_State *L, const mpl_search_result *r, double tol) {
+  size_t n = mpl_equation(r->names, r->formulas, r->theta, r->n_terms, tol, NULL, 0);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n + 1);
+  mpl_equation(r->names, r->formulas, r->theta, r->n_terms, tol, p, n + 1);
+  luaL_pushresultsize(&b, n);
+}
+
+/* The final accuracy: the mean over the last `window` episodes that have one. */
+static double tail_mean(const double *v, int n, int window) {
+  double s = 0;
+  int k = 0;
+  for (int i = n - 1; i >= 0 && k < window; i--)
+    if (!isnan(v[i])) s += v[i], k++;
+  return k ? s / k : NAN;
+}
+
+#define FINAL_WINDOW 10
+
+static void push_stats(lua_State *L, const mpl_search_result *r) {
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, r->episodes);
+  lua_setfield(L, -2, "episodes");
+  lua_pushinteger(L, r->failures);
+  lua_setfield(L, -2, "failures");
+  lua_pushnumber(L, r->seconds_per_episode);
+  lua_setfield(L, -2, "seconds_per_episode");
+  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, FINAL_WINDOW));
+  lua_setfield(L, -2, "final_accuracy");
+  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, r->episodes));
+  lua_setfield(L, -2, "mean_accuracy");
+  lua_pushinteger(L, FINAL_WINDOW);
+  lua_setfield(L, -2, "window");
+  int active = 0;
+  for (int i = 0; i < r->n_terms; i++) active += r->theta[i] != 0;
+  lua_pushinteger(L, active);
+  lua_setfield(L, -2, "active");
+}
+
+/* Push the result table of a finished search whose results directory is c->out. */
+static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_result *r, int keep_out) {
+  lua_createtable(L, 0, 10);
+  int res = lua_gettop(L);
+  const char *tsv = push_file(L, c->out, "theta.tsv");
+  lua_createtable(L, r->n_terms, 0);  /* terms: {name, theta, formula, latex, code} in order */
+  int terms = lua_gettop(L);
+  lua_createtable(L, 0, r->n_terms);  /* theta: name -> value */
+  for (int i = 0; i < r->n_terms; i++) {
+    lua_pushnumber(L, r->theta[i]);
+    lua_setfield(L, -2, r->names[i]);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, r->names[i]);
+    lua_setfield(L, -2, "name");
+    lua_pushnumber(L, r->theta[i]);
+    lua_setfield(L, -2, "theta");
+    lua_pushstring(L, r->formulas[i]);
+    lua_setfield(L, -2, "formula");
+    set_tsv_field(L, tsv, i, 3, "latex");
+    set_tsv_field(L, tsv, i, 4, "code");
+    lua_rawseti(L, terms, i + 1);
+  }
+  lua_setfield(L, res, "theta");
+  lua_createtable(L, 0, 2);
+  push_text_equation(L, r, c->zero_tol);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, res, "equation");
+  lua_setfield(L, -2, "text");
+  push_latex_equation(L, terms, r, c->zero_tol);
+  lua_setfield(L, -2, "latex");
+  lua_setfield(L, res, "equations");
+  lua_setfield(L, res, "terms");
+  lua_pop(L, 1);  /* the TSV text */
+  push_stats(L, r);
+  lua_setfield(L, res, "stats");
+  push_history(L, push_file(L, c->out, "log.csv"));
+  lua_setfield(L, res, "history");
+  lua_pop(L, 1);  /* the CSV text */
+  if (keep_out) {
+    lua_pushstring(L, c->out);
+    lua_setfield(L, res, "out");
+  }
+  lua_settop(L, res);
+}
+
+/* }====== */
+
+/* {====== The module's functions ====== */
+
+/* metaplast.search{...} -> result (docs/lua.md). */
+static int l_search(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);                                  /* 2: anchors for the configuration's strings */
+  box *rb = newbox(L, release_result);              /* 3 */
+  box *tb = newbox(L, release_tmpdir);              /* 4 */
+  opt_ctx o = {L, 2, 0};
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  read_config(&o, 1, &c);
+  c.progress = o.quiet ? NULL : stderr;
+  if (!c.out) {  /* no results directory asked for: a temporary one, for the history */
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    size_t n = strlen(base) + 32;
+    char *dir = malloc(n);
+    if (!dir) return luaL_error(L, SEARCH ": out of memory");
+    snprintf(dir, n, "%s/metaplast-lua-XXXXXX", base);
+    if (!mkdtemp(dir)) {
+      int e = errno;
+      free(dir);
+      return luaL_error(L, SEARCH ": cannot create a temporary directory in %s: %s", base, strerror(e));
+    }
+    c.out = tb->p = dir;
+  }
+  if (!(rb->p = calloc(1, sizeof(mpl_search_result)))) return luaL_error(L, SEARCH ": out of memory");
+  mpl_err err = {0};
+  if (mpl_search_run(&c, rb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  push_result(L, &c, rb->p, tb->p == NULL);
+  return 1;
+}
+
+/* metaplast.defaults() -> every key of metaplast.search with its default. */
+static int l_defaults(lua_State *L) {
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  lua_createtable(L, 0, N_OPTS);
+  for (int k = 0; k < N_OPTS; k++) {
+    push_opt(L, &search_opts[k], &c);
+    lua_setfield(L, -2, search_opts[k].key);
+  }
+  return 1;
+}
+
+/* metaplast.dataset(spec | {images=, labels=} [, {per_class=}]) -> info table. */
+static int l_dataset(lua_State *L) {
+  static const char *fn = "metaplast.dataset";
+  lua_settop(L, 2);
+  size_t per_class = 0;
+  if (!lua_isnil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "per_class"))
+        return luaL_error(L, "%s: unknown option '%s' (the options are: per_class)", fn, luaL_tolstring(L, -2, NULL));
+    lua_getfield(L, 2, "per_class");
+    if (!lua_isnil(L, -1)) per_class = (size_t)check_int(L, -1, fn, "per_class", 0, INT_MAX);
+    lua_pop(L, 1);
+  }
+  box *db = newbox(L, release_dataset);  /* 3 */
+  mpl_dataset *ds = NULL;
+  mpl_err err = {0};
+  int rc;
+  lua_createtable(L, 0, 10);             /* 4: the info, which also works as search's data= */
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    lua_getfield(L, 1, "images");
+    lua_getfield(L, 1, "labels");
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      return luaL_error(L, "%s: a table argument needs images= and labels= (IDX file names)", fn);
+    rc = mpl_dataset_load_idx(lua_tostring(L, -2), lua_tostring(L, -1), per_class, &ds, &err);
+    db->p = ds;
+    lua_setfield(L, 4, "labels");
+    lua_setfield(L, 4, "images");
+  } else {
+    const char *spec = luaL_checkstring(L, 1);
+    rc = mpl_dataset_open(spec, per_class, &ds, &err);
+    db->p = ds;
+    lua_pushvalue(L, 1);
+    lua_setfield(L, 4, "spec");
+  }
+  if (rc < 0) return luaL_error(L, "%s", err.msg);
+  lua_pushstring(L, ds->name);
+  lua_setfield(L, 4, "name");
+  lua_pushinteger(L, ds->n_classes);
+  lua_setfield(L, 4, "classes");
+  lua_pushinteger(L, (lua_Integer)ds->n);
+  lua_setfield(L, 4, "count");
+  lua_pushinteger(L, (lua_Integer)ds->dim);
+  lua_setfield(L, 4, "dim");
+  lua_pushinteger(L, (lua_Integer)ds->rows);
+  lua_setfield(L, 4, "rows");
+  lua_pushinteger(L, (lua_Integer)ds->cols);
+  lua_setfield(L, 4, "cols");
+  lua_pushinteger(L, (lua_Integer)per_class);
+  lua_setfield(L, 4, "per_class");
+  return 1;
+}
+
+static void push_term_text(lua_State *L, const mpl_termset *ts, int i, mpl_format fmt) {
+  size_t n = mpl_termset_print(ts, i, fmt, NULL, 0);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n + 1);
+  mpl_termset_print(ts, i, fmt, p, n + 1);
+  luaL_pushresultsize(&b, n);
+}
+
+/* metaplast.terms("paper:F0,F9") -> list of {name, formula, latex, code, source, description,
+ * native, theta0}. */
+static int l_terms(lua_State *L) {
+  const char *spec = luaL_checkstring(L, 1);
+  box *tb = newbox(L, release_termset);
+  box *sb = newbox(L, release_selection);
+  tb->p = mpl_termset_new();
+  sb->p = calloc(1, sizeof(mpl_selection));
+  if (!tb->p || !sb->p) return luaL_error(L, "metaplast.terms: out of memory");
+  mpl_err err = {0};
+  if (mpl_terms_parse(spec, tb->p, sb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  const mpl_termset *ts = tb->p;
+  const mpl_selection *sel = sb->p;
+  lua_createtable(L, sel->n, 0);
+  for (int k = 0; k < sel->n; k++) {
+    int i = sel->which[k];
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, mpl_termset_name(ts, i));
+    lua_setfield(L, -2, "name");
+    static const struct { const char *key; mpl_format fmt; } fmts[] = {
+      {"formula", MPL_FMT_TEXT}, {"latex", MPL_FMT_LATEX}, {"code", MPL_FMT_CODE}};
+    for (int f = 0; f < 3; f++) {
+      push_term_text(L, ts, i, fmts[f].fmt);
+      lua_setfield(L, -2, fmts[f].key);
+    }
+    lua_pushstring(L, mpl_termset_source(ts, i));
+    lua_setfield(L, -2, "source");
+    lua_pushstring(L, mpl_termset_description(ts, i));
+    lua_setfield(L, -2, "description");
+    lua_pushboolean(L, mpl_termset_is_native(ts, i));
+    lua_setfield(L, -2, "native");
+    lua_pushnumber(L, sel->theta0[k]);
+    lua_setfield(L, -2, "theta0");
+    lua_rawseti(L, -2, k + 1);
+  }
+  return 1;
+}
+
+/* metaplast.report(dir) -> the rule a search wrote there, as text. */
+static int l_report(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  box *b = newbox(L, release_memfile);
+  memfile *m = b->p = calloc(1, sizeof *m);
+  if (!m || !(m->f = open_memstream(&m->buf, &m->len))) return luaL_error(L, "metaplast.report: out of memory");
+  mpl_err err = {0};
+  int rc = mpl_report(dir, m->f, &err);
+  fflush(m->f);
+  if (rc < 0) return luaL_error(L, "%s", err.msg);
+  lua_pushlstring(L, m->buf, m->len);
+  return 1;
+}
+
+/* }====== */
+
+/* {====== Script options: key=value arguments over defaults ====== */
+
+#define OPTIONS "metaplast.options"
+
+/* Convert the string at index i to the type of the default at index d; push the value. */
+static void push_converted(lua_State *L, int i, int d, const char *key) {
+  const char *s = lua_tostring(L, i);
+  switch (lua_type(L, d)) {
+  case LUA_TNUMBER:
+    if (!lua_stringtonumber(L, s)) luaL_error(L, OPTIONS ": %s=%s: not a number", key, s);
+    return;
+  case LUA_TBOOLEAN:
+    if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1")) lua_pushboolean(L, 1);
+    else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0")) lua_pushboolean(L, 0);
+    else luaL_error(L, OPTIONS ": %s=%s: expected true or false", key, s);
+    return;
+  case LUA_TTABLE: { /* a list: "1,2,3", items converted like the default's first item */
+    lua_newtable(L);
+    lua_rawgeti(L, d, 1);
+    int first = lua_gettop(L), n = 0;
+    for (const char *p = s; *p;) {
+      const char *e = field_end(p, ',');
+      lua_pushlstring(L, p, (size_t)(e - p));
+      if (lua_type(L, first) == LUA_TNUMBER) {
+        if (!lua_stringtonumber(L, lua_tostring(L, -1)))
+          luaL_error(L, OPTIONS ": %s=%s: '%s' is not a number", key, s, lua_tostring(L, -1));
+        lua_remove(L, -2);
+      }
+      lua_rawseti(L, first - 1, ++n);
+      p = *e ? e + 1 : e;
+    }
+    lua_pop(L, 1);
+    return;
+  }
+  default:
+    lua_pushvalue(L, i);
+    return;
+  }
+}
+
+/* Print the options and their defaults (for `help`). */
+static void print_options(lua_State *L, int defaults, const char **keys, int n) {
+  if (lua_type(L, 3) == LUA_TSTRING) printf("%s\n", lua_tostring(L, 3));
+  printf("options (key=value):\n");
+  for (int k = 0; k < n; k++) {
+    lua_getfield(L, defaults, keys[k]);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      printf("  %s=", keys[k]);
+      for (lua_Integer j = 1; j <= (lua_Integer)lua_rawlen(L, -1); j++) {
+        lua_rawgeti(L, -1, j);
+        printf("%s%s", j > 1 ? "," : "", luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 2);
+      }
+      printf("\n");
+    } else {
+      printf("  %s=%s\n", keys[k], luaL_tolstring(L, -1, NULL));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  fflush(stdout);
+}
+
+/* metaplast.options(arg, defaults [, usage]) -> options, or nil after printing help. */
+static int l_options(lua_State *L) {
+  lua_settop(L, 3);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  int n;
+  const char **keys = sorted_keys(L, 2, OPTIONS, "defaults", &n);  /* 4 */
+  lua_newtable(L);                                                 /* 5: the options */
+  for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 5);
+  }
+  lua_Integer na = lua_isnil(L, 1) ? 0 : (lua_Integer)lua_rawlen(L, 1);
+  for (lua_Integer a = 1; a <= na; a++) {
+    lua_rawgeti(L, 1, a);  /* 6 */
+    if (lua_type(L, 6) != LUA_TSTRING) return luaL_error(L, OPTIONS ": argument %d is not a string", (int)a);
+    const char *s = lua_tostring(L, 6);
+    while (*s == '-') s++;
+    if (!strcmp(s, "help") || !strcmp(s, "h")) { print_options(L, 2, keys, n); return 0; }
+    const char *eq = strchr(s, '=');
+    lua_pushlstring(L, s, eq ? (size_t)(eq - s) : strlen(s));  /* 7: key */
+    const char *key = lua_tostring(L, 7);
+    if (lua_getfield(L, 2, key) == LUA_TNIL) {  /* 8: the default */
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (int k = 0; k < n; k++) {
+        if (k) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, keys[k]);
+      }
+      luaL_pushresult(&b);
+      return luaL_error(L, OPTIONS ": unknown option '%s' (options: %s; 'help' lists them with defaults)", key,
+                        lua_tostring(L, -1));
+    }
+    if (!eq && lua_type(L, 8) != LUA_TBOOLEAN) return luaL_error(L, OPTIONS ": '%s': expected %s=VALUE", s, key);
+    if (eq) lua_pushstring(L, eq + 1);
+    else lua_pushliteral(L, "true");                                          /* 9 */
+    push_converted(L, 9, 8, key);
+    lua_setfield(L, 5, key);
+    lua_settop(L, 5);
+  }
+  return 1;
+}
+
+/* }====== */
+
+static const luaL_Reg funcs[] = {
+  {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms},
+  {"report", l_report}, {"options", l_options}, {NULL, NULL}};
+
+static const luaL_Reg box_meta[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
+
+int luaopen_metaplast(lua_State *L) {
+  if (luaL_newmetatable(L, BOX_MT)) luaL_setfuncs(L, box_meta, 0);
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  lua_pushstring(L, mpl_version());
+  lua_setfield(L, -2, "version");
+  return 1;
+}
