@@ -17,6 +17,7 @@
 
 #include "metaplast/terms.h"
 
+#include "checkpoint.h"
 #include "internal.h"
 
 void mpl_search_defaults(mpl_search_cfg *cfg) {
@@ -34,6 +35,8 @@ void mpl_search_defaults(mpl_search_cfg *cfg) {
   mpl_adam_defaults(&cfg->adam);
   cfg->max_failures = 20;
   cfg->meta_batch = 1;
+  cfg->dead_guard = 1;
+  cfg->checkpoint_every = 10;
 }
 
 /* {====== Helpers ====== */
@@ -76,18 +79,35 @@ typedef struct run {
   double *tx, *qx, *grad, *gsum;
   int *ty, *qy;
   FILE *log;
+  double *act[2];       /* forward-pass buffers of the dead-network probe */
+  double spread;        /* the probe's last measure: output spread, adapted / initial network */
+  /* The state between episodes (what a checkpoint holds): theta and Adam's, and the rollback
+   * point, the state before the last episode that went well. */
+  double *theta, *good_theta, *good_m, *good_v;
+  long good_t;
+  int good_episode, streak, failures;
+  int failures_logged;  /* resuming: failed rows in the part of the log kept */
 } run;
 
-static int write_config(run *R, mpl_err *err) {
+static int write_config(run *R, int check, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   char text[8192], sizes[512] = "";
   mpl__sb s = {text, sizeof text, 0};
   for (int l = 0, k = 0; l <= R->net.n_layers; l++)
     k += snprintf(sizes + k, sizeof sizes - (size_t)k, "%s%d", l ? "-" : "", R->net.sizes[l]);
+  const char *strs[] = {c->data, c->images, c->labels, c->terms, c->init, c->sign};
+  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+    if (strs[i] && strpbrk(strs[i], "\r\n"))
+      return mpl_errorf(err, MPL_EINVAL, "setting '%.100s' holds a line break: cannot be recorded in config.txt", strs[i]);
   mpl__sb_printf(&s, "# metaplast search configuration (every value in force, defaults included)\n");
-  if (c->command) mpl__sb_printf(&s, "command = %s\n", c->command);
+  if (c->command) {
+    mpl__sb_printf(&s, "command = ");
+    for (const char *p = c->command; *p; p++) mpl__sb_printf(&s, "%c", *p == '\n' || *p == '\r' ? ' ' : *p);
+    mpl__sb_printf(&s, "\n");
+  }
   mpl__sb_printf(&s, "data = %s\n", R->ds->name);
   if (c->images) mpl__sb_printf(&s, "images = %s\nlabels = %s\n", c->images, c->labels);
+  else mpl__sb_printf(&s, "source = %s\n", c->data);
   mpl__sb_printf(&s, "per_class = %zu\nclasses = %d\n", c->per_class, R->ds->n_classes);
   mpl__sb_printf(&s, "sampling = %s\nM = %d\nK = %d\nQ = %d\n", c->task.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
             c->task.m, c->task.k, c->task.q);
@@ -99,24 +119,90 @@ static int write_config(run *R, mpl_err *err) {
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
             c->adam.l1 == MPL_L1_PENALTY ? "penalty" : "prox");
   mpl__sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
+  mpl__sb_printf(&s, "clip_grad = %.17g\ndead_guard = %s\ncheckpoint_every = %d\n", c->clip_grad,
+                 c->dead_guard ? "on" : "off", c->checkpoint_every);
   if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
-  return mpl__write_atomic(c->out, "config.txt", text, err);
+  if (!check) return mpl__write_atomic(c->out, "config.txt", text, err);
+  /* resuming: the recorded facts the configuration does not set (the data's name, its classes,
+   * the network's input and output widths) must still hold */
+  char path[4200], *old;
+  size_t len;
+  mpl__join(path, sizeof path, c->out, "config.txt");
+  int rc = mpl__read_file(path, 1 << 20, &old, &len, err);
+  if (rc < 0) return rc;
+  static const char *const facts[] = {"\ndata = ", "\nclasses = ", "\nnetwork = "};
+  for (size_t i = 0; rc == 0 && i < sizeof facts / sizeof *facts; i++) {
+    const char *a = strstr(text, facts[i]), *b = strstr(old, facts[i]);
+    size_t na = a ? strcspn(a + 1, "\n") : 0, nb = b ? strcspn(b + 1, "\n") : 0;
+    if (!a || !b || na != nb || memcmp(a, b, na + 1))
+      rc = mpl_errorf(err, MPL_EINVAL, "%s: '%.*s' but the data now gives '%.*s': cannot resume", path, (int)nb,
+                      b ? b + 1 : "", (int)na, a ? a + 1 : "");
+  }
+  free(old);
+  return rc;
+}
+
+static void log_header(run *R, mpl__sb *s) {
+  mpl__sb_printf(s, "episode,loss,meta_loss,accuracy,active");
+  for (int i = 0; i < R->sel.n; i++) mpl__sb_printf(s, ",theta_%s", mpl_termset_name(R->ts, R->sel.which[i]));
+  for (int i = 0; i < R->sel.n; i++) mpl__sb_printf(s, ",grad_%s", mpl_termset_name(R->ts, R->sel.which[i]));
+  for (int l = 0; l <= R->net.n_layers; l++) mpl__sb_printf(s, ",alpha_%d", l);
+  for (int l = 1; l <= R->net.n_layers; l++) mpl__sb_printf(s, ",ortho_%d", l);
+  mpl__sb_printf(s, ",status,seconds\n");
 }
 
 static int open_log(run *R, mpl_err *err) {
-  char path[4200];
+  char path[4200], head[16384];
+  mpl__sb s = {head, sizeof head, 0};
   mpl__join(path, sizeof path, R->cfg->out, "log.csv");
-  if (!R->cfg->force && access(path, F_OK) == 0)
-    return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
-                      path, R->cfg->out);
+  log_header(R, &s);
+  if (s.len >= sizeof head) return mpl_errorf(err, MPL_EINVAL, "too many terms for the log's header");
   if (!(R->log = fopen(path, "w"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
-  fprintf(R->log, "episode,loss,meta_loss,accuracy,active");
-  for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",theta_%s", mpl_termset_name(R->ts, R->sel.which[i]));
-  for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",grad_%s", mpl_termset_name(R->ts, R->sel.which[i]));
-  for (int l = 0; l <= R->net.n_layers; l++) fprintf(R->log, ",alpha_%d", l);
-  for (int l = 1; l <= R->net.n_layers; l++) fprintf(R->log, ",ortho_%d", l);
-  fprintf(R->log, ",seconds\n");
+  fputs(head, R->log);
   return fflush(R->log) == 0 ? MPL_OK : mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
+}
+
+/* Resuming at episode E: keep the header and the first E rows of log.csv (rows written after the
+ * checkpoint are redone), read back their loss, accuracy and wall time, and append from there. */
+static int reopen_log(run *R, int E, mpl_search_result *res, double *secs, mpl_err *err) {
+  char path[4200], head[16384], *text;
+  size_t len;
+  mpl__sb s = {head, sizeof head, 0};
+  mpl__join(path, sizeof path, R->cfg->out, "log.csv");
+  int rc = mpl__read_file(path, (size_t)1 << 34, &text, &len, err);
+  if (rc == MPL_ENOTFOUND && E == 0) return open_log(R, err);
+  if (rc < 0) return rc;
+  log_header(R, &s);
+  if (s.len >= sizeof head) rc = mpl_errorf(err, MPL_EINVAL, "too many terms for the log's header");
+  else if (len < s.len || memcmp(text, head, s.len))
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s: its header is not that of this run's configuration", path);
+  size_t off = s.len;
+  int status_col = 5 + 2 * R->sel.n + 2 * R->net.n_layers + 1;
+  for (int e = 0; rc == 0 && e < E; e++) {
+    char *line = text + off, *nl = memchr(line, '\n', len - off);
+    if (!nl) { rc = mpl_errorf(err, MPL_EFORMAT, "%s: %d rows, but the checkpoint is at episode %d", path, e, E); break; }
+    *nl = '\0';
+    off = (size_t)(nl - text) + 1;
+    char *f = line, *end;
+    double v[4] = {0};
+    int col = 0;
+    for (; f; col++) {
+      char *comma = strchr(f, ',');
+      if (col < 4) v[col] = strtod(f, &end);
+      if (col == 0 && (end == f || (int)v[0] != e + 1)) break;
+      if (col == status_col) R->failures_logged += strncmp(f, "ok,", 3) != 0;
+      if (col == status_col + 1) secs[e] = strtod(f, &end);
+      f = comma ? comma + 1 : NULL;
+    }
+    if (col != status_col + 2) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: malformed row", path, e + 2); break; }
+    res->loss[e] = v[1];
+    res->accuracy[e] = v[3];
+  }
+  free(text);
+  if (rc < 0) return rc;
+  if (truncate(path, (off_t)off) < 0) return mpl_errorf(err, MPL_EIO, "%s: cannot truncate: %s", path, strerror(errno));
+  if (!(R->log = fopen(path, "a"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
+  return MPL_OK;
 }
 
 static int count_active(const double *theta, int n, double tol) {
@@ -125,7 +211,8 @@ static int count_active(const double *theta, int n, double tol) {
   return k;
 }
 
-static int log_row(run *R, int e, const mpl_episode_stats *st, const double *theta, double secs, mpl_err *err) {
+static int log_row(run *R, int e, const mpl_episode_stats *st, const double *theta, const char *status, double secs,
+                   mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   if (!R->log) return MPL_OK;
   fprintf(R->log, "%d,%.17g,%.17g,%.17g,%d", e + 1, st->loss, st->loss + mpl_l1(theta, R->sel.n, c->adam.lambda),
@@ -134,7 +221,7 @@ static int log_row(run *R, int e, const mpl_episode_stats *st, const double *the
   for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",%.17g", R->grad[i]);
   for (int l = 0; l <= R->net.n_layers; l++) fprintf(R->log, ",%.17g", st->angle[l]);
   for (int l = 1; l <= R->net.n_layers; l++) fprintf(R->log, ",%.17g", st->ortho[l]);
-  fprintf(R->log, ",%.6f\n", secs);
+  fprintf(R->log, ",%s,%.6f\n", status, secs);
   if (fflush(R->log) != 0 || ferror(R->log))
     return mpl_errorf(err, MPL_EIO, "%s/log.csv: cannot write: %s", c->out, strerror(errno));
   return MPL_OK;
@@ -143,6 +230,24 @@ static int log_row(run *R, int e, const mpl_episode_stats *st, const double *the
 /* }====== */
 
 /* {====== The search ====== */
+
+/* The rollback point := the state now, before episode e. */
+static void save_good(run *R, int e) {
+  size_t b = (size_t)R->sel.n * sizeof(double);
+  memcpy(R->good_theta, R->theta, b);
+  memcpy(R->good_m, R->opt.m, b);
+  memcpy(R->good_v, R->opt.v, b);
+  R->good_t = R->opt.t;
+  R->good_episode = e;
+}
+
+static void rollback(run *R) {
+  size_t b = (size_t)R->sel.n * sizeof(double);
+  memcpy(R->theta, R->good_theta, b);
+  memcpy(R->opt.m, R->good_m, b);
+  memcpy(R->opt.v, R->good_v, b);
+  R->opt.t = R->good_t;
+}
 
 static int setup(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
@@ -183,12 +288,23 @@ static int setup(run *R, mpl_err *err) {
   R->grad = malloc((size_t)R->sel.n * sizeof *R->grad);
   R->gsum = malloc((size_t)R->sel.n * sizeof *R->gsum);
   R->rng = gsl_rng_alloc(gsl_rng_mt19937);
-  if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->gsum || !R->rng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if (c->out) {
-    if ((rc = mpl__make_dirs(c->out, err)) < 0) return rc;
-    if ((rc = open_log(R, err)) < 0) return rc;
-    if ((rc = write_config(R, err)) < 0) return rc;
-  }
+  size_t n = (size_t)R->sel.n + 1, wmax = 0;
+  for (int l = 0; l <= R->net.n_layers; l++) wmax = (size_t)R->net.sizes[l] > wmax ? (size_t)R->net.sizes[l] : wmax;
+  R->act[0] = malloc((size_t)nq * wmax * sizeof(double));
+  R->act[1] = malloc((size_t)nq * wmax * sizeof(double));
+  R->theta = malloc(n * sizeof(double)), R->good_theta = malloc(n * sizeof(double));
+  R->good_m = malloc(n * sizeof(double)), R->good_v = malloc(n * sizeof(double));
+  if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->gsum || !R->rng || !R->act[0] || !R->act[1] ||
+      !R->theta || !R->good_theta || !R->good_m || !R->good_v)
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (c->clip_grad < 0 || !(c->clip_grad < INFINITY))
+    return mpl_errorf(err, MPL_EINVAL, "--clip-grad must be a finite norm >= 0 (0 = off), got %g", c->clip_grad);
+  if (c->checkpoint_every < 0)
+    return mpl_errorf(err, MPL_EINVAL, "--checkpoint-every must be >= 0, got %d", c->checkpoint_every);
+  if (c->max_failures < 1) return mpl_errorf(err, MPL_EINVAL, "--max-failures must be at least 1, got %d", c->max_failures);
+  if (c->resume && !c->out) return mpl_errorf(err, MPL_EINVAL, "resume: no results directory given");
+  memcpy(R->theta, R->sel.theta0, (size_t)R->sel.n * sizeof *R->theta);
+  save_good(R, 0);
   return MPL_OK;
 }
 
@@ -202,6 +318,8 @@ static void teardown(run *R) {
   mpl_task_free(&R->task);
   if (R->rng) gsl_rng_free(R->rng);
   free(R->tx); free(R->qx); free(R->ty); free(R->qy); free(R->grad); free(R->gsum);
+  free(R->act[0]); free(R->act[1]);
+  free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
 }
 
 /* Draw episode e's task and weights (one RNG stream per episode) and gather its images. */
@@ -223,7 +341,7 @@ static int prepare_episode(run *R, int e, int task, mpl_err *err) {
   return MPL_OK;
 }
 
-static void progress(const run *R, int e, const double *acc, const double *theta, double t0) {
+static void progress(const run *R, int e, int start, const double *acc, const double *theta, double t0) {
   FILE *f = R->cfg->progress;
   if (!f) return;
   int N = R->cfg->episodes, tty = isatty(fileno(f)), every = N >= 20 ? N / 20 : 1;
@@ -232,10 +350,11 @@ static void progress(const run *R, int e, const double *acc, const double *theta
   int k = 0;
   for (int i = e; i >= 0 && k < 10; i--)
     if (!isnan(acc[i])) sum += acc[i], k++;
-  double el = now() - t0, eta = el / (e + 1) * (N - e - 1);
-  fprintf(f, "%sepisode %d/%d  acc(avg10) %.3f  active %d/%d  %.3f s/ep  ETA %02d:%02d:%02d%s", tty ? "\r" : "",
-          e + 1, N, k ? sum / k : NAN, count_active(theta, R->sel.n, R->cfg->zero_tol), R->sel.n, el / (e + 1),
-          (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60), tty ? "  " : "\n");
+  double el = now() - t0, eta = el / (e + 1 - start) * (N - e - 1);
+  fprintf(f, "%sepisode %d/%d  acc(avg10) %.3f  active %d/%d  failed %d  %.3f s/ep  ETA %02d:%02d:%02d%s",
+          tty ? "\r" : "", e + 1, N, k ? sum / k : NAN, count_active(theta, R->sel.n, R->cfg->zero_tol), R->sel.n,
+          R->failures, el / (e + 1 - start), (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60),
+          tty ? "  " : "\n");
   if (tty && e + 1 == N) fputc('\n', f);
   fflush(f);
 }
@@ -279,14 +398,184 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   return rc;
 }
 
+/* {====== Guards ====== */
+
+/* The dead-network probe: how much the network's output depends on its input. The mean over
+ * output units of the standard deviation of the logits z_L across the query images, for the
+ * adapted weights over the same for the initial ones (docs/reliability.md). */
+static double logit_spread(run *R, int adapted, int nq) {
+  const int L = R->net.n_layers;
+  const double *in = R->qx;
+  double *out = R->act[0], beta = R->net.beta;
+  for (int l = 1; l <= L; l++) {
+    int ni = R->net.sizes[l - 1], no = R->net.sizes[l];
+    const double *W = adapted ? mpl_episode_adapted(R->ep, l) : mpl_episode_weights(R->ep, l);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, no, ni, 1.0, in, ni, W, ni, 0.0, out, no);
+    if (l < L)
+      for (size_t k = 0; k < (size_t)nq * (size_t)no; k++) {
+        double bz = beta * out[k];
+        out[k] = (fmax(bz, 0) + log1p(exp(-fabs(bz)))) / beta;
+      }
+    in = out;
+    out = out == R->act[0] ? R->act[1] : R->act[0];
+  }
+  int no = R->net.sizes[L];
+  double spread = 0;
+  for (int j = 0; j < no; j++) {
+    double m = 0, v = 0;
+    for (int q = 0; q < nq; q++) m += in[(size_t)q * no + j];
+    m /= nq;
+    for (int q = 0; q < nq; q++) v += (in[(size_t)q * no + j] - m) * (in[(size_t)q * no + j] - m);
+    spread += sqrt(v / nq) / no;
+  }
+  return spread;
+}
+
+static double probe_dead(run *R, int nq) {
+  double before = logit_spread(R, 0, nq), after = logit_spread(R, 1, nq);
+  return before > 0 && isfinite(after) ? after / before : 1.0;
+}
+
+/* Dead: the adapted network's output hardly depends on its input (spread ratio below 5%) and
+ * it classifies the query images no better than chance (accuracy <= 1.5/M). */
+#define DEAD_SPREAD 0.05
+#define DEAD_ACCURACY 1.5
+
+/* Scale the gradient down to global L2 norm c (if c > 0 and it is longer); its norm. */
+static double clip(double *g, int n, double c) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += g[i] * g[i];
+  s = sqrt(s);
+  if (c > 0 && s > c)
+    for (int i = 0; i < n; i++) g[i] *= c / s;
+  return s;
+}
+
+/* }====== */
+
+/* {====== Checkpoints ====== */
+
+/* Write out/checkpoint: the state before episode e (e episodes done and logged). */
+static int write_checkpoint(run *R, int e, mpl_err *err) {
+  if (!R->cfg->out) return MPL_OK;
+  if (R->log && (fflush(R->log) != 0 || fsync(fileno(R->log)) != 0))
+    return mpl_errorf(err, MPL_EIO, "%s/log.csv: cannot write: %s", R->cfg->out, strerror(errno));
+  char names[8192];
+  mpl__sb s = {names, sizeof names, 0};
+  for (int i = 0; i < R->sel.n; i++) mpl__sb_printf(&s, "%s%s", i ? " " : "", mpl_termset_name(R->ts, R->sel.which[i]));
+  if (s.len >= sizeof names) return mpl_errorf(err, MPL_EINVAL, "too many terms for a checkpoint");
+  mpl__ckpt c = {.episode = e, .streak = R->streak, .failures = R->failures, .n = R->sel.n, .terms = names,
+                 .theta = R->theta, .m = R->opt.m, .v = R->opt.v, .t = R->opt.t, .good_episode = R->good_episode,
+                 .good_theta = R->good_theta, .good_m = R->good_m, .good_v = R->good_v, .good_t = R->good_t};
+  char *text = mpl__ckpt_format(&c);
+  if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  int rc = mpl__write_atomic(R->cfg->out, MPL__CKPT_FILE, text, err);
+  free(text);
+  return rc;
+}
+
+/* Restore the state from out/checkpoint into R; *start = its episode. MPL_ENOTFOUND if none. */
+static int read_checkpoint(run *R, int *start, mpl_err *err) {
+  char path[4200], *text, names[8192];
+  size_t len;
+  mpl__join(path, sizeof path, R->cfg->out, MPL__CKPT_FILE);
+  int rc = mpl__read_file(path, 1 << 24, &text, &len, err);
+  if (rc < 0) return rc;
+  mpl__ckpt c;
+  rc = mpl__ckpt_parse(text, len, path, &c, err);
+  free(text);
+  if (rc < 0) return rc;
+  mpl__sb s = {names, sizeof names, 0};
+  for (int i = 0; i < R->sel.n; i++) mpl__sb_printf(&s, "%s%s", i ? " " : "", mpl_termset_name(R->ts, R->sel.which[i]));
+  if (c.n != R->sel.n || strcmp(c.terms, names))
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s: holds terms '%.200s', but the configuration gives '%.200s'", path, c.terms,
+                    names);
+  else if (c.episode > R->cfg->episodes)
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s: at episode %d, beyond the configuration's %d episodes", path, c.episode,
+                    R->cfg->episodes);
+  if (rc == 0) {
+    size_t b = (size_t)c.n * sizeof(double);
+    memcpy(R->theta, c.theta, b), memcpy(R->opt.m, c.m, b), memcpy(R->opt.v, c.v, b);
+    memcpy(R->good_theta, c.good_theta, b), memcpy(R->good_m, c.good_m, b), memcpy(R->good_v, c.good_v, b);
+    R->opt.t = c.t, R->good_t = c.good_t, R->good_episode = c.good_episode;
+    R->streak = c.streak, R->failures = c.failures;
+    *start = c.episode;
+  }
+  mpl__ckpt_free(&c);
+  return rc;
+}
+
+/* A complete run: its final theta, from theta.tsv (%.17g round-trips). MPL_ENOTFOUND if absent. */
+static int read_final_theta(run *R, mpl_err *err) {
+  char path[4200], *text;
+  size_t len;
+  mpl__join(path, sizeof path, R->cfg->out, "theta.tsv");
+  int rc = mpl__read_file(path, 1 << 24, &text, &len, err);
+  if (rc < 0) return rc;
+  char *p = strchr(text, '\n');
+  for (int i = 0; rc == 0 && i < R->sel.n; i++) {
+    const char *name = mpl_termset_name(R->ts, R->sel.which[i]);
+    size_t k = strlen(name);
+    char *end;
+    if (!p || strncmp(p + 1, name, k) || p[1 + k] != '\t' ||
+        (R->theta[i] = strtod(p + 2 + k, &end), end == p + 2 + k || *end != '\t' || !isfinite(R->theta[i])))
+      rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected term %s and its theta", path, i + 2, name);
+    else p = strchr(p + 1, '\n');
+  }
+  free(text);
+  return rc;
+}
+
+/* Prepare the results directory: a fresh run (config.txt, log.csv header; refuse to overwrite a
+ * run without force), or a resumed one (state from the checkpoint, log cut back). *start is the
+ * first episode to run. */
+static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  char path[4200];
+  int rc;
+  *start = 0;
+  if (!c->out) return MPL_OK;
+  if (!c->resume) {
+    if ((rc = mpl__make_dirs(c->out, err)) < 0) return rc;
+    mpl__join(path, sizeof path, c->out, "log.csv");
+    if (!c->force && access(path, F_OK) == 0)
+      return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
+                        path, c->out);
+    static const char *const stale[] = {MPL__CKPT_FILE, "theta.tsv", "rule.txt"}; /* an old run's (--force) */
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {
+      mpl__join(path, sizeof path, c->out, stale[i]);
+      if (unlink(path) < 0 && errno != ENOENT)
+        return mpl_errorf(err, MPL_EIO, "%s: cannot remove the old run's file: %s", path, strerror(errno));
+    }
+    if ((rc = write_config(R, 0, err)) < 0) return rc;
+    return open_log(R, err);
+  }
+  if ((rc = write_config(R, 1, err)) < 0) return rc;
+  rc = read_checkpoint(R, start, err);
+  if (rc == MPL_ENOTFOUND) { /* complete (theta.tsv holds the final theta), or killed before its first checkpoint */
+    mpl_err_clear(err);
+    rc = read_final_theta(R, err);
+    if (rc == 0) *start = c->episodes;
+    else if (rc == MPL_ENOTFOUND) mpl_err_clear(err), rc = MPL_OK;
+  }
+  if (rc < 0) return rc;
+  if ((rc = reopen_log(R, *start, res, secs, err)) < 0) return rc;
+  if (*start == c->episodes) R->failures = R->failures_logged;
+  return MPL_OK;
+}
+
+/* }====== */
+
 /* One meta-step: meta_batch tasks of episode e (task 0 alone is the paper's setting), their mean
- * statistics in st and mean gradient in R->grad. MPL_ENUMERIC if any task diverged. */
+ * statistics in st and mean gradient in R->grad, and the dead-network probe in R->spread (the
+ * mean over tasks). MPL_ENUMERIC if any task diverged. */
 static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, mpl_err *eerr, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, B = c->meta_batch, n = R->sel.n;
   mpl_episode_stats one;
   memset(st, 0, sizeof *st);
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
+  R->spread = 0;
   for (int b = 0; b < B; b++) {
     int rc = prepare_episode(R, e, b, err);
     if (rc < 0) return rc;
@@ -295,6 +584,7 @@ static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, 
       if (B > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, B);
       return rc;
     }
+    if (c->dead_guard) R->spread += probe_dead(R, nq) / B;
     st->loss += one.loss / B;
     st->accuracy += one.accuracy / B;
     for (int l = 0; l <= MPL_MAX_LAYERS; l++) st->angle[l] += one.angle[l] / B, st->ortho[l] += one.ortho[l] / B;
@@ -305,66 +595,101 @@ static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, 
   return MPL_OK;
 }
 
+static int all_finite(const double *x, int n) {
+  for (int i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
 int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err) {
   gsl_set_error_handler_off();   /* the library reports errors; it never aborts */
   openblas_set_num_threads(1);   /* one episode is one core's work: fixed reduction order */
   memset(res, 0, sizeof *res);
   run R = {.cfg = cfg};
-  int rc = setup(&R, err);
-  double *theta = rc == 0 ? malloc((size_t)R.sel.n * sizeof *theta) : NULL;
+  int rc = setup(&R, err), e = 0, n = R.sel.n;
   double *secs = rc == 0 ? malloc((size_t)cfg->episodes * sizeof *secs) : NULL;
   res->accuracy = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
-  if (rc == 0 && (!theta || !secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if (rc == 0) memcpy(theta, R.sel.theta0, (size_t)R.sel.n * sizeof *theta);
-  int streak = 0, e = 0;
+  if (rc == 0 && (!secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (rc == 0) rc = open_outputs(&R, res, secs, &e, err);
+  int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
+  if (rc == 0 && cfg->resume && cfg->progress)
+    fprintf(cfg->progress, "resuming %s at episode %d/%d\n", cfg->out, e + 1, cfg->episodes);
   double t0 = now();
   for (; rc == 0 && e < cfg->episodes; e++) {
     double t1 = now();
     mpl_episode_stats st;
     mpl_err eerr = {0};
-    int erc = meta_step(&R, e, theta, &st, &eerr, err);
+    const char *status = "ok";
+    int erc = meta_step(&R, e, R.theta, &st, &eerr, err);
     if (erc < 0 && erc != MPL_ENUMERIC && err->code == erc) { rc = erc; break; } /* task sampling */
+    if (erc < 0 && erc != MPL_ENUMERIC) { rc = mpl_errorf(err, erc, "episode %d: %s", e + 1, eerr.msg); break; }
     if (erc == MPL_ENUMERIC) {
-      res->failures++;
-      if (cfg->progress)
-        fprintf(cfg->progress, "%sepisode %d: %s; theta not updated\n", isatty(fileno(cfg->progress)) ? "\n" : "",
-                e + 1, eerr.msg);
+      status = "diverged";
       st.loss = st.accuracy = NAN;
-      if (++streak >= cfg->max_failures) {
-        rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes diverged (last: %s)",
-                        e + 1, streak, eerr.msg);
-      }
-    } else if (erc < 0) {
-      rc = mpl_errorf(err, erc, "episode %d: %s", e + 1, eerr.msg);
-      break;
-    } else {
-      streak = 0;
+    } else if (cfg->dead_guard && R.spread < DEAD_SPREAD && st.accuracy <= DEAD_ACCURACY / cfg->task.m) {
+      status = "dead";
+      snprintf(eerr.msg, sizeof eerr.msg, "dead network: its output barely depends on the input (spread %.3g of the "
+               "initial network's) and query accuracy %.3g is at chance", R.spread, st.accuracy);
     }
+    int failed = strcmp(status, "ok") != 0;
     secs[e] = now() - t1;
     res->accuracy[e] = st.accuracy;
     res->loss[e] = st.loss;
-    int lrc = log_row(&R, e, &st, theta, secs[e], err);
+    int lrc = log_row(&R, e, &st, R.theta, status, secs[e], err);
     if (lrc < 0) { rc = lrc; e++; break; }
-    if (erc == 0) {
-      mpl_adam_step(&R.opt, theta, R.grad);
-      for (int i = 0; i < R.sel.n; i++) /* projection onto the sign constraints */
-        if (R.sel.sign[i] * theta[i] < 0) theta[i] = 0.0;
+    if (!failed) {
+      save_good(&R, e);
+      clip(R.grad, n, cfg->clip_grad);
+      mpl_adam_step(&R.opt, R.theta, R.grad);
+      for (int i = 0; i < n; i++) /* projection onto the sign constraints */
+        if (R.sel.sign[i] * R.theta[i] < 0) R.theta[i] = 0.0;
+      if (!all_finite(R.theta, n) || !all_finite(R.opt.m, n) || !all_finite(R.opt.v, n)) {
+        rollback(&R); /* a finite but enormous gradient; the next episode redraws */
+        if (cfg->progress) fprintf(cfg->progress, "%sepisode %d: the step made theta non-finite; rolled back\n",
+                                   tty ? "\n" : "", e + 1);
+      }
+      R.streak = 0;
+    } else {
+      R.failures++;
+      rollback(&R);
+      if (cfg->progress)
+        fprintf(cfg->progress, "%sepisode %d %s: %s; theta rolled back to episode %d's\n", tty ? "\n" : "", e + 1,
+                status, eerr.msg, R.good_episode + 1);
+      if (++R.streak >= cfg->max_failures)
+        rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed (%s; last: %s)",
+                        e + 1, R.streak, !strcmp(status, "dead") ? "dead network" : "diverged", eerr.msg);
     }
-    progress(&R, e, res->accuracy, theta, t0);
+    progress(&R, e, start, res->accuracy, R.theta, t0);
+    if (cfg->on_episode) cfg->on_episode(cfg->on_episode_ud, e + 1, st.accuracy, st.loss);
+    int stop = cfg->stop && *cfg->stop;
+    if (rc == 0 && e + 1 < cfg->episodes &&
+        (stop || (cfg->checkpoint_every > 0 && (e + 1) % cfg->checkpoint_every == 0))) {
+      if ((rc = write_checkpoint(&R, e + 1, err)) < 0) { e++; break; }
+    }
+    if (stop && e + 1 < cfg->episodes) { res->interrupted = 1; e++; break; }
   }
   res->episodes = e;
+  res->failures = R.failures;
+  if (rc < 0 && e > start && cfg->out && R.log) { /* stopped: keep the state for a resume */
+    mpl_err cerr = {0};
+    write_checkpoint(&R, e, &cerr);
+  }
   if (e > 0 && secs) {
     qsort(secs, (size_t)e, sizeof *secs, cmp_double);
     res->seconds_per_episode = e % 2 ? secs[e / 2] : 0.5 * (secs[e / 2 - 1] + secs[e / 2]);
   }
-  if (theta && R.sel.n > 0 && e > 0) {
+  if (R.theta && n > 0 && e > 0) {
     mpl_err werr = {0};
-    int frc = fill_result(&R, res, theta, &werr);
+    int frc = fill_result(&R, res, R.theta, &werr);
     if (frc == 0) frc = write_outputs(&R, res, &werr);
     if (frc < 0 && rc == 0) rc = frc, *err = werr;
+    if (frc == 0 && rc == 0 && e == cfg->episodes && cfg->out) { /* complete: the checkpoint has served */
+      char path[4200];
+      mpl__join(path, sizeof path, cfg->out, MPL__CKPT_FILE);
+      unlink(path);
+    }
   }
-  free(theta);
   free(secs);
   teardown(&R);
   return rc;

@@ -3,6 +3,7 @@
 #ifndef METAPLAST_SEARCH_H
 #define METAPLAST_SEARCH_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "metaplast/data.h"
@@ -34,11 +35,21 @@ typedef struct mpl_search_cfg {
   unsigned long seed;
   mpl_adam_cfg adam;
   double zero_tol;         /* |theta| <= zero_tol counts as zero in reports (penalty mode) */
-  int max_failures;        /* stop after this many consecutive diverged episodes */
+  int max_failures;        /* stop after this many consecutive failed (diverged or dead) episodes */
+  double clip_grad;        /* clip the meta-gradient to this global L2 norm before the step (0 = off) */
+  int dead_guard;          /* a dead network (docs/reliability.md) fails the episode (default 1) */
+  int checkpoint_every;    /* write out/checkpoint every N episodes (default 10; 0 = only when stopped) */
+  int resume;              /* continue the run in out from its checkpoint (cfg = its config.txt) */
+  volatile sig_atomic_t *stop; /* polled after each episode: non-zero = checkpoint and return, or NULL */
   const char *out;         /* results directory (created), or NULL for none */
   int force;               /* allow writing into a directory that already holds a run */
   FILE *progress;          /* live progress line (e.g. stderr), or NULL */
   const char *command;     /* the command line, recorded in config.txt */
+  /* Called after each episode with its number (1-based), query accuracy and loss (NaN if it
+   * diverged), on the thread running the search; NULL for none. mpl_trials_run uses it for its
+   * one-line progress over all trials. */
+  void (*on_episode)(void *ud, int episode, double accuracy, double loss);
+  void *on_episode_ud;
 } mpl_search_cfg;
 
 /* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,
@@ -51,15 +62,28 @@ typedef struct mpl_search_result {
   char **formulas;         /* their formulas in the paper's notation (owned) */
   double *theta;           /* final coefficients (owned) */
   int episodes;            /* episodes run */
-  int failures;            /* diverged episodes (theta not updated) */
+  int failures;            /* failed episodes: diverged or dead (theta rolled back, not updated) */
+  int interrupted;         /* 1 if *cfg.stop ended the run early (checkpointed; resume continues) */
   double *accuracy, *loss; /* per episode (owned), NaN for a diverged episode */
   double seconds_per_episode; /* median wall time */
 } mpl_search_result;
 
 /* Run a search. On success (and, where possible, on failure after some episodes) the results
- * directory holds config.txt, log.csv, theta.tsv and rule.txt (see results/README.md). */
+ * directory holds config.txt, log.csv, theta.tsv and rule.txt (see results/README.md); while
+ * the run is unfinished it also holds `checkpoint` (docs/reliability.md). When *cfg->stop becomes
+ * non-zero the run checkpoints after the current episode and returns MPL_OK with
+ * res->interrupted = 1. With cfg->resume the run continues from out/checkpoint (or from the
+ * start if there is none yet); log.csv is cut back to the checkpoint's episode. */
 MPL_API int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err);
 MPL_API void mpl_search_result_free(mpl_search_result *res);
+
+/* Read the configuration a results directory was run with (dir/config.txt) into cfg, for
+ * resuming; cfg->out = dir, cfg->resume = 1. cfg's strings live in *mem: free(*mem) after use. */
+MPL_API int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl_err *err);
+
+/* The config.txt key of the first setting in which a and b differ, or NULL if none does
+ * (out, force, progress, command, resume and stop are not settings). */
+MPL_API const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg *b);
 
 /* The rule as one equation over the surviving terms (|theta| > tol), e.g.
  * "ΔW = 0.0021 (−e_ℓ y_{ℓ−1}ᵀ) + 0.0005 (y_ℓ y_{ℓ−1}ᵀ − y_ℓ y_ℓᵀ W)". Returns the needed length. */
