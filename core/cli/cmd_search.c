@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 
 #include "metaplast/search.h"
@@ -45,17 +46,25 @@ static void search_help(FILE *f) {
     "  --lambda L           L1 weight (0)\n"
     "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
-    "  --max-failures N     stop after N consecutive diverged episodes (20)\n"
+    "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
+    "  --clip-grad C        clip the meta-gradient to global L2 norm C before each step (0 = off, default)\n"
+    "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance) fails the\n"
+    "                       episode and rolls theta back, like a diverged one (on; docs/reliability.md)\n"
+
     "Output\n"
     "  --out DIR            results directory (default runs/YYYYmmdd-HHMMSS)\n"
     "  --force              write into a directory that already holds a run\n"
+    "  --checkpoint-every N save DIR/checkpoint every N episodes (10; 0 = only on SIGINT/SIGTERM/failure)\n"
+    "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
+    "                       (other flags may only repeat them); bit-identical to an uninterrupted run\n"
+
     "  --quiet              no progress line\n"
     "  -h, --help           this help\n");
 }
 
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
-       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN };
+       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN, O_CKPT, O_RESUME, O_CLIP, O_DEAD };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
@@ -64,7 +73,9 @@ static const struct option search_opts[] = {
   {"terms", 1, 0, O_TERMS}, {"init", 1, 0, O_INIT}, {"sign", 1, 0, O_SIGN}, {"episodes", 1, 0, O_EPISODES}, {"meta-batch", 1, 0, O_MBATCH}, {"seed", 1, 0, O_SEED},
   {"lr", 1, 0, O_LR}, {"beta1", 1, 0, O_B1}, {"beta2", 1, 0, O_B2}, {"eps", 1, 0, O_EPS}, {"lambda", 1, 0, O_LAMBDA},
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
-  {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
+  {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP},
+  {"dead-guard", 1, 0, O_DEAD}, {0, 0, 0, 0}};
 
 static int add_terms(mpl_search_cfg *c, const char *a);
 
@@ -108,6 +119,14 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_OUT: c->out = a; return 0;
   case O_FORCE: c->force = 1; return 0;
   case O_QUIET: *quiet = 1; return 0;
+  case O_CKPT: return cli_parse_int("--checkpoint-every", a, 0, INT_MAX, &c->checkpoint_every);
+  case O_RESUME: return 0; /* handled in cmd_search */
+  case O_CLIP: return cli_parse_double("--clip-grad", a, 0, 1e300, &c->clip_grad);
+  case O_DEAD:
+    if (!strcmp(a, "on")) c->dead_guard = 1;
+    else if (!strcmp(a, "off")) c->dead_guard = 0;
+    else return cli_bad("--dead-guard", a, "expected on or off");
+    return 0;
   default: return -1;
   }
 }
@@ -123,13 +142,54 @@ static int add_terms(mpl_search_cfg *c, const char *a) {
   return 0;
 }
 
+/* SIGINT/SIGTERM: the search checkpoints after the current episode and returns; a second signal
+ * kills (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* The flags given, replayed on the configuration read back by --resume. */
+static struct given { int o; const char *a; } given[256];
+static int n_given;
+
+/* --resume DIR: the configuration is DIR/config.txt's; a flag may only repeat a value from it. */
+static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
+  mpl_err err = {0};
+  if (mpl_search_config_load(dir, c, mem, &err) < 0) {
+    fprintf(stderr, PROG ": --resume: %s\n", err.msg);
+    return 1;
+  }
+  mpl_search_cfg f = *c;
+  int q = 0;
+  for (int i = 0; i < n_given; i++) {
+    int o = given[i].o;
+    if (o == O_RESUME || o == O_QUIET || o == O_FORCE) continue;
+    if (o == O_OUT && strcmp(given[i].a, dir) != 0) {
+      fprintf(stderr, PROG ": --resume %s: --out %s names another directory\n", dir, given[i].a);
+      return 2;
+    }
+    if (search_option(o, given[i].a, &f, &q) < 0) return 2;
+  }
+  const char *key = mpl_search_config_diff(c, &f);
+  if (key) {
+    fprintf(stderr, PROG ": --resume %s: a flag contradicts '%s' in %s/config.txt (a resumed run keeps its "
+            "configuration; edit config.txt to change it)\n", dir, key, dir);
+    return 2;
+  }
+  return 0;
+}
+
 int cmd_search(int argc, char **argv) {
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   int o, quiet = 0;
   optind = 1;
+  const char *resume = NULL;
+  n_given = 0;
+  stop_signal = 0;
   while ((o = getopt_long(argc, argv, "h", search_opts, NULL)) != -1) {
     if (o == 'h') { search_help(stdout); return 0; }
+    if (o == O_RESUME) resume = optarg;
+    if (o != '?' && n_given < (int)(sizeof given / sizeof *given)) given[n_given++] = (struct given){o, optarg};
     if (o == '?' || search_option(o, optarg, &c, &quiet) < 0) {
       fprintf(stderr, "Try '" PROG " search --help'.\n");
       return 2;
@@ -139,20 +199,40 @@ int cmd_search(int argc, char **argv) {
     fprintf(stderr, PROG " search: unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
     return 2;
   }
-  char outbuf[64];
+  char outbuf[64], *resume_mem = NULL;
+  if (resume) {
+    int lrc = load_resume(resume, &c, &resume_mem);
+    if (lrc) { free(resume_mem); return lrc; }
+  }
   if (!c.out) {
     time_t t = time(NULL);
     strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", localtime(&t));
     c.out = outbuf;
   }
   c.progress = quiet ? NULL : stderr;
-  char *cmd = cli_join_argv(argc + 1, argv - 1);
-  c.command = cmd;
+  char *cmd = resume ? NULL : cli_join_argv(argc + 1, argv - 1);
+  if (!resume) c.command = cmd;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  c.stop = &stop_signal;
+
   mpl_search_result res;
   mpl_err err = {0};
   int rc = mpl_search_run(&c, &res, &err);
   free(cmd);
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
+  if (res.interrupted)
+    fprintf(stderr, PROG ": %s after episode %d; continue with: " PROG " search --resume %s\n",
+            stop_signal == SIGTERM ? "terminated" : "interrupted", res.episodes, c.out);
+  else if (rc < 0 && res.episodes > 0 && c.out)
+    fprintf(stderr, PROG ": the results so far are in %s/ (with a checkpoint: " PROG " search --resume %s)\n",
+            c.out, c.out);
+
   if (res.episodes > 0) {
     double acc = 0;
     int k = 0;
@@ -165,6 +245,9 @@ int cmd_search(int argc, char **argv) {
       printf("discovered rule: %s\nresults in %s/\n", eq, c.out);
     }
   }
+  int interrupted = res.interrupted;
   mpl_search_result_free(&res);
+  free(resume_mem);
+  if (interrupted) return 128 + (stop_signal ? (int)stop_signal : SIGINT);
   return rc < 0 ? 1 : 0;
 }
