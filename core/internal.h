@@ -54,6 +54,15 @@ MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_nativ
 MPL_INTERNAL int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_err *err);
 /* Find NAME.so on the plugin path: METAPLAST_PLUGIN_PATH, the install dir, the build dir. */
 MPL_INTERNAL int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err);
+/* Rule files (rules.c, docs/rules.md): Lua formulas run once in a sandbox. Each loads all its
+ * terms into ts (under `source`; chunkname names the file in messages) or none. */
+MPL_INTERNAL int mpl__rules_load_buffer(const char *chunkname, const char *text, size_t len, mpl_termset *ts,
+                                        mpl_err *err);
+MPL_INTERNAL int mpl__rules_load_file(const char *path, const char *source, mpl_termset *ts, mpl_err *err);
+/* Find NAME.lua on the rule path: METAPLAST_RULES_PATH, the install dir, the source tree's rules/. */
+MPL_INTERNAL int mpl__rules_find(const char *name, char *path, size_t n, mpl_err *err);
+/* Evaluate one formula of the rule-file language (any shape) into ts. */
+MPL_INTERNAL int mpl__rules_eval(mpl_termset *ts, const char *formula, mpl_expr **out, mpl_err *err);
 /* Drop (and free) the terms from index n on. */
 MPL_INTERNAL void mpl__termset_truncate(mpl_termset *ts, int n);
 /* Keep a dlopen handle open for the lifetime of ts. */

@@ -65,15 +65,22 @@ static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, in
   return MPL_OK;
 }
 
-/* Load one source ("paper", "x.so", "dir/x.so") into ts. */
+/* Load one source ("paper", "x.so", "dir/x.so", "dir/x.lua", "oja") into ts. A bare name is a
+ * plugin on the plugin path, else a rule file NAME.lua on the rule path. */
 static int load_source(const char *src, mpl_termset *ts, mpl_err *err) {
   size_t k = strlen(src);
   if (k == 0) return mpl_errorf(err, MPL_EINVAL, "--terms: empty term source");
-  if (k > 4 && !strcmp(src + k - 4, ".lua"))
-    return mpl_errorf(err, MPL_EUNSUPPORTED, "--terms %s: Lua rule files are not supported yet", src);
+  if (k > 4 && !strcmp(src + k - 4, ".lua")) return mpl__rules_load_file(src, src, ts, err);
   if (strchr(src, '/') || (k > 3 && !strcmp(src + k - 3, ".so"))) return mpl__plugin_load(src, src, ts, err);
   char path[4096];
   int rc = mpl__plugin_find(src, path, sizeof path, err);
+  if (rc == MPL_ENOTFOUND) {
+    mpl_err rerr = {0};
+    if (mpl__rules_find(src, path, sizeof path, &rerr) == 0) return mpl__rules_load_file(path, src, ts, err);
+    char pmsg[sizeof err->msg];
+    snprintf(pmsg, sizeof pmsg, "%s", err ? err->msg : "");
+    return mpl_errorf(err, MPL_ENOTFOUND, "%s; %s", pmsg, rerr.msg);
+  }
   return rc < 0 ? rc : mpl__plugin_load(path, src, ts, err);
 }
 
