@@ -140,7 +140,7 @@ static double probe(const mpl_rule *r, layer_case *c, double h) {
     for (int j = 0; j < sig_len(c, s); j++) x[s][j] = c->sig[s][j] + h * c->dir[s][j];
   }
   for (size_t k = 0; k < (size_t)c->np * c->nq; k++) W[k] = c->W[k] + h * c->dW[k];
-  mpl_layer_io io = {c->np, c->nq, {x[0], x[1], x[2], x[3]}, W};
+  mpl_layer_io io = {.n_pre = c->np, .n_post = c->nq, .sig = {x[0], x[1], x[2], x[3]}, .W = W};
   mpl__rule_eval(r, &io, c->val);
   mpl__rule_term_dense(r, 0, &io, c->val, c->out);
   double v = 0;
@@ -175,7 +175,7 @@ static double check_one(const mpl_rule *r, gsl_rng *rng) {
   c.vbar = malloc((mpl__rule_nvals(r, c.np, c.nq) + 1) * sizeof *c.vbar);
   c.scratch = malloc((mpl__rule_nscratch(r, c.np, c.nq) + 1) * sizeof *c.scratch);
   /* reverse mode: W_new = W + 1 * F, so with dL/dW_new = G, dL/dW_old = G + <G, dF/dW> */
-  mpl_layer_io io = {c.np, c.nq, {c.sig[0], c.sig[1], c.sig[2], c.sig[3]}, c.W};
+  mpl_layer_io io = {.n_pre = c.np, .n_post = c.nq, .sig = {c.sig[0], c.sig[1], c.sig[2], c.sig[3]}, .W = c.W};
   double theta = 1, theta_bar = 0, adj = 0;
   memcpy(c.Gw, c.G, nw * sizeof *c.Gw);
   mpl__rule_eval(r, &io, c.val);

@@ -13,6 +13,9 @@
 
 #include "rule.h"
 
+/* Lazy adjoints: steps of rank-1 contributions queued before G is updated in one pass. */
+#define LAZY_STEPS 16
+
 struct mpl_episode {
   mpl_net_cfg cfg;
   int L, *n;                       /* n = cfg.sizes */
@@ -31,7 +34,13 @@ struct mpl_episode {
   size_t seg_W_cap, seg_rec_cap, ckpt_cap; /* in doubles */
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
   double *vbar, *scratch, *zbar, *xbar;
-  mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G, applied once a step */
+  mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G (lazy: pending rows) */
+  int lazy;                        /* the rule is rank-1 only: weights and adjoints are kept lazily */
+  int ng, gpush;                   /* rank-1 rows per step and layer; G pushes per step and layer */
+  double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
+  size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
+  double *lztmp;                   /* scratch for products with lazy weights */
+  size_t lztmp_cap;
   double omega[MPL_MAX_LAYERS + 1];   /* per layer: weight-proportional coefficient of the step */
   double *q;                       /* query-batch buffers */
   size_t q_cap;
@@ -129,11 +138,16 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
   size_t nsc = 3 * (size_t)nmax + 8;
   int acc_ok = 1;
+  ep->lazy = mpl__rule_is_rank1(ep->rule);
+  ep->ng = ep->rule->n_groups;
+  /* G receives per step and layer: the rule's W x / W^T x nodes, the forward pass, and (BP) W
+   * as feedback. Lazily, LAZY_STEPS steps of them are queued before G is updated. */
+  ep->gpush = mpl__rule_nrank1(ep->rule) + 2;
+  int kmax = ep->lazy ? LAZY_STEPS * ep->gpush : ep->gpush;
   for (int l = 1; l <= ep->L; l++) {
-    size_t k = mpl__rule_nscratch(ep->rule, ep->n[l - 1], ep->n[l]);
+    size_t k = mpl__rule_nscratch_lazy(ep->rule, ep->n[l - 1], ep->n[l], kmax);
     if (k > nsc) nsc = k;
-    /* the rule's W x / W^T x nodes, the forward pass, and (BP) W as feedback */
-    if (mpl__rankk_init(&ep->acc[l], mpl__rule_nrank1(ep->rule) + 2, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0)
+    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0)
       acc_ok = 0;
   }
   ep->W0 = calloc(ep->wtotal, sizeof(double));
@@ -161,7 +175,7 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
-  free(ep->q);
+  free(ep->q); free(ep->rows); free(ep->lztmp);
   free(ep);
 }
 
@@ -188,13 +202,26 @@ static int reserve(double **buf, size_t *cap, size_t need) {
 
 /* {====== One online step ====== */
 
-/* Feedback matrix of layer l (n_l x n_{l-1}) for weights W. */
-static const double *feedback(const mpl_episode *ep, const double *W, int l) {
-  return (ep->cfg.feedback == MPL_FB_SYMMETRIC ? W : ep->B) + ep->woff[l];
+/* The weights of every layer at one step: W_l = M + A^T B with k pending rank-1 rows (k = 0:
+ * the dense matrix M). */
+typedef struct wview {
+  const double *M;
+  int k;
+  const double *A, *B;
+} wview;
+
+static void dense_views(const mpl_episode *ep, const double *W, wview *V) {
+  for (int l = 1; l <= ep->L; l++) V[l] = (wview){W + ep->woff[l], 0, NULL, NULL};
 }
 
-static mpl_layer_io layer_io(const mpl_episode *ep, const double *W, const double *rec, const double *x, int l) {
-  mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = W + ep->woff[l]};
+/* y <- beta y + op(W_l) x. */
+static void wgemv(const mpl_episode *ep, const wview *v, int l, int trans, const double *x, double beta, double *y) {
+  mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, trans, 1, x, beta, y, ep->lztmp);
+}
+
+static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
+  mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = V[l].M, .wk = V[l].k, .WA = V[l].A,
+                     .WB = V[l].B, .tmp = ep->lztmp};
   io.sig[MPL_SIG_PRE] = l == 1 ? x : rec + ep->y_off[l - 1];
   io.sig[MPL_SIG_POST] = rec + ep->y_off[l];
   io.sig[MPL_SIG_EPRE] = (l > 1 || ep->need_e0) ? rec + ep->e_off[l - 1] : NULL;
@@ -202,15 +229,21 @@ static mpl_layer_io layer_io(const mpl_episode *ep, const double *W, const doubl
   return io;
 }
 
-/* Forward pass and modulatory signals of one sample into rec (weights W unchanged). */
-static void signals(const mpl_episode *ep, const double *W, const double *x, int label, double *rec) {
+/* y <- beta y + op(F_l) x with the feedback F_l of layer l: B_l, or W_l itself (BP). */
+static void fgemv(const mpl_episode *ep, const wview *V, int l, int trans, const double *x, double beta, double *y) {
+  if (ep->cfg.feedback == MPL_FB_SYMMETRIC) wgemv(ep, &V[l], l, trans, x, beta, y);
+  else cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, ep->n[l], ep->n[l - 1], 1, ep->B + ep->woff[l],
+                   ep->n[l - 1], x, 1, beta, y, 1);
+}
+
+/* Forward pass and modulatory signals of one sample into rec, then the plan's values. */
+static void signals(const mpl_episode *ep, const wview *V, const double *x, int label, double *rec) {
   int L = ep->L;
   double beta = ep->cfg.beta;
   for (int l = 1; l <= L; l++) {
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
     double *y = rec + ep->y_off[l];
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, ep->n[l], ep->n[l - 1], 1, W + ep->woff[l], ep->n[l - 1],
-                pre, 1, 0, y, 1);
+    wgemv(ep, &V[l], l, 0, pre, 0, y);
     if (l < L) for (int j = 0; j < ep->n[l]; j++) y[j] = softplus(beta, y[j]);
     else softmax(ep->n[L], y, y);
   }
@@ -220,35 +253,36 @@ static void signals(const mpl_episode *ep, const double *W, const double *x, int
   for (int l = L - 1; l >= (ep->need_e0 ? 0 : 1); l--) {
     double *h = rec + ep->h_off[l], *e = rec + ep->e_off[l];
     const double *y = l == 0 ? x : rec + ep->y_off[l];
-    cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[l + 1], ep->n[l], 1, feedback(ep, W, l + 1), ep->n[l],
-                rec + ep->e_off[l + 1], 1, 0, h, 1);
+    fgemv(ep, V, l + 1, 1, rec + ep->e_off[l + 1], 0, h);
     for (int j = 0; j < ep->n[l]; j++) e[j] = h[j] * gprime(beta, y[j]);
+  }
+  for (int l = 1; l <= L; l++) {
+    mpl_layer_io io = layer_io(ep, V, rec, x, l);
+    mpl__rule_eval(ep->rule, &io, rec + ep->v_off[l]);
   }
 }
 
-/* One online step: signals and plan values into rec, then W <- W + sum_r theta_r F_r on every
- * layer (all computed from the pre-update weights). */
+/* One online step with dense weights: signals and plan values into rec, then
+ * W <- W + sum_r theta_r F_r on every layer (all computed from the pre-update weights). */
 static void step(const mpl_episode *ep, const double *theta, double *W, const double *x, int label, double *rec) {
-  signals(ep, W, x, label, rec);
+  wview V[MPL_MAX_LAYERS + 1];
+  dense_views(ep, W, V);
+  signals(ep, V, x, label, rec);
   for (int l = 1; l <= ep->L; l++) {
-    mpl_layer_io io = layer_io(ep, W, rec, x, l);
-    mpl__rule_eval(ep->rule, &io, rec + ep->v_off[l]);
-  }
-  for (int l = 1; l <= ep->L; l++) {
-    mpl_layer_io io = layer_io(ep, W, rec, x, l);
+    mpl_layer_io io = layer_io(ep, V, rec, x, l);
     mpl__rule_apply(ep->rule, theta, &io, rec + ep->v_off[l], W + ep->woff[l], ep->scratch);
   }
 }
 
-/* Reverse of one step. G holds dL/dW after the step; on return dL/dW before it. W is the
- * pre-step weights and rec the step's record. */
-static void step_reverse(mpl_episode *ep, const double *theta, const double *W, const double *x,
+/* Reverse of one step. G (with the rank-1 rows pending in acc) holds dL/dW after the step; on
+ * return dL/dW before it. V: the pre-step weights; rec: the step's record. */
+static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, const double *x,
                          const double *rec, double *theta_bar) {
   int L = ep->L;
   double beta = ep->cfg.beta, *sb = ep->sbar;
   memset(sb, 0, ep->rec_size * sizeof *sb);
   for (int l = 1; l <= L; l++) {
-    mpl_layer_io io = layer_io(ep, W, rec, x, l);
+    mpl_layer_io io = layer_io(ep, V, rec, x, l);
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
     mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->omega[l],
@@ -263,8 +297,7 @@ static void step_reverse(mpl_episode *ep, const double *theta, const double *W, 
       hb[j] = eb[j] * gprime(beta, y[j]);
       if (l > 0) sb[ep->y_off[l] + j] += eb[j] * h[j] * beta * exp(-beta * y[j]);
     }
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, ep->n[l + 1], ep->n[l], 1, feedback(ep, W, l + 1), ep->n[l],
-                hb, 1, 1, sb + ep->e_off[l + 1], 1);
+    fgemv(ep, V, l + 1, 0, hb, 1, sb + ep->e_off[l + 1]);
     if (diff_fb) mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
   }
   /* y_L = softmax(z_L) and e_L = y_L - onehot: both adjoints go through the softmax Jacobian. */
@@ -280,12 +313,15 @@ static void step_reverse(mpl_episode *ep, const double *theta, const double *W, 
     mpl__rankk_push(&ep->acc[l], 1, zb, pre);
     if (l == 1) break;
     double *yb = sb + ep->y_off[l - 1];
-    cblas_dgemv(CblasRowMajor, CblasTrans, ep->n[l], ep->n[l - 1], 1, W + ep->woff[l], ep->n[l - 1], zb, 1, 1, yb, 1);
+    wgemv(ep, &V[l], l, 1, zb, 1, yb);
     for (int j = 0; j < ep->n[l - 1]; j++) ep->xbar[j] = yb[j] * gprime(beta, pre[j]);
     memcpy(zb, ep->xbar, (size_t)ep->n[l - 1] * sizeof *zb);
   }
-  /* dL/dW_before = (1 + omega) dL/dW_after + every queued rank-1 term: one pass over G per layer */
-  for (int l = 1; l <= L; l++) mpl__rankk_flush(&ep->acc[l], 1 + ep->omega[l], ep->G + ep->woff[l]);
+  /* dL/dW_before = (1 + omega) dL/dW_after + every queued rank-1 term: one pass over G per
+   * layer, every step (dense) or once the queue is full (lazy: omega is 0). */
+  for (int l = 1; l <= L; l++)
+    if (!ep->lazy || ep->acc[l].k + ep->gpush > ep->acc[l].kmax)
+      mpl__rankk_flush(&ep->acc[l], 1 + ep->omega[l], ep->G + ep->woff[l]);
 }
 
 /* }====== */
@@ -428,23 +464,130 @@ static int check_labels(const mpl_episode *ep, const int *y, int n, const char *
 static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, mpl_err *err) {
   int seg = ep->cfg.segment > 0 ? ep->cfg.segment : (int)ceil(sqrt((double)n_train));
   ep->seg = seg < 1 ? 1 : seg;
-  size_t nseg = want_grad ? (size_t)ep->seg : 1;                     /* step records kept at once */
-  size_t nck = want_grad ? (size_t)(n_train + ep->seg - 1) / ep->seg : 0; /* checkpoints */
+  size_t nseg = (size_t)(n_train + ep->seg - 1) / ep->seg, nrec, nW = 0, nck = 0, nrows = 0, ntmp = 1;
+  if (ep->lazy) {
+    /* every step's record is kept (nothing is recomputed); W at the start of each segment
+     * after the first (which is W0); the update rows of every step (of one segment without
+     * the gradient) */
+    nrec = want_grad && n_train > 0 ? (size_t)n_train : 1;
+    nck = want_grad && nseg > 1 ? nseg - 1 : 0;
+    size_t steps = want_grad ? (size_t)n_train : (size_t)ep->seg, off = 0;
+    for (int l = 1; l <= ep->L; l++) {
+      ep->ua_off[l] = off;
+      off += steps * ep->ng * (size_t)ep->n[l];
+      ep->vb_off[l] = off;
+      off += steps * ep->ng * (size_t)ep->n[l - 1];
+    }
+    nrows = off + 1;
+    ntmp = (size_t)ep->seg * ep->ng + 1;
+  } else {
+    nrec = want_grad ? (size_t)ep->seg : 1; /* step records and weights of one segment */
+    nW = want_grad ? (size_t)ep->seg : 0;
+    nck = want_grad ? nseg : 0;
+  }
   size_t qsize = 0, nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = (size_t)ep->n[l] > nmax ? (size_t)ep->n[l] : nmax;
   for (int l = 1; l <= ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l];
   qsize += 4 * (size_t)n_query * nmax + 2 * (size_t)(ep->L + 1) * nmax; /* statistics */
-  if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nseg * ep->rec_size) < 0 ||
-      (want_grad && reserve(&ep->seg_W, &ep->seg_W_cap, nseg * ep->wtotal) < 0) ||
-      reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0)
-    return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%zu steps per segment)", nseg);
+  if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nrec * ep->rec_size) < 0 ||
+      reserve(&ep->seg_W, &ep->seg_W_cap, nW * ep->wtotal) < 0 || reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0 ||
+      reserve(&ep->rows, &ep->rows_cap, nrows) < 0 || reserve(&ep->lztmp, &ep->lztmp_cap, ntmp) < 0)
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps, %d per segment)",
+                      n_train, ep->seg);
   return MPL_OK;
+}
+
+/* Lazy weights (rank-1 rules): W_t = C_j + the update rows of steps j m .. t-1, with C_j the
+ * weights at the start of segment j (W0 for j = 0). Without the gradient, one segment's rows
+ * are kept and C is ep->W itself. */
+static const double *lazy_base(const mpl_episode *ep, int j, int grad) {
+  return !grad ? ep->W : j == 0 ? ep->W0 : ep->ckpt + (size_t)(j - 1) * ep->wtotal;
+}
+
+static void lazy_views(const mpl_episode *ep, int t, int grad, wview *V) {
+  int m = ep->seg, j = t / m, o = t % m;
+  const double *base = lazy_base(ep, j, grad);
+  size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
+  for (int l = 1; l <= ep->L; l++)
+    V[l] = (wview){base + ep->woff[l], o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
+                   ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1]};
+}
+
+/* The primal inner loop with lazy weights: per step one pass over each W (the forward product)
+ * instead of three; each segment's rows are added to the weights in one rank-k update. */
+static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, const int *Y, int T, int grad) {
+  int m = ep->seg, ng = ep->ng, n0 = ep->n[0];
+  wview V[MPL_MAX_LAYERS + 1];
+  for (int t = 0; t < T; t++) {
+    int j = t / m, o = t % m;
+    lazy_views(ep, t, grad, V);
+    double *rec = ep->seg_rec + (grad ? (size_t)t * ep->rec_size : 0);
+    const double *x = X + (size_t)t * n0;
+    signals(ep, V, x, Y[t], rec);
+    for (int l = 1; l <= ep->L; l++) {
+      mpl_layer_io io = layer_io(ep, V, rec, x, l);
+      mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], (double *)V[l].A + (size_t)o * ng * ep->n[l],
+                            (double *)V[l].B + (size_t)o * ng * ep->n[l - 1]);
+    }
+    if (o == m - 1 || t == T - 1) { /* close the segment: C_{j+1} = C_j + its rows, one rank-k update */
+      const double *base = lazy_base(ep, j, grad);
+      double *dst = !grad || t == T - 1 ? ep->W : ep->ckpt + (size_t)j * ep->wtotal;
+      if (dst != base) memcpy(dst, base, ep->wtotal * sizeof *dst);
+      int k = (o + 1) * ng;
+      for (int l = 1; l <= ep->L && k > 0; l++)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, 1, V[l].A, ep->n[l], V[l].B,
+                    ep->n[l - 1], 1, dst + ep->woff[l], ep->n[l - 1]);
+    }
+  }
+}
+
+/* The primal inner loop with dense weights, keeping W at the start of every segment. */
+static void forward_dense(mpl_episode *ep, const double *theta, const double *X, const int *Y, int T, int grad) {
+  for (int t = 0; t < T; t++) {
+    if (grad && t % ep->seg == 0) memcpy(ep->ckpt + (size_t)(t / ep->seg) * ep->wtotal, ep->W, ep->wtotal * sizeof *ep->W);
+    step(ep, theta, ep->W, X + (size_t)t * ep->n[0], Y[t], ep->seg_rec);
+  }
+}
+
+/* Reverse pass with lazy weights: every record is at hand, each step's weights are a view. */
+static void reverse_lazy(mpl_episode *ep, const double *theta, const double *X, int T, double *grad) {
+  wview V[MPL_MAX_LAYERS + 1];
+  for (int t = T - 1; t >= 0; t--) {
+    lazy_views(ep, t, 1, V);
+    step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad);
+  }
+}
+
+/* Reverse pass with dense weights, one segment at a time, last first: the segment's steps are
+ * recomputed from its checkpoint, keeping each step's weights and record. */
+static void reverse_dense(mpl_episode *ep, const double *theta, const double *X, const int *Y, int T, double *grad) {
+  int n0 = ep->n[0];
+  wview V[MPL_MAX_LAYERS + 1];
+  for (int s0 = ((T - 1) / ep->seg) * ep->seg; s0 >= 0 && T > 0; s0 -= ep->seg) {
+    int len = T - s0 < ep->seg ? T - s0 : ep->seg;
+    memcpy(ep->seg_W, ep->ckpt + (size_t)(s0 / ep->seg) * ep->wtotal, ep->wtotal * sizeof *ep->W);
+    for (int k = 0; k < len; k++) {
+      double *Wk = ep->seg_W + (size_t)k * ep->wtotal, *rec = ep->seg_rec + (size_t)k * ep->rec_size;
+      int t = s0 + k;
+      if (k + 1 < len) {
+        memcpy(Wk + ep->wtotal, Wk, ep->wtotal * sizeof *Wk);
+        step(ep, theta, Wk + ep->wtotal, X + (size_t)t * n0, Y[t], rec);
+      } else { /* the last step of a segment: its output W is not needed */
+        dense_views(ep, Wk, V);
+        signals(ep, V, X + (size_t)t * n0, Y[t], rec);
+      }
+    }
+    for (int k = len - 1; k >= 0; k--) {
+      dense_views(ep, ep->seg_W + (size_t)k * ep->wtotal, V);
+      step_reverse(ep, theta, V, X + (size_t)(s0 + k) * n0, ep->seg_rec + (size_t)k * ep->rec_size, grad);
+    }
+  }
 }
 
 int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x, const int *train_y,
                     int n_train, const double *query_x, const int *query_y, int n_query,
                     mpl_episode_stats *st, double *grad, mpl_err *err) {
-  int rc, R = ep->rule->n_terms, n0 = ep->n[0];
+  int rc, R = ep->rule->n_terms;
   if (n_train < 0 || n_query < 1) return mpl_errorf(err, MPL_EINVAL, "episode: %d training and %d query samples", n_train, n_query);
   if ((rc = check_labels(ep, train_y, n_train, "training", err)) < 0) return rc;
   if ((rc = check_labels(ep, query_y, n_query, "query", err)) < 0) return rc;
@@ -452,11 +595,8 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
     if (!isfinite(theta[r])) return mpl_errorf(err, MPL_ENUMERIC, "theta[%d] (term '%s') is %g", r, mpl_termset_name(ep->ts, ep->which[r]), theta[r]);
   if ((rc = alloc_run(ep, n_train, n_query, grad != NULL, err)) < 0) return rc;
   memcpy(ep->W, ep->W0, ep->wtotal * sizeof *ep->W);
-  /* Primal inner loop, keeping a checkpoint of W at the start of every segment. */
-  for (int t = 0; t < n_train; t++) {
-    if (grad && t % ep->seg == 0) memcpy(ep->ckpt + (size_t)(t / ep->seg) * ep->wtotal, ep->W, ep->wtotal * sizeof *ep->W);
-    step(ep, theta, ep->W, train_x + (size_t)t * n0, train_y[t], ep->seg_rec);
-  }
+  if (ep->lazy) forward_lazy(ep, theta, train_x, train_y, n_train, grad != NULL);
+  else forward_dense(ep, theta, train_x, train_y, n_train, grad != NULL);
   st->finite = all_finite(ep->W, ep->wtotal);
   double *Y = ep->q, *work = ep->q + q_layer_off(ep, n_query, ep->L + 1);
   query_forward(ep, query_x, n_query, Y);
@@ -468,31 +608,9 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   memset(grad, 0, (size_t)R * sizeof *grad);
   if (!st->finite) return mpl_errorf(err, MPL_ENUMERIC, "episode diverged: non-finite weights or loss after the inner loop");
   query_backward(ep, query_x, n_query, Y, work);
-  /* Reverse pass, one segment at a time, last first. */
-  for (int s0 = ((n_train - 1) / ep->seg) * ep->seg; s0 >= 0 && n_train > 0; s0 -= ep->seg) {
-    int len = n_train - s0 < ep->seg ? n_train - s0 : ep->seg;
-    memcpy(ep->seg_W, ep->ckpt + (size_t)(s0 / ep->seg) * ep->wtotal, ep->wtotal * sizeof *ep->W);
-    for (int k = 0; k < len; k++) {
-      double *Wk = ep->seg_W + (size_t)k * ep->wtotal;
-      if (k + 1 < len) memcpy(Wk + ep->wtotal, Wk, ep->wtotal * sizeof *Wk);
-      double *rec = ep->seg_rec + (size_t)k * ep->rec_size;
-      int t = s0 + k;
-      if (k + 1 < len) step(ep, theta, Wk + ep->wtotal, train_x + (size_t)t * n0, train_y[t], rec);
-      else {
-        /* the last step of a segment: signals and plan values only (its output W is not needed) */
-        signals(ep, Wk, train_x + (size_t)t * n0, train_y[t], rec);
-        for (int l = 1; l <= ep->L; l++) {
-          mpl_layer_io io = layer_io(ep, Wk, rec, train_x + (size_t)t * n0, l);
-          mpl__rule_eval(ep->rule, &io, rec + ep->v_off[l]);
-        }
-      }
-    }
-    for (int k = len - 1; k >= 0; k--) {
-      int t = s0 + k;
-      step_reverse(ep, theta, ep->seg_W + (size_t)k * ep->wtotal, train_x + (size_t)t * n0,
-                   ep->seg_rec + (size_t)k * ep->rec_size, grad);
-    }
-  }
+  for (int l = 1; l <= ep->L; l++) ep->acc[l].k = 0;
+  if (ep->lazy) reverse_lazy(ep, theta, train_x, n_train, grad);
+  else reverse_dense(ep, theta, train_x, train_y, n_train, grad);
   if (!all_finite(grad, (size_t)R)) {
     st->finite = 0;
     return mpl_errorf(err, MPL_ENUMERIC, "the meta-gradient is not finite");

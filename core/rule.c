@@ -435,6 +435,25 @@ size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
   return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense;
 }
 
+size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax) {
+  return mpl__rule_nscratch(r, n_pre, n_post) + 2 * ((size_t)r->n_groups + 1) * (size_t)(kmax > 0 ? kmax : 0);
+}
+
+int mpl__rule_is_rank1(const mpl_rule *r) { return r->first_wmat == r->n_pieces && r->n_natives == 0; }
+
+void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
+                    int trans, double alpha, const double *x, double beta, double *y, double *tmp) {
+  cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, n_post, n_pre, alpha, M, n_pre, x, 1, beta, y, 1);
+  if (k <= 0) return;
+  if (!trans) { /* + A^T (B x) */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, k, n_pre, 1, B, n_pre, x, 1, 0, tmp, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, k, n_post, alpha, A, n_post, tmp, 1, 1, y, 1);
+  } else {      /* + B^T (A x) */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, k, n_post, 1, A, n_post, x, 1, 0, tmp, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, k, n_pre, alpha, B, n_pre, tmp, 1, 1, y, 1);
+  }
+}
+
 int mpl__rule_nrank1(const mpl_rule *r) {
   int k = 0;
   for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_P_GEMV || r->nodes[i].op == MPL_P_GEMVT;
@@ -517,8 +536,8 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
     case MPL_P_DOT: y[0] = cblas_ddot(la, a, 1, b, 1); break;
     case MPL_P_SUM: { double s = 0; for (int j = 0; j < la; j++) s += a[j]; y[0] = s; break; }
     case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
-    case MPL_P_GEMV: cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, io->W, np, a, 1, 0, y, 1); break;
-    case MPL_P_GEMVT: cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, io->W, np, a, 1, 0, y, 1); break;
+    case MPL_P_GEMV: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, 1, a, 0, y, io->tmp); break;
+    case MPL_P_GEMVT: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, 1, a, 0, y, io->tmp); break;
     }
   }
 }
@@ -552,6 +571,14 @@ static void group_matrices(const mpl_rule *r, const double *theta, const double 
     memcpy(Ut + (size_t)g * nq, val + offs[r->group_u[g]], (size_t)nq * sizeof *Ut);
     group_vsum(r, g, theta, val, offs, np, Vm + (size_t)g * np);
   }
+}
+
+int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                          const double *val, double *Ut, double *Vm) {
+  size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_offsets(r, io, offs);
+  group_matrices(r, theta, val, offs, io->n_pre, io->n_post, Ut, Vm);
+  return r->n_groups;
 }
 
 static mpl_native_io native_io(const mpl_layer_io *io) {
@@ -625,11 +652,11 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
       for (int j = 0; j < len; j++) ab[j] += yb[j] * mpl__fn_deriv((mpl_func)n->arg, a[j]);
       break;
     case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
-      cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
+      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, 1, yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, yb, a);
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, io->W, np, yb, 1, 1, ab, 1);
+      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, 1, yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, a, yb);
       break;
     }
@@ -670,8 +697,23 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T u_g)^T, Qt's (G vsum_g)^T. */
   if (ng > 0) {
     group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
+    if (ng <= 4) { /* a few products: matrix-vector calls (dgemm would first pack all of G) */
+      for (int g = 0; g < ng; g++) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, Ut + (size_t)g * nq, 1, 0, P + (size_t)g * np, 1);
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, Vm + (size_t)g * np, 1, 0, Qt + (size_t)g * nq, 1);
+      }
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
+    }
+    if (acc->k > 0) { /* G + at^T b: P += (Ut at^T) b, Qt += (Vm b^T) at */
+      int k = acc->k;
+      double *T1 = scratch + mpl__rule_nscratch(r, np, nq), *T2 = T1 + (size_t)ng * k;
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
+    }
   }
   for (int g = 0; g < ng; g++) {
     const double *p = P + (size_t)g * np;

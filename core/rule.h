@@ -46,12 +46,36 @@ typedef struct mpl_rule {
   const struct mpl_native_term **natives;
 } mpl_rule;
 
-/* One layer's view: sizes, signals, weights and the plan's value offsets. */
+/* One layer's view: sizes, signals and weights. The weights may be held lazily as
+ * W + WA^T WB: a dense base plus wk pending rank-1 matrices (rows of WA, wk x n_post, and of
+ * WB, wk x n_pre); wk = 0 for plain dense weights. Rules with weight-proportional pieces or
+ * native terms need dense weights. */
 typedef struct mpl_layer_io {
   int n_pre, n_post;
   const double *sig[4];   /* pre, post, e_pre, e_post (NULL if the rule does not use it) */
   const double *W;        /* n_post x n_pre, row-major */
+  int wk;                 /* pending rank-1 rows (0: W is the weights) */
+  const double *WA, *WB;
+  double *tmp;            /* wk doubles of scratch for products with lazy weights */
 } mpl_layer_io;
+
+/* y <- beta y + alpha op(M + A^T B) x for an n_post x n_pre matrix held as a dense base M
+ * plus k rank-1 rows (A: k x n_post, B: k x n_pre); op transposes when trans != 0. tmp: k
+ * doubles. The correction costs k (n_pre + n_post) multiply-adds, not a pass over M. */
+MPL_INTERNAL void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
+                                 int trans, double alpha, const double *x, double beta, double *y, double *tmp);
+
+/* 1 if the rule's update is a sum of rank-1 matrices only (no weight-proportional pieces, no
+ * native terms): the engine can then keep weights and adjoints lazily. */
+MPL_INTERNAL int mpl__rule_is_rank1(const mpl_rule *r);
+
+/* The update's rank-1 rows at this layer: row g of Ut (n_post) and Vm (n_pre) such that
+ * sum_r theta_r F_r = Ut^T Vm (rank-1 rules only). Returns the number of rows, r->n_groups. */
+MPL_INTERNAL int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                                       const double *val, double *Ut, double *Vm);
+
+/* Scratch that mpl__rule_vjp_acc needs when acc may hold up to kmax pending rows on entry. */
+MPL_INTERNAL size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax);
 
 /* Compile the terms `which[0..n-1]` of ts (all terms if which == NULL) into a plan. */
 MPL_INTERNAL int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule **out,
@@ -101,8 +125,10 @@ MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C);
 /* Rank-1 contributions to dL/dW_old that one layer's rule can queue (W x and W^T x nodes). */
 MPL_INTERNAL int mpl__rule_nrank1(const mpl_rule *r);
 
-/* The same as mpl__rule_vjp, but G (dL/dW_new) is only read: dL/dW_old is
- * (1 + *omega) G + the rank-1 matrices queued in acc. */
+/* The same as mpl__rule_vjp, but G is only read: dL/dW_new is G plus the rank-1 matrices
+ * already queued in acc on entry (lazy adjoints: none unless the rule is rank-1 only), and
+ * dL/dW_old is (1 + *omega) dL/dW_new + the rank-1 matrices this call queues. scratch:
+ * mpl__rule_nscratch_lazy(r, n_pre, n_post, acc->k) doubles. */
 MPL_INTERNAL void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                                     const double *val, const double *G, double *omega, mpl_rankk *acc,
                                     double *theta_bar, double *const sig_bar[4], double *vbar,

@@ -15,6 +15,7 @@
 #include <cblas.h>
 #include <gsl/gsl_errno.h>
 
+#include "metaplast/report.h"
 #include "metaplast/terms.h"
 
 #include "checkpoint.h"
@@ -394,6 +395,7 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
     size_t need = mpl__rule_text(res, R->cfg, text, cap);
     rc = need < cap ? mpl__write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
   }
+  if (rc == 0) rc = mpl_report_write_json(R->cfg->out, R->ts, R->sel.which, res->theta, res->n_terms, err); /* report.h */
   free(text);
   return rc;
 }

@@ -249,7 +249,7 @@ static void test_results_directory(void **state) {
   assert_true(r.seconds_per_episode >= 0);
 
   char *list = listing(d);
-  assert_string_equal(list, "config.txt\nlog.csv\nrule.txt\ntheta.tsv\n"); /* no temporary files left */
+  assert_string_equal(list, "config.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\n"); /* no temporary files left */
   free(list);
 
   char *cfg = slurp2(d, "config.txt");

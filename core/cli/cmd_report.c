@@ -1,29 +1,53 @@
-/* metaplast report: print a discovered rule. See LICENSE for copyright. */
-#include <errno.h>
+/* metaplast report: print a discovered rule as text, LaTeX, Markdown or JSON.
+ * See LICENSE for copyright. */
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "metaplast/search.h"
+#include "metaplast/report.h"
 
 #include "cli.h"
 
+static void report_help(FILE *f) {
+  fprintf(f,
+    "usage: " PROG " report RULE [--format text|latex|markdown|json] [--tol T]\n"
+    "Print the rule a search discovered as the equation ΔW = Σ θ_r F_r over its surviving terms, with\n"
+    "every coefficient. RULE is a results directory (its rule.json, or theta.tsv and config.txt) or a\n"
+    "JSON rule file.\n\n"
+    "  --format F   text (rule.txt, the default), latex (an equation environment; needs amsmath),\n"
+    "               markdown (the equation in $$...$$ and a table), json (rule.json: every term with\n"
+    "               its source, description, θ, formulas and survival, and the run's configuration;\n"
+    "               it loads back as a fixed rule, e.g. in '" PROG " eval')\n"
+    "  --tol T      a term survives when |θ| > T (default: the run's --zero-tol; 0 keeps every\n"
+    "               nonzero θ: with proximal L1 a pruned term is exactly 0)\n\n"
+    "Sign convention: " MPL_SIGN_CONVENTION " (W <- W + ΔW at every online step).\n");
+}
+
 int cmd_report(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-    printf("usage: " PROG " report DIR\nPrint the rule a search discovered (DIR/theta.tsv) as an equation over its\n"
-           "surviving terms, with every coefficient.\n");
-    return 0;
+  static const struct option opts[] = {
+    {"format", required_argument, NULL, 'f'}, {"tol", required_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  mpl_report_format fmt = MPL_REPORT_TEXT;
+  double tol = -1;
+  int o;
+  optind = 1;
+  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    if (o == 'h') { report_help(stdout); return 0; }
+    if (o == 'f' && mpl_report_format_parse(optarg, &fmt) < 0) o = cli_bad("--format", optarg, "expected text, latex, markdown or json");
+    if (o == 't' && cli_parse_double("--tol", optarg, 0, HUGE_VAL, &tol) < 0) o = -1;
+    if (o == '?' || o == -1) {
+      fprintf(stderr, "Try '" PROG " report --help'.\n");
+      return 2;
+    }
   }
-  if (argc != 2) {
-    fprintf(stderr, "usage: " PROG " report DIR\n");
+  if (argc - optind != 1) {
+    fprintf(stderr, "usage: " PROG " report RULE [--format text|latex|markdown|json] [--tol T]\n");
     return 2;
   }
   mpl_err err = {0};
-  if (mpl_report(argv[1], stdout, &err) < 0) {
+  if (mpl_report_print(argv[optind], fmt, tol, stdout, &err) < 0) {
     fprintf(stderr, PROG ": %s\n", err.msg);
     return 1;
   }

@@ -113,6 +113,12 @@ MPL_API const char *mpl_dim_name(mpl_dim d);
  * text needs (like snprintf), so a caller can retry with a larger buffer. */
 MPL_API size_t mpl_expr_print(const mpl_expr *e, mpl_format fmt, char *buf, size_t n);
 
+/* Parse the MPL_FMT_CODE form (as mpl_expr_print writes it, e.g. "neg(matmul(e_post, t(pre)))";
+ * outer(u, v) and dot(a, b) are accepted too) into ts. Returns the node (borrowed, like a
+ * builder's; hash-consing makes a printed expression parse back to the identical node) or NULL
+ * with MPL_EFORMAT and "column C: ..." in err (unknown names, missing parentheses, shape errors). */
+MPL_API mpl_expr *mpl_expr_parse(mpl_termset *ts, const char *text, mpl_err *err);
+
 #ifdef __cplusplus
 }
 #endif
