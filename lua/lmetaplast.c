@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -167,6 +168,7 @@ typedef struct opt_ctx {
   lua_State *L;
   int keep;   /* stack index of the table anchoring strings built or read here */
   int quiet;
+  int on_episode;  /* stack index of the on_episode function, or 0 */
 } opt_ctx;
 
 enum { O_INT, O_SIZE, O_ULONG, O_NUM, O_BOOL, O_STR, O_FN };
@@ -315,6 +317,16 @@ static void set_sign(opt_ctx *o, mpl_search_cfg *c, int i) { set_named(o, &c->si
 static void push_init(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->init); }
 static void push_sign(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->sign); }
 
+/* on_episode = function(episode, accuracy, loss) ... end: called after each episode; returning
+ * false stops the search (as an interrupt: checkpointed, stats.interrupted = true). */
+static void set_on_episode(opt_ctx *o, mpl_search_cfg *c, int i) {
+  (void)c;
+  if (lua_type(o->L, i) != LUA_TFUNCTION)
+    key_error(o->L, SEARCH, "on_episode", "expected a function, got %s", luaL_typename(o->L, i));
+  o->on_episode = i;
+}
+static void push_on_episode(lua_State *L, const mpl_search_cfg *c) { (void)c; lua_pushnil(L); }
+
 static void set_quiet(opt_ctx *o, mpl_search_cfg *c, int i) { (void)c; o->quiet = check_bool(o->L, i, SEARCH, "quiet"); }
 static void push_quiet(lua_State *L, const mpl_search_cfg *c) { (void)c; lua_pushboolean(L, 0); }
 
@@ -349,10 +361,14 @@ static const sopt search_opts[] = {
   {"l1", FN(l1)},
   {"zero_tol", O_NUM, F(zero_tol), 0, 1e12, NULL, NULL},
   {"max_failures", O_INT, F(max_failures), 1, INT_MAX, NULL, NULL},
+  {"clip_grad", O_NUM, F(clip_grad), 0, 1e300, NULL, NULL},
+  {"dead_guard", O_BOOL, F(dead_guard), 0, 0, NULL, NULL},
+  {"checkpoint_every", O_INT, F(checkpoint_every), 0, INT_MAX, NULL, NULL},
   {"out", O_STR, F(out), 0, 0, NULL, NULL},
   {"force", O_BOOL, F(force), 0, 0, NULL, NULL},
   {"quiet", FN(quiet)},
   {"command", O_STR, F(command), 0, 0, NULL, NULL},
+  {"on_episode", FN(on_episode)},
 };
 #define N_OPTS ((int)(sizeof search_opts / sizeof *search_opts))
 
@@ -402,7 +418,7 @@ static void read_config(opt_ctx *o, int t, mpl_search_cfg *c) {
   }
   for (int k = 0; k < N_OPTS; k++) {
     if (lua_getfield(L, t, search_opts[k].key) != LUA_TNIL) set_opt(o, &search_opts[k], c, lua_gettop(L));
-    lua_pop(L, 1);
+    if (o->on_episode != lua_gettop(L)) lua_pop(L, 1);  /* the callback stays on the stack */
   }
 }
 
@@ -501,13 +517,15 @@ static void push_history(lua_State *L, const char *s) {
     row++;
     for (int j = 1; j <= ncol && *p && *p != '\n'; j++) {
       char *end;
+      const char *e = field_end(p, ',');
       double v = strtod(p, &end);
       lua_rawgeti(L, cols, j);
-      if (kind[j - 1] && isfinite(v)) lua_pushinteger(L, (lua_Integer)v);
-      else lua_pushnumber(L, end == p ? NAN : v);
+      if (end != e) lua_pushlstring(L, p, (size_t)(e - p));  /* text, e.g. the status column */
+      else if (kind[j - 1] && isfinite(v)) lua_pushinteger(L, (lua_Integer)v);
+      else lua_pushnumber(L, v);
       lua_rawseti(L, -2, row);
       lua_pop(L, 1);
-      p = field_end(p, ',');
+      p = e;
       if (*p == ',') p++;
     }
     p = field_end(p, '\0');
@@ -604,6 +622,8 @@ static void push_stats(lua_State *L, const mpl_search_result *r) {
   lua_setfield(L, -2, "mean_accuracy");
   lua_pushinteger(L, FINAL_WINDOW);
   lua_setfield(L, -2, "window");
+  lua_pushboolean(L, r->interrupted);
+  lua_setfield(L, -2, "interrupted");
   int active = 0;
   for (int i = 0; i < r->n_terms; i++) active += r->theta[i] != 0;
   lua_pushinteger(L, active);
@@ -659,6 +679,34 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
 
 /* {====== The module's functions ====== */
 
+/* The on_episode bridge. The Lua function runs in protected mode inside the search; an error in
+ * it (or false returned) stops the search through cfg->stop, which checkpoints and returns
+ * normally, so the library frees everything before the error is raised again here. */
+typedef struct episode_cb {
+  lua_State *L;
+  int fn;                      /* stack index of the function */
+  int err;                     /* stack index of the error it raised, or 0 */
+  volatile sig_atomic_t stop;
+} episode_cb;
+
+static void on_episode(void *ud, int episode, double accuracy, double loss) {
+  episode_cb *k = ud;
+  lua_State *L = k->L;
+  if (k->stop) return;
+  if (!lua_checkstack(L, 8)) { k->stop = 1; return; }  /* nothing below raises: no allocation */
+  lua_pushvalue(L, k->fn);
+  lua_pushinteger(L, episode);
+  lua_pushnumber(L, accuracy);
+  lua_pushnumber(L, loss);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+    k->err = lua_gettop(L);  /* the error stays on the stack until it is raised again */
+    k->stop = 1;
+    return;
+  }
+  if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) k->stop = 1;
+  lua_pop(L, 1);
+}
+
 /* metaplast.search{...} -> result (docs/lua.md). */
 static int l_search(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -666,11 +714,17 @@ static int l_search(lua_State *L) {
   lua_newtable(L);                                  /* 2: anchors for the configuration's strings */
   box *rb = newbox(L, release_result);              /* 3 */
   box *tb = newbox(L, release_tmpdir);              /* 4 */
-  opt_ctx o = {L, 2, 0};
+  opt_ctx o = {L, 2, 0, 0};
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   read_config(&o, 1, &c);
   c.progress = o.quiet ? NULL : stderr;
+  episode_cb cb = {L, o.on_episode, 0, 0};
+  if (o.on_episode) {
+    c.on_episode = on_episode;
+    c.on_episode_ud = &cb;
+    c.stop = &cb.stop;
+  }
   if (!c.out) {  /* no results directory asked for: a temporary one, for the history */
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
@@ -687,7 +741,12 @@ static int l_search(lua_State *L) {
   }
   if (!(rb->p = calloc(1, sizeof(mpl_search_result)))) return luaL_error(L, SEARCH ": out of memory");
   mpl_err err = {0};
-  if (mpl_search_run(&c, rb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  int rc = mpl_search_run(&c, rb->p, &err);
+  if (cb.err) {  /* the callback's error, as it was raised */
+    lua_pushvalue(L, cb.err);
+    return lua_error(L);
+  }
+  if (rc < 0) return luaL_error(L, "%s", err.msg);
   push_result(L, &c, rb->p, tb->p == NULL);
   return 1;
 }
