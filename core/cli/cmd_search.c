@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "metaplast/search.h"
+#include "metaplast/trials.h"
 
 #include "cli.h"
 
@@ -51,6 +52,12 @@ static void search_help(FILE *f) {
     "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance) fails the\n"
     "                       episode and rolls theta back, like a diverged one (on; docs/reliability.md)\n"
 
+    "Trials and the sparsity path (docs/trials.md)\n"
+    "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
+    "                       DIR/summary.csv, terms.csv, summary.md (bands: 98%% bootstrap, 500 resamples)\n"
+    "  --jobs J             parallel runs, one core each (default: the number of online CPUs)\n"
+    "  --lambda-path LIST   one search (or --trials N) per lambda into DIR/lambda-<value>/, then\n"
+    "                       DIR/path.csv, path.md; LIST: 0,1e-4,3e-4 and/or lo:hi:n (log-spaced)\n"
     "Output\n"
     "  --out DIR            results directory (default runs/YYYYmmdd-HHMMSS)\n"
     "  --force              write into a directory that already holds a run\n"
@@ -64,7 +71,8 @@ static void search_help(FILE *f) {
 
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
-       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN, O_CKPT, O_RESUME, O_CLIP, O_DEAD };
+       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN, O_CKPT, O_RESUME, O_CLIP, O_DEAD,
+       O_TRIALS, O_JOBS, O_LPATH };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
@@ -75,7 +83,11 @@ static const struct option search_opts[] = {
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
   {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP},
-  {"dead-guard", 1, 0, O_DEAD}, {0, 0, 0, 0}};
+  {"dead-guard", 1, 0, O_DEAD},
+  {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH}, {0, 0, 0, 0}};
+
+/* --trials, --jobs, --lambda-path (reset by each cmd_search). */
+static struct { int trials, jobs; const char *lambda_path; } multi;
 
 static int add_terms(mpl_search_cfg *c, const char *a);
 
@@ -119,6 +131,9 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_OUT: c->out = a; return 0;
   case O_FORCE: c->force = 1; return 0;
   case O_QUIET: *quiet = 1; return 0;
+  case O_TRIALS: return cli_parse_int("--trials", a, 1, 999999, &multi.trials);
+  case O_JOBS: return cli_parse_int("--jobs", a, 1, 4096, &multi.jobs);
+  case O_LPATH: multi.lambda_path = a; return 0;
   case O_CKPT: return cli_parse_int("--checkpoint-every", a, 0, INT_MAX, &c->checkpoint_every);
   case O_RESUME: return 0; /* handled in cmd_search */
   case O_CLIP: return cli_parse_double("--clip-grad", a, 0, 1e300, &c->clip_grad);
@@ -178,10 +193,40 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
   return 0;
 }
 
+/* --trials N or --lambda-path: several runs in parallel, then their summary, printed. */
+static int run_multi(const mpl_search_cfg *c) {
+  mpl_err err = {0};
+  char *text = NULL;
+  int rc;
+  if (multi.lambda_path) {
+    double *lambda;
+    int n;
+    mpl_path_result res;
+    if (mpl_lambda_parse(multi.lambda_path, &lambda, &n, &err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err.msg);
+      return 2;
+    }
+    rc = mpl_path_run(c, lambda, n, multi.trials ? multi.trials : 1, multi.jobs, &res, &err);
+    if (rc == 0) text = mpl_path_summary_text(&res, c);
+    mpl_path_result_free(&res);
+    free(lambda);
+  } else {
+    mpl_trials_result res;
+    rc = mpl_trials_run(c, multi.trials, multi.jobs, &res, &err);
+    if (rc == 0) text = mpl_trials_summary_text(&res, c);
+    mpl_trials_result_free(&res);
+  }
+  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
+  if (text) printf("%s\nresults in %s/\n", text, c->out);
+  free(text);
+  return rc < 0 ? 1 : 0;
+}
+
 int cmd_search(int argc, char **argv) {
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   int o, quiet = 0;
+  memset(&multi, 0, sizeof multi);
   optind = 1;
   const char *resume = NULL;
   n_given = 0;
@@ -201,6 +246,10 @@ int cmd_search(int argc, char **argv) {
   }
   char outbuf[64], *resume_mem = NULL;
   if (resume) {
+    if (multi.trials || multi.lambda_path) {
+      fprintf(stderr, PROG ": --resume takes one run's directory; resume each DIR/trial-NNN of a --trials run\n");
+      return 2;
+    }
     int lrc = load_resume(resume, &c, &resume_mem);
     if (lrc) { free(resume_mem); return lrc; }
   }
@@ -220,6 +269,12 @@ int cmd_search(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   c.stop = &stop_signal;
+  if (multi.trials || multi.lambda_path) {
+    int mrc = run_multi(&c);
+    free(cmd);
+    return mrc;
+  }
+  if (multi.jobs) fprintf(stderr, PROG ": note: --jobs has no effect without --trials or --lambda-path\n");
 
   mpl_search_result res;
   mpl_err err = {0};
