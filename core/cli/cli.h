@@ -29,6 +29,7 @@ int cmd_gradcheck(int argc, char **argv);
 int cmd_terms(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 #endif

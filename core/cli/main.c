@@ -9,7 +9,7 @@
 
 /* The commands, in the order of the help text. */
 static const struct { const char *name; int (*run)(int, char **); } commands[] = {
-  {"search", cmd_search}, {"gradcheck", cmd_gradcheck}, {"report", cmd_report}, {"terms", cmd_terms},
+  {"search", cmd_search}, {"gradcheck", cmd_gradcheck}, {"report", cmd_report}, {"eval", cmd_eval}, {"terms", cmd_terms},
   {"check", cmd_check},
   {"run", cmd_run},
 };
@@ -23,6 +23,7 @@ static void main_help(FILE *f) {
     "  search      meta-learn a rule and write a results directory\n"
     "  gradcheck   check the meta-gradient against finite differences\n"
     "  report DIR  print the rule a search discovered\n"
+    "  eval RULE   run a discovered rule on fresh tasks against FA and BP\n"
     "  terms SRC   list a term source's terms (plugin name or file)\n"
     "  check SRC   check every term's derivatives against finite differences\n"
     "  run FILE    run a Lua script with the metaplast module (docs/lua.md)\n"
