@@ -535,8 +535,13 @@ static int load_dir_tsv(const char *dir, mpl_readout *r, mpl_err *err) {
   mpl__join(cpath, sizeof cpath, dir, "config.txt");
   char *text = slurp(path), *config = slurp(cpath);
   int rc = MPL_OK, lineno = 0;
-  if (!text) rc = mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s (is %s a metaplast results directory?)",
-                             path, strerror(errno), dir);
+  char trial[4200];
+  mpl__join(trial, sizeof trial, dir, "trial-001");
+  if (!text && access(trial, F_OK) == 0)
+    rc = mpl_errorf(err, MPL_ENOTFOUND, "%s holds several trials (summary.md); report one of them, e.g. %s", dir, trial);
+  else if (!text)
+    rc = mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s (is %s a metaplast results directory?)", path,
+                    strerror(errno), dir);
   else if (config && parse_config_text(r, config)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (char *p = text, *nl; rc == 0 && p && *p; p = nl ? nl + 1 : p + strlen(p)) {
     nl = strchr(p, '\n');
@@ -558,7 +563,8 @@ int mpl_readout_load(const char *path, mpl_readout *r, mpl_err *err) {
   struct stat st;
   memset(r, 0, sizeof *r);
   if (!path || stat(path, &st) != 0)
-    return mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s", path ? path : "(null)", strerror(errno));
+    return mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s (expected a metaplast results directory or a JSON rule)",
+                      path ? path : "(null)", strerror(errno));
   int rc;
   if (S_ISDIR(st.st_mode)) {
     char json[4200];

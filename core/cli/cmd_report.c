@@ -12,10 +12,10 @@
 
 static void report_help(FILE *f) {
   fprintf(f,
-    "usage: " PROG " report RULE [--format text|latex|markdown|json] [--tol T]\n"
+    "usage: " PROG " report DIR [--format text|latex|markdown|json] [--tol T]\n"
     "Print the rule a search discovered as the equation ΔW = Σ θ_r F_r over its surviving terms, with\n"
-    "every coefficient. RULE is a results directory (its rule.json, or theta.tsv and config.txt) or a\n"
-    "JSON rule file.\n\n"
+    "every coefficient. DIR is a results directory (its rule.json, or theta.tsv and config.txt); a JSON\n"
+    "rule file (rule.json) works too.\n\n"
     "  --format F   text (rule.txt, the default), latex (an equation environment; needs amsmath),\n"
     "               markdown (the equation in $$...$$ and a table), json (rule.json: every term with\n"
     "               its source, description, θ, formulas and survival, and the run's configuration;\n"
@@ -43,7 +43,7 @@ int cmd_report(int argc, char **argv) {
     }
   }
   if (argc - optind != 1) {
-    fprintf(stderr, "usage: " PROG " report RULE [--format text|latex|markdown|json] [--tol T]\n");
+    fprintf(stderr, "usage: " PROG " report DIR [--format text|latex|markdown|json] [--tol T]\n");
     return 2;
   }
   mpl_err err = {0};
