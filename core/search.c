@@ -2,6 +2,7 @@
  * log and results directory, and the rule's read-out. See LICENSE for copyright. */
 #include "metaplast/search.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -36,7 +37,7 @@ void mpl_search_defaults(mpl_search_cfg *cfg) {
   mpl_adam_defaults(&cfg->adam);
   cfg->max_failures = 20;
   cfg->meta_batch = 1;
-  cfg->dead_guard = 1;
+  cfg->dead_guard = 0; /* detected and logged always; failing the episode is opt-in (docs/reliability.md) */
   cfg->checkpoint_every = 10;
 }
 
@@ -191,7 +192,7 @@ static int reopen_log(run *R, int E, mpl_search_result *res, double *secs, mpl_e
       char *comma = strchr(f, ',');
       if (col < 4) v[col] = strtod(f, &end);
       if (col == 0 && (end == f || (int)v[0] != e + 1)) break;
-      if (col == status_col) R->failures_logged += strncmp(f, "ok,", 3) != 0;
+      if (col == status_col) R->failures_logged += strncmp(f, "ok,", 3) != 0, res->dead += !strncmp(f, "dead,", 5);
       if (col == status_col + 1) secs[e] = strtod(f, &end);
       f = comma ? comma + 1 : NULL;
     }
@@ -528,6 +529,21 @@ static int read_final_theta(run *R, mpl_err *err) {
   return rc;
 }
 
+/* Remove the temporary files of atomic writes a killed run left behind (NAME.tmp.PID). */
+static void remove_stale(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  char path[4200];
+  while ((ent = readdir(d))) {
+    const char *t = strstr(ent->d_name, ".tmp.");
+    if (!t || t == ent->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
+    mpl__join(path, sizeof path, dir, ent->d_name);
+    unlink(path);
+  }
+  closedir(d);
+}
+
 /* Prepare the results directory: a fresh run (config.txt, log.csv header; refuse to overwrite a
  * run without force), or a resumed one (state from the checkpoint, log cut back). *start is the
  * first episode to run. */
@@ -553,6 +569,7 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
     return open_log(R, err);
   }
   if ((rc = write_config(R, 1, err)) < 0) return rc;
+  remove_stale(c->out);
   rc = read_checkpoint(R, start, err);
   if (rc == MPL_ENOTFOUND) { /* complete (theta.tsv holds the final theta), or killed before its first checkpoint */
     mpl_err_clear(err);
@@ -562,7 +579,7 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
   }
   if (rc < 0) return rc;
   if ((rc = reopen_log(R, *start, res, secs, err)) < 0) return rc;
-  if (*start == c->episodes) R->failures = R->failures_logged;
+  if (*start == c->episodes) R->failures = R->failures_logged - (c->dead_guard ? 0 : res->dead);
   return MPL_OK;
 }
 
@@ -586,7 +603,7 @@ static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, 
       if (B > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, B);
       return rc;
     }
-    if (c->dead_guard) R->spread += probe_dead(R, nq) / B;
+    R->spread += probe_dead(R, nq) / B;
     st->loss += one.loss / B;
     st->accuracy += one.accuracy / B;
     for (int l = 0; l <= MPL_MAX_LAYERS; l++) st->angle[l] += one.angle[l] / B, st->ortho[l] += one.ortho[l] / B;
@@ -629,17 +646,20 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     if (erc == MPL_ENUMERIC) {
       status = "diverged";
       st.loss = st.accuracy = NAN;
-    } else if (cfg->dead_guard && R.spread < DEAD_SPREAD && st.accuracy <= DEAD_ACCURACY / cfg->task.m) {
+    } else if (R.spread < DEAD_SPREAD && st.accuracy <= DEAD_ACCURACY / cfg->task.m) {
       status = "dead";
+      res->dead++;
       snprintf(eerr.msg, sizeof eerr.msg, "dead network: its output barely depends on the input (spread %.3g of the "
                "initial network's) and query accuracy %.3g is at chance", R.spread, st.accuracy);
     }
-    int failed = strcmp(status, "ok") != 0;
+    int dead = !strcmp(status, "dead"), failed = erc == MPL_ENUMERIC || (dead && cfg->dead_guard);
     secs[e] = now() - t1;
     res->accuracy[e] = st.accuracy;
     res->loss[e] = st.loss;
     int lrc = log_row(&R, e, &st, R.theta, status, secs[e], err);
-    if (lrc < 0) { rc = lrc; e++; break; }
+    if (lrc < 0) { rc = lrc; break; } /* the state is still that before episode e: checkpointed below */
+    if (!failed && dead && cfg->progress)
+      fprintf(cfg->progress, "%sepisode %d dead: %s\n", tty ? "\n" : "", e + 1, eerr.msg);
     if (!failed) {
       save_good(&R, e);
       clip(R.grad, n, cfg->clip_grad);
@@ -660,7 +680,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
                 status, eerr.msg, R.good_episode + 1);
       if (++R.streak >= cfg->max_failures)
         rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed (%s; last: %s)",
-                        e + 1, R.streak, !strcmp(status, "dead") ? "dead network" : "diverged", eerr.msg);
+                        e + 1, R.streak, dead ? "dead network" : "diverged", eerr.msg);
     }
     progress(&R, e, start, res->accuracy, R.theta, t0);
     if (cfg->on_episode) cfg->on_episode(cfg->on_episode_ud, e + 1, st.accuracy, st.loss);

@@ -49,9 +49,8 @@ static void search_help(FILE *f) {
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
     "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
     "  --clip-grad C        clip the meta-gradient to global L2 norm C before each step (0 = off, default)\n"
-    "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance) fails the\n"
-    "                       episode and rolls theta back, like a diverged one (on; docs/reliability.md)\n"
-
+    "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance), always\n"
+    "                       logged, also fails the episode and rolls theta back like a diverged one (off)\n"
     "Trials and the sparsity path (docs/trials.md)\n"
     "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
     "                       DIR/summary.csv, terms.csv, summary.md (bands: 98%% bootstrap, 500 resamples)\n"
@@ -64,15 +63,14 @@ static void search_help(FILE *f) {
     "  --checkpoint-every N save DIR/checkpoint every N episodes (10; 0 = only on SIGINT/SIGTERM/failure)\n"
     "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
     "                       (other flags may only repeat them); bit-identical to an uninterrupted run\n"
-
     "  --quiet              no progress line\n"
     "  -h, --help           this help\n");
 }
 
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
-       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN, O_CKPT, O_RESUME, O_CLIP, O_DEAD,
-       O_TRIALS, O_JOBS, O_LPATH };
+       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN,
+       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_DEAD };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
@@ -83,8 +81,7 @@ static const struct option search_opts[] = {
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
   {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP},
-  {"dead-guard", 1, 0, O_DEAD},
-  {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH}, {0, 0, 0, 0}};
+  {"dead-guard", 1, 0, O_DEAD}, {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH}, {0, 0, 0, 0}};
 
 /* --trials, --jobs, --lambda-path (reset by each cmd_search). */
 static struct { int trials, jobs; const char *lambda_path; } multi;
@@ -131,9 +128,6 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_OUT: c->out = a; return 0;
   case O_FORCE: c->force = 1; return 0;
   case O_QUIET: *quiet = 1; return 0;
-  case O_TRIALS: return cli_parse_int("--trials", a, 1, 999999, &multi.trials);
-  case O_JOBS: return cli_parse_int("--jobs", a, 1, 4096, &multi.jobs);
-  case O_LPATH: multi.lambda_path = a; return 0;
   case O_CKPT: return cli_parse_int("--checkpoint-every", a, 0, INT_MAX, &c->checkpoint_every);
   case O_RESUME: return 0; /* handled in cmd_search */
   case O_CLIP: return cli_parse_double("--clip-grad", a, 0, 1e300, &c->clip_grad);
@@ -142,6 +136,9 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
     else if (!strcmp(a, "off")) c->dead_guard = 0;
     else return cli_bad("--dead-guard", a, "expected on or off");
     return 0;
+  case O_TRIALS: return cli_parse_int("--trials", a, 1, 999999, &multi.trials);
+  case O_JOBS: return cli_parse_int("--jobs", a, 1, 4096, &multi.jobs);
+  case O_LPATH: multi.lambda_path = a; return 0;
   default: return -1;
   }
 }
@@ -155,6 +152,35 @@ static int add_terms(mpl_search_cfg *c, const char *a) {
   snprintf(terms_buf + k, sizeof terms_buf - k, "%s%s", k ? ";" : "", a);
   c->terms = terms_buf;
   return 0;
+}
+
+/* --trials N or --lambda-path: several runs in parallel, then their summary, printed. */
+static int run_multi(const mpl_search_cfg *c) {
+  mpl_err err = {0};
+  char *text = NULL;
+  int rc;
+  if (multi.lambda_path) {
+    double *lambda;
+    int n;
+    mpl_path_result res;
+    if (mpl_lambda_parse(multi.lambda_path, &lambda, &n, &err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err.msg);
+      return 2;
+    }
+    rc = mpl_path_run(c, lambda, n, multi.trials ? multi.trials : 1, multi.jobs, &res, &err);
+    if (rc == 0) text = mpl_path_summary_text(&res, c);
+    mpl_path_result_free(&res);
+    free(lambda);
+  } else {
+    mpl_trials_result res;
+    rc = mpl_trials_run(c, multi.trials, multi.jobs, &res, &err);
+    if (rc == 0) text = mpl_trials_summary_text(&res, c);
+    mpl_trials_result_free(&res);
+  }
+  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
+  if (text) printf("%s\nresults in %s/\n", text, c->out);
+  free(text);
+  return rc < 0 ? 1 : 0;
 }
 
 /* SIGINT/SIGTERM: the search checkpoints after the current episode and returns; a second signal
@@ -191,35 +217,6 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
     return 2;
   }
   return 0;
-}
-
-/* --trials N or --lambda-path: several runs in parallel, then their summary, printed. */
-static int run_multi(const mpl_search_cfg *c) {
-  mpl_err err = {0};
-  char *text = NULL;
-  int rc;
-  if (multi.lambda_path) {
-    double *lambda;
-    int n;
-    mpl_path_result res;
-    if (mpl_lambda_parse(multi.lambda_path, &lambda, &n, &err) < 0) {
-      fprintf(stderr, PROG ": %s\n", err.msg);
-      return 2;
-    }
-    rc = mpl_path_run(c, lambda, n, multi.trials ? multi.trials : 1, multi.jobs, &res, &err);
-    if (rc == 0) text = mpl_path_summary_text(&res, c);
-    mpl_path_result_free(&res);
-    free(lambda);
-  } else {
-    mpl_trials_result res;
-    rc = mpl_trials_run(c, multi.trials, multi.jobs, &res, &err);
-    if (rc == 0) text = mpl_trials_summary_text(&res, c);
-    mpl_trials_result_free(&res);
-  }
-  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
-  if (text) printf("%s\nresults in %s/\n", text, c->out);
-  free(text);
-  return rc < 0 ? 1 : 0;
 }
 
 int cmd_search(int argc, char **argv) {
@@ -275,7 +272,6 @@ int cmd_search(int argc, char **argv) {
     return mrc;
   }
   if (multi.jobs) fprintf(stderr, PROG ": note: --jobs has no effect without --trials or --lambda-path\n");
-
   mpl_search_result res;
   mpl_err err = {0};
   int rc = mpl_search_run(&c, &res, &err);
@@ -287,13 +283,14 @@ int cmd_search(int argc, char **argv) {
   else if (rc < 0 && res.episodes > 0 && c.out)
     fprintf(stderr, PROG ": the results so far are in %s/ (with a checkpoint: " PROG " search --resume %s)\n",
             c.out, c.out);
-
   if (res.episodes > 0) {
     double acc = 0;
     int k = 0;
     for (int i = 0; i < res.episodes; i++) if (!isnan(res.accuracy[i])) acc += res.accuracy[i], k++;
-    printf("%d episodes, %.4f s/episode (median), mean query accuracy %.4f, %d diverged\n", res.episodes,
+    printf("%d episodes, %.4f s/episode (median), mean query accuracy %.4f, %d failed", res.episodes,
            res.seconds_per_episode, k ? acc / k : NAN, res.failures);
+    if (res.dead) printf(", %d with a dead network", res.dead);
+    printf("\n");
     if (res.theta) {
       char eq[16384];
       mpl_equation(res.names, res.formulas, res.theta, res.n_terms, c.zero_tol, eq, sizeof eq);

@@ -37,7 +37,7 @@ typedef struct mpl_search_cfg {
   double zero_tol;         /* |theta| <= zero_tol counts as zero in reports (penalty mode) */
   int max_failures;        /* stop after this many consecutive failed (diverged or dead) episodes */
   double clip_grad;        /* clip the meta-gradient to this global L2 norm before the step (0 = off) */
-  int dead_guard;          /* a dead network (docs/reliability.md) fails the episode (default 1) */
+  int dead_guard;          /* a dead network (docs/reliability.md) fails the episode (default 0: logged only) */
   int checkpoint_every;    /* write out/checkpoint every N episodes (default 10; 0 = only when stopped) */
   int resume;              /* continue the run in out from its checkpoint (cfg = its config.txt) */
   volatile sig_atomic_t *stop; /* polled after each episode: non-zero = checkpoint and return, or NULL */
@@ -64,6 +64,7 @@ typedef struct mpl_search_result {
   int episodes;            /* episodes run */
   int failures;            /* failed episodes: diverged or dead (theta rolled back, not updated) */
   int interrupted;         /* 1 if *cfg.stop ended the run early (checkpointed; resume continues) */
+  int dead;                /* episodes whose adapted network was dead (status "dead" in log.csv) */
   double *accuracy, *loss; /* per episode (owned), NaN for a diverged episode */
   double seconds_per_episode; /* median wall time */
 } mpl_search_result;
