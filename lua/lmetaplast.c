@@ -23,6 +23,7 @@
 #include <lua.h>
 
 #include "metaplast/data.h"
+#include "metaplast/report.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
 #include "metaplast/version.h"
@@ -62,6 +63,7 @@ static void release_termset(void *p) { mpl_termset_free(p); }
 static void release_selection(void *p) { mpl_selection_free(p); free(p); }
 static void release_result(void *p) { mpl_search_result_free(p); free(p); }
 static void release_file(void *p) { fclose(p); }
+static void release_readout(void *p) { mpl_readout_free(p); free(p); }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   (void)st; (void)flag; (void)ftw;
@@ -75,13 +77,6 @@ static void release_tmpdir(void *p) {
   free(p);
 }
 
-typedef struct memfile { FILE *f; char *buf; size_t len; } memfile;
-static void release_memfile(void *p) {
-  memfile *m = p;
-  if (m->f) fclose(m->f);
-  free(m->buf);
-  free(m);
-}
 
 /* }====== */
 
@@ -537,6 +532,59 @@ static void push_history(lua_State *L, const char *s) {
 
 /* }====== */
 
+/* {====== Read-outs of a rule (report.h) ====== */
+
+static const char *const report_names[] = {"text", "latex", "markdown", "json"};
+
+/* A rule's read-out (a results directory or a JSON rule file) in a box pushed on the stack. */
+static mpl_readout *load_readout(lua_State *L, const char *path) {
+  box *b = newbox(L, release_readout);
+  mpl_readout *r = b->p = calloc(1, sizeof *r);
+  if (!r) luaL_error(L, "metaplast.report: out of memory");
+  mpl_err err = {0};
+  if (mpl_readout_load(path, r, &err) < 0) luaL_error(L, "%s", err.msg);
+  return r;
+}
+
+/* Push the read-out in format fmt. */
+static void push_readout(lua_State *L, const mpl_readout *r, mpl_report_format fmt) {
+  mpl_err err = {0};
+  box *b = newbox(L, free);
+  if (!(b->p = mpl_readout_format(r, fmt, &err))) luaL_error(L, "%s", err.msg);
+  lua_pushstring(L, b->p);
+}
+
+/* lua_CFunction: {text=, latex=, markdown=, json=} of the rule at path (argument 1). */
+static int f_reports(lua_State *L) {
+  const mpl_readout *r = load_readout(L, luaL_checkstring(L, 1));
+  lua_createtable(L, 0, 4);
+  int t = lua_gettop(L);
+  for (int f = 0; f < 4; f++) {
+    push_readout(L, r, (mpl_report_format)f);  /* a box (closed on return) and the text */
+    lua_setfield(L, t, report_names[f]);
+  }
+  lua_pushvalue(L, t);  /* the boxes are closed when this function returns */
+  return 1;
+}
+
+/* metaplast.report(path [, format [, tol]]) -> the rule a search wrote in results directory
+ * path (or a JSON rule file) as text, latex, markdown or json; tol replaces its zero tolerance. */
+static int l_report(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  const char *name = luaL_optstring(L, 2, "text");
+  double tol = (double)luaL_optnumber(L, 3, -1);
+  mpl_report_format fmt;
+  if (mpl_report_format_parse(name, &fmt) < 0)
+    return luaL_error(L, "metaplast.report: unknown format '%s' (text, latex, markdown or json)", name);
+  lua_settop(L, 3);
+  mpl_readout *r = load_readout(L, path);
+  if (tol >= 0) r->zero_tol = tol;
+  push_readout(L, r, fmt);
+  return 1;
+}
+
+/* }====== */
+
 /* {====== Results ====== */
 
 /* Set field `name` of the table on the top to the lines/tab field `col` (0-based) of row `row`
@@ -569,7 +617,7 @@ static void latex_number(char *buf, size_t n, double v) {
 static void push_latex_equation(lua_State *L, int terms, const mpl_search_result *r, double tol) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "\\Delta W =");
+  luaL_addstring(&b, "\\Delta W_{\\ell-1,\\ell} =");
   int k = 0;
   for (int i = 0; i < r->n_terms; i++) {
     if (!(fabs(r->theta[i]) > tol)) continue;
@@ -668,6 +716,10 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
   push_history(L, push_file(L, c->out, "log.csv"));
   lua_setfield(L, res, "history");
   lua_pop(L, 1);  /* the CSV text */
+  lua_pushcfunction(L, f_reports);
+  lua_pushstring(L, c->out);
+  lua_call(L, 1, 1);
+  lua_setfield(L, res, "report");
   if (keep_out) {
     lua_pushstring(L, c->out);
     lua_setfield(L, res, "out");
@@ -859,20 +911,6 @@ static int l_terms(lua_State *L) {
     lua_setfield(L, -2, "theta0");
     lua_rawseti(L, -2, k + 1);
   }
-  return 1;
-}
-
-/* metaplast.report(dir) -> the rule a search wrote there, as text. */
-static int l_report(lua_State *L) {
-  const char *dir = luaL_checkstring(L, 1);
-  box *b = newbox(L, release_memfile);
-  memfile *m = b->p = calloc(1, sizeof *m);
-  if (!m || !(m->f = open_memstream(&m->buf, &m->len))) return luaL_error(L, "metaplast.report: out of memory");
-  mpl_err err = {0};
-  int rc = mpl_report(dir, m->f, &err);
-  fflush(m->f);
-  if (rc < 0) return luaL_error(L, "%s", err.msg);
-  lua_pushlstring(L, m->buf, m->len);
   return 1;
 }
 

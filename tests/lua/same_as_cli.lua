@@ -1,0 +1,38 @@
+-- test_lua: a search from Lua, to be compared with `metaplast search` given the same settings
+-- (tests/test_lua.sh), and checks of the result table against its own log.
+--   same_as_cli.lua OUT
+local mp = require "metaplast"
+local out = assert(arg[1], "usage: same_as_cli.lua OUT")
+
+local cfg = {data = "fashion-mnist-test", per_class = 100, hidden = {8}, terms = {"paper:F0,F2", "paper:F9"},
+             episodes = 8, seed = 3, lambda = 0.5, lr = 0.002, sign = {F0 = "+", F9 = "+"}, init = {F9 = 0.001},
+             out = out, force = true, quiet = true}
+local r = mp.search(cfg)
+
+assert(r.out == out, "result.out")
+assert(r.history.n == 8 and #r.history.accuracy == 8 and #r.history.episode == 8, "history length")
+assert(r.stats.episodes == 8 and r.stats.failures == 0, "stats")
+for e = 1, 8 do assert(r.history.episode[e] == e and math.type(r.history.episode[e]) == "integer", "episode column") end
+assert(r.history.theta.F9[1] == 0.001 and r.history.theta.F0[1] == 1e-3 and r.history.theta.F2[1] == 0, "initial theta")
+assert(#r.terms == 3 and r.terms[1].name == "F0" and r.terms[2].name == "F2" and r.terms[3].name == "F9", "term order")
+for _, t in ipairs(r.terms) do
+  assert(r.theta[t.name] == t.theta, "theta map")
+  assert(t.latex and t.latex ~= "" and t.code and t.code ~= "", "formulas")
+end
+assert(r.theta.F0 >= 0 and r.theta.F9 >= 0, "sign constraints")
+assert(r.equation:find("ΔW =", 1, true) and r.equations.text == r.equation, "text equation")
+assert(r.equations.latex:find("\\Delta W_{\\ell-1,\\ell} =", 1, true), "LaTeX equation")
+local escaped = r.equations.latex:gsub("\\", "\\\\")
+assert(r.report.json:find('"latex": "' .. escaped .. '"', 1, true), "the LaTeX equation is the read-out's")
+assert(r.report.text:find(r.equation, 1, true), "the text equation is the read-out's")
+for _, f in ipairs{"text", "latex", "markdown", "json"} do
+  assert(mp.report(out, f) == r.report[f], "metaplast.report(out, '" .. f .. "') is result.report." .. f)
+end
+local n, s = 0, 0
+for e = 8, 1, -1 do
+  local a = r.history.accuracy[e]
+  if a == a and n < r.stats.window then s, n = s + a, n + 1 end
+end
+assert(math.abs(r.stats.final_accuracy - s / n) < 1e-15, "final accuracy is the tail mean of the history")
+assert(#r.history.alpha == 2 and r.history.alpha[0] and #r.history.ortho == 2, "layer columns")
+print("same_as_cli: " .. r.equation)
