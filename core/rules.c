@@ -30,7 +30,7 @@
 #endif
 
 /* Sandbox limits (docs/rules.md). */
-#define MEM_LIMIT ((size_t)64 << 20) /* bytes the Lua state may hold */
+#define MEM_LIMIT ((size_t)16 << 20) /* bytes the Lua state may hold (files need < 1 MiB) */
 #define MAX_STEPS 10000000L          /* VM instructions (the message in hook() repeats the figure) */
 #define HOOK_EVERY 100               /* instructions between two budget checks */
 #define MAX_SECONDS 2.0              /* wall time, for work done inside library functions (idem) */
@@ -103,8 +103,8 @@ static int cur_line(lua_State *L) {
 }
 
 /* Raise "chunk:line: message" (line 0: no line) as a Lua error of mpl status code. */
-static int raise_at(lua_State *L, int line, int code, const char *fmt, ...) MPL_PRINTF(4, 5);
-static int raise_at(lua_State *L, int line, int code, const char *fmt, ...) {
+static int throw_at(lua_State *L, int line, int code, const char *fmt, ...) MPL_PRINTF(4, 5);
+static int throw_at(lua_State *L, int line, int code, const char *fmt, ...) {
   sandbox *S = box(L);
   char msg[768];
   va_list ap;
@@ -118,7 +118,7 @@ static int raise_at(lua_State *L, int line, int code, const char *fmt, ...) {
   return lua_error(L);
 }
 
-#define raise(L, code, ...) raise_at(L, cur_line(L), code, __VA_ARGS__)
+#define throw(L, code, ...) throw_at(L, cur_line(L), code, __VA_ARGS__)
 
 /* The instruction and time budgets. Once exhausted, the hook fires at every instruction, so
  * that a script catching the error with pcall is stopped again at its next instruction. */
@@ -170,9 +170,9 @@ static const char *poison_msg(lua_State *L, int i) {
 
 /* Push the result of a builder: the node, or a poisoned expression with the set's error. */
 static int push_built(lua_State *L, sandbox *S, mpl_expr *e, int depth) {
-  if (depth > MAX_DEPTH) return raise(L, MPL_EINVAL, "expression nested deeper than %d operations", MAX_DEPTH);
+  if (depth > MAX_DEPTH) return throw(L, MPL_EINVAL, "expression nested deeper than %d operations", MAX_DEPTH);
   if (S->ts->n_nodes - S->nodes0 > MAX_NODES)
-    return raise(L, MPL_EINVAL, "rule file builds more than %d expression nodes", MAX_NODES);
+    return throw(L, MPL_EINVAL, "rule file builds more than %d expression nodes", MAX_NODES);
   push_lexpr(L, e, cur_line(L), depth);
   if (!e) {
     const char *m = mpl_termset_error(S->ts);
@@ -215,14 +215,15 @@ static const op_info ops[] = {
   {"unary '-'", 1, mpl_neg, NULL, -1, 1},   {"'.T'", 1, mpl_t, NULL, -1, 1},
 };
 enum { OP_META = 16, OP_ADD = OP_META, OP_SUB, OP_MUL, OP_MOD, OP_UNM, OP_T, N_OPS };
+_Static_assert(sizeof ops / sizeof ops[0] == N_OPS, "ops[] and its enum disagree");
 
 /* Check argument i of op: an expression (possibly poisoned) or a number. */
 static void check_operand(lua_State *L, const op_info *op, int i) {
   if (to_lexpr(L, i) || lua_type(L, i) == LUA_TNUMBER) return;
   if (op->meta)
-    raise(L, MPL_EINVAL, "bad operand to %s: expected an expression or a number, got %s", op->name,
+    throw(L, MPL_EINVAL, "bad operand to %s: expected an expression or a number, got %s", op->name,
           luaL_typename(L, i));
-  raise(L, MPL_EINVAL, "bad argument #%d to '%s': expected an expression or a number, got %s", i, op->name,
+  throw(L, MPL_EINVAL, "bad argument #%d to '%s': expected an expression or a number, got %s", i, op->name,
         luaL_typename(L, i));
 }
 
@@ -251,7 +252,7 @@ static int run_op(lua_State *L, sandbox *S, const op_info *op, int n) {
     }
   }
   if ((S->ops += n > 1 ? n - 1 : 1) > MAX_OPS)
-    return raise(L, MPL_EINVAL, "rule file performs more than %d expression operations", MAX_OPS);
+    return throw(L, MPL_EINVAL, "rule file performs more than %d expression operations", MAX_OPS);
   int depth = 0;
   mpl_expr *e = operand(L, S, 1, &depth);
   if (op->arity == 1) e = apply1(S, op, e);
@@ -264,7 +265,7 @@ static int l_op(lua_State *L) {
   const op_info *op = &ops[lua_tointeger(L, lua_upvalueindex(1))];
   int n = lua_gettop(L);
   if (op->arity > 0 ? n != op->arity : n < 2)
-    return raise(L, MPL_EINVAL, "'%s' expects %s%d argument%s, got %d", op->name, op->arity < 0 ? "at least " : "",
+    return throw(L, MPL_EINVAL, "'%s' expects %s%d argument%s, got %d", op->name, op->arity < 0 ? "at least " : "",
                  op->arity < 0 ? 2 : op->arity, op->arity == 1 ? "" : "s", n);
   for (int i = 1; i <= n; i++) check_operand(L, op, i);
   return run_op(L, box(L), op, n);
@@ -289,18 +290,18 @@ static int m_index(lua_State *L) {
     lua_settop(L, 1);
     return run_op(L, box(L), &ops[OP_T], 1);
   }
-  return raise(L, MPL_EINVAL, "an expression has no field '%s' (x.T is the transpose)", k ? k : luaL_typename(L, 2));
+  return throw(L, MPL_EINVAL, "an expression has no field '%s' (x.T is the transpose)", k ? k : luaL_typename(L, 2));
 }
 
-static int m_newindex(lua_State *L) { return raise(L, MPL_EINVAL, "expressions cannot be modified"); }
+static int m_newindex(lua_State *L) { return throw(L, MPL_EINVAL, "expressions cannot be modified"); }
 static int m_div(lua_State *L) {
-  return raise(L, MPL_EINVAL, "'/' is not defined on expressions: multiply by a number (x * 0.5) or use recip(y)");
+  return throw(L, MPL_EINVAL, "'/' is not defined on expressions: multiply by a number (x * 0.5) or use recip(y)");
 }
 static int m_pow(lua_State *L) {
-  return raise(L, MPL_EINVAL, "'^' is not defined on expressions: use square(x), sqrt(x) or recip(x)");
+  return throw(L, MPL_EINVAL, "'^' is not defined on expressions: use square(x), sqrt(x) or recip(x)");
 }
 static int m_concat(lua_State *L) {
-  return raise(L, MPL_EINVAL, "'..' is not defined on expressions: the matrix product is a %% b or matmul(a, b)");
+  return throw(L, MPL_EINVAL, "'..' is not defined on expressions: the matrix product is a %% b or matmul(a, b)");
 }
 
 static int m_eq(lua_State *L) {
@@ -335,8 +336,8 @@ static int l_shape(lua_State *L) {
     lua_pushliteral(L, "1 x 1");
     return 1;
   }
-  if (!x) return raise(L, MPL_EINVAL, "bad argument #1 to 'shape': expected an expression, got %s", luaL_typename(L, 1));
-  if (!x->e) return raise_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, 1));
+  if (!x) return throw(L, MPL_EINVAL, "bad argument #1 to 'shape': expected an expression, got %s", luaL_typename(L, 1));
+  if (!x->e) return throw_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, 1));
   lua_pushfstring(L, "%s x %s", mpl_dim_name(mpl_expr_rows(x->e)), mpl_dim_name(mpl_expr_cols(x->e)));
   return 1;
 }
@@ -363,7 +364,7 @@ static const char *const leaf_names[] = {"pre", "post", "e_pre", "e_post", "W", 
 static int push_leaf(lua_State *L, sandbox *S, int k) {
   mpl_expr *e = k < MPL_SIG_COUNT ? mpl_sig(S->ts, (mpl_signal)k)
                                   : mpl_ones(S->ts, k == MPL_SIG_COUNT ? MPL_DIM_PRE : MPL_DIM_POST);
-  if (!e) return raise(L, MPL_ENOMEM, "out of memory");
+  if (!e) return throw(L, MPL_ENOMEM, "out of memory");
   push_lexpr(L, e, 0, 1);
   return 1;
 }
@@ -382,7 +383,7 @@ static int env_index(lua_State *L) {
   const char *k = lua_tostring(L, 2);
   int leaf = lua_type(L, 2) == LUA_TSTRING ? leaf_index(k) : -1;
   if (leaf < 0)
-    return raise(L, MPL_EINVAL, "unknown name '%s' (rule files have the signals pre, post, e_pre, e_post, W, "
+    return throw(L, MPL_EINVAL, "unknown name '%s' (rule files have the signals pre, post, e_pre, e_post, W, "
                  "ones_pre, ones_post, the formula functions and a safe subset of Lua's base, string, table "
                  "and math libraries: docs/rules.md)", k ? k : luaL_typename(L, 2));
   push_leaf(L, box(L), leaf);
@@ -397,7 +398,7 @@ static int env_newindex(lua_State *L) {
   int builtin = lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL ||
                 (lua_type(L, 2) == LUA_TSTRING && leaf_index(lua_tostring(L, 2)) >= 0);
   if (builtin)
-    return raise(L, MPL_EINVAL, "'%s' is built in and cannot be assigned (use a local variable)", lua_tostring(L, 2));
+    return throw(L, MPL_EINVAL, "'%s' is built in and cannot be assigned (use a local variable)", lua_tostring(L, 2));
   lua_settop(L, 3);
   lua_rawset(L, 1);
   return 0;
@@ -410,7 +411,7 @@ static int safe_rep(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_optlstring(L, 3, "", &lsep);
   if (n > 0 && (l + lsep == 0 || (lua_Unsigned)n > MEM_LIMIT / (l + lsep)))
-    return raise(L, MPL_EINVAL, "string.rep: %s", l + lsep == 0 ? "repeating an empty string" : "result too large");
+    return throw(L, MPL_EINVAL, "string.rep: %s", l + lsep == 0 ? "repeating an empty string" : "result too large");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
@@ -419,7 +420,7 @@ static int safe_rep(lua_State *L) {
 
 /* __index of the library tables: what the sandbox leaves out is named as such. */
 static int lib_missing(lua_State *L) {
-  return raise(L, MPL_EINVAL, "'%s.%s' is not available in rule files (sandbox: docs/rules.md)",
+  return throw(L, MPL_EINVAL, "'%s.%s' is not available in rule files (sandbox: docs/rules.md)",
                lua_tostring(L, lua_upvalueindex(1)), lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
 }
 
@@ -521,18 +522,21 @@ static void check_list(lua_State *L, int t, lua_Integer n) {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     lua_pop(L, 1);
-    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n)
-      raise_at(L, 0, MPL_EINVAL, "the returned list has a key %s%s%s besides its entries 1..%d: a rule file "
-               "returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }",
-               lua_type(L, -1) == LUA_TSTRING ? "'" : "", luaL_tolstring(L, -1, NULL),
-               lua_type(L, -2) == LUA_TSTRING ? "'" : "", (int)n);
+    if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= n) continue;
+    int str = lua_type(L, -1) == LUA_TSTRING;
+    const char *k = luaL_tolstring(L, -1, NULL), *q = str ? "'" : "";
+    if (n == 0)
+      throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
+               "this one returned a table with the key %s%s%s%s", q, k, q,
+               str && (!strcmp(k, "name") || !strcmp(k, "expr")) ? " (one term? put it in a list: return { {...} })" : "");
+    throw_at(L, 0, MPL_EINVAL, "the returned list has a key %s%s%s besides its entries 1..%d", q, k, q, (int)n);
   }
 }
 
 /* Entry i (a table at index t): its fields, checked. Pushes nothing; strings stay in the table. */
 static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const char **desc) {
   if (!lua_istable(L, t))
-    raise_at(L, 0, MPL_EINVAL, "term #%d: expected a table {name = ..., expr = ..., desc = ...}, got %s", i,
+    throw_at(L, 0, MPL_EINVAL, "term #%d: expected a table {name = ..., expr = ..., desc = ...}, got %s", i,
              luaL_typename(L, t));
   lua_getfield(L, t, "expr");
   lexpr *x = to_lexpr(L, -1);
@@ -540,20 +544,20 @@ static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const ch
   size_t n = 0;
   lua_getfield(L, t, "name");
   *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-  if (!*name) raise_at(L, line, MPL_EINVAL, "term #%d: 'name' must be a string, got %s", i, luaL_typename(L, -1));
+  if (!*name) throw_at(L, line, MPL_EINVAL, "term #%d: 'name' must be a string, got %s", i, luaL_typename(L, -1));
   if (!valid_name(*name, n))
-    raise_at(L, line, MPL_EINVAL, "term #%d: bad name '%s': letters, digits and '_', not starting with a digit, "
+    throw_at(L, line, MPL_EINVAL, "term #%d: bad name '%s': letters, digits and '_', not starting with a digit, "
              "at most %d characters", i, *name, MAX_NAME);
-  if (!x) raise_at(L, line, MPL_EINVAL, "term '%s': 'expr' must be an expression, got %s", *name, luaL_typename(L, -2));
+  if (!x) throw_at(L, line, MPL_EINVAL, "term '%s': 'expr' must be an expression, got %s", *name, luaL_typename(L, -2));
   lua_getfield(L, t, "desc");
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-    raise_at(L, line, MPL_EINVAL, "term '%s': 'desc' must be a string, got %s", *name, luaL_typename(L, -1));
+    throw_at(L, line, MPL_EINVAL, "term '%s': 'desc' must be a string, got %s", *name, luaL_typename(L, -1));
   *desc = lua_tostring(L, -1);
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     if (!k || (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "desc")))
-      raise_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr and desc)", *name,
+      throw_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr and desc)", *name,
                k ? k : luaL_typename(L, -2));
     lua_pop(L, 1);
   }
@@ -563,25 +567,25 @@ static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const ch
 
 /* Register one term and check that the engine can compile it. */
 static void add_term(lua_State *L, sandbox *S, lexpr *x, int xi, const char *name, const char *desc) {
-  if (!x->e) raise_at(L, x->line, MPL_ESHAPE, "term '%s': %s", name, poison_msg(L, xi));
+  if (!x->e) throw_at(L, x->line, MPL_ESHAPE, "term '%s': %s", name, poison_msg(L, xi));
   mpl_err err = {0};
-  if (mpl_termset_add(S->ts, name, desc, x->e, &err) < 0) raise_at(L, x->line, err.code, "%s", err.msg);
+  if (mpl_termset_add(S->ts, name, desc, x->e, &err) < 0) throw_at(L, x->line, err.code, "%s", err.msg);
   int idx = mpl_termset_count(S->ts) - 1;
   mpl_rule *r = NULL;
   int rc = mpl__rule_compile(S->ts, &idx, 1, &r, &err);
   mpl__rule_free(r);
-  if (rc < 0) raise_at(L, x->line, rc, "%s", err.msg);
+  if (rc < 0) throw_at(L, x->line, rc, "%s", err.msg);
 }
 
 static void register_terms(lua_State *L, sandbox *S) {
   int t = lua_gettop(L);
   if (!lua_istable(L, t))
-    raise_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, "
+    throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, "
              "... }; this one returned %s", lua_isnone(L, t) || lua_isnil(L, t) ? "nothing" : luaL_typename(L, t));
   lua_Integer n = (lua_Integer)lua_rawlen(L, t);
   check_list(L, t, n);
-  if (n == 0) raise_at(L, 0, MPL_EINVAL, "the returned list of terms is empty");
-  if (n > MAX_TERMS) raise_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);
+  if (n == 0) throw_at(L, 0, MPL_EINVAL, "the returned list of terms is empty");
+  if (n > MAX_TERMS) throw_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);
   for (int i = 1; i <= n; i++) {
     const char *name, *desc;
     lua_rawgeti(L, t, i);
@@ -610,17 +614,17 @@ static int l_main(lua_State *L) {
   }
   lua_pushvalue(L, -2);
   lua_setupvalue(L, -2, 1); /* the chunk's _ENV */
-  lua_call(L, 0, S->eval ? 1 : LUA_MULTRET);
+  lua_call(L, 0, 1);
   if (!S->eval) {
     register_terms(L, S);
     return 0;
   }
   lexpr *x = to_lexpr(L, -1);
-  if (x && !x->e) raise_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, -1));
+  if (x && !x->e) throw_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, -1));
   if (!x && lua_type(L, -1) != LUA_TNUMBER)
-    raise_at(L, 0, MPL_EINVAL, "expected an expression, got %s", luaL_typename(L, -1));
+    throw_at(L, 0, MPL_EINVAL, "expected an expression, got %s", luaL_typename(L, -1));
   S->result = x ? x->e : mpl_num(S->ts, lua_tonumber(L, -1));
-  if (!S->result) raise_at(L, 0, MPL_ESHAPE, "%s", mpl_termset_error(S->ts) ? mpl_termset_error(S->ts) : "?");
+  if (!S->result) throw_at(L, 0, MPL_ESHAPE, "%s", mpl_termset_error(S->ts) ? mpl_termset_error(S->ts) : "?");
   return 0;
 }
 
@@ -629,8 +633,9 @@ static int report(lua_State *L, sandbox *S, int st, mpl_err *err) {
   const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
   if (S->limit[0]) return mpl_errorf(err, MPL_EINVAL, "%s", S->limit);
   if (st == LUA_ERRMEM || (S->mem_hit && m && !strcmp(m, "not enough memory")))
-    return mpl_errorf(err, MPL_ENOMEM, "%s: %s", S->chunk,
-                      S->mem_hit ? "rule file exceeds its memory limit of 64 MiB" : "out of memory");
+    return S->mem_hit ? mpl_errorf(err, MPL_ENOMEM, "%s: rule file exceeds its memory limit of %zu MiB", S->chunk,
+                                   MEM_LIMIT >> 20)
+                      : mpl_errorf(err, MPL_ENOMEM, "%s: out of memory", S->chunk);
   if (!m) return mpl_errorf(err, MPL_EINVAL, "%s: the rule file raised an error that is not a message but a %s",
                             S->chunk, luaL_typename(L, -1));
   int ours = S->last[0] && !strncmp(m, S->last, strlen(S->last));

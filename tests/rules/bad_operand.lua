@@ -1,0 +1,4 @@
+local decay = W
+return {
+  { name = "a", expr = "0.1" + decay },
+}

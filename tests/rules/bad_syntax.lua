@@ -1,0 +1,4 @@
+return {
+  { name = "a", expr = outer(post, pre) },
+  { name = "b" expr = W },
+}
