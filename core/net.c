@@ -27,7 +27,7 @@ struct mpl_episode {
   size_t wtotal;
   double *W0, *W, *B, *G;          /* initial, current, feedback, adjoint (wtotal each) */
   /* One step's record: y_1..y_L, e_0..e_L, h_0..h_{L-1} (e before the g factor), plan values. */
-  size_t y_off[MPL_MAX_LAYERS + 1], e_off[MPL_MAX_LAYERS + 1], h_off[MPL_MAX_LAYERS + 1];
+  size_t y_off[MPL_MAX_LAYERS + 1], e_off[MPL_MAX_LAYERS + 1], h_off[MPL_MAX_LAYERS + 1], z_off[MPL_MAX_LAYERS + 1];
   size_t v_off[MPL_MAX_LAYERS + 1], rec_size, nvals_max;
   int seg;                         /* steps per segment for the current run */
   double *seg_W, *seg_rec, *ckpt;  /* segment weights, segment records, checkpoints */
@@ -35,13 +35,16 @@ struct mpl_episode {
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
   double *vbar, *scratch, *zbar, *xbar;
   mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G (lazy: pending rows) */
-  int lazy;                        /* the rule is rank-1 only: weights and adjoints are kept lazily */
+  int lazy;                        /* no native terms: weights and adjoints are kept lazily */
+  int wmat;                        /* the rule has weight-proportional pieces */
   int ng, gpush;                   /* rank-1 rows per step and layer; G pushes per step and layer */
   double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
   size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
   double *lztmp;                   /* scratch for products with lazy weights */
   size_t lztmp_cap;
-  double omega[MPL_MAX_LAYERS + 1];   /* per layer: weight-proportional coefficient of the step */
+  double tau[MPL_MAX_LAYERS + 1];     /* lazy, weight-proportional rules: <dL/dW, W> per layer */
+  double *gs;                      /* lazy: the weights' scalar factor per step and layer */
+  size_t gs_cap;
   double *q;                       /* query-batch buffers */
   size_t q_cap;
 };
@@ -102,6 +105,7 @@ static void layout(mpl_episode *ep) {
   for (int l = 1; l <= L; l++) { ep->y_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 0; l <= L; l++) { ep->e_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 0; l < L; l++) { ep->h_off[l] = r; r += (size_t)ep->n[l]; }
+  for (int l = 1; l <= L; l++) { ep->z_off[l] = r; r += (size_t)ep->n[l]; }
   ep->nvals_max = 0;
   for (int l = 1; l <= L; l++) {
     size_t nv = mpl__rule_nvals(ep->rule, ep->n[l - 1], ep->n[l]);
@@ -138,7 +142,8 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
   size_t nsc = 3 * (size_t)nmax + 8;
   int acc_ok = 1;
-  ep->lazy = mpl__rule_is_rank1(ep->rule);
+  ep->lazy = mpl__rule_is_lazy(ep->rule) && !cfg->dense;
+  ep->wmat = mpl__rule_has_wmat(ep->rule);
   ep->ng = ep->rule->n_groups;
   /* G receives per step and layer: the rule's W x / W^T x nodes, the forward pass, and (BP) W
    * as feedback. Lazily, LAZY_STEPS steps of them are queued before G is updated. */
@@ -175,7 +180,7 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
-  free(ep->q); free(ep->rows); free(ep->lztmp);
+  free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs);
   free(ep);
 }
 
@@ -208,20 +213,21 @@ typedef struct wview {
   const double *M;
   int k;
   const double *A, *B;
+  double s; /* W_l = s (M + A^T B) */
 } wview;
 
 static void dense_views(const mpl_episode *ep, const double *W, wview *V) {
-  for (int l = 1; l <= ep->L; l++) V[l] = (wview){W + ep->woff[l], 0, NULL, NULL};
+  for (int l = 1; l <= ep->L; l++) V[l] = (wview){W + ep->woff[l], 0, NULL, NULL, 1};
 }
 
 /* y <- beta y + op(W_l) x. */
 static void wgemv(const mpl_episode *ep, const wview *v, int l, int trans, const double *x, double beta, double *y) {
-  mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, trans, 1, x, beta, y, ep->lztmp);
+  mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, trans, v->s, x, beta, y, ep->lztmp);
 }
 
 static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
   mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = V[l].M, .wk = V[l].k, .WA = V[l].A,
-                     .WB = V[l].B, .tmp = ep->lztmp};
+                     .WB = V[l].B, .tmp = ep->lztmp, .wscale = V[l].s};
   io.sig[MPL_SIG_PRE] = l == 1 ? x : rec + ep->y_off[l - 1];
   io.sig[MPL_SIG_POST] = rec + ep->y_off[l];
   io.sig[MPL_SIG_EPRE] = (l > 1 || ep->need_e0) ? rec + ep->e_off[l - 1] : NULL;
@@ -244,6 +250,7 @@ static void signals(const mpl_episode *ep, const wview *V, const double *x, int 
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
     double *y = rec + ep->y_off[l];
     wgemv(ep, &V[l], l, 0, pre, 0, y);
+    memcpy(rec + ep->z_off[l], y, (size_t)ep->n[l] * sizeof *y);
     if (l < L) for (int j = 0; j < ep->n[l]; j++) y[j] = softplus(beta, y[j]);
     else softmax(ep->n[L], y, y);
   }
@@ -278,15 +285,15 @@ static void step(const mpl_episode *ep, const double *theta, double *W, const do
  * return dL/dW before it. V: the pre-step weights; rec: the step's record. */
 static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, const double *x,
                          const double *rec, double *theta_bar) {
-  int L = ep->L;
+  int L = ep->L, tau = ep->lazy && ep->wmat; /* track <dL/dW, W> (each push: its <p q^T, W>) */
   double beta = ep->cfg.beta, *sb = ep->sbar;
   memset(sb, 0, ep->rec_size * sizeof *sb);
   for (int l = 1; l <= L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
-    mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->omega[l],
-                      &ep->acc[l], theta_bar, bars, ep->vbar, ep->scratch);
+    mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->acc[l],
+                      tau ? &ep->tau[l] : NULL, theta_bar, bars, ep->vbar, ep->scratch);
   }
   /* e_l = h_l * g(y_l), h_l = B_{l+1}^T e_{l+1}; visited from the input side so ebar_l is complete. */
   int diff_fb = ep->cfg.feedback == MPL_FB_SYMMETRIC && !ep->cfg.bp_detach;
@@ -298,7 +305,10 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
       if (l > 0) sb[ep->y_off[l] + j] += eb[j] * h[j] * beta * exp(-beta * y[j]);
     }
     fgemv(ep, V, l + 1, 0, hb, 1, sb + ep->e_off[l + 1]);
-    if (diff_fb) mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
+    if (diff_fb) {
+      mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
+      if (tau) ep->tau[l + 1] += cblas_ddot(ep->n[l], h, 1, hb, 1); /* e^T W hb = h^T hb */
+    }
   }
   /* y_L = softmax(z_L) and e_L = y_L - onehot: both adjoints go through the softmax Jacobian. */
   const double *s = rec + ep->y_off[L];
@@ -311,6 +321,7 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
   for (int l = L; l >= 1; l--) {
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
     mpl__rankk_push(&ep->acc[l], 1, zb, pre);
+    if (tau) ep->tau[l] += cblas_ddot(ep->n[l], zb, 1, rec + ep->z_off[l], 1); /* zb^T W pre = zb^T z */
     if (l == 1) break;
     double *yb = sb + ep->y_off[l - 1];
     wgemv(ep, &V[l], l, 1, zb, 1, yb);
@@ -318,10 +329,9 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
     memcpy(zb, ep->xbar, (size_t)ep->n[l - 1] * sizeof *zb);
   }
   /* dL/dW_before = (1 + omega) dL/dW_after + every queued rank-1 term: one pass over G per
-   * layer, every step (dense) or once the queue is full (lazy: omega is 0). */
+   * layer, every step (dense) or once the queue is full (lazy). */
   for (int l = 1; l <= L; l++)
-    if (!ep->lazy || ep->acc[l].k + ep->gpush > ep->acc[l].kmax)
-      mpl__rankk_flush(&ep->acc[l], 1 + ep->omega[l], ep->G + ep->woff[l]);
+    if (!ep->lazy || ep->acc[l].k + ep->gpush > ep->acc[l].kmax) mpl__rankk_flush(&ep->acc[l], ep->G + ep->woff[l]);
 }
 
 /* }====== */
@@ -480,6 +490,8 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
     }
     nrows = off + 1;
     ntmp = (size_t)ep->seg * ep->ng + 1;
+    if (reserve(&ep->gs, &ep->gs_cap, (want_grad ? (size_t)n_train + 1 : 1) * (size_t)(ep->L + 1)) < 0)
+      return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps)", n_train);
   } else {
     nrec = want_grad ? (size_t)ep->seg : 1; /* step records and weights of one segment */
     nW = want_grad ? (size_t)ep->seg : 0;
@@ -497,46 +509,57 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
   return MPL_OK;
 }
 
-/* Lazy weights (rank-1 rules): W_t = C_j + the update rows of steps j m .. t-1, with C_j the
- * weights at the start of segment j (W0 for j = 0). Without the gradient, one segment's rows
- * are kept and C is ep->W itself. */
+/* Lazy weights: W_t = g_t (C_j + the update rows of steps j m .. t-1), with C_j the weights
+ * at the start of segment j (W0 for j = 0) and g_t the product of the steps' (1 + omega) since
+ * then (1 for rank-1 rules); row s is stored divided by g_{s+1}. Without the gradient, one
+ * segment's rows are kept and C is ep->W itself. */
 static const double *lazy_base(const mpl_episode *ep, int j, int grad) {
   return !grad ? ep->W : j == 0 ? ep->W0 : ep->ckpt + (size_t)(j - 1) * ep->wtotal;
 }
 
-static void lazy_views(const mpl_episode *ep, int t, int grad, wview *V) {
+static void lazy_views(const mpl_episode *ep, int t, int grad, const double *g, wview *V) {
   int m = ep->seg, j = t / m, o = t % m;
   const double *base = lazy_base(ep, j, grad);
   size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
   for (int l = 1; l <= ep->L; l++)
     V[l] = (wview){base + ep->woff[l], o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
-                   ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1]};
+                   ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1], g[l]};
 }
 
 /* The primal inner loop with lazy weights: per step one pass over each W (the forward product)
  * instead of three; each segment's rows are added to the weights in one rank-k update. */
 static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, const int *Y, int T, int grad) {
-  int m = ep->seg, ng = ep->ng, n0 = ep->n[0];
+  int m = ep->seg, ng = ep->ng, n0 = ep->n[0], L = ep->L;
   wview V[MPL_MAX_LAYERS + 1];
+  double g[MPL_MAX_LAYERS + 1];
+  for (int l = 0; l <= L; l++) g[l] = 1;
   for (int t = 0; t < T; t++) {
     int j = t / m, o = t % m;
-    lazy_views(ep, t, grad, V);
+    if (grad) memcpy(ep->gs + (size_t)t * (L + 1), g, (size_t)(L + 1) * sizeof *g);
+    lazy_views(ep, t, grad, g, V);
     double *rec = ep->seg_rec + (grad ? (size_t)t * ep->rec_size : 0);
     const double *x = X + (size_t)t * n0;
     signals(ep, V, x, Y[t], rec);
-    for (int l = 1; l <= ep->L; l++) {
+    for (int l = 1; l <= L; l++) {
       mpl_layer_io io = layer_io(ep, V, rec, x, l);
-      mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], (double *)V[l].A + (size_t)o * ng * ep->n[l],
-                            (double *)V[l].B + (size_t)o * ng * ep->n[l - 1]);
+      double omega, *U = (double *)V[l].A + (size_t)o * ng * ep->n[l], *Vm = (double *)V[l].B + (size_t)o * ng * ep->n[l - 1];
+      mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], U, Vm, &omega);
+      g[l] *= 1 + omega; /* W_{t+1} = (1 + omega) W_t + U^T Vm */
+      if (g[l] != 1) cblas_dscal(ng * ep->n[l - 1], 1 / g[l], Vm, 1);
     }
-    if (o == m - 1 || t == T - 1) { /* close the segment: C_{j+1} = C_j + its rows, one rank-k update */
+    if (o == m - 1 || t == T - 1) { /* close the segment: C_{j+1} = g (C_j + its rows), one rank-k update */
       const double *base = lazy_base(ep, j, grad);
       double *dst = !grad || t == T - 1 ? ep->W : ep->ckpt + (size_t)j * ep->wtotal;
       if (dst != base) memcpy(dst, base, ep->wtotal * sizeof *dst);
       int k = (o + 1) * ng;
-      for (int l = 1; l <= ep->L && k > 0; l++)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, 1, V[l].A, ep->n[l], V[l].B,
-                    ep->n[l - 1], 1, dst + ep->woff[l], ep->n[l - 1]);
+      for (int l = 1; l <= L; l++) {
+        if (k > 0)
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, g[l], V[l].A, ep->n[l],
+                      V[l].B, ep->n[l - 1], g[l], dst + ep->woff[l], ep->n[l - 1]);
+        else if (g[l] != 1)
+          cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst + ep->woff[l], 1);
+        g[l] = 1;
+      }
     }
   }
 }
@@ -552,8 +575,11 @@ static void forward_dense(mpl_episode *ep, const double *theta, const double *X,
 /* Reverse pass with lazy weights: every record is at hand, each step's weights are a view. */
 static void reverse_lazy(mpl_episode *ep, const double *theta, const double *X, int T, double *grad) {
   wview V[MPL_MAX_LAYERS + 1];
+  if (ep->wmat) /* <dL/dW_T, W_T>, then kept up to date step by step */
+    for (int l = 1; l <= ep->L; l++)
+      ep->tau[l] = cblas_ddot(ep->n[l] * ep->n[l - 1], ep->G + ep->woff[l], 1, ep->W + ep->woff[l], 1);
   for (int t = T - 1; t >= 0; t--) {
-    lazy_views(ep, t, 1, V);
+    lazy_views(ep, t, 1, ep->gs + (size_t)t * (ep->L + 1), V);
     step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad);
   }
 }
@@ -608,7 +634,7 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   memset(grad, 0, (size_t)R * sizeof *grad);
   if (!st->finite) return mpl_errorf(err, MPL_ENUMERIC, "episode diverged: non-finite weights or loss after the inner loop");
   query_backward(ep, query_x, n_query, Y, work);
-  for (int l = 1; l <= ep->L; l++) ep->acc[l].k = 0;
+  for (int l = 1; l <= ep->L; l++) ep->acc[l].k = 0, ep->acc[l].eta = 1;
   if (ep->lazy) reverse_lazy(ep, theta, train_x, n_train, grad);
   else reverse_dense(ep, theta, train_x, train_y, n_train, grad);
   if (!all_finite(grad, (size_t)R)) {

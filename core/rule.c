@@ -439,7 +439,8 @@ size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kma
   return mpl__rule_nscratch(r, n_pre, n_post) + 2 * ((size_t)r->n_groups + 1) * (size_t)(kmax > 0 ? kmax : 0);
 }
 
-int mpl__rule_is_rank1(const mpl_rule *r) { return r->first_wmat == r->n_pieces && r->n_natives == 0; }
+int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0; }
+int mpl__rule_has_wmat(const mpl_rule *r) { return r->first_wmat < r->n_pieces; }
 
 void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
                     int trans, double alpha, const double *x, double beta, double *y, double *tmp) {
@@ -463,7 +464,7 @@ int mpl__rule_nrank1(const mpl_rule *r) {
 /* {====== Deferred rank-k updates ====== */
 
 int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense) {
-  *acc = (mpl_rankk){0, kmax, n_post, n_pre, NULL, NULL, NULL, 0};
+  *acc = (mpl_rankk){0, kmax, n_post, n_pre, 1, NULL, NULL, NULL, 0};
   acc->at = malloc(((size_t)kmax * n_post + 1) * sizeof *acc->at);
   acc->b = malloc(((size_t)kmax * n_pre + 1) * sizeof *acc->b);
   if (dense) acc->dense = calloc((size_t)n_post * n_pre, sizeof *acc->dense);
@@ -479,21 +480,24 @@ void mpl__rankk_free(mpl_rankk *acc) {
 
 void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b) {
   double *ra = acc->at + (size_t)acc->k * acc->n_post, *rb = acc->b + (size_t)acc->k * acc->n_pre;
+  s /= acc->eta;
   for (int j = 0; j < acc->n_post; j++) ra[j] = s * a[j];
   memcpy(rb, b, (size_t)acc->n_pre * sizeof *rb);
   acc->k++;
 }
 
-void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C) {
+void mpl__rankk_flush(mpl_rankk *acc, double *C) {
   int m = acc->n_post, n = acc->n_pre;
+  double eta = acc->eta;
   if (acc->k == 0) {
-    if (beta != 1) cblas_dscal(m * n, beta, C, 1);
-  } else if (acc->k == 1 && beta == 1) {
+    if (eta != 1) cblas_dscal(m * n, eta, C, 1);
+  } else if (acc->k == 1 && eta == 1) {
     cblas_dger(CblasRowMajor, m, n, 1, acc->at, 1, acc->b, 1, C, n);
   } else {
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, acc->k, 1, acc->at, m, acc->b, n, beta, C, n);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, acc->k, eta, acc->at, m, acc->b, n, eta, C, n);
   }
   acc->k = 0;
+  acc->eta = 1;
   if (acc->has_dense) {
     cblas_daxpy(m * n, 1, acc->dense, 1, C, 1);
     memset(acc->dense, 0, (size_t)m * n * sizeof *acc->dense);
@@ -504,6 +508,7 @@ void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C) {
 /* }====== */
 
 static double fetch(const double *x, int len, int j) { return len == 1 ? x[0] : x[j]; }
+static double wscale(const mpl_layer_io *io) { return io->wscale != 0 ? io->wscale : 1; }
 
 /* Offsets of all nodes (into offs) at this layer's sizes. */
 static void node_offsets(const mpl_rule *r, const mpl_layer_io *io, size_t *offs) {
@@ -536,8 +541,8 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
     case MPL_P_DOT: y[0] = cblas_ddot(la, a, 1, b, 1); break;
     case MPL_P_SUM: { double s = 0; for (int j = 0; j < la; j++) s += a[j]; y[0] = s; break; }
     case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
-    case MPL_P_GEMV: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, 1, a, 0, y, io->tmp); break;
-    case MPL_P_GEMVT: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, 1, a, 0, y, io->tmp); break;
+    case MPL_P_GEMV: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), a, 0, y, io->tmp); break;
+    case MPL_P_GEMVT: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), a, 0, y, io->tmp); break;
     }
   }
 }
@@ -574,10 +579,11 @@ static void group_matrices(const mpl_rule *r, const double *theta, const double 
 }
 
 int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                          const double *val, double *Ut, double *Vm) {
+                          const double *val, double *Ut, double *Vm, double *omega) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
   group_matrices(r, theta, val, offs, io->n_pre, io->n_post, Ut, Vm);
+  *omega = wmat_coef(r, theta, val, offs);
   return r->n_groups;
 }
 
@@ -593,7 +599,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   size_t nw = (size_t)np * nq;
   double beta = 1 + wmat_coef(r, theta, val, offs);
-  mpl_rankk acc = {ng, ng, nq, np, scratch, scratch + (size_t)ng * nq, NULL, 0};
+  mpl_rankk acc = {ng, ng, nq, np, 1, scratch, scratch + (size_t)ng * nq, NULL, 0};
   if (r->n_natives) { /* sum_n theta_n F_n(W_old), before W changes */
     double *D = acc.b + (size_t)ng * np, *tmp = D + nw;
     mpl_native_io nio = native_io(io);
@@ -606,13 +612,21 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     acc.has_dense = 1;
   }
   group_matrices(r, theta, val, offs, np, nq, acc.at, acc.b);
-  mpl__rankk_flush(&acc, beta, W); /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
+  /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
+  if (ng == 0) {
+    if (beta != 1) cblas_dscal((int)nw, beta, W, 1);
+  } else if (ng == 1 && beta == 1) {
+    cblas_dger(CblasRowMajor, nq, np, 1, acc.at, 1, acc.b, 1, W, np);
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nq, np, ng, 1, acc.at, nq, acc.b, np, beta, W, np);
+  }
+  if (acc.has_dense) cblas_daxpy((int)nw, 1, acc.dense, 1, W, 1);
 }
 
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
  * (through W x and W^T x) to G. */
 static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val,
-                         const size_t *offs, double *vbar, mpl_rankk *acc, double *const sig_bar[4]) {
+                         const size_t *offs, double *vbar, mpl_rankk *acc, double *const sig_bar[4], double *pw) {
   int np = io->n_pre, nq = io->n_post;
   for (int i = r->n_nodes - 1; i >= 0; i--) {
     const mpl_pnode *n = &r->nodes[i];
@@ -652,12 +666,14 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
       for (int j = 0; j < len; j++) ab[j] += yb[j] * mpl__fn_deriv((mpl_func)n->arg, a[j]);
       break;
     case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
-      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, 1, yb, 1, ab, io->tmp);
+      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, yb, a);
+      if (pw) *pw += cblas_ddot(nq, yb, 1, val + offs[i], 1); /* ybar^T (W a) */
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
-      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, 1, yb, 1, ab, io->tmp);
+      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, a, yb);
+      if (pw) *pw += cblas_ddot(np, yb, 1, val + offs[i], 1); /* a^T W ybar = (W^T a)^T ybar */
       break;
     }
   }
@@ -687,7 +703,7 @@ static void native_vjp(const mpl_rule *r, const double *theta, const mpl_layer_i
 }
 
 void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                       const double *val, const double *G, double *omega, mpl_rankk *acc,
+                       const double *val, const double *G, mpl_rankk *acc, double *tau,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
@@ -714,46 +730,56 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
     }
+    if (acc->eta != 1) {
+      cblas_dscal(ng * np, acc->eta, P, 1);
+      cblas_dscal(ng * nq, acc->eta, Qt, 1);
+    }
   }
+  double GR = 0; /* <G, the update's rank-1 part> */
   for (int g = 0; g < ng; g++) {
     const double *p = P + (size_t)g * np;
     for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
       const mpl_piece *pc = &r->pieces[i];
       double uGv = cblas_ddot(np, p, 1, val + offs[pc->v], 1);
       double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
+      double coef = piece_coef(pc, theta, val, offs);
       theta_bar[pc->term] += pc->c * sv * uGv;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * uGv;
-      cblas_daxpy(np, piece_coef(pc, theta, val, offs), p, 1, vbar + offs[pc->v], 1);
+      cblas_daxpy(np, coef, p, 1, vbar + offs[pc->v], 1);
+      GR += coef * uGv;
     }
     cblas_daxpy(nq, 1, Qt + (size_t)g * nq, 1, vbar + offs[r->group_u[g]], 1);
   }
-  /* Weight-proportional pieces c s W. */
-  *omega = 0;
+  /* Weight-proportional pieces c s W: <G, W_old>, densely or from tau = <G, W_new> with
+   * W_new = (1 + omega) W_old + the rank-1 part. */
+  double omega = 0, GW = 0;
   if (r->first_wmat < r->n_pieces) {
-    double GW = cblas_ddot(np * nq, G, 1, io->W, 1);
+    omega = wmat_coef(r, theta, val, offs);
+    GW = tau ? (*tau - GR) / (1 + omega) : cblas_ddot(np * nq, G, 1, io->W, 1);
     for (int i = r->first_wmat; i < r->n_pieces; i++) {
       const mpl_piece *pc = &r->pieces[i];
       double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
       theta_bar[pc->term] += pc->c * sv * GW;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * GW;
     }
-    *omega = wmat_coef(r, theta, val, offs);
   }
+  acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
-  plan_reverse(r, io, val, offs, vbar, acc, sig_bar);
+  double pw = 0;
+  plan_reverse(r, io, val, offs, vbar, acc, sig_bar, tau ? &pw : NULL);
+  if (tau) *tau = (1 + omega) * GW + pw;
 }
 
 int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                   const double *val, double *G, double *theta_bar, double *const sig_bar[4],
                   double *vbar, double *scratch) {
   mpl_rankk acc;
-  double omega;
   if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, r->n_natives > 0) < 0) {
     mpl__rankk_free(&acc);
     return MPL_ENOMEM;
   }
-  mpl__rule_vjp_acc(r, theta, io, val, G, &omega, &acc, theta_bar, sig_bar, vbar, scratch);
-  mpl__rankk_flush(&acc, 1 + omega, G);
+  mpl__rule_vjp_acc(r, theta, io, val, G, &acc, NULL, theta_bar, sig_bar, vbar, scratch);
+  mpl__rankk_flush(&acc, G);
   mpl__rankk_free(&acc);
   return MPL_OK;
 }

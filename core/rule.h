@@ -47,9 +47,9 @@ typedef struct mpl_rule {
 } mpl_rule;
 
 /* One layer's view: sizes, signals and weights. The weights may be held lazily as
- * W + WA^T WB: a dense base plus wk pending rank-1 matrices (rows of WA, wk x n_post, and of
- * WB, wk x n_pre); wk = 0 for plain dense weights. Rules with weight-proportional pieces or
- * native terms need dense weights. */
+ * wscale (W + WA^T WB): a dense base plus wk pending rank-1 matrices (rows of WA, wk x n_post,
+ * and of WB, wk x n_pre), times a scalar (0 is read as 1, so a zero-initialised view is plain
+ * dense weights). Rules with native terms need dense weights. */
 typedef struct mpl_layer_io {
   int n_pre, n_post;
   const double *sig[4];   /* pre, post, e_pre, e_post (NULL if the rule does not use it) */
@@ -57,6 +57,7 @@ typedef struct mpl_layer_io {
   int wk;                 /* pending rank-1 rows (0: W is the weights) */
   const double *WA, *WB;
   double *tmp;            /* wk doubles of scratch for products with lazy weights */
+  double wscale;
 } mpl_layer_io;
 
 /* y <- beta y + alpha op(M + A^T B) x for an n_post x n_pre matrix held as a dense base M
@@ -65,14 +66,16 @@ typedef struct mpl_layer_io {
 MPL_INTERNAL void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
                                  int trans, double alpha, const double *x, double beta, double *y, double *tmp);
 
-/* 1 if the rule's update is a sum of rank-1 matrices only (no weight-proportional pieces, no
- * native terms): the engine can then keep weights and adjoints lazily. */
-MPL_INTERNAL int mpl__rule_is_rank1(const mpl_rule *r);
+/* 1 if the rule has no native terms: its update is omega W + a sum of rank-1 matrices, so the
+ * engine can keep weights and adjoints lazily. */
+MPL_INTERNAL int mpl__rule_is_lazy(const mpl_rule *r);
+/* 1 if the rule has weight-proportional pieces (omega can be nonzero). */
+MPL_INTERNAL int mpl__rule_has_wmat(const mpl_rule *r);
 
-/* The update's rank-1 rows at this layer: row g of Ut (n_post) and Vm (n_pre) such that
- * sum_r theta_r F_r = Ut^T Vm (rank-1 rules only). Returns the number of rows, r->n_groups. */
+/* The update at this layer as omega W + Ut^T Vm: rows g of Ut (n_post) and Vm (n_pre), and
+ * *omega (rules without native terms). Returns the number of rows, r->n_groups. */
 MPL_INTERNAL int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                                       const double *val, double *Ut, double *Vm);
+                                       const double *val, double *Ut, double *Vm, double *omega);
 
 /* Scratch that mpl__rule_vjp_acc needs when acc may hold up to kmax pending rows on entry. */
 MPL_INTERNAL size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax);
@@ -103,11 +106,12 @@ MPL_INTERNAL int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl
                                 const double *val, double *G, double *theta_bar,
                                 double *const sig_bar[4], double *vbar, double *scratch);
 
-/* A deferred sum of rank-1 matrices a b^T (a: n_post, b: n_pre), applied to a matrix with one
- * rank-k update, so that the adjoint G is read and written once per step however many
- * rank-1 contributions it receives. */
+/* A matrix held as eta (C + sum_k at_k^T b_k) (+ dense): a dense C kept by the caller, a scalar
+ * and deferred rank-1 rows (at_k: n_post, b_k: n_pre), so that an adjoint G is read and
+ * written once however many rank-1 contributions and scalings it receives. */
 typedef struct mpl_rankk {
   int k, kmax, n_post, n_pre;
+  double eta;    /* the scalar factor (1 after init and flush) */
   double *at;    /* kmax x n_post: the a vectors as rows */
   double *b;     /* kmax x n_pre */
   double *dense; /* n_post x n_pre dense contributions (native terms), or NULL if none can come */
@@ -117,20 +121,23 @@ typedef struct mpl_rankk {
 /* dense != 0: also keep a dense n_post x n_pre accumulator (rules with native terms). */
 MPL_INTERNAL int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense);
 MPL_INTERNAL void mpl__rankk_free(mpl_rankk *acc);
-/* Queue s a b^T (the vectors are copied). */
+/* Add s a b^T to the represented matrix (the vectors are copied). */
 MPL_INTERNAL void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b);
-/* C <- beta C + sum of the queued a b^T; empties the queue. */
-MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double beta, double *C);
+/* Materialise: C <- eta (C + sum of the queued rows) + dense; empties the queue, eta = 1. */
+MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double *C);
 
 /* Rank-1 contributions to dL/dW_old that one layer's rule can queue (W x and W^T x nodes). */
 MPL_INTERNAL int mpl__rule_nrank1(const mpl_rule *r);
 
-/* The same as mpl__rule_vjp, but G is only read: dL/dW_new is G plus the rank-1 matrices
- * already queued in acc on entry (lazy adjoints: none unless the rule is rank-1 only), and
- * dL/dW_old is (1 + *omega) dL/dW_new + the rank-1 matrices this call queues. scratch:
- * mpl__rule_nscratch_lazy(r, n_pre, n_post, acc->k) doubles. */
+/* The same as mpl__rule_vjp, but G is only read: dL/dW_new is acc's matrix over the base G
+ * (eta (G + queued rows) on entry), and on return acc represents dL/dW_old: its scalar times
+ * (1 + omega) and the rank-1 matrices this call adds queued. scratch:
+ * mpl__rule_nscratch_lazy(r, n_pre, n_post, acc->k) doubles.
+ * tau (weight-proportional rules with lazy weights or adjoints, else NULL): on entry
+ * <dL/dW_new, W_new>; on return (1 + omega) <dL/dW_new, W_old> + <the rank-1 matrices this
+ * call adds, W_old>: the caller adds its own contributions to get <dL/dW_old, W_old>. */
 MPL_INTERNAL void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                                    const double *val, const double *G, double *omega, mpl_rankk *acc,
+                                    const double *val, const double *G, mpl_rankk *acc, double *tau,
                                     double *theta_bar, double *const sig_bar[4], double *vbar,
                                     double *scratch);
 

@@ -32,6 +32,12 @@ typedef struct mpl_net_cfg {
   int bp_detach;
   /* Steps per checkpoint segment of the reverse pass (0 = ceil(sqrt(steps))). */
   int segment;
+  /* 0 (default): for rules without native terms, weights and their adjoints are kept lazily
+   * (a checkpoint plus pending rank-1 updates and a scalar), every step's record is kept and
+   * nothing is recomputed. 1: dense weights, updated in place every step, recomputed from
+   * checkpoints in the reverse pass (the reference path; slower). Both compute the same
+   * episode up to rounding. */
+  int dense;
 } mpl_net_cfg;
 
 /* Statistics of one episode, computed on the query batch after adaptation. */
