@@ -17,9 +17,10 @@
 #define RULES MPL_SOURCE_DIR "/rules/"
 #define BAD MPL_SOURCE_DIR "/tests/rules/"
 
+/* CPU seconds of this thread (the loader runs in it): "fails fast" whatever the machine's load. */
 static double seconds(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -314,7 +315,7 @@ static void test_error_files(void **state) {
   expect_spec_refused(BAD "bad_return.lua", MPL_EINVAL, "bad_return.lua: a rule file returns a list of terms",
                       "one term? put it in a list");
   expect_spec_refused(BAD "bad_operand.lua", MPL_EINVAL, "bad_operand.lua:3: bad operand to '+'", "got string");
-  expect_spec_refused(BAD "bad_os_execute.lua", MPL_EINVAL, "bad_os_execute.lua:2: unknown name 'os'", NULL);
+  expect_spec_refused(BAD "bad_os_execute.lua", MPL_EINVAL, "bad_os_execute.lua:2: 'os' is not available in rule files", NULL);
   expect_spec_refused(BAD "bad_endless_loop.lua", MPL_EINVAL, "bad_endless_loop.lua:",
                       "rule file exceeds its budget of 10000000 instructions (an endless loop?)");
   expect_spec_refused(BAD "bad_memory_bomb.lua", MPL_ENOMEM, "bad_memory_bomb.lua: rule file exceeds its memory limit",
@@ -400,29 +401,29 @@ static void test_operand_errors(void **state) {
 static void test_sandbox(void **state) {
   (void)state;
   static const struct { const char *text, *m1; } cases[] = {
-    {"os.execute('touch /tmp/metaplast-rule-file-escaped')", "unknown name 'os'"},
-    {"io.open('/etc/passwd')", "unknown name 'io'"},
-    {"print('hello')", "unknown name 'print'"},
-    {"require('os')", "unknown name 'require'"},
-    {"local p = package.loaded", "unknown name 'package'"},
-    {"load('return os')()", "unknown name 'load'"},
-    {"local f = load('x = 1', 'c', 't', {})", "unknown name 'load'"},
-    {"loadstring('return 1')", "unknown name 'loadstring'"},
-    {"dofile('/etc/passwd')", "unknown name 'dofile'"},
-    {"loadfile('/etc/passwd')", "unknown name 'loadfile'"},
+    {"os.execute('touch /tmp/metaplast-rule-file-escaped')", "'os' is not available in rule files"},
+    {"io.open('/etc/passwd')", "'io' is not available in rule files"},
+    {"print('hello')", "'print' is not available in rule files"},
+    {"require('os')", "'require' is not available in rule files"},
+    {"local p = package.loaded", "'package' is not available in rule files"},
+    {"load('return os')()", "'load' is not available in rule files"},
+    {"local f = load('x = 1', 'c', 't', {})", "'load' is not available in rule files"},
+    {"loadstring('return 1')", "'loadstring' is not available in rule files"},
+    {"dofile('/etc/passwd')", "'dofile' is not available in rule files"},
+    {"loadfile('/etc/passwd')", "'loadfile' is not available in rule files"},
     {"string.dump(pairs)", "'string.dump' is not available in rule files"},
     {"local d = ('x').dump", "'string.dump' is not available in rule files"},
     {"local f = ('x'):gsub('x', 'y')", "'string.gsub' is not available in rule files"},
     {"local f = string.find('aaa', '.-.-.-b')", "'string.find' is not available in rule files"},
-    {"local m = getmetatable('')", "unknown name 'getmetatable'"},
-    {"setmetatable({}, {__gc = function() end})", "unknown name 'setmetatable'"},
-    {"debug.sethook()", "unknown name 'debug'"},
-    {"collectgarbage('stop')", "unknown name 'collectgarbage'"},
-    {"rawset(_ENV, 'W', 1)", "unknown name 'rawset'"},
-    {"local x = rawget(_ENV, 'os')", "unknown name 'rawget'"},
+    {"local m = getmetatable('')", "'getmetatable' is not available in rule files"},
+    {"setmetatable({}, {__gc = function() end})", "'setmetatable' is not available in rule files"},
+    {"debug.sethook()", "'debug' is not available in rule files"},
+    {"collectgarbage('stop')", "'collectgarbage' is not available in rule files"},
+    {"rawset(_ENV, 'W', 1)", "'rawset' is not available in rule files"},
+    {"local x = rawget(_ENV, 'os')", "'rawget' is not available in rule files"},
     {"_ENV.pre = post", "'pre' is built in and cannot be assigned"},
-    {"local c = coroutine.create(print)", "unknown name 'coroutine'"},
-    {"local u = utf8.char(72)", "unknown name 'utf8'"},
+    {"local c = coroutine.create(print)", "'coroutine' is not available in rule files"},
+    {"local u = utf8.char(72)", "'utf8' is not available in rule files"},
     {"local r = math.random()", "'math.random' is not available in rule files"},
     {"math.randomseed(1)", "'math.randomseed' is not available in rule files"},
     {"table.move({}, 1, math.maxinteger, 2)", "'table.move' is not available in rule files"},
@@ -449,8 +450,9 @@ static void test_sandbox(void **state) {
                  "x.lua:1: rule file builds more than 10000 expression nodes", NULL, 3.0);
   expect_refused("x.lua", "for i = 1, 200000 do local y = W * 2 end", MPL_EINVAL,
                  "x.lua:1: rule file performs more than 100000 expression operations", NULL, 3.0);
-  expect_refused("x.lua", "local t = {string.byte(string.rep('a', 900000), 1, -1)}\n"
-                          "for i = 1, 1e6 do table.insert(t, 1, 0) end", MPL_EINVAL,
+  /* work inside library calls, which the instruction count does not see: the time budget */
+  expect_refused("x.lua", "local t = {string.byte(string.rep('a', 200000), 1, -1)}\n"
+                          "while true do table.remove(t, 1); t[#t + 1] = 0 end", MPL_EINVAL,
                  "x.lua:2: rule file exceeds its time budget of 2 s", NULL, 5.0);
   /* none of that left a mark on the process: a good file still loads */
   mpl_termset *ts = mpl_termset_new();

@@ -27,9 +27,11 @@ static mpl_termset *load_spec(const char *spec, mpl_selection *sel) {
 }
 
 static int source_help(const char *cmd, const char *what) {
-  printf("usage: " PROG " %s SOURCE\n%s\nSOURCE is a --terms specification: a plugin name found on the plugin path\n"
-         "(METAPLAST_PLUGIN_PATH, then the install dir), a plugin file (x.so, dir/x.so), optionally with\n"
-         ":name1,name2, and several joined by ';'.\n", cmd, what);
+  printf("usage: " PROG " %s SOURCE\n%s\nSOURCE is a --terms specification: a plugin file (x.so, dir/x.so), a rule file\n"
+         "(x.lua, dir/x.lua: Lua formulas, docs/rules.md), or a name: a plugin NAME.so on the plugin path\n"
+         "(METAPLAST_PLUGIN_PATH, then the install dir), else a rule file NAME.lua on the rule path\n"
+         "(METAPLAST_RULES_PATH, then the install dir); optionally with :name1,name2, several joined by ';'.\n",
+         cmd, what);
   return 0;
 }
 

@@ -23,6 +23,10 @@ typedef struct mpl_selection {
  *                        METAPLAST_PLUGIN_PATH, then the install dir, then the build tree)
  *   "paper:F0,F2,F9"     a subset, in that order
  *   "dir/x.so", "x.so:a,b"   a plugin file (a source with '/' or ending in .so)
+ *   "rules/oja.lua", "x.lua:F0,F9"   a rule file: Lua formulas run once in a sandbox (docs/rules.md)
+ *   "oja"                a bare name that is no plugin: the rule file oja.lua on the rule path
+ *                        (METAPLAST_RULES_PATH, then the install dir's share/metaplast/rules, then
+ *                        the source tree's rules/)
  *   "paper:F0,F9;x.so"   several sources in one search
  * Two selected terms with one name are an error naming both sources.
  * Initial theta: 1e-3 for a term named F0, 0 for every other term. An unknown source or term
