@@ -539,8 +539,7 @@ static void check_list(lua_State *L, int t, lua_Integer n) {
     const char *k = luaL_tolstring(L, -1, NULL), *q = str ? "'" : "";
     if (n == 0)
       throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
-               "this one returned a table with the key %s%s%s%s", q, k, q,
-               str && (!strcmp(k, "name") || !strcmp(k, "expr")) ? " (one term? put it in a list: return { {...} })" : "");
+               "this one returned a table with the key %s%s%s", q, k, q);
     throw_at(L, 0, MPL_EINVAL, "the returned list has a key %s%s%s besides its entries 1..%d", q, k, q, (int)n);
   }
 }
@@ -595,6 +594,10 @@ static void register_terms(lua_State *L, sandbox *S) {
     throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, "
              "... }; this one returned %s", lua_isnone(L, t) || lua_isnil(L, t) ? "nothing" : luaL_typename(L, t));
   lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+  if (n == 0 && (lua_getfield(L, t, "name") != LUA_TNIL || lua_getfield(L, t, "expr") != LUA_TNIL))
+    throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
+             "this one returned a single term: put it in a list, return { {...} }");
+  lua_settop(L, t);
   check_list(L, t, n);
   if (n == 0) throw_at(L, 0, MPL_EINVAL, "the returned list of terms is empty");
   if (n > MAX_TERMS) throw_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);

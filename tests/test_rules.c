@@ -313,7 +313,7 @@ static void test_error_files(void **state) {
                       "bad_shape.lua:6: term 'wrong': matrix product: inner dimensions differ", "(n_post x n_pre times n_post x 1)");
   expect_spec_refused(BAD "bad_syntax.lua", MPL_EFORMAT, "bad_syntax.lua:3:", "'}' expected");
   expect_spec_refused(BAD "bad_return.lua", MPL_EINVAL, "bad_return.lua: a rule file returns a list of terms",
-                      "one term? put it in a list");
+                      "this one returned a single term: put it in a list");
   expect_spec_refused(BAD "bad_operand.lua", MPL_EINVAL, "bad_operand.lua:3: bad operand to '+'", "got string");
   expect_spec_refused(BAD "bad_os_execute.lua", MPL_EINVAL, "bad_os_execute.lua:2: 'os' is not available in rule files", NULL);
   expect_spec_refused(BAD "bad_endless_loop.lua", MPL_EINVAL, "bad_endless_loop.lua:",
@@ -486,6 +486,47 @@ static void test_doc_examples(void **state) {
   assert_true(n >= 2);
 }
 
+/* Every ```lua block of docs/rules.md loads as a rule file; a block that names its file under
+ * docs/examples/ on its first line is that file, byte for byte. */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot open %s", path);
+  char *buf = calloc(1, 1 << 20);
+  size_t n = fread(buf, 1, (1 << 20) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+static void test_doc_blocks(void **state) {
+  (void)state;
+  char *doc = slurp(MPL_SOURCE_DIR "/docs/rules.md");
+  int blocks = 0, files = 0;
+  for (char *p = doc; (p = strstr(p, "\n```lua\n"));) {
+    char *start = p + 8, *end = strstr(start, "```\n");
+    assert_non_null(end);
+    *end = '\0';
+    mpl_termset *ts = mpl_termset_new();
+    mpl_err err = {0};
+    if (mpl__rules_load_buffer("docs/rules.md", start, strlen(start), ts, &err) < 0)
+      fail_msg("block %d of docs/rules.md: %s", blocks + 1, err.msg);
+    mpl_termset_free(ts);
+    char name[256];
+    if (sscanf(start, "-- docs/examples/%200[a-z_].lua", name) == 1) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/docs/examples/%s.lua", MPL_SOURCE_DIR, name);
+      char *file = slurp(path);
+      assert_string_equal(start, file);
+      free(file);
+      files++;
+    }
+    blocks++;
+    p = end + 4;
+  }
+  assert_true(blocks >= 3 && files >= 3);
+  free(doc);
+}
+
 /* }====== */
 
 int main(void) {
@@ -496,6 +537,7 @@ int main(void) {
     cmocka_unit_test(test_terms_spec),        cmocka_unit_test(test_error_files),
     cmocka_unit_test(test_return_values),     cmocka_unit_test(test_operand_errors),
     cmocka_unit_test(test_sandbox),           cmocka_unit_test(test_doc_examples),
+    cmocka_unit_test(test_doc_blocks),
   };
   return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
--- docs/rules.md, first example: three classic local rules as candidate terms.
+-- docs/examples/hebbian.lua: three classic local rules as candidate terms.
 --   metaplast terms docs/examples/hebbian.lua
 --   metaplast search --terms "paper:F0;docs/examples/hebbian.lua" --lambda 1e-3 --episodes 20
 return {
