@@ -23,6 +23,7 @@
 #include <lua.h>
 
 #include "metaplast/data.h"
+#include "metaplast/eval.h"
 #include "metaplast/report.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
@@ -181,28 +182,35 @@ static const char *const sampling_names[] = {"clean", "paper", NULL};
 static const char *const feedback_names[] = {"fixed", "symmetric", "fa", "bp", NULL};
 static const char *const l1_names[] = {"prox", "penalty", NULL};
 
-/* data = "fashion-mnist" | "emnist-bymerge:DIR" | {images=, labels=} | {spec=, per_class=}
- * (the last two are what metaplast.dataset returns). */
-static void set_data(opt_ctx *o, mpl_search_cfg *c, int i) {
-  lua_State *L = o->L;
-  if (lua_type(L, i) == LUA_TSTRING) { c->data = check_str(L, i, o->keep, SEARCH, "data"); return; }
+/* A dataset value at index i: "fashion-mnist" | "emnist-bymerge:DIR" | {images=, labels=} |
+ * {spec=, per_class=} (the last two are what metaplast.dataset returns). */
+typedef struct data_ref { const char *data, *images, *labels; size_t *per_class; } data_ref;
+
+static void read_data(lua_State *L, int i, int keep, const char *fn, data_ref *d) {
+  if (lua_type(L, i) == LUA_TSTRING) { d->data = check_str(L, i, keep, fn, "data"); return; }
   if (lua_type(L, i) != LUA_TTABLE)
-    key_error(L, SEARCH, "data", "expected a dataset name or a table {images=, labels=}, got %s", luaL_typename(L, i));
+    key_error(L, fn, "data", "expected a dataset name or a table {images=, labels=}, got %s", luaL_typename(L, i));
   lua_getfield(L, i, "images");
   lua_getfield(L, i, "labels");
   lua_getfield(L, i, "spec");
   lua_getfield(L, i, "per_class");
   int top = lua_gettop(L);
   if (!lua_isnil(L, top - 3) || !lua_isnil(L, top - 2)) {
-    c->images = check_str(L, top - 3, o->keep, SEARCH, "data.images");
-    c->labels = check_str(L, top - 2, o->keep, SEARCH, "data.labels");
+    d->images = check_str(L, top - 3, keep, fn, "data.images");
+    d->labels = check_str(L, top - 2, keep, fn, "data.labels");
   } else if (!lua_isnil(L, top - 1)) {
-    c->data = check_str(L, top - 1, o->keep, SEARCH, "data.spec");
+    d->data = check_str(L, top - 1, keep, fn, "data.spec");
   } else {
-    key_error(L, SEARCH, "data", "a table needs images= and labels= (IDX files) or spec=");
+    key_error(L, fn, "data", "a table needs images= and labels= (IDX files) or spec=");
   }
-  if (!lua_isnil(L, top)) c->per_class = (size_t)check_int(L, top, SEARCH, "data.per_class", 0, INT_MAX);
+  if (!lua_isnil(L, top)) *d->per_class = (size_t)check_int(L, top, fn, "data.per_class", 0, INT_MAX);
   lua_pop(L, 4);
+}
+
+static void set_data(opt_ctx *o, mpl_search_cfg *c, int i) {
+  data_ref d = {c->data, c->images, c->labels, &c->per_class};
+  read_data(o->L, i, o->keep, SEARCH, &d);
+  c->data = d.data, c->images = d.images, c->labels = d.labels;
 }
 
 static void push_data(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->data); }
@@ -916,6 +924,105 @@ static int l_terms(lua_State *L) {
 
 /* }====== */
 
+/* {====== Evaluation of a discovered rule (eval.h) ====== */
+
+#define EVAL "metaplast.eval"
+
+static void release_eval(void *p) { mpl_eval_result_free(p); free(p); }
+
+static const char *const eval_keys[] = {"rule", "data", "per_class", "tasks", "seed", "fa", "fa_rate", "resamples",
+                                        "level", "out", "quiet", NULL};
+
+/* Push field `key` of the table at t; 1 if it is set. */
+static int opt_field(lua_State *L, int t, const char *key) {
+  if (lua_getfield(L, t, key) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+static void read_eval_config(lua_State *L, int t, int keep, mpl_eval_cfg *c, int *quiet) {
+  int top = lua_gettop(L);
+  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
+    int k = 0;
+    if (lua_type(L, -2) == LUA_TSTRING)
+      while (eval_keys[k] && strcmp(eval_keys[k], lua_tostring(L, -2))) k++;
+    if (lua_type(L, -2) != LUA_TSTRING || !eval_keys[k])
+      luaL_error(L, EVAL ": unknown key '%s' (rule, data, per_class, tasks, seed, fa, fa_rate, resamples, level, out, "
+                 "quiet)", luaL_tolstring(L, -2, NULL));
+  }
+  if (!opt_field(L, t, "rule")) luaL_error(L, EVAL ": key 'rule' (a results directory or a JSON rule) is required");
+  c->rule = check_str(L, -1, keep, EVAL, "rule");
+  if (opt_field(L, t, "data")) {
+    data_ref d = {NULL, NULL, NULL, &c->per_class};
+    read_data(L, lua_gettop(L), keep, EVAL, &d);
+    c->data = d.data, c->images = d.images, c->labels = d.labels;
+  }
+  if (opt_field(L, t, "per_class")) c->per_class = (size_t)check_int(L, -1, EVAL, "per_class", 0, INT_MAX);
+  if (opt_field(L, t, "tasks")) c->tasks = (int)check_int(L, -1, EVAL, "tasks", 1, 1000000);
+  if (opt_field(L, t, "seed")) c->seed = (unsigned long)check_int(L, -1, EVAL, "seed", 0, LUA_MAXINTEGER);
+  if (opt_field(L, t, "fa")) c->fa = check_str(L, -1, keep, EVAL, "fa");
+  if (opt_field(L, t, "fa_rate")) c->fa_rate = check_num(L, -1, EVAL, "fa_rate", -1e6, 1e6);
+  if (opt_field(L, t, "resamples")) c->resamples = (int)check_int(L, -1, EVAL, "resamples", 1, 1000000);
+  if (opt_field(L, t, "level")) c->level = check_num(L, -1, EVAL, "level", 1e-6, 1 - 1e-6);
+  if (opt_field(L, t, "out")) c->out = check_str(L, -1, keep, EVAL, "out");
+  if (opt_field(L, t, "quiet")) *quiet = check_bool(L, -1, EVAL, "quiet");
+  lua_settop(L, top);  /* the values read are anchored in keep (strings) or copied */
+}
+
+/* metaplast.eval{rule = DIR, ...} -> {rule = {mean, lo, hi, diverged, accuracy}, FA = ..., BP = ...,
+ * rate, rate_from, dataset, tasks, table}. */
+static int l_eval(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);                      /* 2: anchors for the configuration's strings */
+  box *rb = newbox(L, release_eval);    /* 3 */
+  mpl_eval_cfg c;
+  mpl_eval_defaults(&c);
+  int quiet = 0;
+  read_eval_config(L, 1, 2, &c, &quiet);
+  c.progress = quiet ? NULL : stderr;
+  if (!(rb->p = calloc(1, sizeof(mpl_eval_result)))) return luaL_error(L, EVAL ": out of memory");
+  mpl_err err = {0};
+  if (mpl_eval_run(&c, rb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  const mpl_eval_result *r = rb->p;
+  lua_createtable(L, 0, 8);
+  for (int m = 0; m < MPL_EVAL_METHODS; m++) {
+    lua_createtable(L, 0, 5);
+    lua_pushnumber(L, r->mean[m]);
+    lua_setfield(L, -2, "mean");
+    lua_pushnumber(L, r->lo[m]);
+    lua_setfield(L, -2, "lo");
+    lua_pushnumber(L, r->hi[m]);
+    lua_setfield(L, -2, "hi");
+    lua_pushinteger(L, r->diverged[m]);
+    lua_setfield(L, -2, "diverged");
+    lua_createtable(L, r->tasks, 0);
+    for (int t = 0; t < r->tasks; t++) {
+      lua_pushnumber(L, r->acc[m][t]);
+      lua_rawseti(L, -2, t + 1);
+    }
+    lua_setfield(L, -2, "accuracy");
+    lua_setfield(L, -2, mpl_eval_method_name(m));
+  }
+  lua_pushinteger(L, r->tasks);
+  lua_setfield(L, -2, "tasks");
+  lua_pushstring(L, r->dataset);
+  lua_setfield(L, -2, "dataset");
+  lua_pushnumber(L, r->rate);
+  lua_setfield(L, -2, "rate");
+  lua_pushstring(L, r->rate_from);
+  lua_setfield(L, -2, "rate_from");
+  size_t n = mpl_eval_table(r, &c, NULL, 0);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n + 1);
+  mpl_eval_table(r, &c, p, n + 1);
+  luaL_pushresultsize(&b, n);
+  lua_setfield(L, -2, "table");
+  return 1;
+}
+
+/* }====== */
+
 /* {====== Script options: key=value arguments over defaults ====== */
 
 #define OPTIONS "metaplast.options"
@@ -1027,7 +1134,7 @@ static int l_options(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms},
-  {"report", l_report}, {"options", l_options}, {NULL, NULL}};
+  {"report", l_report}, {"eval", l_eval}, {"options", l_options}, {NULL, NULL}};
 
 static const luaL_Reg box_meta[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
 

@@ -27,6 +27,10 @@ for d in run lua54; do
   cmp "$work/cli/theta.tsv" "$work/$d/theta.tsv" || fail "$d/theta.tsv differs from metaplast search's"
 done
 [ "$(wc -l < "$work/cli.csv")" -eq 9 ] || fail "log.csv should have a header and 8 rows"
+# ... and the evaluation of its rule, from Lua and from the command line.
+"$cli" eval "$work/cli" --tasks 6 --seed 2 --quiet > "$work/eval-cli.txt" || fail "metaplast eval"
+"$cli" run "$src/tests/lua/eval.lua" "$work/cli" "$work/eval-lua.txt" || fail "eval.lua"
+cmp "$work/eval-cli.txt" "$work/eval-lua.txt" || fail "metaplast.eval's table differs from metaplast eval's"
 
 # 2. Errors, in both hosts (under ASan in a sanitizer build: no leak, no crash on any error path).
 "$cli" run "$src/tests/lua/errors.lua" || fail "errors.lua under metaplast run"

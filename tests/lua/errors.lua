@@ -44,6 +44,11 @@ expect(S, cfg{ways = 11}, "class")  -- 10 classes cannot make 11-way tasks
 expect(mp.terms, "paper:F0,Fx", "no term 'Fx'")
 expect(mp.dataset, "emnist-bymerge:/nonexistent", "/nonexistent")
 expect(mp.report, "/nonexistent/run", "/nonexistent/run")
+expect(mp.report, ".", "theta.tsv")  -- a folder that holds no run
+expect(mp.eval, {rule = "/nonexistent/run"}, "/nonexistent/run")
+expect(mp.eval, {rule = ".", tasks = 0}, "key 'tasks': 0 is out of range")
+expect(mp.eval, {tasks = 5}, "key 'rule' (a results directory or a JSON rule) is required")
+expect(mp.eval, {rule = ".", taks = 5}, "unknown key 'taks'")
 -- an error thrown in the middle of a search stops it and comes out as it was raised
 local calls = 0
 expect(S, cfg{episodes = 5, on_episode = function(e) calls = e; if e == 2 then error("stopped at episode 2") end end},
