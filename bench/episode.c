@@ -3,10 +3,11 @@
  * cost against the number of terms and the width, and instruction counts under callgrind.
  *
  *   episode [--terms SPEC] [--data NAME] [--per-class N] [--hidden 170,130,100,70]
- *           [--episodes N] [--warmup N] [--primal] [--dense] [--seed S] [--theta V]
+ *           [--episodes N] [--warmup N] [--primal] [--dense] [--seed S] [--theta V] [--others V]
  *
  * Every episode draws a fresh 5-way 50+10 task and fresh weights (seeded), runs the inner loop
- * at a fixed theta (F0 = 1e-3 unless --theta, every other term --theta/10: all terms active),
+ * at a fixed theta (the first term 1e-3 or --theta, every other term --theta/10 or --others;
+ * a zero coefficient costs the same work as any other),
  * and prints the median wall and CPU time per episode over --episodes after --warmup.
  * See LICENSE for copyright. */
 #define _POSIX_C_SOURCE 200809L
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
   const char *terms = "paper", *data = "fashion-mnist", *hidden = "170,130,100,70";
   int episodes = 20, warmup = 2, primal = 0, dense = 0, per_class = 0;
   unsigned long seed = 1;
-  double theta_f0 = 1e-3;
+  double theta_f0 = 1e-3, others = NAN;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--primal")) primal = 1;
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--warmup")) warmup = atoi(v), i++;
     else if (!strcmp(a, "--seed")) seed = strtoul(v, NULL, 10), i++;
     else if (!strcmp(a, "--theta")) theta_f0 = atof(v), i++;
+    else if (!strcmp(a, "--others")) others = atof(v), i++;
     else return die(a, "unknown flag");
   }
   if (episodes < 1 || warmup < 0) return die("--episodes", "must be >= 1");
@@ -93,7 +95,7 @@ int main(int argc, char **argv) {
   double *theta = calloc((size_t)sel.n, sizeof *theta), *grad = calloc((size_t)sel.n, sizeof *grad);
   double *wall = malloc((size_t)episodes * sizeof *wall), *cpu = malloc((size_t)episodes * sizeof *cpu);
   if (!tx || !qx || !ty || !qy || !theta || !grad || !wall || !cpu) return die("memory", "out of memory");
-  for (int i = 0; i < sel.n; i++) theta[i] = i == 0 ? theta_f0 : theta_f0 / 10;
+  for (int i = 0; i < sel.n; i++) theta[i] = i == 0 ? theta_f0 : isnan(others) ? theta_f0 / 10 : others;
   gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(rng, seed);
   double acc = 0;
