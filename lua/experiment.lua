@@ -16,13 +16,13 @@ ex.emnist = ex.here .. "/../../shared/data/emnist"
 
 -- The paper's settings (PAPER.md §1-§6) as script options: 47-way EMNIST with 400 images per
 -- class and the reference's task sampler, 5-way 50+10 tasks, 784-170-130-100-70-47, 600
--- episodes, 20 trials (seeds 1-20). Each script adds its own.
+-- episodes, 20 trials (seeds 1-20), run in parallel on every core (jobs=0). Each script adds its own.
 function ex.paper_options(extra)
   local o = {
     data = "emnist-bymerge:" .. ex.emnist, per_class = 400, sampling = "paper",
     episodes = 600, seeds = "1-20", hidden = {170, 130, 100, 70},
     ways = 5, shots = 50, queries = 10, meta_batch = 1, lr = 1e-3,
-    sign = "", out = "runs/experiment", quiet = true,
+    sign = "", out = "runs/experiment", quiet = true, jobs = 0,
   }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
@@ -74,22 +74,43 @@ function ex.window_mean(v, a, b)
   return mean(w)
 end
 
--- Run condition `name` (a search configuration) once per seed into OUT/NAME/seed-S. A run that
+local function report(name, i, n, seed, r)
+  if r.error then
+    print(("  %-10s seed %-3d (%d/%d)  FAILED: %s"):format(name, seed, i, n, r.error))
+  else
+    print(("  %-10s seed %-3d (%d/%d)  final accuracy %.3f  %.3f s/episode  %s"):format(name, seed, i, n,
+          r.stats.final_accuracy, r.stats.seconds_per_episode, r.equation))
+  end
+end
+
+-- Run condition `name` (a search configuration) once per seed. Consecutive seeds run as trials in
+-- parallel on `jobs` threads (0 = every core; metaplast.trials) into OUT/NAME/trial-001.., with
+-- OUT/NAME/summary.md; other seed lists run one after another into OUT/NAME/seed-S. A run that
 -- fails (e.g. every episode diverged) is reported and left out. Returns the results.
-function ex.run(name, cfg, seeds, out)
-  local runs = {}
-  for i, seed in ipairs(seeds) do
-    local c = {}
-    for k, v in pairs(cfg) do c[k] = v end
-    c.seed, c.out, c.force = seed, ("%s/%s/seed-%d"):format(out, name, seed), true
-    local ok, r = pcall(mp.search, c)
-    if ok then
-      runs[#runs + 1] = r
-      print(("  %-10s seed %-3d (%d/%d)  final accuracy %.3f  %.3f s/episode  %s"):format(name, seed, i, #seeds,
-            r.stats.final_accuracy, r.stats.seconds_per_episode, r.equation))
-    else
-      print(("  %-10s seed %-3d (%d/%d)  FAILED: %s"):format(name, seed, i, #seeds, r))
+function ex.run(name, cfg, seeds, out, jobs)
+  local runs, c = {}, {}
+  for k, v in pairs(cfg) do c[k] = v end
+  c.force = true
+  local consecutive = seeds[1] >= 1
+  for i = 2, #seeds do consecutive = consecutive and seeds[i] == seeds[i - 1] + 1 end
+  if consecutive then
+    c.seed, c.trials, c.jobs, c.out = seeds[1] - 1, #seeds, jobs or 0, out .. "/" .. name
+    local ok, t = pcall(mp.trials, c)
+    if not ok then
+      print(("  %-10s FAILED: %s"):format(name, t))
+      return runs
     end
+    for i, r in ipairs(t.runs) do
+      report(name, i, #seeds, r.seed, r)
+      if not r.error then runs[#runs + 1] = r end
+    end
+    return runs
+  end
+  for i, seed in ipairs(seeds) do
+    c.seed, c.out = seed, ("%s/%s/seed-%d"):format(out, name, seed)
+    local ok, r = pcall(mp.search, c)
+    report(name, i, #seeds, seed, ok and r or {error = r})
+    if ok then runs[#runs + 1] = r end
   end
   return runs
 end

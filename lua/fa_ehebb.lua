@@ -18,10 +18,10 @@ print(("FA + eHebb on %s: %d episodes x %d seeds, lambda %g, results in %s/"):fo
 local runs, order = {}, {}
 if o.baseline then
   order[#order + 1] = "FA"
-  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out)
+  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out, o.jobs)
 end
 order[#order + 1] = "FA+eHebb"
-runs["FA+eHebb"] = ex.run("FA+eHebb", ex.search_config(o, {terms = "paper:F0,F2", lambda = o.lambda}), seeds, o.out)
+runs["FA+eHebb"] = ex.run("FA+eHebb", ex.search_config(o, {terms = "paper:F0,F2", lambda = o.lambda}), seeds, o.out, o.jobs)
 
 local text = "# FA + eHebb (PAPER.md Fig. 5)\n\n`" .. ex.command() .. "`\n\n" .. ex.summary(runs, order)
   .. "\nAlignment α_ℓ (degrees), mean over the last 100 episodes:\n\n" .. ex.layer_table(runs, order, "alpha", -100, -1)

@@ -18,10 +18,10 @@ print(("FA + Oja on %s: %d episodes x %d seeds, lambda %g, results in %s/"):form
 local runs, order = {}, {}
 if o.baseline then
   order[#order + 1] = "FA"
-  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out)
+  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out, o.jobs)
 end
 order[#order + 1] = "FA+Oja"
-runs["FA+Oja"] = ex.run("FA+Oja", ex.search_config(o, {terms = "paper:F0,F9", lambda = o.lambda}), seeds, o.out)
+runs["FA+Oja"] = ex.run("FA+Oja", ex.search_config(o, {terms = "paper:F0,F9", lambda = o.lambda}), seeds, o.out, o.jobs)
 
 local text = "# FA + Oja (PAPER.md Figs. 7-8)\n\n`" .. ex.command() .. "`\n\n" .. ex.summary(runs, order)
   .. "\nAlignment α_ℓ (degrees), mean over the last 100 episodes:\n\n" .. ex.layer_table(runs, order, "alpha", -100, -1)

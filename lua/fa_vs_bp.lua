@@ -17,8 +17,8 @@ local seeds = ex.seeds(o.seeds)
 print(("FA vs BP on %s: %d episodes x %d seeds per condition, results in %s/"):format(o.data, o.episodes, #seeds, o.out))
 
 local runs, order = {}, {"FA", "BP"}
-runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", feedback = "fixed", lambda = 0}), seeds, o.out)
-runs.BP = ex.run("BP", ex.search_config(o, {terms = "paper:F0", feedback = "symmetric", lambda = 0}), seeds, o.out)
+runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", feedback = "fixed", lambda = 0}), seeds, o.out, o.jobs)
+runs.BP = ex.run("BP", ex.search_config(o, {terms = "paper:F0", feedback = "symmetric", lambda = 0}), seeds, o.out, o.jobs)
 
 local text = "# FA vs BP (PAPER.md Fig. 3)\n\n`" .. ex.command() .. "`\n\n" .. ex.summary(runs, order)
   .. "\nAlignment of e with its backprop analogue (Fig. 3d), mean over the last 100 episodes:\n\n"

@@ -27,6 +27,7 @@
 #include "metaplast/report.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
+#include "metaplast/trials.h"
 #include "metaplast/version.h"
 
 #include "lmetaplast.h"
@@ -811,6 +812,128 @@ static int l_search(lua_State *L) {
   return 1;
 }
 
+/* {------ Trials: independent seeds of one configuration in parallel (trials.h) ------ */
+
+static void release_trials(void *p) { mpl_trials_result_free(p); free(p); }
+
+static void push_numbers(lua_State *L, const double *v, int n) {
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushnumber(L, v[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/* The per-episode band {mean = {...}, lo = {...}, hi = {...}}. */
+static void push_band(lua_State *L, const double *mean, const double *lo, const double *hi, int n) {
+  lua_createtable(L, 0, 3);
+  push_numbers(L, mean, n);
+  lua_setfield(L, -2, "mean");
+  push_numbers(L, lo, n);
+  lua_setfield(L, -2, "lo");
+  push_numbers(L, hi, n);
+  lua_setfield(L, -2, "hi");
+}
+
+static void push_trials(lua_State *L, const mpl_search_cfg *c, const mpl_trials_result *r) {
+  lua_createtable(L, 0, 10);
+  int res = lua_gettop(L);
+  lua_createtable(L, r->n_trials, 0);  /* runs: each trial's result, or {error = ...} */
+  for (int t = 0; t < r->n_trials; t++) {
+    mpl_search_cfg tc = *c;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/trial-%03d", c->out, t + 1);
+    tc.out = dir;
+    if (r->status[t] == MPL_OK) {
+      push_result(L, &tc, &r->trial[t], 1);
+    } else {
+      lua_createtable(L, 0, 2);
+      lua_pushstring(L, r->status[t] > 0 ? "not run" : mpl_strerror(r->status[t]));
+      lua_setfield(L, -2, "error");
+    }
+    lua_pushinteger(L, (lua_Integer)r->seed[t]);
+    lua_setfield(L, -2, "seed");
+    lua_rawseti(L, -2, t + 1);
+  }
+  lua_setfield(L, res, "runs");
+  lua_pushinteger(L, r->n_ok);
+  lua_setfield(L, res, "n_ok");
+  push_band(L, r->acc_mean, r->acc_lo, r->acc_hi, r->episodes);
+  lua_setfield(L, res, "accuracy");
+  push_band(L, r->loss_mean, r->loss_lo, r->loss_hi, r->episodes);
+  lua_setfield(L, res, "loss");
+  lua_createtable(L, r->n_terms, 0);
+  for (int i = 0; i < r->n_terms; i++) {
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, r->names[i]);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, r->formulas[i]);
+    lua_setfield(L, -2, "formula");
+    lua_pushnumber(L, r->survival[i]);
+    lua_setfield(L, -2, "survival");
+    lua_pushnumber(L, r->theta_mean[i]);
+    lua_setfield(L, -2, "theta_mean");
+    lua_pushnumber(L, r->theta_lo[i]);
+    lua_setfield(L, -2, "theta_lo");
+    lua_pushnumber(L, r->theta_hi[i]);
+    lua_setfield(L, -2, "theta_hi");
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, res, "terms");
+  lua_createtable(L, 0, 4);
+  lua_pushnumber(L, r->final_mean);
+  lua_setfield(L, -2, "mean");
+  lua_pushnumber(L, r->final_lo);
+  lua_setfield(L, -2, "lo");
+  lua_pushnumber(L, r->final_hi);
+  lua_setfield(L, -2, "hi");
+  lua_pushinteger(L, r->window);
+  lua_setfield(L, -2, "window");
+  lua_setfield(L, res, "final_accuracy");
+  lua_pushnumber(L, r->active_mean);
+  lua_setfield(L, res, "active_mean");
+  push_file(L, c->out, "summary.md");
+  lua_setfield(L, res, "summary");
+  lua_pushstring(L, c->out);
+  lua_setfield(L, res, "out");
+  lua_settop(L, res);
+}
+
+/* metaplast.trials{trials = N, jobs = J, <search keys>} -> trials (docs/lua.md): N searches with
+ * seeds seed+1 .. seed+N in OUT/trial-001.., run on J threads, and their summary. */
+static int l_trials(lua_State *L) {
+  static const char *fn = "metaplast.trials";
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);                                  /* 2: anchors */
+  box *rb = newbox(L, release_trials);              /* 3 */
+  lua_newtable(L);                                  /* 4: the search keys alone */
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
+    if (lua_type(L, -2) != LUA_TSTRING || (strcmp(lua_tostring(L, -2), "trials") && strcmp(lua_tostring(L, -2), "jobs"))) {
+      lua_pushvalue(L, -2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 4);
+    }
+  lua_getfield(L, 1, "trials");
+  int n = (int)check_int(L, -1, fn, "trials", 1, 100000);
+  int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
+  lua_settop(L, 4);
+  opt_ctx o = {L, 2, 0, 0};
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  read_config(&o, 4, &c);
+  if (o.on_episode) return luaL_error(L, "%s: key 'on_episode' is not supported (trials run on threads)", fn);
+  if (!c.out) return luaL_error(L, "%s: key 'out' (the folder of the trials and their summary) is required", fn);
+  c.progress = o.quiet ? NULL : stderr;
+  if (!(rb->p = calloc(1, sizeof(mpl_trials_result)))) return luaL_error(L, "%s: out of memory", fn);
+  mpl_err err = {0};
+  if (mpl_trials_run(&c, n, jobs, rb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  push_trials(L, &c, rb->p);
+  return 1;
+}
+
+/* }------ */
+
 /* metaplast.defaults() -> every key of metaplast.search with its default. */
 static int l_defaults(lua_State *L) {
   mpl_search_cfg c;
@@ -1134,7 +1257,7 @@ static int l_options(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms},
-  {"report", l_report}, {"eval", l_eval}, {"options", l_options}, {NULL, NULL}};
+  {"report", l_report}, {"eval", l_eval}, {"trials", l_trials}, {"options", l_options}, {NULL, NULL}};
 
 static const luaL_Reg box_meta[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
 

@@ -17,7 +17,7 @@ local seeds = ex.seeds(o.seeds)
 print(("Pool + L1 on %s: terms %s, lambda %g (%s), %d episodes x %d seeds, results in %s/"):format(o.data, o.terms,
       o.lambda, o.l1, o.episodes, #seeds, o.out))
 
-local runs = {pool = ex.run("pool", ex.search_config(o, {terms = o.terms, lambda = o.lambda, l1 = o.l1}), seeds, o.out)}
+local runs = {pool = ex.run("pool", ex.search_config(o, {terms = o.terms, lambda = o.lambda, l1 = o.l1}), seeds, o.out, o.jobs)}
 
 -- how often each term survives, and its mean final θ
 local rows = {}

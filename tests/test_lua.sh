@@ -32,6 +32,9 @@ done
 "$cli" run "$src/tests/lua/eval.lua" "$work/cli" "$work/eval-lua.txt" || fail "eval.lua"
 cmp "$work/eval-cli.txt" "$work/eval-lua.txt" || fail "metaplast.eval's table differs from metaplast eval's"
 
+# ... and as parallel trials: trial i is the search with seed+i.
+"$cli" run "$src/tests/lua/trials.lua" "$work/trials" || fail "trials.lua"
+
 # 2. Errors, in both hosts (under ASan in a sanitizer build: no leak, no crash on any error path).
 "$cli" run "$src/tests/lua/errors.lua" || fail "errors.lua under metaplast run"
 lua_stock "$src/tests/lua/errors.lua" || fail "errors.lua under lua5.4"
