@@ -10,7 +10,13 @@ rm -rf "$work"
 mkdir -p "$work/tmp"
 export TMPDIR="$work/tmp"
 fail() { echo "test_lua: FAIL: $*" >&2; exit 1; }
-lua_stock() { LD_PRELOAD=$preload LUA_CPATH="$moddir/?.so;;" lua5.4 "$@"; }
+# The stock interpreter is Debian's lua5.4 package (in .ci/run); without it those checks are skipped.
+hosts="run lua54"
+command -v lua5.4 > /dev/null || {
+  hosts=run
+  echo "test_lua: lua5.4 is not installed: the stock-interpreter checks are skipped (apt-get install lua5.4)"
+}
+lua_stock() { [ "$hosts" = run ] || LD_PRELOAD=$preload LUA_CPATH="$moddir/?.so;;" lua5.4 "$@"; }
 # log.csv without its wall-time column (the last), the only one that may differ between runs
 strip() { sed 's/,[^,]*$//' "$1"; }
 
@@ -21,7 +27,7 @@ lua_stock "$src/tests/lua/same_as_cli.lua" "$work/lua54" || fail "lua5.4 same_as
   --episodes 8 --seed 3 --lambda 0.5 --lr 0.002 --sign F0=+,F9=+ --init F9=0.001 --quiet --out "$work/cli" \
   > "$work/cli.txt" || fail "metaplast search"
 strip "$work/cli/log.csv" > "$work/cli.csv"
-for d in run lua54; do
+for d in $hosts; do
   strip "$work/$d/log.csv" > "$work/$d.csv"
   cmp "$work/cli.csv" "$work/$d.csv" || fail "$d/log.csv differs from metaplast search's"
   cmp "$work/cli/theta.tsv" "$work/$d/theta.tsv" || fail "$d/theta.tsv differs from metaplast search's"
