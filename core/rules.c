@@ -104,8 +104,8 @@ static int cur_line(lua_State *L) {
 }
 
 /* Raise "chunk:line: message" (line 0: no line) as a Lua error of mpl status code. */
-static int throw_at(lua_State *L, int line, int code, const char *fmt, ...) MPL_PRINTF(4, 5);
-static int throw_at(lua_State *L, int line, int code, const char *fmt, ...) {
+static int error_at(lua_State *L, int line, int code, const char *fmt, ...) MPL_PRINTF(4, 5);
+static int error_at(lua_State *L, int line, int code, const char *fmt, ...) {
   sandbox *S = box(L);
   char msg[768];
   va_list ap;
@@ -119,7 +119,7 @@ static int throw_at(lua_State *L, int line, int code, const char *fmt, ...) {
   return lua_error(L);
 }
 
-#define throw(L, code, ...) throw_at(L, cur_line(L), code, __VA_ARGS__)
+#define error_here(L, code, ...) error_at(L, cur_line(L), code, __VA_ARGS__)
 
 /* The instruction and time budgets. Once exhausted, the hook fires at every instruction, so
  * that a script catching the error with pcall is stopped again at its next instruction. */
@@ -171,9 +171,9 @@ static const char *poison_msg(lua_State *L, int i) {
 
 /* Push the result of a builder: the node, or a poisoned expression with the set's error. */
 static int push_built(lua_State *L, sandbox *S, mpl_expr *e, int depth) {
-  if (depth > MAX_DEPTH) return throw(L, MPL_EINVAL, "expression nested deeper than %d operations", MAX_DEPTH);
+  if (depth > MAX_DEPTH) return error_here(L, MPL_EINVAL, "expression nested deeper than %d operations", MAX_DEPTH);
   if (S->ts->n_nodes - S->nodes0 > MAX_NODES)
-    return throw(L, MPL_EINVAL, "rule file builds more than %d expression nodes", MAX_NODES);
+    return error_here(L, MPL_EINVAL, "rule file builds more than %d expression nodes", MAX_NODES);
   push_lexpr(L, e, cur_line(L), depth);
   if (!e) {
     const char *m = mpl_termset_error(S->ts);
@@ -222,9 +222,9 @@ _Static_assert(sizeof ops / sizeof ops[0] == N_OPS, "ops[] and its enum disagree
 static void check_operand(lua_State *L, const op_info *op, int i) {
   if (to_lexpr(L, i) || lua_type(L, i) == LUA_TNUMBER) return;
   if (op->meta)
-    throw(L, MPL_EINVAL, "bad operand to %s: expected an expression or a number, got %s", op->name,
+    error_here(L, MPL_EINVAL, "bad operand to %s: expected an expression or a number, got %s", op->name,
           luaL_typename(L, i));
-  throw(L, MPL_EINVAL, "bad argument #%d to '%s': expected an expression or a number, got %s", i, op->name,
+  error_here(L, MPL_EINVAL, "bad argument #%d to '%s': expected an expression or a number, got %s", i, op->name,
         luaL_typename(L, i));
 }
 
@@ -253,7 +253,7 @@ static int run_op(lua_State *L, sandbox *S, const op_info *op, int n) {
     }
   }
   if ((S->ops += n > 1 ? n - 1 : 1) > MAX_OPS)
-    return throw(L, MPL_EINVAL, "rule file performs more than %d expression operations", MAX_OPS);
+    return error_here(L, MPL_EINVAL, "rule file performs more than %d expression operations", MAX_OPS);
   int depth = 0;
   mpl_expr *e = operand(L, S, 1, &depth);
   if (op->arity == 1) e = apply1(S, op, e);
@@ -266,7 +266,7 @@ static int l_op(lua_State *L) {
   const op_info *op = &ops[lua_tointeger(L, lua_upvalueindex(1))];
   int n = lua_gettop(L);
   if (op->arity > 0 ? n != op->arity : n < 2)
-    return throw(L, MPL_EINVAL, "'%s' expects %s%d argument%s, got %d", op->name, op->arity < 0 ? "at least " : "",
+    return error_here(L, MPL_EINVAL, "'%s' expects %s%d argument%s, got %d", op->name, op->arity < 0 ? "at least " : "",
                  op->arity < 0 ? 2 : op->arity, op->arity == 1 ? "" : "s", n);
   for (int i = 1; i <= n; i++) check_operand(L, op, i);
   return run_op(L, box(L), op, n);
@@ -291,18 +291,18 @@ static int m_index(lua_State *L) {
     lua_settop(L, 1);
     return run_op(L, box(L), &ops[OP_T], 1);
   }
-  return throw(L, MPL_EINVAL, "an expression has no field '%s' (x.T is the transpose)", k ? k : luaL_typename(L, 2));
+  return error_here(L, MPL_EINVAL, "an expression has no field '%s' (x.T is the transpose)", k ? k : luaL_typename(L, 2));
 }
 
-static int m_newindex(lua_State *L) { return throw(L, MPL_EINVAL, "expressions cannot be modified"); }
+static int m_newindex(lua_State *L) { return error_here(L, MPL_EINVAL, "expressions cannot be modified"); }
 static int m_div(lua_State *L) {
-  return throw(L, MPL_EINVAL, "'/' is not defined on expressions: multiply by a number (x * 0.5) or use recip(y)");
+  return error_here(L, MPL_EINVAL, "'/' is not defined on expressions: multiply by a number (x * 0.5) or use recip(y)");
 }
 static int m_pow(lua_State *L) {
-  return throw(L, MPL_EINVAL, "'^' is not defined on expressions: use square(x), sqrt(x) or recip(x)");
+  return error_here(L, MPL_EINVAL, "'^' is not defined on expressions: use square(x), sqrt(x) or recip(x)");
 }
 static int m_concat(lua_State *L) {
-  return throw(L, MPL_EINVAL, "'..' is not defined on expressions: the matrix product is a %% b or matmul(a, b)");
+  return error_here(L, MPL_EINVAL, "'..' is not defined on expressions: the matrix product is a %% b or matmul(a, b)");
 }
 
 static int m_eq(lua_State *L) {
@@ -337,8 +337,8 @@ static int l_shape(lua_State *L) {
     lua_pushliteral(L, "1 x 1");
     return 1;
   }
-  if (!x) return throw(L, MPL_EINVAL, "bad argument #1 to 'shape': expected an expression, got %s", luaL_typename(L, 1));
-  if (!x->e) return throw_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, 1));
+  if (!x) return error_here(L, MPL_EINVAL, "bad argument #1 to 'shape': expected an expression, got %s", luaL_typename(L, 1));
+  if (!x->e) return error_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, 1));
   lua_pushfstring(L, "%s x %s", mpl_dim_name(mpl_expr_rows(x->e)), mpl_dim_name(mpl_expr_cols(x->e)));
   return 1;
 }
@@ -365,7 +365,7 @@ static const char *const leaf_names[] = {"pre", "post", "e_pre", "e_post", "W", 
 static int push_leaf(lua_State *L, sandbox *S, int k) {
   mpl_expr *e = k < MPL_SIG_COUNT ? mpl_sig(S->ts, (mpl_signal)k)
                                   : mpl_ones(S->ts, k == MPL_SIG_COUNT ? MPL_DIM_PRE : MPL_DIM_POST);
-  if (!e) return throw(L, MPL_ENOMEM, "out of memory");
+  if (!e) return error_here(L, MPL_ENOMEM, "out of memory");
   push_lexpr(L, e, 0, 1);
   return 1;
 }
@@ -394,9 +394,9 @@ static int env_index(lua_State *L) {
   const char *k = lua_tostring(L, 2);
   int leaf = lua_type(L, 2) == LUA_TSTRING ? leaf_index(k) : -1;
   if (leaf < 0 && is_withheld(k))
-    return throw(L, MPL_EINVAL, "'%s' is not available in rule files (sandbox: docs/rules.md)", k);
+    return error_here(L, MPL_EINVAL, "'%s' is not available in rule files (sandbox: docs/rules.md)", k);
   if (leaf < 0)
-    return throw(L, MPL_EINVAL, "unknown name '%s' (the signals are pre, post, e_pre, e_post, W, ones_pre and "
+    return error_here(L, MPL_EINVAL, "unknown name '%s' (the signals are pre, post, e_pre, e_post, W, ones_pre and "
                  "ones_post; the functions: docs/rules.md)", k ? k : luaL_typename(L, 2));
   push_leaf(L, box(L), leaf);
   lua_pushvalue(L, 2);
@@ -410,7 +410,7 @@ static int env_newindex(lua_State *L) {
   int builtin = lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL ||
                 (lua_type(L, 2) == LUA_TSTRING && leaf_index(lua_tostring(L, 2)) >= 0);
   if (builtin)
-    return throw(L, MPL_EINVAL, "'%s' is built in and cannot be assigned (use a local variable)", lua_tostring(L, 2));
+    return error_here(L, MPL_EINVAL, "'%s' is built in and cannot be assigned (use a local variable)", lua_tostring(L, 2));
   lua_settop(L, 3);
   lua_rawset(L, 1);
   return 0;
@@ -423,7 +423,7 @@ static int safe_rep(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 2);
   luaL_optlstring(L, 3, "", &lsep);
   if (n > 0 && (l + lsep == 0 || (lua_Unsigned)n > MEM_LIMIT / (l + lsep)))
-    return throw(L, MPL_EINVAL, "string.rep: %s", l + lsep == 0 ? "repeating an empty string" : "result too large");
+    return error_here(L, MPL_EINVAL, "string.rep: %s", l + lsep == 0 ? "repeating an empty string" : "result too large");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
@@ -432,7 +432,7 @@ static int safe_rep(lua_State *L) {
 
 /* __index of the library tables: what the sandbox leaves out is named as such. */
 static int lib_missing(lua_State *L) {
-  return throw(L, MPL_EINVAL, "'%s.%s' is not available in rule files (sandbox: docs/rules.md)",
+  return error_here(L, MPL_EINVAL, "'%s.%s' is not available in rule files (sandbox: docs/rules.md)",
                lua_tostring(L, lua_upvalueindex(1)), lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
 }
 
@@ -538,16 +538,16 @@ static void check_list(lua_State *L, int t, lua_Integer n) {
     int str = lua_type(L, -1) == LUA_TSTRING;
     const char *k = luaL_tolstring(L, -1, NULL), *q = str ? "'" : "";
     if (n == 0)
-      throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
+      error_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
                "this one returned a table with the key %s%s%s", q, k, q);
-    throw_at(L, 0, MPL_EINVAL, "the returned list has a key %s%s%s besides its entries 1..%d", q, k, q, (int)n);
+    error_at(L, 0, MPL_EINVAL, "the returned list has a key %s%s%s besides its entries 1..%d", q, k, q, (int)n);
   }
 }
 
 /* Entry i (a table at index t): its fields, checked. Pushes nothing; strings stay in the table. */
 static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const char **desc) {
   if (!lua_istable(L, t))
-    throw_at(L, 0, MPL_EINVAL, "term #%d: expected a table {name = ..., expr = ..., desc = ...}, got %s", i,
+    error_at(L, 0, MPL_EINVAL, "term #%d: expected a table {name = ..., expr = ..., desc = ...}, got %s", i,
              luaL_typename(L, t));
   lua_getfield(L, t, "expr");
   lexpr *x = to_lexpr(L, -1);
@@ -555,20 +555,20 @@ static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const ch
   size_t n = 0;
   lua_getfield(L, t, "name");
   *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-  if (!*name) throw_at(L, line, MPL_EINVAL, "term #%d: 'name' must be a string, got %s", i, luaL_typename(L, -1));
+  if (!*name) error_at(L, line, MPL_EINVAL, "term #%d: 'name' must be a string, got %s", i, luaL_typename(L, -1));
   if (!valid_name(*name, n))
-    throw_at(L, line, MPL_EINVAL, "term #%d: bad name '%s': letters, digits and '_', not starting with a digit, "
+    error_at(L, line, MPL_EINVAL, "term #%d: bad name '%s': letters, digits and '_', not starting with a digit, "
              "at most %d characters", i, *name, MAX_NAME);
-  if (!x) throw_at(L, line, MPL_EINVAL, "term '%s': 'expr' must be an expression, got %s", *name, luaL_typename(L, -2));
+  if (!x) error_at(L, line, MPL_EINVAL, "term '%s': 'expr' must be an expression, got %s", *name, luaL_typename(L, -2));
   lua_getfield(L, t, "desc");
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-    throw_at(L, line, MPL_EINVAL, "term '%s': 'desc' must be a string, got %s", *name, luaL_typename(L, -1));
+    error_at(L, line, MPL_EINVAL, "term '%s': 'desc' must be a string, got %s", *name, luaL_typename(L, -1));
   *desc = lua_tostring(L, -1);
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     if (!k || (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "desc")))
-      throw_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr and desc)", *name,
+      error_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr and desc)", *name,
                k ? k : luaL_typename(L, -2));
     lua_pop(L, 1);
   }
@@ -578,29 +578,29 @@ static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const ch
 
 /* Register one term and check that the engine can compile it. */
 static void add_term(lua_State *L, sandbox *S, lexpr *x, int xi, const char *name, const char *desc) {
-  if (!x->e) throw_at(L, x->line, MPL_ESHAPE, "term '%s': %s", name, poison_msg(L, xi));
+  if (!x->e) error_at(L, x->line, MPL_ESHAPE, "term '%s': %s", name, poison_msg(L, xi));
   mpl_err err = {0};
-  if (mpl_termset_add(S->ts, name, desc, x->e, &err) < 0) throw_at(L, x->line, err.code, "%s", err.msg);
+  if (mpl_termset_add(S->ts, name, desc, x->e, &err) < 0) error_at(L, x->line, err.code, "%s", err.msg);
   int idx = mpl_termset_count(S->ts) - 1;
   mpl_rule *r = NULL;
   int rc = mpl__rule_compile(S->ts, &idx, 1, &r, &err);
   mpl__rule_free(r);
-  if (rc < 0) throw_at(L, x->line, rc, "%s", err.msg);
+  if (rc < 0) error_at(L, x->line, rc, "%s", err.msg);
 }
 
 static void register_terms(lua_State *L, sandbox *S) {
   int t = lua_gettop(L);
   if (!lua_istable(L, t))
-    throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, "
+    error_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, "
              "... }; this one returned %s", lua_isnone(L, t) || lua_isnil(L, t) ? "nothing" : luaL_typename(L, t));
   lua_Integer n = (lua_Integer)lua_rawlen(L, t);
   if (n == 0 && (lua_getfield(L, t, "name") != LUA_TNIL || lua_getfield(L, t, "expr") != LUA_TNIL))
-    throw_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
+    error_at(L, 0, MPL_EINVAL, "a rule file returns a list of terms { {name = ..., expr = ..., desc = ...}, ... }; "
              "this one returned a single term: put it in a list, return { {...} }");
   lua_settop(L, t);
   check_list(L, t, n);
-  if (n == 0) throw_at(L, 0, MPL_EINVAL, "the returned list of terms is empty");
-  if (n > MAX_TERMS) throw_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);
+  if (n == 0) error_at(L, 0, MPL_EINVAL, "the returned list of terms is empty");
+  if (n > MAX_TERMS) error_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);
   for (int i = 1; i <= n; i++) {
     const char *name, *desc;
     lua_rawgeti(L, t, i);
@@ -635,11 +635,11 @@ static int l_main(lua_State *L) {
     return 0;
   }
   lexpr *x = to_lexpr(L, -1);
-  if (x && !x->e) throw_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, -1));
+  if (x && !x->e) error_at(L, x->line, MPL_ESHAPE, "%s", poison_msg(L, -1));
   if (!x && lua_type(L, -1) != LUA_TNUMBER)
-    throw_at(L, 0, MPL_EINVAL, "expected an expression, got %s", luaL_typename(L, -1));
+    error_at(L, 0, MPL_EINVAL, "expected an expression, got %s", luaL_typename(L, -1));
   S->result = x ? x->e : mpl_num(S->ts, lua_tonumber(L, -1));
-  if (!S->result) throw_at(L, 0, MPL_ESHAPE, "%s", mpl_termset_error(S->ts) ? mpl_termset_error(S->ts) : "?");
+  if (!S->result) error_at(L, 0, MPL_ESHAPE, "%s", mpl_termset_error(S->ts) ? mpl_termset_error(S->ts) : "?");
   return 0;
 }
 
