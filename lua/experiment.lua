@@ -138,7 +138,7 @@ function ex.markdown(header, rows)
 end
 
 -- Summarise conditions {name = runs} as Markdown: final accuracy (mean over seeds of each run's
--- last-10-episode mean), accuracy over the first and last 100 episodes, and mean final θ.
+-- mean over its last 50 episodes), accuracy over the first and last 100 episodes, and mean final θ.
 function ex.summary(conditions, order)
   local rows, names = {}, {}
   for _, name in ipairs(order) do

@@ -47,6 +47,6 @@ for i, lambda in ipairs(o.lambdas) do
 end
 local text = "# The sparsity path\n\n`" .. ex.command() .. "`\n\n" .. ex.markdown(header, rows)
   .. "\nθ per term at the end of each search; · is an exact zero. Final accuracy: mean query accuracy of the last "
-  .. "10 episodes.\n"
+  .. "50 episodes.\n"
 ex.write(o.out .. "/sweep.md", text)
 print("\n" .. text)

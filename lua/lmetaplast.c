@@ -654,16 +654,15 @@ static void push_text_equation(lua_State *L, const mpl_search_result *r, double 
   luaL_pushresultsize(&b, n);
 }
 
-/* The final accuracy: the mean over the last `window` episodes that have one. */
+/* The mean of v over its last `window` entries (all if fewer), NaNs skipped: the final accuracy
+ * as trials.h defines it (MPL_FINAL_WINDOW). */
 static double tail_mean(const double *v, int n, int window) {
   double s = 0;
   int k = 0;
-  for (int i = n - 1; i >= 0 && k < window; i--)
+  for (int i = n > window ? n - window : 0; i < n; i++)
     if (!isnan(v[i])) s += v[i], k++;
   return k ? s / k : NAN;
 }
-
-#define FINAL_WINDOW 10
 
 static void push_stats(lua_State *L, const mpl_search_result *r) {
   lua_createtable(L, 0, 6);
@@ -673,11 +672,11 @@ static void push_stats(lua_State *L, const mpl_search_result *r) {
   lua_setfield(L, -2, "failures");
   lua_pushnumber(L, r->seconds_per_episode);
   lua_setfield(L, -2, "seconds_per_episode");
-  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, FINAL_WINDOW));
+  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, MPL_FINAL_WINDOW));
   lua_setfield(L, -2, "final_accuracy");
   lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, r->episodes));
   lua_setfield(L, -2, "mean_accuracy");
-  lua_pushinteger(L, FINAL_WINDOW);
+  lua_pushinteger(L, r->episodes < MPL_FINAL_WINDOW ? r->episodes : MPL_FINAL_WINDOW);
   lua_setfield(L, -2, "window");
   lua_pushboolean(L, r->interrupted);
   lua_setfield(L, -2, "interrupted");

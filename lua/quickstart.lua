@@ -22,7 +22,8 @@ for e = 1, math.min(10, r.history.n) do
   local a = r.history.accuracy[e]
   if a == a then first, k = first + a, k + 1 end  -- a diverged episode's accuracy is NaN
 end
-print(("\n%d episodes, %.3f s/episode, %d diverged; query accuracy %.3f (first 10 episodes) -> %.3f (last 10)"):format(
-      r.stats.episodes, r.stats.seconds_per_episode, r.stats.failures, first / k, r.stats.final_accuracy))
+print(("\n%d episodes, %.3f s/episode, %d diverged; query accuracy %.3f (first 10 episodes) -> %.3f (last %d)"):format(
+      r.stats.episodes, r.stats.seconds_per_episode, r.stats.failures, first / k, r.stats.final_accuracy,
+      r.stats.window))
 print("discovered rule: " .. r.equation)
 print("results in " .. r.out .. "/")
