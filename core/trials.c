@@ -548,6 +548,10 @@ void mpl_path_result_free(mpl_path_result *P) {
 /* The surviving terms of one lambda's runs: "F0 F2(3/5)", frequency when not unanimous. */
 static void survivors(FILE *f, const mpl_trials_result *T, const char *sep) {
   int any = 0;
+  if (T->n_ok == 0) {
+    fprintf(f, "diverged");
+    return;
+  }
   for (int i = 0; i < T->n_terms; i++) {
     int k = (int)lround(T->survival[i] * T->n_ok);
     if (k == 0) continue;
@@ -562,7 +566,8 @@ static int write_path_csv(const mpl_path_result *P, const char *dir, mpl_err *er
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (!f) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  const mpl_trials_result *T0 = &P->run[0];
+  const mpl_trials_result *T0 = &P->run[0];   /* the term names: the first lambda with a finished run */
+  for (int l = 0; l < P->n && !T0->n_ok; l++) T0 = &P->run[l];
   fprintf(f, "lambda,trials,finished,active_mean,accuracy,accuracy_lo,accuracy_hi,window,survivors");
   for (int i = 0; i < T0->n_terms; i++) fprintf(f, ",survival_%s", T0->names[i]);
   fprintf(f, "\n");
@@ -592,8 +597,14 @@ char *mpl_path_summary_text(const mpl_path_result *P, const mpl_search_cfg *cfg)
     const mpl_trials_result *T = &P->run[l];
     fprintf(f, "| %g | %.2f | ", P->lambda[l], T->active_mean);
     survivors(f, T, ", ");
-    fprintf(f, " | %.4f | [%.4f, %.4f] |\n", T->final_mean, T->final_lo, T->final_hi);
+    fprintf(f, " | %.4f | [%.4f, %.4f]%s |\n", T->final_mean, T->final_lo, T->final_hi, T->n_ok < T->n_trials ? " *" : "");
   }
+  for (int l = 0; l < P->n; l++)
+    if (P->run[l].n_ok < P->run[l].n_trials) {
+      fprintf(f, "\n* over the %s that finished; the others diverged (path.csv: finished).\n",
+              n_trials > 1 ? "trials" : "runs");
+      break;
+    }
   if (fclose(f) != 0) {
     free(text);
     return NULL;
@@ -603,17 +614,25 @@ char *mpl_path_summary_text(const mpl_path_result *P, const mpl_search_cfg *cfg)
 
 /* Summarise each lambda's runs and write the per-lambda and path files. */
 static int path_finish(mpl_path_result *P, const mpl_search_cfg *cfg, mpl_err *err) {
-  int rc = MPL_OK;
+  int rc = MPL_OK, finished_none = 0;
   for (int l = 0; l < P->n && rc == 0; l++) {
     char sub[64], dir[4200];
     mpl_search_cfg c = *cfg;
     mpl_lambda_dirname(P->lambda[l], sub, sizeof sub);
     snprintf(dir, sizeof dir, "%s/%s", cfg->out, sub);
     c.out = dir, c.adam.lambda = P->lambda[l];
-    rc = summarise(&P->run[l], &c, err);
+    mpl_trials_result *T = &P->run[l];
+    rc = summarise(T, &c, err);
+    if (rc == MPL_ENUMERIC && T->n_ok == 0) {   /* every run of this lambda diverged: a row of NaNs */
+      T->active_mean = T->final_mean = T->final_lo = T->final_hi = NAN;
+      finished_none++;
+      rc = MPL_OK;
+      continue;
+    }
     if (rc < 0) mpl_err_prefix(err, "%s: ", dir);
-    if (rc == 0 && P->run[l].n_trials > 1) rc = write_summaries(&P->run[l], &c, err);
+    if (rc == 0 && T->n_trials > 1) rc = write_summaries(T, &c, err);
   }
+  if (rc == 0 && finished_none == P->n) rc = mpl_errorf(err, MPL_ENUMERIC, "every run of the path diverged");
   if (rc == 0) rc = write_path_csv(P, cfg->out, err);
   if (rc == 0) {
     char *md = mpl_path_summary_text(P, cfg);

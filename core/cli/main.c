@@ -12,6 +12,7 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
   {"search", cmd_search}, {"gradcheck", cmd_gradcheck}, {"report", cmd_report}, {"eval", cmd_eval}, {"terms", cmd_terms},
   {"check", cmd_check},
   {"run", cmd_run},
+  {"plot", cmd_plot},
 };
 
 static void main_help(FILE *f) {
@@ -27,6 +28,7 @@ static void main_help(FILE *f) {
     "  terms SRC   list a term source's terms (plugin name or file)\n"
     "  check SRC   check every term's derivatives against finite differences\n"
     "  run FILE    run a Lua script with the metaplast module (docs/lua.md)\n"
+    "  plot DIR..  figures of results directories (gnuplot; docs/trials.md)\n"
     "  --version   version and the BLAS library in use\n\n"
     "'" PROG " COMMAND --help' describes each.\n");
 }

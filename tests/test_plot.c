@@ -1,0 +1,289 @@
+/* metaplast tests: figures drawn by gnuplot from a search, a trials directory, a comparison and
+ * a sparsity path: files written with the right magic, the script's titles and legend, the data
+ * against a direct moving average, quoting of odd paths, and a clear error without gnuplot.
+ * Tiny runs on Debian's Fashion-MNIST test split. See LICENSE for copyright. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "metaplast/plot.h"
+#include "metaplast/search.h"
+#include "metaplast/trials.h"
+
+#define EPISODES 30
+
+static char run_dir[4096], trials_dir[4096], path_dir[4096], odd_dir[4096];
+
+/* {====== Helpers ====== */
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("%s: cannot read", path);
+  size_t cap = 4096, len = 0, k;
+  char *s = malloc(cap);
+  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0)
+    if ((len += k) + 2 > cap) s = realloc(s, cap *= 2);
+  fclose(f);
+  s[len] = '\0';
+  return s;
+}
+
+/* The file exists, is not empty and starts with magic. */
+static void assert_magic(const char *prefix, const char *name, const char *magic) {
+  char p[8192];
+  snprintf(p, sizeof p, "%s%s", prefix, name);
+  FILE *f = fopen(p, "rb");
+  if (!f) fail_msg("%s: not written", p);
+  char head[16] = {0};
+  size_t k = fread(head, 1, sizeof head - 1, f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  if (size < 1000 || k < strlen(magic) || memcmp(head, magic, strlen(magic)))
+    fail_msg("%s: %ld bytes, does not start with %s", p, size, magic);
+}
+
+static char *read_in(const char *prefix, const char *name) {
+  char p[8192];
+  snprintf(p, sizeof p, "%s%s", prefix, name);
+  return slurp(p);
+}
+
+static int have_gnuplot(void) { return system("gnuplot -e 'exit' >/dev/null 2>&1") == 0; }
+static int have_data(void) { return access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", R_OK) == 0; }
+
+static void cfg_small(mpl_search_cfg *c, const char *out, const char *terms) {
+  mpl_search_defaults(c);
+  c->data = "fashion-mnist-test";
+  c->per_class = 100;
+  c->n_hidden = 1;
+  c->hidden[0] = 8;
+  c->episodes = EPISODES;
+  c->terms = terms;
+  c->out = out;
+}
+
+/* One search, one trials directory, one sparsity path, and a search in a directory whose
+ * name needs quoting. */
+static int setup(void **state) {
+  (void)state;
+  if (!have_data()) return 0;
+  mpl_search_cfg c;
+  mpl_search_result r;
+  mpl_trials_result t;
+  mpl_path_result p;
+  mpl_err err = {0};
+  const double lam[] = {0, 30};
+  snprintf(run_dir, sizeof run_dir, "%s", mpl_test_path("plot-run"));
+  snprintf(trials_dir, sizeof trials_dir, "%s", mpl_test_path("plot-trials"));
+  snprintf(path_dir, sizeof path_dir, "%s", mpl_test_path("plot-path"));
+  snprintf(odd_dir, sizeof odd_dir, "%s", mpl_test_path("plot it's \"odd\""));
+  cfg_small(&c, run_dir, "paper:F0,F2");
+  if (mpl_search_run(&c, &r, &err) < 0) return -1;
+  mpl_search_result_free(&r);
+  cfg_small(&c, odd_dir, "paper:F0");
+  c.episodes = 5;
+  if (mpl_search_run(&c, &r, &err) < 0) return -1;
+  mpl_search_result_free(&r);
+  cfg_small(&c, trials_dir, "paper:F0,F2");
+  int rc = mpl_trials_run(&c, 2, 2, &t, &err);
+  mpl_trials_result_free(&t);
+  if (rc < 0) return -1;
+  cfg_small(&c, path_dir, "paper:F0,F2,F9");
+  rc = mpl_path_run(&c, lam, 2, 1, 2, &p, &err);
+  mpl_path_result_free(&p);
+  return rc < 0 ? -1 : 0;
+}
+
+#define NEED()                                                                                        \
+  do {                                                                                                \
+    if (!have_data() || !have_gnuplot()) { print_message("needs gnuplot and fashion-mnist\n"); skip(); } \
+  } while (0)
+
+/* }====== */
+
+/* One search: every figure in PNG and PDF, titles saying what is shown, data = moving average. */
+static void plot_one_run(void **state) {
+  (void)state;
+  NEED();
+  char prefix[4200];
+  snprintf(prefix, sizeof prefix, "%s/plots/", run_dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {run_dir};
+  mpl_plot_defaults(&c);
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);   /* default: DIR/plots/, png,pdf */
+  const char *figs[] = {"accuracy", "loss", "theta", "alpha", "ortho"};
+  for (int i = 0; i < 5; i++) {
+    char n[64];
+    snprintf(n, sizeof n, "%s.png", figs[i]);
+    assert_magic(prefix, n, "\x89PNG\r\n");
+    snprintf(n, sizeof n, "%s.pdf", figs[i]);
+    assert_magic(prefix, n, "%PDF-");
+  }
+  char *gp = read_in(prefix, "plot.gp"), *dat = read_in(prefix, "data-1.dat");
+  mpl_assert_contains(gp, "set title 'Meta-accuracy: query accuracy after each episode''s inner loop'");
+  mpl_assert_contains(gp, "set title 'Meta-loss: query cross-entropy after each episode''s inner loop'");
+  mpl_assert_contains(gp, "'lines: moving average over the last 20 episodes'");
+  mpl_assert_contains(gp, "set title 'Coefficients θ of the rule''s terms per episode'");
+  mpl_assert_contains(gp, "set title 'Alignment angles α_ℓ");
+  mpl_assert_contains(gp, "set title 'Orthonormality error per layer");
+  mpl_assert_contains(gp, "set xlabel 'episode (meta-step)'");
+  mpl_assert_contains(gp, "title 'F2'");
+  assert_null(strstr(gp, "98% band"));   /* a single run has no band */
+  /* data-1.dat: episode, accuracy, its trailing moving average over 20 episodes (as log.csv) */
+  double acc[EPISODES], ma;
+  const char *p = strchr(dat, '\n') + 1;
+  for (int e = 0; e < EPISODES; e++) {
+    int ep;
+    assert_int_equal(sscanf(p, "%d %lf %lf", &ep, &acc[e], &ma), 3);
+    assert_int_equal(ep, e + 1);
+    double s = 0;
+    int k = 0;
+    for (int j = e - 19 < 0 ? 0 : e - 19; j <= e; j++) s += acc[j], k++;
+    mpl_assert_close(ma, s / k, 1e-9, 1e-12);
+    p = strchr(p, '\n') + 1;
+  }
+  free(gp), free(dat);
+}
+
+/* A trials directory: the band over trials; SVG. */
+static void plot_trials_svg(void **state) {
+  (void)state;
+  NEED();
+  char prefix[4200];
+  snprintf(prefix, sizeof prefix, "%s/fig-", trials_dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {trials_dir};
+  mpl_plot_defaults(&c);
+  c.out = prefix;
+  c.formats = "svg";
+  c.window = 5;
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);
+  assert_magic(prefix, "accuracy.svg", "<?xml");
+  assert_magic(prefix, "theta.svg", "<?xml");
+  char *gp = read_in(prefix, "plot.gp");
+  mpl_assert_contains(gp, "98% band over 2 trials (moving average)");
+  mpl_assert_contains(gp, "with filledcurves");
+  mpl_assert_contains(gp, "moving average over the last 5 episodes");
+  assert_null(strstr(gp, ".png'"));
+  free(gp);
+}
+
+/* Several runs: one figure per quantity, the legend naming each run. */
+static void plot_comparison(void **state) {
+  (void)state;
+  NEED();
+  const char *prefix = mpl_test_path("plot-cmp");
+  char pre[4200];
+  snprintf(pre, sizeof pre, "%s/", prefix);
+  const char *dirs[] = {run_dir, trials_dir}, *labels[] = {"FA", "BP"};
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  mpl_plot_defaults(&c);
+  c.out = pre;
+  c.labels = labels;
+  c.formats = "png";
+  assert_int_equal(mpl_plot(dirs, 2, &c, &err), MPL_OK);
+  assert_magic(pre, "accuracy.png", "\x89PNG");
+  char *gp = read_in(pre, "plot.gp");
+  mpl_assert_contains(gp, "'FA: moving average (20 episodes)'");
+  mpl_assert_contains(gp, "'BP, mean over trials: moving average (20 episodes)'");
+  mpl_assert_contains(gp, "'FA: F2'");
+  mpl_assert_contains(gp, "'BP: F2'");
+  free(gp);
+}
+
+/* A sparsity path: accuracy against surviving terms, and its runs compared. */
+static void plot_path(void **state) {
+  (void)state;
+  NEED();
+  char prefix[4200];
+  snprintf(prefix, sizeof prefix, "%s/plots/", path_dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {path_dir};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);
+  assert_magic(prefix, "path.png", "\x89PNG");
+  assert_magic(prefix, "accuracy.png", "\x89PNG");
+  char *gp = read_in(prefix, "plot.gp"), *dat = read_in(prefix, "path-1.dat");
+  mpl_assert_contains(gp, "set title 'Sparsity path: final accuracy against the number of surviving terms'");
+  mpl_assert_contains(gp, "'λ = 30: moving average (20 episodes)'");
+  mpl_assert_contains(dat, "\"λ=30\"");
+  free(gp), free(dat);
+}
+
+/* A directory name with quotes reaches gnuplot intact. */
+static void plot_quoting(void **state) {
+  (void)state;
+  NEED();
+  const char *dirs[] = {odd_dir};
+  char prefix[4200];
+  snprintf(prefix, sizeof prefix, "%s/plots/", odd_dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);
+  assert_magic(prefix, "loss.png", "\x89PNG");
+}
+
+/* No gnuplot: a clear error from the library and from the command (PATH without gnuplot). */
+static void plot_without_gnuplot(void **state) {
+  (void)state;
+  if (!have_data()) skip();
+  const char *dirs[] = {run_dir};
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  mpl_plot_defaults(&c);
+  char out[4200], e[4200], out2[4200];
+  snprintf(out, sizeof out, "%s/", mpl_test_path("plot-none"));
+  snprintf(e, sizeof e, "%s", mpl_test_path("plot-none.err"));
+  snprintf(out2, sizeof out2, "%s/x-", mpl_test_path("plot-none2"));
+  c.gnuplot = "gnuplot-does-not-exist";
+  c.out = out;
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_ENOTFOUND);
+  mpl_assert_contains(err.msg, "gnuplot-does-not-exist not found on PATH");
+  mpl_assert_contains(err.msg, "gnuplot-nox");
+  char cmd[16384];
+  snprintf(cmd, sizeof cmd, "PATH=/nonexistent '%s' plot '%s' --out '%s' 2>'%s'", MPL_CLI, run_dir, out2, e);
+  int st = system(cmd);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  char *msg = slurp(e);
+  mpl_assert_contains(msg, "metaplast: gnuplot not found on PATH");
+  free(msg);
+}
+
+static void plot_bad_input(void **state) {
+  (void)state;
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *nodir[] = {"/nonexistent/run"}, *dirs[] = {run_dir};
+  char out[4200];
+  snprintf(out, sizeof out, "%s/", mpl_test_path("plot-bad"));
+  mpl_plot_defaults(&c);
+  c.out = out;
+  assert_int_equal(mpl_plot(nodir, 1, &c, &err), MPL_ENOTFOUND);
+  mpl_assert_contains(err.msg, "/nonexistent/run: not a results directory");
+  c.formats = "png,gif";
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "--format 'png,gif'");
+  assert_int_equal(mpl_plot(dirs, 0, &c, &err), MPL_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
+    cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_without_gnuplot),
+    cmocka_unit_test(plot_bad_input),
+  };
+  return cmocka_run_group_tests_name("plot", tests, setup, NULL);
+}
