@@ -331,6 +331,18 @@ static void cli_trials(void **state) {
   mpl_assert_contains(se, "trials 2/2 done, 0 running  episodes 60/60");
   assert_null(strstr(se, "episode 1/"));   /* the single-search progress line */
   free(so), free(se);
+  /* --lambda-path: the printed table, and the path figure when gnuplot is installed */
+  char lp[4200], fig[4300];
+  snprintf(lp, sizeof lp, "%s", tmpdir("cli-path"));
+  snprintf(cmd, sizeof cmd, "'%s' search --data fashion-mnist-test --per-class 100 --hidden 8 --episodes 10 "
+           "--terms paper:F0,F9 --lambda-path 0,1:10:2 --out '%s' >'%s' 2>'%s'", MPL_CLI, lp, o, e);
+  assert_int_equal(system(cmd), 0);
+  so = slurp(o);
+  mpl_assert_contains(so, "| lambda | surviving terms | which | final accuracy | 98% interval |");
+  mpl_assert_contains(so, "| 10 | ");
+  snprintf(fig, sizeof fig, "%s/plots/path.png", lp);
+  if (system("gnuplot -e 'exit' >/dev/null 2>&1") == 0) assert_int_equal(access(fig, R_OK), 0);
+  free(so);
 }
 
 int main(void) {

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "metaplast/plot.h"
 #include "metaplast/search.h"
 #include "metaplast/trials.h"
 
@@ -168,6 +169,14 @@ static int run_multi(const mpl_search_cfg *c) {
       return 2;
     }
     rc = mpl_path_run(c, lambda, n, multi.trials ? multi.trials : 1, multi.jobs, &res, &err);
+    if (rc == 0) {   /* the path's figures (accuracy against surviving terms), if gnuplot is there */
+      mpl_plot_cfg pc;
+      mpl_err perr = {0};
+      const char *dirs[] = {c->out};
+      mpl_plot_defaults(&pc);
+      if (mpl_plot(dirs, 1, &pc, &perr) < 0) fprintf(stderr, PROG ": note: no figures: %s\n", perr.msg);
+      else fprintf(stderr, PROG ": figures in %s/plots/ (path.png: accuracy against surviving terms)\n", c->out);
+    }
     if (rc == 0) text = mpl_path_summary_text(&res, c);
     mpl_path_result_free(&res);
     free(lambda);
