@@ -578,7 +578,14 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
     else if (rc == MPL_ENOTFOUND) mpl_err_clear(err), rc = MPL_OK;
   }
   if (rc < 0) return rc;
-  if ((rc = reopen_log(R, *start, res, secs, err)) < 0) return rc;
+  mpl__join(path, sizeof path, c->out, MPL__CKPT_FILE);
+  int complete = *start == c->episodes && access(path, F_OK) != 0;
+  if ((rc = reopen_log(R, *start, res, secs, err)) < 0) {
+    if (complete && rc == MPL_EFORMAT)
+      mpl_errorf(err, rc, "%s: a finished run (no checkpoint left) with fewer rows than config.txt's %d episodes: "
+                 "it cannot be extended; start a new run", c->out, c->episodes);
+    return rc;
+  }
   if (*start == c->episodes) R->failures = R->failures_logged - (c->dead_guard ? 0 : res->dead);
   return MPL_OK;
 }
@@ -630,7 +637,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   res->accuracy = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   if (rc == 0 && (!secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if (rc == 0) rc = open_outputs(&R, res, secs, &e, err);
+  if (rc == 0 && (rc = open_outputs(&R, res, secs, &e, err)) < 0) e = 0; /* nothing run, nothing to write */
   int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
   if (rc == 0 && cfg->resume && cfg->progress)
     fprintf(cfg->progress, "resuming %s at episode %d/%d\n", cfg->out, e + 1, cfg->episodes);
