@@ -20,6 +20,7 @@
 #include "metaplast/terms.h"
 
 #include "checkpoint.h"
+#include "dist.h"
 #include "internal.h"
 
 void mpl_search_defaults(mpl_search_cfg *cfg) {
@@ -89,6 +90,10 @@ typedef struct run {
   long good_t;
   int good_episode, streak, failures;
   int failures_logged;  /* resuming: failed rows in the part of the log kept */
+  /* Distributed meta-steps (comm.h): this process's block of task records, and on process 0
+   * everyone's, in task order (NULL when the search runs in one process). */
+  char *mine, *recs;
+  size_t rec_size;
 } run;
 
 static int write_config(run *R, int check, mpl_err *err) {
@@ -287,7 +292,7 @@ static int setup(run *R, mpl_err *err) {
   R->qx = malloc((size_t)nq * R->ds->dim * sizeof *R->qx);
   R->ty = malloc((size_t)nt * sizeof *R->ty);
   R->qy = malloc((size_t)nq * sizeof *R->qy);
-  R->grad = malloc((size_t)R->sel.n * sizeof *R->grad);
+  R->grad = calloc((size_t)R->sel.n + 1, sizeof *R->grad);   /* defined even before the first gradient */
   R->gsum = malloc((size_t)R->sel.n * sizeof *R->gsum);
   R->rng = gsl_rng_alloc(gsl_rng_mt19937);
   size_t n = (size_t)R->sel.n + 1, wmax = 0;
@@ -322,6 +327,7 @@ static void teardown(run *R) {
   free(R->tx); free(R->qx); free(R->ty); free(R->qy); free(R->grad); free(R->gsum);
   free(R->act[0]); free(R->act[1]);
   free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
+  free(R->mine); free(R->recs);
 }
 
 /* Draw episode e's task and weights (one RNG stream per episode) and gather its images. */
@@ -592,25 +598,167 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
 
 /* }====== */
 
+/* Task b of episode e: its statistics in *one, gradient in grad, dead-network probe in *spread.
+ * A task sampling error is in err, an episode's in eerr. */
+static int run_task(run *R, int e, int b, const double *theta, mpl_episode_stats *one, double *grad, double *spread,
+                    mpl_err *eerr, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q;
+  int rc = prepare_episode(R, e, b, err);
+  if (rc < 0) return rc;
+  rc = mpl_episode_run(R->ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, one, grad, eerr);
+  if (rc < 0) {
+    if (c->meta_batch > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, c->meta_batch);
+    return rc;
+  }
+  *spread = probe_dead(R, nq);
+  return MPL_OK;
+}
+
+static int all_finite(const double *x, int n);
+
+/* {====== Distributed meta-steps (comm.h) ======
+ * Process r runs tasks [r * chunk, (r + 1) * chunk) of each meta-step, chunk = ceil(B / size),
+ * and sends one record per task; process 0 reads the records in task order in place of running
+ * the tasks, so the sums of meta_step are those of one process, bit for bit. */
+
+typedef struct task_rec {   /* one task's outcome; its gradient (sel.n doubles) follows */
+  int in_err;               /* the error is a task sampling error (err), not an episode's (eerr) */
+  double spread;
+  mpl_episode_stats st;
+  mpl_err err;              /* code 0: the task went well */
+} task_rec;
+
+static int dist_on(const run *R) { return R->cfg->comm && R->cfg->comm->size > 1; }
+static int dist_chunk(const run *R) { return (R->cfg->meta_batch + R->cfg->comm->size - 1) / R->cfg->comm->size; }
+static task_rec *dist_rec(char *base, const run *R, int k) { return (task_rec *)(base + (size_t)k * R->rec_size); }
+
+static int dist_setup(run *R, mpl_err *err) {
+  const mpl_comm *c = R->cfg->comm;
+  size_t chunk = (size_t)dist_chunk(R);
+  R->rec_size = sizeof(task_rec) + (size_t)R->sel.n * sizeof(double);
+  R->mine = calloc(chunk, R->rec_size);
+  if (c->rank == 0) R->recs = calloc(chunk * (size_t)c->size, R->rec_size);
+  if (!R->mine || (c->rank == 0 && !R->recs)) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  return MPL_OK;
+}
+
+/* This process's block of episode e's tasks into R->mine, up to the first that fails (process 0
+ * reads no further). */
+static void dist_compute(run *R, int e, const double *theta) {
+  int B = R->cfg->meta_batch, chunk = dist_chunk(R);
+  for (int k = 0; k < chunk; k++) {
+    int b = R->cfg->comm->rank * chunk + k;
+    task_rec *t = dist_rec(R->mine, R, k);
+    if (b >= B) break;
+    mpl_err eerr = {0}, serr = {0};
+    int rc = run_task(R, e, b, theta, &t->st, (double *)(t + 1), &t->spread, &eerr, &serr);
+    t->in_err = rc < 0 && serr.code == rc;
+    t->err = t->in_err ? serr : eerr;
+    t->err.code = rc;
+    if (rc < 0) break;
+  }
+}
+
+/* The header process 0 sends before each meta-step: {1, episode, 0}, or {0, 0, rc} at the end. */
+static int dist_header(run *R, int op, int e, int rc, mpl_err *err) {
+  const mpl_comm *c = R->cfg->comm;
+  int h[3] = {op, e, rc};
+  int brc = c->bcast(c->ud, h, sizeof h);
+  return brc < 0 ? mpl_errorf(err, brc, "process %d: cannot send the meta-step to the others", c->rank) : MPL_OK;
+}
+
+/* Process 0: episode e's tasks on every process, their records in R->recs. */
+static int dist_step(run *R, int e, const double *theta, mpl_err *err) {
+  const mpl_comm *c = R->cfg->comm;
+  int rc = dist_header(R, 1, e, 0, err);
+  if (rc < 0) return rc;
+  double *th = R->gsum;   /* theta goes from a copy (bcast's buffer is not const); gsum is free here */
+  memcpy(th, theta, (size_t)R->sel.n * sizeof *th);
+  if ((rc = c->bcast(c->ud, th, (size_t)R->sel.n * sizeof *th)) == 0) {
+    dist_compute(R, e, theta);
+    rc = c->gather(c->ud, R->mine, (size_t)dist_chunk(R) * R->rec_size, R->recs);
+  }
+  return rc < 0 ? mpl_errorf(err, rc, "episode %d: cannot exchange the meta-batch with the other processes", e + 1)
+                : MPL_OK;
+}
+
+/* Process 0: task b's outcome as if it had run here (run_task's contract). */
+static int dist_task(run *R, int b, const double *theta, mpl_episode_stats *one, double *spread, mpl_err *eerr,
+                     mpl_err *err) {
+  const task_rec *t = dist_rec(R->recs, R, b);
+  /* mpl_episode_run leaves grad as it was only when it returns before the inner loop (theta not
+   * finite, or an error that stops the search): otherwise it writes it, failed or not */
+  if (t->err.code == 0 || all_finite(theta, R->sel.n))
+    memcpy(R->grad, t + 1, (size_t)R->sel.n * sizeof *R->grad);
+  if (t->err.code < 0) {
+    *(t->in_err ? err : eerr) = t->err;
+    return t->err.code;
+  }
+  *one = t->st;
+  *spread = t->spread;
+  return MPL_OK;
+}
+
+/* After setup, on every process: process 0 learns every process's setup status and tells all
+ * whether to go on, so that a bad configuration or missing data stops all of them cleanly. */
+static int dist_start(run *R, int rc, mpl_err *err) {
+  const mpl_comm *c = R->cfg->comm;
+  mpl_err mine = {0}, *all = c->rank == 0 ? calloc((size_t)c->size, sizeof *all) : NULL;
+  if (rc < 0) mine = *err, mine.code = rc;
+  if (c->rank == 0 && !all) {
+    mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    c->fail(c->ud, err);   /* the others would wait */
+    return MPL_ENOMEM;
+  }
+  int grc = c->gather(c->ud, &mine, sizeof mine, all);
+  if (c->rank == 0) {
+    if (rc == 0 && grc < 0) rc = mpl_errorf(err, grc, "cannot reach the other processes");
+    for (int r = 1; rc == 0 && r < c->size; r++)
+      if (all[r].code < 0) rc = mpl_errorf(err, all[r].code, "process %d: %s", r, all[r].msg);
+    free(all);
+  }
+  int go = rc;
+  if (grc == 0 && c->bcast(c->ud, &go, sizeof go) < 0 && rc == 0) go = rc = MPL_EIO;
+  if (rc == 0 && go < 0) rc = mpl_errorf(err, go, "stopped with process 0 (%s; its message says why)", mpl_strerror(go));
+  return rc;
+}
+
+/* Processes other than 0: run their block of each meta-step until process 0 says it is done;
+ * its final status is returned (the message stays on process 0). */
+static int dist_serve(run *R, mpl_err *err) {
+  const mpl_comm *c = R->cfg->comm;
+  for (;;) {
+    int h[3], rc = c->bcast(c->ud, h, sizeof h);
+    if (rc == 0 && h[0] == 0)
+      return h[2] < 0 ? mpl_errorf(err, h[2], "stopped with process 0 (%s; its message says why)", mpl_strerror(h[2]))
+                      : MPL_OK;
+    if (rc == 0) rc = c->bcast(c->ud, R->theta, (size_t)R->sel.n * sizeof *R->theta);
+    if (rc == 0) dist_compute(R, h[1], R->theta);
+    if (rc == 0) rc = c->gather(c->ud, R->mine, (size_t)dist_chunk(R) * R->rec_size, NULL);
+    if (rc < 0) return mpl_errorf(err, rc, "process %d: cannot exchange the meta-batch with process 0", c->rank);
+  }
+}
+
+/* }====== */
+
 /* One meta-step: meta_batch tasks of episode e (task 0 alone is the paper's setting), their mean
  * statistics in st and mean gradient in R->grad, and the dead-network probe in R->spread (the
- * mean over tasks). MPL_ENUMERIC if any task diverged. */
+ * mean over tasks). MPL_ENUMERIC if any task diverged. Distributed, the tasks run on every
+ * process and are summed here in the same order. */
 static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, mpl_err *eerr, mpl_err *err) {
-  const mpl_search_cfg *c = R->cfg;
-  int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, B = c->meta_batch, n = R->sel.n;
+  int B = R->cfg->meta_batch, n = R->sel.n, rc;
   mpl_episode_stats one;
   memset(st, 0, sizeof *st);
+  if (R->recs && (rc = dist_step(R, e, theta, err)) < 0) return rc;
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
   R->spread = 0;
   for (int b = 0; b < B; b++) {
-    int rc = prepare_episode(R, e, b, err);
+    double spread;
+    rc = R->recs ? dist_task(R, b, theta, &one, &spread, eerr, err)
+                 : run_task(R, e, b, theta, &one, R->grad, &spread, eerr, err);
     if (rc < 0) return rc;
-    rc = mpl_episode_run(R->ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &one, R->grad, eerr);
-    if (rc < 0) {
-      if (B > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, B);
-      return rc;
-    }
-    R->spread += probe_dead(R, nq) / B;
+    R->spread += spread / B;
     st->loss += one.loss / B;
     st->accuracy += one.accuracy / B;
     for (int l = 0; l <= MPL_MAX_LAYERS; l++) st->angle[l] += one.angle[l] / B, st->ortho[l] += one.ortho[l] / B;
@@ -632,7 +780,16 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   openblas_set_num_threads(1);   /* one episode is one core's work: fixed reduction order */
   memset(res, 0, sizeof *res);
   run R = {.cfg = cfg};
-  int rc = setup(&R, err), e = 0, n = R.sel.n;
+  int rc = setup(&R, err), e = 0, n = R.sel.n, live = 0;
+  if (dist_on(&R)) {   /* one of several processes sharing the meta-batch (comm.h) */
+    if (rc == 0) rc = dist_setup(&R, err);
+    live = (rc = dist_start(&R, rc, err)) == 0;
+    if (cfg->comm->rank != 0) {   /* a helper: its tasks of each meta-step, for process 0 */
+      if (rc == 0) rc = dist_serve(&R, err);
+      teardown(&R);
+      return rc;
+    }
+  }
   double *secs = rc == 0 ? malloc((size_t)cfg->episodes * sizeof *secs) : NULL;
   res->accuracy = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
@@ -718,6 +875,10 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
       mpl__join(path, sizeof path, cfg->out, MPL__CKPT_FILE);
       unlink(path);
     }
+  }
+  if (live) {   /* the helpers stop with this status */
+    mpl_err derr = {0};
+    dist_header(&R, 0, 0, rc, &derr);
   }
   free(secs);
   teardown(&R);

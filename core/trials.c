@@ -17,6 +17,7 @@
 
 #include "metaplast/stats.h"
 
+#include "dist.h"
 #include "internal.h"
 
 int mpl_trials_default_jobs(void) {
@@ -46,6 +47,7 @@ typedef struct job {
 typedef struct pool {
   job *jobs;
   int n, next, running, finished, alive;
+  int step, mine;             /* this process runs jobs next, next + step, ... (comm.h): mine of n */
   int stop;                   /* a job failed: start no more */
   long total, done;           /* episodes, over all jobs */
   pthread_mutex_t mu;
@@ -79,7 +81,8 @@ static void *worker(void *arg) {
   pool *P = arg;
   pthread_mutex_lock(&P->mu);
   while (!P->stop && P->next < P->n && !stopped(&P->jobs[P->next])) {
-    job *J = &P->jobs[P->next++];
+    job *J = &P->jobs[P->next];
+    P->next += P->step;
     P->running++;
     pthread_mutex_unlock(&P->mu);
     int rc = mpl_search_run(&J->cfg, J->res, &J->err);
@@ -114,24 +117,45 @@ static void show_progress(pool *P, int last) {
   }
   double el = now() - P->t0, eta = P->done > 0 ? el / (double)P->done * (double)(P->total - P->done) : 0;
   fprintf(f, "%s%s %d/%d done, %d running  episodes %ld/%ld  acc(last %d ep.) %.3f  ETA %02d:%02d:%02d%s",
-          tty ? "\r" : "", P->what, P->finished, P->n, P->running, P->done, P->total, RECENT, k ? sum / k : NAN,
+          tty ? "\r" : "", P->what, P->finished, P->mine, P->running, P->done, P->total, RECENT, k ? sum / k : NAN,
           (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60), tty ? "  " : "\n");
   if (tty && last) fputc('\n', f);
   fflush(f);
 }
 
-/* Run the n jobs on up to `jobs` threads; the jobs' statuses tell what happened. */
-static int pool_run(job *jobs, int n, int n_threads, FILE *progress, const char *what, mpl_err *err) {
-  pool P = {.jobs = jobs, .n = n, .progress = progress, .what = what, .t0 = now()};
+/* Several processes: pass this process's first failed job to comm->fail (MPI: prints it and ends
+ * the whole job). Called with P->mu held. */
+static int tell_failure(pool *P, const mpl_comm *comm) {
+  for (int j = comm->rank; j < P->n; j += P->step)
+    if (*P->jobs[j].status < 0 && *P->jobs[j].status != MPL_ENUMERIC) {
+      mpl_err e;
+      mpl_errorf(&e, *P->jobs[j].status, "%s: %s", P->jobs[j].out, P->jobs[j].err.msg);
+      pthread_mutex_unlock(&P->mu);
+      mpl__comm_fail(comm, &e);
+      pthread_mutex_lock(&P->mu);
+      return 1;
+    }
+  return 0;
+}
+
+/* Run the n jobs on up to `jobs` threads; the jobs' statuses tell what happened. With several
+ * processes (comm.h), this one runs jobs rank, rank + size, ...; a failure among them is passed
+ * to comm->fail (the others would go on without knowing). */
+static int pool_run(job *jobs, int n, int n_threads, FILE *progress, const char *what, const mpl_comm *comm,
+                    mpl_err *err) {
+  int on = mpl__comm_on(comm), told = 0;
+  pool P = {.jobs = jobs, .n = n, .progress = progress, .what = what, .t0 = now(), .next = on ? comm->rank : 0,
+            .step = on ? comm->size : 1};
   for (int j = 0; j < n; j++) {
     jobs[j].pool = &P;
     jobs[j].cfg.on_episode = on_episode;
     jobs[j].cfg.on_episode_ud = &jobs[j];
     jobs[j].cfg.progress = NULL;
-    P.total += jobs[j].cfg.episodes;
+    jobs[j].cfg.comm = NULL;   /* each run is one process's */
+    if (j % P.step == P.next) P.total += jobs[j].cfg.episodes, P.mine++;
   }
   if (n_threads <= 0) n_threads = mpl_trials_default_jobs();
-  if (n_threads > n) n_threads = n;
+  if (n_threads > P.mine) n_threads = P.mine;
   /* Process-wide settings once, before any thread runs: mpl_search_run makes the same ones,
    * which then store the values already there. */
   gsl_set_error_handler_off();
@@ -157,7 +181,9 @@ static int pool_run(job *jobs, int n, int n_threads, FILE *progress, const char 
     if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
     pthread_cond_timedwait(&P.cv, &P.mu, &ts);
     show_progress(&P, P.alive == 0);
+    if (on && P.stop && !told) told = tell_failure(&P, comm);   /* at once, not when the others finish */
   }
+  if (on && P.stop && !told) tell_failure(&P, comm);
   pthread_mutex_unlock(&P.mu);
   for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
   pthread_cond_destroy(&P.cv);
@@ -430,6 +456,68 @@ static int first_error(const job *jobs, int n, mpl_err *err) {
   return MPL_OK;
 }
 
+/* {====== Several processes (comm.h) ====== */
+
+/* Process 0 receives the outcome (status, message, result) of every job the others ran. */
+static int share(job *jobs, int n, const mpl_comm *c, mpl_err *err) {
+  mpl__buf b = {0};
+  for (int j = c->rank; j < n; j += c->size) {
+    int32_t h[2] = {j, *jobs[j].status};
+    mpl__buf_put(&b, h, sizeof h);
+    mpl__buf_put(&b, &jobs[j].err, sizeof jobs[j].err);
+    mpl__result_pack(&b, jobs[j].res);
+  }
+  if (b.oom) {
+    free(b.p);
+    mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    mpl__comm_fail(c, err);
+    return MPL_ENOMEM;
+  }
+  char *all;
+  size_t *lens, stride;
+  int rc = mpl__comm_gatherv(c, b.p, b.len, &all, &lens, &stride, err);
+  free(b.p);
+  for (int r = 1; rc == 0 && c->rank == 0 && r < c->size; r++) {
+    mpl__rd rd = {all + (size_t)r * stride, lens[r], 0, 0};
+    while (rc == 0 && rd.off < rd.len) {
+      int32_t h[2];
+      mpl__rd_get(&rd, h, sizeof h);
+      if (rd.bad || h[0] < 0 || h[0] >= n || h[0] % c->size != r) {
+        rc = mpl_errorf(err, MPL_EFORMAT, "process %d sent a malformed result", r);
+        break;
+      }
+      job *J = &jobs[h[0]];
+      mpl__rd_get(&rd, &J->err, sizeof J->err);
+      *J->status = h[1];
+      mpl_search_result_free(J->res);
+      if (mpl__result_unpack(&rd, J->res) < 0) rc = mpl_errorf(err, MPL_EFORMAT, "process %d sent a malformed result", r);
+    }
+  }
+  free(all), free(lens);
+  return rc;
+}
+
+/* After this process's runs: process 0 receives everyone's (share). A failure here before that
+ * is this process's alone: comm->fail (the others would wait for it). */
+static int gather_runs(job *J, int n, const mpl_comm *comm, int rc, mpl_err *err) {
+  if (!mpl__comm_on(comm)) return rc;
+  if (rc < 0) {
+    mpl__comm_fail(comm, err);
+    return rc;
+  }
+  return share(J, n, comm, err);
+}
+
+/* Process 0 (or the only one) summarises and writes the files. */
+static int is_root(const mpl_search_cfg *cfg) { return !mpl__comm_on(cfg->comm) || cfg->comm->rank == 0; }
+
+/* Every process returns process 0's status. */
+static int agree(const mpl_search_cfg *cfg, int rc, mpl_err *err) {
+  return mpl__comm_on(cfg->comm) ? mpl__comm_agree(cfg->comm, rc, err) : rc;
+}
+
+/* }====== */
+
 static int check_cfg(const mpl_search_cfg *cfg, int n_trials, mpl_err *err) {
   if (n_trials < 1 || n_trials > 999999) return mpl_errorf(err, MPL_EINVAL, "--trials must be in [1, 999999], got %d", n_trials);
   if (!cfg->out || !cfg->out[0]) return mpl_errorf(err, MPL_EINVAL, "trials need a results directory (--out)");
@@ -440,23 +528,24 @@ static int check_cfg(const mpl_search_cfg *cfg, int n_trials, mpl_err *err) {
 int mpl_trials_run(const mpl_search_cfg *cfg, int n_trials, int jobs, mpl_trials_result *res, mpl_err *err) {
   memset(res, 0, sizeof *res);
   int rc = check_cfg(cfg, n_trials, err);
-  if (rc < 0) return rc;
+  if (rc < 0) return gather_runs(NULL, 0, cfg->comm, rc, err);
   job *J = calloc((size_t)n_trials, sizeof *J);
   if (!J || trials_alloc(res, n_trials, cfg->episodes) < 0) {
     free(J);
-    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    return gather_runs(NULL, 0, cfg->comm, mpl_errorf(err, MPL_ENOMEM, "out of memory"), err);
   }
   for (int t = 0; t < n_trials && rc == 0; t++) {
     char sub[32];
     snprintf(sub, sizeof sub, "trial-%03d", t + 1);
     rc = job_setup(&J[t], cfg, res, t, cfg->seed + (unsigned long)t + 1, cfg->out, sub, err);
   }
-  if (rc == 0) rc = pool_run(J, n_trials, jobs, cfg->progress, "trials", err);
-  if (rc == 0) rc = first_error(J, n_trials, err);
-  if (rc == 0) rc = summarise(res, cfg, err);
-  if (rc == 0) rc = write_summaries(res, cfg, err);
+  if (rc == 0) rc = pool_run(J, n_trials, jobs, cfg->progress, "trials", cfg->comm, err);
+  rc = gather_runs(J, n_trials, cfg->comm, rc, err);
+  if (rc == 0 && is_root(cfg)) rc = first_error(J, n_trials, err);
+  if (rc == 0 && is_root(cfg)) rc = summarise(res, cfg, err);
+  if (rc == 0 && is_root(cfg)) rc = write_summaries(res, cfg, err);
   free(J);
-  return rc;
+  return agree(cfg, rc, err);
 }
 
 /* }====== */
@@ -647,7 +736,7 @@ int mpl_path_run(const mpl_search_cfg *cfg, const double *lambda, int n, int n_t
   memset(res, 0, sizeof *res);
   if (n < 1) return mpl_errorf(err, MPL_EINVAL, "--lambda-path: no lambda value");
   int rc = check_cfg(cfg, n_trials, err);
-  if (rc < 0) return rc;
+  if (rc < 0) return gather_runs(NULL, 0, cfg->comm, rc, err);
   res->lambda = malloc((size_t)n * sizeof *res->lambda);
   res->run = calloc((size_t)n, sizeof *res->run);
   job *J = calloc((size_t)n * (size_t)n_trials, sizeof *J);
@@ -668,11 +757,12 @@ int mpl_path_run(const mpl_search_cfg *cfg, const double *lambda, int n, int n_t
       j->cfg.adam.lambda = lambda[l];
     }
   }
-  if (rc == 0) rc = pool_run(J, n * n_trials, jobs, cfg->progress, "runs", err);
-  if (rc == 0) rc = first_error(J, n * n_trials, err);
-  if (rc == 0) rc = path_finish(res, cfg, err);
+  if (rc == 0) rc = pool_run(J, n * n_trials, jobs, cfg->progress, "runs", cfg->comm, err);
+  rc = gather_runs(J, n * n_trials, cfg->comm, rc, err);
+  if (rc == 0 && is_root(cfg)) rc = first_error(J, n * n_trials, err);
+  if (rc == 0 && is_root(cfg)) rc = path_finish(res, cfg, err);
   free(J);
-  return rc;
+  return agree(cfg, rc, err);
 }
 
 /* }====== */

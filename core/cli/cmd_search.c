@@ -14,6 +14,7 @@
 #include "metaplast/trials.h"
 
 #include "cli.h"
+#include "mpi_glue.h"
 
 static void search_help(FILE *f) {
   fprintf(f,
@@ -159,7 +160,7 @@ static int add_terms(mpl_search_cfg *c, const char *a) {
 static int run_multi(const mpl_search_cfg *c) {
   mpl_err err = {0};
   char *text = NULL;
-  int rc;
+  int rc, root = !c->comm || c->comm->rank == 0;   /* under MPI rank 0 reports (docs/mpi.md) */
   if (multi.lambda_path) {
     double *lambda;
     int n;
@@ -169,7 +170,7 @@ static int run_multi(const mpl_search_cfg *c) {
       return 2;
     }
     rc = mpl_path_run(c, lambda, n, multi.trials ? multi.trials : 1, multi.jobs, &res, &err);
-    if (rc == 0) {   /* the path's figures (accuracy against surviving terms), if gnuplot is there */
+    if (rc == 0 && root) {   /* the path's figures (accuracy against surviving terms), if gnuplot is there */
       mpl_plot_cfg pc;
       mpl_err perr = {0};
       const char *dirs[] = {c->out};
@@ -186,8 +187,8 @@ static int run_multi(const mpl_search_cfg *c) {
     if (rc == 0) text = mpl_trials_summary_text(&res, c);
     mpl_trials_result_free(&res);
   }
-  if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
-  if (text) printf("%s\nresults in %s/\n", text, c->out);
+  if (rc < 0 && root) fprintf(stderr, PROG ": %s\n", err.msg);
+  if (text && root) printf("%s\nresults in %s/\n", text, c->out);
   free(text);
   return rc < 0 ? 1 : 0;
 }
@@ -228,7 +229,7 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
   return 0;
 }
 
-int cmd_search(int argc, char **argv) {
+static int search(int argc, char **argv) {
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   int o, quiet = 0;
@@ -262,9 +263,16 @@ int cmd_search(int argc, char **argv) {
   if (!c.out) {
     time_t t = time(NULL);
     strftime(outbuf, sizeof outbuf, "runs/%Y%m%d-%H%M%S", localtime(&t));
+    cli_mpi_bcast(outbuf, sizeof outbuf);   /* rank 0's clock names the directory */
     c.out = outbuf;
   }
-  c.progress = quiet ? NULL : stderr;
+  c.comm = cli_mpi_comm();   /* NULL: one process */
+  int root = !c.comm || c.comm->rank == 0;
+  if (c.comm && !multi.jobs) {   /* the cores of a machine are shared by its ranks */
+    multi.jobs = mpl_trials_default_jobs() / cli_mpi_local();
+    if (multi.jobs < 1) multi.jobs = 1;
+  }
+  c.progress = quiet || !root ? NULL : stderr;
   char *cmd = resume ? NULL : cli_join_argv(argc + 1, argv - 1);
   if (!resume) c.command = cmd;
   struct sigaction sa;
@@ -280,11 +288,19 @@ int cmd_search(int argc, char **argv) {
     free(cmd);
     return mrc;
   }
-  if (multi.jobs) fprintf(stderr, PROG ": note: --jobs has no effect without --trials or --lambda-path\n");
+  if (multi.jobs && !c.comm) fprintf(stderr, PROG ": note: --jobs has no effect without --trials or --lambda-path\n");
+  if (c.comm && root && c.meta_batch < c.comm->size)
+    fprintf(stderr, PROG ": note: %d ranks share the %d task(s) of each meta-step: ranks %d.. have none (--meta-batch)\n",
+            c.comm->size, c.meta_batch, c.meta_batch);
   mpl_search_result res;
   mpl_err err = {0};
   int rc = mpl_search_run(&c, &res, &err);
   free(cmd);
+  if (!root) {   /* a helper rank: rank 0 reports, errors included */
+    mpl_search_result_free(&res);
+    free(resume_mem);
+    return rc < 0 ? 1 : 0;
+  }
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
   if (res.interrupted)
     fprintf(stderr, PROG ": %s after episode %d; continue with: " PROG " search --resume %s\n",
@@ -311,4 +327,10 @@ int cmd_search(int argc, char **argv) {
   free(resume_mem);
   if (interrupted) return 128 + (stop_signal ? (int)stop_signal : SIGINT);
   return rc < 0 ? 1 : 0;
+}
+
+/* Under an MPI launcher the ranks share the work (docs/mpi.md); otherwise one process. */
+int cmd_search(int argc, char **argv) {
+  if (cli_mpi_start(&argc, &argv) < 0) return 1;
+  return cli_mpi_end(search(argc, argv));
 }

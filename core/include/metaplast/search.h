@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "metaplast/comm.h"
 #include "metaplast/data.h"
 #include "metaplast/expr.h"
 #include "metaplast/net.h"
@@ -50,6 +51,9 @@ typedef struct mpl_search_cfg {
    * one-line progress over all trials. */
   void (*on_episode)(void *ud, int episode, double accuracy, double loss);
   void *on_episode_ud;
+  /* Several processes sharing the work (comm.h: the meta-batch's tasks here, the runs in
+   * trials.h), or NULL for one process. Not a setting: results are the same either way. */
+  const mpl_comm *comm;
 } mpl_search_cfg;
 
 /* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,
