@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# metaplast: the paper's experiments (Shervani-Tabar & Rosenbaum 2023) on EMNIST ByMerge-400 (issue 6).
+#
+#   results/paper/run.sh PART [PART ...]        PART: one name below, or 'all'
+#
+# Each part is ONE metaplast command (printed before it runs) writing results/paper/PART/. Settings
+# shared by every search: the EMNIST ByMerge test split in ../shared/data/emnist (override with
+# EMNIST=DIR), first 400 images per class, the reference's task sampler (--sampling paper), 5-way
+# 50+10 tasks, 784-170-130-100-70-47, Adam 1e-3, theta0 = 1e-3 and the others 0, 600 episodes,
+# 10 trials (seeds 1-10; the paper has 20) on 2 threads. BUILD=DIR picks the build (default build/).
+#
+# Parts (see README.md for what each shows):
+#   fa            Fig. 3, FA: F0 with fixed random feedback, lambda 0
+#   bp            Fig. 3, BP: F0 with symmetric feedback, lambda 0 (meta-gradient detached through
+#                 the feedback copy, as the reference: --bp-detach)
+#   sweep         the lambda sweep for the pool: 0, 1.5, 5, 20, 100, proximal L1, 200 episodes, 2 trials
+#   pool          Fig. 4: the ten terms F0..F9, proximal L1, lambda 1.5 (the sweep found none that works;
+#                 1.5 is the reference's), 5 trials (it fails in every trial of the sweep)
+#   pool-penalty  the same with the reference's plain L1 penalty (Adam on CE + lambda |theta|_1)
+#   extra-pool-lr remedy: the pool with Adam's step 1e-4 instead of 1e-3 (10 trials)
+#   extra-bio-penalty  the pool the reference code implements (F0, F2, F9), plain penalty, lambda 1.5
+#   ehebb         Fig. 5: F0 + F2 (eHebb), lambda 0
+#   oja           Fig. 7: F0 + F9 (Oja), lambda 0, no guards: the reference's settings (PAPER.md §11)
+#   oja-guard     the same with metaplast's guards: --dead-guard on, --clip-grad 10
+#   oja-sign      the same with the sign constraint --sign F9=+
+#   eval          every trial's rule of pool, ehebb, oja, oja-sign on 100 Fashion-MNIST test tasks
+#                 against FA and BP at the rate meta-learned by the fa part (metaplast eval)
+#   report        plots (metaplast plot), equations (metaplast report) and the tables of README.md
+#                 (collapse counts, windows, eval) into results/paper/tables.md
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${BUILD:-$root/build}/metaplast
+emnist=${EMNIST:-$root/../shared/data/emnist}
+lambda=${LAMBDA:-1.5}   # the pool's lambda: the sweep found no lambda that works, so the reference's (README.md)
+
+common=(--data "emnist-bymerge:$emnist" --per-class 400 --sampling paper --episodes 600
+        --seed 0 --trials 10 --jobs 2 --quiet --force)
+
+label() { mkdir -p "$here/$1"; echo "$2" > "$here/$1/label.txt"; }
+
+run() {   # run NAME ARGS...: one search into results/paper/NAME
+  local name=$1; shift
+  mkdir -p "$here/$name"
+  echo "+ metaplast search $* --out results/paper/$name" >&2
+  "$bin" search "$@" --out "$here/$name" 2>&1 | tee "$here/$name/stdout.txt"
+}
+
+evaluate() {   # every trial's frozen rule on Fashion-MNIST test tasks, FA/BP at the fa run's rate
+  local jobs=()
+  for r in fa bp pool pool-penalty ehebb oja oja-sign $(cd "$here" && ls -d extra-* 2>/dev/null); do
+    for t in "$here/$r"/trial-*; do
+      [ -f "$t/theta.tsv" ] || continue
+      local k=${t##*/}
+      jobs+=("$t --data fashion-mnist-test --tasks 50 --seed 1 --fa $here/fa/$k --quiet --out $here/eval/$r/$k")
+    done
+  done
+  echo "+ metaplast eval RUN/trial-NNN --data fashion-mnist-test --tasks 50 --seed 1 --fa results/paper/fa/trial-NNN" \
+       "--out results/paper/eval/RUN/trial-NNN  (${#jobs[@]} rules, 2 at a time)" >&2
+  # shellcheck disable=SC2086
+  printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} sh -c "\"$bin\" eval {} > /dev/null"
+}
+
+report() {    # figures, equations, compact trajectories, tables.md
+  for r in fa bp pool pool-penalty ehebb oja oja-guard oja-sign $(cd "$here" && ls -d extra-* 2>/dev/null); do
+    [ -d "$here/$r" ] || continue
+    "$bin" plot "$here/$r" --format png --out "$here/$r/plots/" > /dev/null
+    python3 "$here/tools.py" compact "$r"
+  done
+  [ -d "$here/sweep" ] && "$bin" plot "$here/sweep" --format png --out "$here/sweep/plots/" > /dev/null
+  "$bin" plot "$here/fa" "$here/bp" --labels FA,BP --format png --out "$here/figures/fig3-" > /dev/null
+  "$bin" plot "$here/fa" "$here/bp" "$here/pool" "$here/pool-penalty" --labels FA,BP,pool-prox,pool-penalty \
+    --format png --out "$here/figures/fig4-" > /dev/null
+  "$bin" plot "$here/fa" "$here/ehebb" "$here/oja" "$here/oja-sign" "$here/bp" \
+    --labels FA,FA+eHebb,FA+Oja,FA+Oja-signed,BP --format png --out "$here/figures/fig5-7-" > /dev/null
+  python3 "$here/tools.py" tables
+  echo "wrote $here/tables.md" >&2
+}
+
+part() {
+  case $1 in
+    fa)           run fa "${common[@]}" --terms paper:F0 --feedback fixed ;;
+    bp)           run bp "${common[@]}" --terms paper:F0 --feedback symmetric --bp-detach ;;
+    sweep)        run sweep "${common[@]}" --terms paper --l1 prox --lambda-path 0,1.5,5,20,100 \
+                    --episodes 200 --trials 2 ;;
+    pool)         run pool "${common[@]}" --terms paper --l1 prox --lambda "$lambda" --trials 5 ;;
+    pool-penalty) run pool-penalty "${common[@]}" --terms paper --l1 penalty --lambda "$lambda" --trials 5 ;;
+    extra-pool-lr) label extra-pool-lr "Pool F0..F9, proximal L1, meta-lr 1e-4 (remedy)"
+                  run extra-pool-lr "${common[@]}" --terms paper --l1 prox --lambda "$lambda" --lr 1e-4 ;;
+    extra-bio-penalty) label extra-bio-penalty "F0, F2, F9 (the terms the reference code has), plain L1 penalty"
+                  run extra-bio-penalty "${common[@]}" --terms paper:F0,F2,F9 --l1 penalty --lambda "$lambda" ;;
+    ehebb)        run ehebb "${common[@]}" --terms paper:F0,F2 ;;
+    oja)          run oja "${common[@]}" --terms paper:F0,F9 ;;
+    oja-guard)    run oja-guard "${common[@]}" --terms paper:F0,F9 --dead-guard on --clip-grad 10 --trials 5 ;;
+    oja-sign)     run oja-sign "${common[@]}" --terms paper:F0,F9 --sign F9=+ --trials 5 ;;
+    eval)         evaluate ;;
+    report)       report ;;
+    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign extra-pool-lr extra-bio-penalty eval report; do part "$p"; done ;;
+    *)            echo "run.sh: unknown part '$1' (see the head of $0)" >&2; exit 2 ;;
+  esac
+}
+
+[ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2; }
+for p in "$@"; do part "$p"; done

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""metaplast: the tables of results/paper/README.md, from the runs' own files (standard library only).
+
+  tools.py compact RUN ...   RUN/trials.csv.gz: every trial's per-episode accuracy, loss, status and theta
+                             (the committed stand-in for the trials' full log.csv files, which are large)
+  tools.py tables            results/paper/tables.md: accuracy windows with 98% bootstrap bands over
+                             trials, collapse counts, term survival, held-out evaluation
+
+Definitions (README.md): a trial is COLLAPSED when its mean query accuracy over the last 100 episodes
+(501-600) is <= 0.22, i.e. chance (0.20) plus two points. Bands: percentile bootstrap of the mean over
+trials, 500 resamples, 98%, seeded (the same numbers on every run).
+"""
+import csv
+import glob
+import gzip
+import io
+import json
+import math
+import os
+import random
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHANCE_PLUS = 0.22
+LAST = 100
+
+# run folder -> (label, what the paper reports for it)
+RUNS = [
+    ("fa", "FA (F0, fixed feedback)", "≈ 0.25 after convergence (~100 episodes)"),
+    ("bp", "BP (F0, symmetric feedback)", "≈ 0.70 after convergence"),
+    ("pool", "Pool F0..F9, proximal L1", "approaches BP (≈ 0.70) by ~300 episodes"),
+    ("pool-penalty", "Pool F0..F9, plain L1 penalty (reference)", "approaches BP (≈ 0.70) by ~300 episodes"),
+    ("ehebb", "FA + eHebb (F0, F2)", "clearly above FA, below F^bio (value not stated)"),
+    ("oja", "FA + Oja (F0, F9), no guards", "clearly above FA (value not stated)"),
+    ("oja-guard", "FA + Oja, --dead-guard on --clip-grad 10", "-"),
+    ("oja-sign", "FA + Oja, --sign F9=+", "-"),
+]
+EXTRA_RUNS = []   # filled by main() from extra-*/ folders
+
+
+def num(s):
+    try:
+        return float(s)
+    except ValueError:
+        return float("nan")
+
+
+def mean(v):
+    v = [x for x in v if not math.isnan(x)]
+    return sum(v) / len(v) if v else float("nan")
+
+
+def bootstrap(v, resamples=500, level=0.98, seed=1):
+    """Percentile bootstrap interval of the mean of v (NaNs dropped)."""
+    v = [x for x in v if not math.isnan(x)]
+    if len(v) < 2:
+        return (mean(v), mean(v))
+    rng = random.Random(seed)
+    means = sorted(mean([rng.choice(v) for _ in v]) for _ in range(resamples))
+    a = (1 - level) / 2
+    return means[int(math.floor(a * (resamples - 1)))], means[int(math.ceil((1 - a) * (resamples - 1)))]
+
+
+def read_log(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def trials(run):
+    return sorted(glob.glob(os.path.join(HERE, run, "trial-*")))
+
+
+def trial_rows(run):
+    """[(trial name, rows)] from log.csv, or from the committed trials.csv.gz."""
+    out = []
+    for d in trials(run):
+        p = os.path.join(d, "log.csv")
+        if os.path.exists(p):
+            out.append((os.path.basename(d), read_log(p)))
+    if out:
+        return out
+    gz = os.path.join(HERE, run, "trials.csv.gz")
+    if not os.path.exists(gz):
+        return []
+    by = {}
+    with gzip.open(gz, "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            by.setdefault(r["trial"], []).append(r)
+    return sorted(by.items())
+
+
+def compact(run):
+    rows = trial_rows(run)
+    if not rows:
+        sys.exit("tools.py compact: no trial-*/log.csv in " + run)
+    thetas = [k for k in rows[0][1][0] if k.startswith("theta_")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["trial", "episode", "accuracy", "loss", "status"] + thetas)
+    for name, rs in rows:
+        for r in rs:
+            w.writerow([name, r["episode"], "%.4g" % num(r["accuracy"]), "%.5g" % num(r["loss"]), r["status"]]
+                       + ["%.6g" % num(r[k]) for k in thetas])
+    with gzip.GzipFile(os.path.join(HERE, run, "trials.csv.gz"), "wb", mtime=0) as f:
+        f.write(buf.getvalue().encode())
+
+
+def window(rs, a, b):
+    return mean([num(r["accuracy"]) for r in rs if a <= int(r["episode"]) <= b])
+
+
+def fmt_band(v):
+    if not v or all(math.isnan(x) for x in v):
+        return "-"
+    lo, hi = bootstrap(v)
+    return "%.3f [%.3f, %.3f]" % (mean(v), lo, hi)
+
+
+def theta_final(run):
+    """{trial: {term: theta}} from each trial's theta.tsv."""
+    out = {}
+    for d in trials(run):
+        p = os.path.join(d, "theta.tsv")
+        if os.path.exists(p):
+            with open(p, newline="") as f:
+                out[os.path.basename(d)] = {r["name"]: float(r["theta"]) for r in csv.DictReader(f, delimiter="\t")}
+    return out
+
+
+def tables():
+    out = []
+    runs = RUNS + EXTRA_RUNS
+    present = [(k, lab, pap) for k, lab, pap in runs if trial_rows(k)]
+
+    out.append("## Meta-accuracy (query accuracy after the inner loop)\n")
+    out.append("Mean over trials of each trial's mean accuracy in the window; [98% bootstrap band over trials]. "
+               "Diverged episodes (NaN) are left out of a trial's window mean.\n")
+    out.append("| run | trials | ep. 1-100 | ep. 201-300 | ep. 501-600 | paper |")
+    out.append("|---|---|---|---|---|---|")
+    for k, lab, pap in present:
+        rows = trial_rows(k)
+        cols = [fmt_band([window(rs, a, b) for _, rs in rows]) for a, b in ((1, 100), (201, 300), (501, 600))]
+        out.append("| %s (`%s`) | %d | %s | %s | %s | %s |" % (lab, k, len(rows), cols[0], cols[1], cols[2], pap))
+
+    out.append("\n## Collapse and failures per trial\n")
+    out.append("Collapsed: mean accuracy over the trial's last %d logged episodes <= %.2f (chance 0.20 + 2 points). "
+               "`dead`/`diverged`: episodes with that status in log.csv (the dead-network probe, docs/reliability.md). "
+               "Stopped: the trial ended before episode 600 (--max-failures).\n" % (LAST, CHANCE_PLUS))
+    out.append("| run | collapsed | stopped early | dead episodes (all trials) | diverged episodes | "
+               "per trial: last-100 accuracy |")
+    out.append("|---|---|---|---|---|---|")
+    for k, lab, pap in present:
+        rows = trial_rows(k)
+        col, stop, dead, div, per = 0, 0, 0, 0, []
+        for _, rs in rows:
+            last = int(rs[-1]["episode"]) if rs else 0
+            acc = window(rs, last - LAST + 1, last)
+            col += not (acc > CHANCE_PLUS)
+            stop += last < 600
+            dead += sum(r["status"] == "dead" for r in rs)
+            div += sum(r["status"] == "diverged" for r in rs)
+            per.append(("%.2f" % acc) + ("†" if last < 600 else ""))
+        out.append("| %s | %d/%d | %d | %d | %d | %s |" % (k, col, len(rows), stop, dead, div, " ".join(per)))
+
+    out.append("\n## Final coefficients (theta.tsv of each trial)\n")
+    out.append("Survived: theta != 0 exactly (proximal L1 gives exact zeros); |θ| > 1e-4 in brackets (the plain "
+               "penalty never gives exact zeros). Mean θ and 98% bootstrap band over trials.\n")
+    for k, lab, pap in present:
+        th = theta_final(k)
+        if not th:
+            continue
+        names = list(next(iter(th.values())).keys())
+        out.append("**%s** (`%s`, %d trials)\n" % (lab, k, len(th)))
+        out.append("| term | survived (θ≠0) [abs>1e-4] | mean θ [98%] | θ>0 / θ<0 |")
+        out.append("|---|---|---|---|")
+        for n in names:
+            v = [t[n] for t in th.values()]
+            lo, hi = bootstrap(v)
+            out.append("| %s | %d [%d] | %.3g [%.3g, %.3g] | %d / %d |" % (
+                n, sum(x != 0 for x in v), sum(abs(x) > 1e-4 for x in v), mean(v), lo, hi,
+                sum(x > 0 for x in v), sum(x < 0 for x in v)))
+        out.append("")
+
+    evs = sorted(glob.glob(os.path.join(HERE, "eval", "*", "trial-*", "eval.json")))
+    if evs:
+        out.append("## Held-out evaluation: Fashion-MNIST test tasks (metaplast eval)\n")
+        out.append("Each trial's frozen rule on the same tasks as FA and BP (F0 alone at the FA run's meta-learned "
+                   "rate, fixed or symmetric feedback). Per trial: mean query accuracy over the tasks; here the "
+                   "mean over trials [98% bootstrap band over trials].\n")
+        out.append("| rule | trials | tasks | rule | FA | BP | rule - FA |")
+        out.append("|---|---|---|---|---|---|---|")
+        by = {}
+        for p in evs:
+            by.setdefault(os.path.basename(os.path.dirname(os.path.dirname(p))), []).append(json.load(open(p)))
+        for k, js in sorted(by.items()):
+            def acc(j, m):
+                return next((float(x["mean"]) for x in j.get("methods", []) if x["method"] == m), float("nan"))
+            r, fa, bp = ([acc(j, m) for j in js] for m in ("rule", "FA", "BP"))
+            out.append("| %s | %d | %s | %s | %s | %s | %s |" % (k, len(js), js[0].get("tasks", "?"), fmt_band(r),
+                       fmt_band(fa), fmt_band(bp), fmt_band([a - b for a, b in zip(r, fa)])))
+    with open(os.path.join(HERE, "tables.md"), "w") as f:
+        f.write("# Tables (made by `results/paper/run.sh report`; do not edit)\n\n" + "\n".join(out) + "\n")
+
+
+def main():
+    for d in sorted(glob.glob(os.path.join(HERE, "extra-*"))):
+        k = os.path.basename(d)
+        cfg = os.path.join(d, "label.txt")
+        EXTRA_RUNS.append((k, open(cfg).read().strip() if os.path.exists(cfg) else k, "-"))
+    if len(sys.argv) >= 3 and sys.argv[1] == "compact":
+        for run in sys.argv[2:]:
+            compact(run)
+    elif len(sys.argv) == 2 and sys.argv[1] == "tables":
+        tables()
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
