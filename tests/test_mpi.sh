@@ -18,9 +18,14 @@ fi
 # Open MPI refuses to run as root unless told (CI runs as root)
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 MPIRUN="$MPIEXEC --oversubscribe -np 3"
+# A sanitizer build (MPL_SANITIZE=1): Open MPI leaves allocations of plug-ins it has unloaded, which
+# LeakSanitizer cannot name or suppress; the ranks' leak reports go to files, and only leaks with
+# a frame in metaplast's sources fail the test (check_leaks).
+LSAN_RUN=
+if [ -n "${MPL_SANITIZE:-}" ]; then LSAN_RUN="env LSAN_OPTIONS=exitcode=0:log_path=$WORK/lsan/rank"; fi
 
 fail() { echo "FAIL: $*"; exit 1; }
-rm -rf "$WORK" && mkdir -p "$WORK/one" "$WORK/mpi" || fail "cannot create $WORK"
+rm -rf "$WORK" && mkdir -p "$WORK/one" "$WORK/mpi" "$WORK/lsan" || fail "cannot create $WORK"
 cd "$WORK" || exit 1
 A="--data fashion-mnist-test --hidden 8 --quiet"
 
@@ -47,7 +52,7 @@ same() {
 run() {
   name=$1; shift
   (cd one && "$BIN" search $A --out "$name" "$@" > "$name.out" 2> "$name.err") || { cat "one/$name.err"; fail "$name: one process"; }
-  (cd mpi && $MPIRUN "$BIN" search $A --out "$name" "$@" > "$name.out" 2> "$name.err") || { cat "mpi/$name.err"; fail "$name: 3 ranks"; }
+  (cd mpi && $LSAN_RUN $MPIRUN "$BIN" search $A --out "$name" "$@" > "$name.out" 2> "$name.err") || { cat "mpi/$name.err"; fail "$name: 3 ranks"; }
   for d in one mpi; do sed 's|[0-9.]* s/episode|T s/episode|' "$d/$name.out" > "$d/$name.out.cmp"; done   # wall time
   cmp -s "one/$name.out.cmp" "mpi/$name.out.cmp" || { diff "one/$name.out" "mpi/$name.out"; fail "$name: printed summaries differ"; }
   same "$name"
@@ -97,7 +102,11 @@ if [ $killed -eq 1 ]; then
 else
   fail "could not kill rank 1 during the run (finished first? status $rc)"
 fi
-$MPIRUN "$BIN" search --resume kill --quiet > resume.out 2> resume.err || { cat resume.err; fail "resume on 3 ranks"; }
+$LSAN_RUN $MPIRUN "$BIN" search --resume kill --quiet > resume.out 2> resume.err || { cat resume.err; fail "resume on 3 ranks"; }
 cd ..
 same kill
+if [ -n "$LSAN_RUN" ]; then
+  if grep -l -E '/core/|metaplast' lsan/rank* 2>/dev/null; then cat $(grep -l -E '/core/|metaplast' lsan/rank*); fail "LeakSanitizer: leaks in metaplast's code on the ranks"; fi
+  echo "ok: no leak in metaplast's code on the ranks ($(ls lsan | wc -l) reports of Open MPI's own)"
+fi
 echo "PASS"
