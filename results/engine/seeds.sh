@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# metaplast: how often FA+Oja beats FA by 15 points over episodes 1-100 (issue 2's acceptance check) across
+# seeds 1-8 on Fashion-MNIST, with the paper's unconstrained theta and with Oja's coefficient kept >= 0, and
+# the sign of the first episode's dCE/dtheta_F9, which decides the unconstrained run's fate.
+# Usage: results/engine/seeds.sh [BUILD_DIR]   (about 25 searches of 100 episodes; writes seeds.md)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-$here/../../build}/metaplast
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mean_acc() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "accuracy") a = i; next }
+                      $a != "nan" && $a != "-nan" { s += $a; n++ } END { printf "%.3f", s / n }' "$1"; }
+col() { awk -F, -v c="$2" -v r="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next }
+                                     NR == r + 1 { print $k }' "$1"; }
+{
+  echo "| seed | FA | FA+Oja | FA+Oja − FA | first dCE/dθ9 | θ9 after 100 | FA+Oja, θ9 ≥ 0 | (signed) − FA |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in 1 2 3 4 5 6 7 8; do
+    for v in fa oja ojap; do
+      case $v in fa) t="--terms paper:F0";; oja) t="--terms paper:F0,F9";; ojap) t="--terms paper:F0,F9 --sign F9=+";; esac
+      # shellcheck disable=SC2086
+      "$bin" search --feedback fixed $t --episodes 100 --seed $s --quiet --out "$tmp/$v-$s" > /dev/null
+    done
+    fa=$(mean_acc "$tmp/fa-$s/log.csv"); oja=$(mean_acc "$tmp/oja-$s/log.csv"); ojap=$(mean_acc "$tmp/ojap-$s/log.csv")
+    awk -v s="$s" -v fa="$fa" -v oja="$oja" -v ojap="$ojap" -v g="$(col "$tmp/oja-$s/log.csv" grad_F9 1)" \
+        -v th="$(col "$tmp/oja-$s/log.csv" theta_F9 100)" \
+        'BEGIN { printf "| %d | %.3f | %.3f | %+.3f %s | %+.0f | %+.4f | %.3f | %+.3f %s |\n", s, fa, oja, oja - fa,
+                 (oja - fa >= 0.15) ? "✔" : "✘", g, th, ojap, ojap - fa, (ojap - fa >= 0.15) ? "✔" : "✘" }'
+  done
+} > "$here/seeds.md"
+cat "$here/seeds.md"
