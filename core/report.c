@@ -209,6 +209,11 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
     if (buf) mpl__rule_text(&res, &cfg, buf, need + 1), mpl__sb_printf(s, "%s", buf);
     else s->len += need;
     free(buf);
+    const char *trials = mpl_readout_config(r, "trials");
+    if (trials) { /* a trials directory's consensus rule */
+      mpl__sb_printf(s, "\nθ is the mean over %s trials (zeros included). Survival across trials:\n", trials);
+      for (int i = 0; i < r->n_terms; i++) mpl__sb_printf(s, "%-8s %s\n", r->terms[i].name, r->terms[i].description);
+    }
   } else {
     s->len = (size_t)-1 / 2; /* a length no allocation satisfies: reported as out of memory */
   }
@@ -559,6 +564,60 @@ static int load_dir_tsv(const char *dir, mpl_readout *r, mpl_err *err) {
   return rc;
 }
 
+/* A trials directory (DIR/terms.csv and DIR/trial-001/): the consensus rule, each term's theta
+ * the mean over the trials (zeros included), its description extended with its survival
+ * frequency and the 98% bootstrap interval of terms.csv; the terms themselves and the
+ * configuration come from trial-001. */
+static int load_trials(const char *dir, mpl_readout *r, mpl_err *err) {
+  char path[4200], trial[4200];
+  mpl__join(path, sizeof path, dir, "terms.csv");
+  mpl__join(trial, sizeof trial, dir, "trial-001");
+  char *text = slurp(path);
+  if (!text)
+    return mpl_errorf(err, MPL_ENOTFOUND, "%s holds trials but no %s (is the run finished?): report one trial, e.g. %s",
+                      dir, path, trial);
+  int rc = mpl_readout_load(trial, r, err), lineno = 0, matched = 0, ntrials = 0;
+  for (char *p = text, *nl; rc == 0 && *p; p = nl ? nl + 1 : p + strlen(p)) {
+    nl = strchr(p, '\n');
+    if (nl) *nl = '\0';
+    if (++lineno == 1 || !*p) continue; /* header: term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula */
+    char *f[7];
+    int k = 0;
+    for (char *q = p; k < 7; k++) {
+      f[k] = q;
+      char *c = strchr(q, ',');
+      if (!c) { k++; break; }
+      *c = '\0';
+      q = c + 1;
+    }
+    char *end;
+    double mean = k >= 7 ? strtod(f[4], &end) : NAN;
+    if (k < 7 || !isfinite(mean)) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula", path, lineno); break; }
+    for (int i = 0; i < r->n_terms; i++) {
+      mpl_readout_term *t = &r->terms[i];
+      if (strcmp(t->name, f[0]) != 0) continue;
+      char note[512];
+      snprintf(note, sizeof note, "%s%ssurvived in %s of %s trials; theta is the mean over trials, 98%% interval [%.4g, %.4g]",
+               t->description, *t->description ? "; " : "", f[2], f[3], strtod(f[5], NULL), strtod(f[6], NULL));
+      char *d = mpl__strdup(note);
+      if (!d) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); break; }
+      free(t->description);
+      t->description = d;
+      t->theta = mean;
+      ntrials = atoi(f[3]);
+      matched++;
+    }
+  }
+  free(text);
+  if (rc == 0 && matched != r->n_terms)
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s: %d of %s's %d terms are listed", path, matched, trial, r->n_terms);
+  char nt[32];
+  snprintf(nt, sizeof nt, "%d", ntrials);
+  if (rc == 0 && (push_config(r, "trials", nt) || push_config(r, "rule", "mean theta over the trials (zeros included)")))
+    rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  return rc;
+}
+
 int mpl_readout_load(const char *path, mpl_readout *r, mpl_err *err) {
   struct stat st;
   memset(r, 0, sizeof *r);
@@ -569,7 +628,12 @@ int mpl_readout_load(const char *path, mpl_readout *r, mpl_err *err) {
   if (S_ISDIR(st.st_mode)) {
     char json[4200];
     mpl__join(json, sizeof json, path, "rule.json");
-    rc = access(json, F_OK) == 0 ? load_json(json, r, err) : load_dir_tsv(path, r, err);
+    char tsv[4200], trial[4200];
+    mpl__join(tsv, sizeof tsv, path, "theta.tsv");
+    mpl__join(trial, sizeof trial, path, "trial-001");
+    if (access(json, F_OK) == 0) rc = load_json(json, r, err);
+    else if (access(tsv, F_OK) != 0 && access(trial, F_OK) == 0) rc = load_trials(path, r, err);
+    else rc = load_dir_tsv(path, r, err);
   } else {
     rc = load_json(path, r, err);
   }

@@ -12,6 +12,7 @@
 
 #include "metaplast/search.h"
 #include "metaplast/stats.h"
+#include "metaplast/report.h"
 #include "metaplast/trials.h"
 
 #define EPISODES 12
@@ -227,6 +228,37 @@ static void summary_matches_direct(void **state) {
   char *md = slurp2(dir, "summary.md");
   mpl_assert_contains(md, "| F9 |");
   mpl_assert_contains(md, "4 trials (seeds 6..9)");
+  /* the trials directory reads out as its consensus rule: each term's mean theta over the trials,
+   * its survival in the description; every format renders it and JSON loads back the same */
+  mpl_readout ro, back;
+  assert_int_equal(mpl_readout_load(dir, &ro, &err), MPL_OK);
+  assert_int_equal(ro.n_terms, 3);
+  assert_string_equal(mpl_readout_config(&ro, "trials"), "4");
+  for (int i = 0; i < 3; i++) {
+    assert_string_equal(ro.terms[i].name, names[i]);
+    mpl_assert_close(ro.terms[i].theta, r.theta_mean[i], 1e-15, 1e-18);
+    char want[64];
+    snprintf(want, sizeof want, "survived in %d of 4 trials", (int)csv_num(terms, i + 1, "survived"));
+    mpl_assert_contains(ro.terms[i].description, want);
+  }
+  for (int f = MPL_REPORT_TEXT; f <= MPL_REPORT_JSON; f++) {
+    char *out = mpl_readout_format(&ro, (mpl_report_format)f, &err);
+    assert_non_null(out);
+    if (f == MPL_REPORT_TEXT) mpl_assert_contains(out, "mean over 4 trials");
+    if (f == MPL_REPORT_JSON) {
+      char jpath[4200];
+      snprintf(jpath, sizeof jpath, "%s/consensus.json", dir);
+      FILE *jf = fopen(jpath, "w");
+      assert_non_null(jf);
+      fputs(out, jf);
+      fclose(jf);
+      assert_int_equal(mpl_readout_load(jpath, &back, &err), MPL_OK);
+      for (int i = 0; i < 3; i++) assert_memory_equal(&back.terms[i].theta, &ro.terms[i].theta, sizeof(double));
+      mpl_readout_free(&back);
+    }
+    free(out);
+  }
+  mpl_readout_free(&ro);
   free(md), free(sum), free(terms);
   for (int t = 0; t < N; t++) free(logs[t]), free(tsv[t]);
   mpl_trials_result_free(&r);
