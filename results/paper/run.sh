@@ -17,6 +17,7 @@
 #   pool          Fig. 4: the ten terms F0..F9, proximal L1, lambda 1.5 (the sweep found none that works;
 #                 1.5 is the reference's), 5 trials (it fails in every trial of the sweep)
 #   pool-penalty  the same with the reference's plain L1 penalty (Adam on CE + lambda |theta|_1)
+#   sweep-lr      the lambda sweep again with Adam's step 1e-4 (lambda 1.5, 20, 100; 200 episodes, 2 trials)
 #   extra-pool-lr remedy: the pool with Adam's step 1e-4 instead of 1e-3 (10 trials)
 #   extra-bio-penalty  the pool the reference code implements (F0, F2, F9), plain penalty, lambda 1.5
 #   ehebb         Fig. 5: F0 + F2 (eHebb), lambda 0
@@ -67,7 +68,10 @@ report() {    # figures, equations, compact trajectories, tables.md
     "$bin" plot "$here/$r" --format png --out "$here/$r/plots/" > /dev/null
     python3 "$here/tools.py" compact "$r"
   done
-  [ -d "$here/sweep" ] && "$bin" plot "$here/sweep" --format png --out "$here/sweep/plots/" > /dev/null
+  if [ -d "$here/sweep" ]; then
+    "$bin" plot "$here/sweep" --format png --out "$here/sweep/plots/" > /dev/null
+    for l in "$here"/sweep/lambda-*; do python3 "$here/tools.py" compact "sweep/${l##*/}"; done
+  fi
   "$bin" plot "$here/fa" "$here/bp" --labels FA,BP --format png --out "$here/figures/fig3-" > /dev/null
   "$bin" plot "$here/fa" "$here/bp" "$here/pool" "$here/pool-penalty" --labels FA,BP,pool-prox,pool-penalty \
     --format png --out "$here/figures/fig4-" > /dev/null
@@ -83,6 +87,8 @@ part() {
     bp)           run bp "${common[@]}" --terms paper:F0 --feedback symmetric --bp-detach ;;
     sweep)        run sweep "${common[@]}" --terms paper --l1 prox --lambda-path 0,1.5,5,20,100 \
                     --episodes 200 --trials 2 ;;
+    sweep-lr)     run sweep-lr "${common[@]}" --terms paper --l1 prox --lr 1e-4 --lambda-path 1.5,20,100 \
+                    --episodes 200 --trials 2 ;;
     pool)         run pool "${common[@]}" --terms paper --l1 prox --lambda "$lambda" --trials 5 ;;
     pool-penalty) run pool-penalty "${common[@]}" --terms paper --l1 penalty --lambda "$lambda" --trials 5 ;;
     extra-pool-lr) label extra-pool-lr "Pool F0..F9, proximal L1, meta-lr 1e-4 (remedy)"
@@ -95,7 +101,7 @@ part() {
     oja-sign)     run oja-sign "${common[@]}" --terms paper:F0,F9 --sign F9=+ --trials 5 ;;
     eval)         evaluate ;;
     report)       report ;;
-    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign extra-pool-lr extra-bio-penalty eval report; do part "$p"; done ;;
+    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign sweep-lr extra-pool-lr extra-bio-penalty eval report; do part "$p"; done ;;
     *)            echo "run.sh: unknown part '$1' (see the head of $0)" >&2; exit 2 ;;
   esac
 }
