@@ -67,6 +67,13 @@ run path --terms paper:F0,F2,F9 --episodes 5 --lambda-path 0,1e-3,1e-2 --trials 
 run batch --terms paper --episodes 10 --meta-batch 5 --checkpoint-every 3
 grep -q ',diverged,' one/batch/log.csv || echo "note: no diverged episode in the meta-batch run"
 
+# An error on rank 0 (the results directory already holds a run) stops every rank, and rank 0,
+# whose exit status is the job's, says why.
+(cd mpi && $MPIRUN "$BIN" search $A --out batch --terms paper --episodes 2 --meta-batch 5 > again.out 2> again.err)
+[ $? -ne 0 ] || fail "an error on rank 0: exit status 0"
+grep -q "batch/log.csv already exists" mpi/again.err || { cat mpi/again.err; fail "rank 0's error message is missing"; }
+echo "ok: an error on rank 0 stops all ranks with its message"
+
 # A rank whose run fails stops the whole job, saying which rank and why: trial 2 runs on rank 1
 # and its directory is a file.
 mkdir -p mpi/bad && : > mpi/bad/trial-002

@@ -190,7 +190,7 @@ static int run_multi(const mpl_search_cfg *c) {
   if (rc < 0 && root) fprintf(stderr, PROG ": %s\n", err.msg);
   if (text && root) printf("%s\nresults in %s/\n", text, c->out);
   free(text);
-  return rc < 0 ? 1 : 0;
+  return rc < 0 && root ? 1 : 0;   /* MPI: rank 0's status is the job's (see search below) */
 }
 
 /* SIGINT/SIGTERM: the search checkpoints after the current episode and returns; a second signal
@@ -296,10 +296,11 @@ static int search(int argc, char **argv) {
   mpl_err err = {0};
   int rc = mpl_search_run(&c, &res, &err);
   free(cmd);
-  if (!root) {   /* a helper rank: rank 0 reports, errors included */
+  if (!root) {   /* a helper rank: rank 0 reports, errors included, and its exit status is the job's (a
+                  * helper exiting non-zero first would make mpirun kill rank 0 before it says why) */
     mpl_search_result_free(&res);
     free(resume_mem);
-    return rc < 0 ? 1 : 0;
+    return 0;
   }
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
   if (res.interrupted)
