@@ -18,7 +18,7 @@ autograd graph every episode on this VM.  Configurations with Oja's term also ru
 
 A torch configuration whose last warm-up episode takes more than --max-seconds (3 s) is cut to 20
 timed episodes, and metaplast then runs the same number.  The table is printed and written, with the
-machine, the versions and the exact command, to --md (default bench/last-run.md).
+machine, the versions and the exact command, to --md (default results/bench/last-run.md).
 
 Usage: /usr/bin/python3 bench/bench.py [--episodes 20] [--warmup 2] [--seed 1] [--md FILE]
                                        [--configs FA,BP,...] [--no-factored] [--no-heap-kept]
@@ -138,7 +138,7 @@ def main():
     ap.add_argument("--no-factored", action="store_true", help="skip the torch --oja-factored rows")
     ap.add_argument("--no-heap-kept", action="store_true",
                     help="skip the torch runs with glibc's heap trimming disabled (the 'heap kept' column)")
-    ap.add_argument("--md", default=os.path.join(HERE, "last-run.md"), help="markdown report (bench/last-run.md)")
+    ap.add_argument("--md", default=os.path.join(ROOT, "results", "bench", "last-run.md"), help="markdown report (results/bench/last-run.md)")
     args = ap.parse_args()
     if args.episodes < 20:
         ap.error("--episodes must be >= 20")
