@@ -24,8 +24,9 @@
 #   oja           Fig. 7: F0 + F9 (Oja), lambda 0, no guards: the reference's settings (PAPER.md §11)
 #   oja-guard     the same with metaplast's guards: --dead-guard on, --clip-grad 10
 #   oja-sign      the same with the sign constraint --sign F9=+
-#   eval          every trial's rule of pool, ehebb, oja, oja-sign on 100 Fashion-MNIST test tasks
-#                 against FA and BP at the rate meta-learned by the fa part (metaplast eval)
+#   eval          every trial's rule (fa, bp, pool*, ehebb, oja, oja-sign, extra-*) on 100 Fashion-MNIST test
+#                 tasks against FA and BP at the rate meta-learned by the fa part (metaplast eval), with the
+#                 clean task sampler (eval/) and with the rule's own reference sampler (eval-paper/)
 #   report        plots (metaplast plot), equations (metaplast report) and the tables of README.md
 #                 (collapse counts, windows, eval) into results/paper/tables.md
 set -euo pipefail
@@ -48,18 +49,20 @@ run() {   # run NAME ARGS...: one search into results/paper/NAME
 }
 
 evaluate() {   # every trial's frozen rule on Fashion-MNIST test tasks, FA/BP at the fa run's rate
-  local jobs=()
+  local jobs=() r t k
   for r in fa bp pool pool-penalty ehebb oja oja-sign $(cd "$here" && ls -d extra-* 2>/dev/null); do
     for t in "$here/$r"/trial-*; do
-      [ -f "$t/theta.tsv" ] || continue
-      local k=${t##*/}
-      jobs+=("$t --data fashion-mnist-test --tasks 50 --seed 1 --fa $here/fa/$k --quiet --out $here/eval/$r/$k")
+      [ -f "$t/rule.json" ] || continue
+      k=${t##*/}
+      python3 "$here/tools.py" clean-rule "$t" "$here/eval/$r/$k"
+      jobs+=("$here/eval/$r/$k/rule.json --out $here/eval/$r/$k --fa $here/fa/$k")
+      jobs+=("$t --out $here/eval-paper/$r/$k --fa $here/fa/$k")
     done
   done
-  echo "+ metaplast eval RUN/trial-NNN --data fashion-mnist-test --tasks 50 --seed 1 --fa results/paper/fa/trial-NNN" \
-       "--out results/paper/eval/RUN/trial-NNN  (${#jobs[@]} rules, 2 at a time)" >&2
-  # shellcheck disable=SC2086
-  printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} sh -c "\"$bin\" eval {} > /dev/null"
+  echo "+ metaplast eval RULE --data fashion-mnist-test --tasks 100 --seed 1 --fa results/paper/fa/trial-NNN" \
+       "--out results/paper/eval[-paper]/RUN/trial-NNN  (${#jobs[@]} evaluations, 2 at a time)" >&2
+  printf '%s\n' "${jobs[@]}" |
+    xargs -P 2 -I{} sh -c "\"$bin\" eval {} --data fashion-mnist-test --tasks 100 --seed 1 --quiet > /dev/null"
 }
 
 report() {    # figures, equations, compact trajectories, tables.md

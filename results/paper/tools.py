@@ -3,11 +3,14 @@
 
   tools.py compact RUN ...   RUN/trials.csv.gz: every trial's per-episode accuracy, loss, status and theta
                              (the committed stand-in for the trials' full log.csv files, which are large)
+  tools.py clean-rule TRIAL OUT
+                             OUT/rule.json: TRIAL's rule.json with the clean task sampler (metaplast eval
+                             takes the sampler from the rule's configuration and has no flag for it)
   tools.py tables            results/paper/tables.md: accuracy windows with 98% bootstrap bands over
                              trials, collapse counts, term survival, held-out evaluation
 
-Definitions (README.md): a trial is COLLAPSED when its mean query accuracy over the last 100 episodes
-(501-600) is <= 0.22, i.e. chance (0.20) plus two points. Bands: percentile bootstrap of the mean over
+Definitions (README.md): a trial is COLLAPSED when it was stopped by --max-failures or its mean query
+accuracy over episodes 501-600 is <= 0.22, i.e. chance (0.20) plus two points. Bands: percentile bootstrap of the mean over
 trials, 500 resamples, 98%, seeded (the same numbers on every run).
 """
 import csv
@@ -22,7 +25,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHANCE_PLUS = 0.22
-LAST = 100
 
 # run folder -> (label, what the paper reports for it)
 RUNS = [
@@ -143,25 +145,28 @@ def tables():
         out.append("| %s (`%s`) | %d | %s | %s | %s | %s |" % (lab, k, len(rows), cols[0], cols[1], cols[2], pap))
 
     out.append("\n## Collapse and failures per trial\n")
-    out.append("Collapsed: mean accuracy over the trial's last %d logged episodes <= %.2f (chance 0.20 + 2 points). "
-               "`dead`/`diverged`: episodes with that status in log.csv (the dead-network probe, docs/reliability.md). "
-               "Stopped: the trial ended before episode 600 (--max-failures).\n" % (LAST, CHANCE_PLUS))
-    out.append("| run | collapsed | stopped early | dead episodes (all trials) | diverged episodes | "
-               "per trial: last-100 accuracy |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("A trial is **collapsed** when it was stopped by `--max-failures` (20 consecutive failed episodes: it "
+               "never recovered) or its mean accuracy over episodes 501-600 is <= %.2f (chance 0.20 + 2 points). "
+               "It **broke down** when it logged >= 10 failed episodes (`dead` or `diverged` in log.csv; the "
+               "dead-network probe of docs/reliability.md) after episode 100. Per trial: mean accuracy over "
+               "episodes 501-600 / 551-600 (over the episodes it logged; † = stopped early at the episode given).\n"
+               % CHANCE_PLUS)
+    out.append("| run | collapsed | broke down | stopped early | dead episodes | diverged episodes | per trial |")
+    out.append("|---|---|---|---|---|---|---|")
     for k, lab, pap in present:
         rows = trial_rows(k)
-        col, stop, dead, div, per = 0, 0, 0, 0, []
+        col, brk, stop, dead, div, per = 0, 0, 0, 0, 0, []
         for _, rs in rows:
             last = int(rs[-1]["episode"]) if rs else 0
-            acc = window(rs, last - LAST + 1, last)
-            col += not (acc > CHANCE_PLUS)
-            stop += last < 600
+            a100, a50 = window(rs, 501, 600), window(rs, 551, 600)
+            stopped = last < 600
+            col += stopped or not (a100 > CHANCE_PLUS)
+            brk += sum(r["status"] != "ok" for r in rs if int(r["episode"]) > 100) >= 10
+            stop += stopped
             dead += sum(r["status"] == "dead" for r in rs)
             div += sum(r["status"] == "diverged" for r in rs)
-            per.append(("%.2f" % acc) + ("†" if last < 600 else ""))
-        out.append("| %s | %d/%d | %d | %d | %d | %s |" % (k, col, len(rows), stop, dead, div, " ".join(per)))
-
+            per.append("%.2f/%.2f%s" % (a100, a50, "†%d" % last if stopped else ""))
+        out.append("| %s | %d/%d | %d | %d | %d | %d | %s |" % (k, col, len(rows), brk, stop, dead, div, " ".join(per)))
     out.append("\n## Final coefficients (theta.tsv of each trial)\n")
     out.append("Survived: theta != 0 exactly (proximal L1 gives exact zeros); |θ| > 1e-4 in brackets (the plain "
                "penalty never gives exact zeros). Mean θ and 98% bootstrap band over trials.\n")
@@ -181,23 +186,33 @@ def tables():
                 sum(x > 0 for x in v), sum(x < 0 for x in v)))
         out.append("")
 
-    evs = sorted(glob.glob(os.path.join(HERE, "eval", "*", "trial-*", "eval.json")))
-    if evs:
-        out.append("## Held-out evaluation: Fashion-MNIST test tasks (metaplast eval)\n")
-        out.append("Each trial's frozen rule on the same tasks as FA and BP (F0 alone at the FA run's meta-learned "
-                   "rate, fixed or symmetric feedback). Per trial: mean query accuracy over the tasks; here the "
-                   "mean over trials [98% bootstrap band over trials].\n")
+    for sub, what in (("eval", "the clean sampler (M distinct classes, images drawn afresh, train and query "
+                                "disjoint)"),
+                      ("eval-paper", "the rule's own (reference) sampler: classes with replacement, each class's "
+                                     "first K+Q = 60 test images")):
+        evs = sorted(glob.glob(os.path.join(HERE, sub, "*", "trial-*", "eval.json")))
+        if not evs:
+            continue
+        out.append("## Held-out evaluation: Fashion-MNIST test tasks, %s (`%s/`)\n" % (what.split(" (")[0].split(":")[0], sub))
+        out.append("Each trial's frozen rule (`metaplast eval`) on 5-way 50+10 tasks drawn with %s, beside FA and "
+                   "BP (F0 alone with fixed or symmetric feedback) at the rate θ_F0 meta-learned by the FA run of "
+                   "the same seed (`--fa fa/trial-NNN`), all on the same tasks and initial weights. Per trial: mean "
+                   "query accuracy over the tasks; here the mean over trials [98%% bootstrap band over trials].\n"
+                   % what)
         out.append("| rule | trials | tasks | rule | FA | BP | rule - FA |")
         out.append("|---|---|---|---|---|---|---|")
         by = {}
         for p in evs:
-            by.setdefault(os.path.basename(os.path.dirname(os.path.dirname(p))), []).append(json.load(open(p)))
-        for k, js in sorted(by.items()):
+            with open(p) as f:
+                by.setdefault(os.path.basename(os.path.dirname(os.path.dirname(p))), []).append(json.load(f))
+        order = [k for k, _, _ in runs]
+        for k, js in sorted(by.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
             def acc(j, m):
                 return next((float(x["mean"]) for x in j.get("methods", []) if x["method"] == m), float("nan"))
             r, fa, bp = ([acc(j, m) for j in js] for m in ("rule", "FA", "BP"))
             out.append("| %s | %d | %s | %s | %s | %s | %s |" % (k, len(js), js[0].get("tasks", "?"), fmt_band(r),
                        fmt_band(fa), fmt_band(bp), fmt_band([a - b for a, b in zip(r, fa)])))
+        out.append("")
     with open(os.path.join(HERE, "tables.md"), "w") as f:
         f.write("# Tables (made by `results/paper/run.sh report`; do not edit)\n\n" + "\n".join(out) + "\n")
 
@@ -210,6 +225,14 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "compact":
         for run in sys.argv[2:]:
             compact(run)
+    elif len(sys.argv) == 4 and sys.argv[1] == "clean-rule":
+        with open(os.path.join(sys.argv[2], "rule.json")) as f:
+            rule = json.load(f)
+        rule["config"]["sampling"] = "clean"
+        os.makedirs(sys.argv[3], exist_ok=True)
+        with open(os.path.join(sys.argv[3], "rule.json"), "w") as f:
+            json.dump(rule, f, ensure_ascii=False, indent=2)
+            f.write("\n")
     elif len(sys.argv) == 2 and sys.argv[1] == "tables":
         tables()
     else:
