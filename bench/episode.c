@@ -102,8 +102,7 @@ int main(int argc, char **argv) {
   for (int e = 0; e < warmup + episodes; e++) {
     if (mpl_task_sample(ds, &tc, rng, &task, &err) < 0) return die("task", err.msg);
     mpl_episode_init_weights(ep, rng);
-    for (int i = 0; i < nt; i++) mpl_dataset_image(ds, task.train[i], tx + (size_t)i * ds->dim), ty[i] = ds->labels[task.train[i]];
-    for (int i = 0; i < nq; i++) mpl_dataset_image(ds, task.query[i], qx + (size_t)i * ds->dim), qy[i] = ds->labels[task.query[i]];
+    mpl_task_gather(ds, &task, tx, ty, qx, qy);
     mpl_episode_stats st;
     double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     int rc = mpl_episode_run(ep, theta, tx, ty, nt, qx, qy, nq, &st, primal ? NULL : grad, &err);

@@ -239,16 +239,7 @@ static int draw_task(evaluation *E, int t, mpl_err *err) {
   gsl_rng_set(E->rng, mpl_eval_task_seed(E->cfg->seed, t));
   int rc = mpl_task_sample(E->ds, &E->task_cfg, E->rng, &E->task, err);
   if (rc < 0) return rc;
-  int nt = E->task.m * E->task.k, nq = E->task.m * E->task.q;
-  size_t d = E->ds->dim;
-  for (int i = 0; i < nt; i++) {
-    mpl_dataset_image(E->ds, E->task.train[i], E->tx + (size_t)i * d);
-    E->ty[i] = E->ds->labels[E->task.train[i]];
-  }
-  for (int i = 0; i < nq; i++) {
-    mpl_dataset_image(E->ds, E->task.query[i], E->qx + (size_t)i * d);
-    E->qy[i] = E->ds->labels[E->task.query[i]];
-  }
+  mpl_task_gather(E->ds, &E->task, E->tx, E->ty, E->qx, E->qy);
   return MPL_OK;
 }
 

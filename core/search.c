@@ -336,16 +336,7 @@ static int prepare_episode(run *R, int e, int task, mpl_err *err) {
   int rc = mpl_task_sample(R->ds, &R->cfg->task, R->rng, &R->task, err);
   if (rc < 0) return rc;
   mpl_episode_init_weights(R->ep, R->rng);
-  int nt = R->task.m * R->task.k, nq = R->task.m * R->task.q;
-  size_t d = R->ds->dim;
-  for (int i = 0; i < nt; i++) {
-    mpl_dataset_image(R->ds, R->task.train[i], R->tx + (size_t)i * d);
-    R->ty[i] = R->ds->labels[R->task.train[i]];
-  }
-  for (int i = 0; i < nq; i++) {
-    mpl_dataset_image(R->ds, R->task.query[i], R->qx + (size_t)i * d);
-    R->qy[i] = R->ds->labels[R->task.query[i]];
-  }
+  mpl_task_gather(R->ds, &R->task, R->tx, R->ty, R->qx, R->qy);
   return MPL_OK;
 }
 
@@ -754,7 +745,7 @@ static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, 
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
   R->spread = 0;
   for (int b = 0; b < B; b++) {
-    double spread;
+    double spread = 0;
     rc = R->recs ? dist_task(R, b, theta, &one, &spread, eerr, err)
                  : run_task(R, e, b, theta, &one, R->grad, &spread, eerr, err);
     if (rc < 0) return rc;

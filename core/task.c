@@ -136,3 +136,16 @@ int mpl_task_sample(const mpl_dataset *ds, const mpl_task_cfg *cfg, gsl_rng *rng
   gsl_ran_shuffle(rng, t->train, (size_t)t->m * t->k, sizeof *t->train);
   return MPL_OK;
 }
+
+void mpl_task_gather(const mpl_dataset *ds, const mpl_task *t, double *train_x, int *train_y, double *query_x,
+                     int *query_y) {
+  int nt = t->m * t->k, nq = t->m * t->q;
+  for (int i = 0; i < nt; i++) {
+    mpl_dataset_image(ds, t->train[i], train_x + (size_t)i * ds->dim);
+    train_y[i] = ds->labels[t->train[i]];
+  }
+  for (int i = 0; i < nq; i++) {
+    mpl_dataset_image(ds, t->query[i], query_x + (size_t)i * ds->dim);
+    query_y[i] = ds->labels[t->query[i]];
+  }
+}

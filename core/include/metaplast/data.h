@@ -98,6 +98,11 @@ MPL_API void mpl_task_free(mpl_task *t);
 MPL_API int mpl_task_sample(const mpl_dataset *ds, const mpl_task_cfg *cfg, gsl_rng *rng,
                             mpl_task *t, mpl_err *err);
 
+/* Gather a task's images (pixels in [0,1], rows of ds->dim) and labels: the m*k training images
+ * in online order into train_x/train_y, the m*q query images into query_x/query_y. */
+MPL_API void mpl_task_gather(const mpl_dataset *ds, const mpl_task *t, double *train_x, int *train_y,
+                             double *query_x, int *query_y);
+
 #ifdef __cplusplus
 }
 #endif
