@@ -495,7 +495,7 @@ static int path_figure(script *S, const ppath *P, int n) {
   fprintf(p, "plot ");
   for (int k = 0; k < n; k++) {
     fprintf(p, "%s", k ? ", \\\n     " : ""), q(p, P[k].data);
-    snprintf(buf, sizeof buf, "%s: final accuracy, bars: 98%% bootstrap interval", P[k].label);
+    snprintf(buf, sizeof buf, "%.500s: final accuracy, bars: 98%% bootstrap interval", P[k].label);
     fprintf(p, " using 1:2:3:4 with yerrorbars pt 7 ps 1.2 lw 1.5 lc rgb '%s' title ", COLOR(k));
     q(p, buf);
     fprintf(p, ", \\\n     ");
