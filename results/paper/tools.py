@@ -25,6 +25,7 @@ import random
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+WINDOWS = ((1, 100), (201, 300), (501, 600))
 CHANCE_PLUS = 0.22
 
 # run folder -> (label, what the paper reports for it)
@@ -106,6 +107,26 @@ def compact(run):
                        + ["%.6g" % num(r[k]) for k in thetas])
     with gzip.GzipFile(os.path.join(HERE, run, "trials.csv.gz"), "wb", mtime=0) as f:
         f.write(buf.getvalue().encode())
+    # alignment.csv: per trial and window, the mean alignment angle and the geometric-mean
+    # orthonormality error per layer over the window's ok episodes (log.csv's alpha_*, ortho_*)
+    cols = [k for k in rows[0][1][0] if k.startswith("alpha_") or k.startswith("ortho_")]
+    with open(os.path.join(HERE, run, "alignment.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["trial", "episodes"] + cols)
+        for name, rs in rows:
+            for a, b in WINDOWS:
+                ok = [r for r in rs if a <= int(r["episode"]) <= b and r["status"] == "ok"]
+                vals = []
+                for c in cols:
+                    v = [num(r[c]) for r in ok]
+                    v = [x for x in v if not math.isnan(x) and (c.startswith("alpha_") or x > 0)]
+                    if not v:
+                        vals.append("nan")
+                    elif c.startswith("alpha_"):
+                        vals.append("%.2f" % mean(v))
+                    else:
+                        vals.append("%.4g" % math.exp(mean([math.log(x) for x in v])))
+                w.writerow([name, "%d-%d" % (a, b)] + vals)
 
 
 def window(rs, a, b):
@@ -171,6 +192,33 @@ def tables():
             div += sum(r["status"] == "diverged" for r in rs)
             per.append("%.2f/%.2f%s" % (a100, a50, "†%d" % last if stopped else ""))
         out.append("| %s | %d/%d | %d | %d | %d | %d | %s |" % (k, col, len(rows), brk, stop, dead, div, " ".join(per)))
+    out.append("\n## Alignment angles and orthonormality error, episodes 201-300 (alignment.csv)\n")
+    out.append("α_ℓ: angle in degrees between the query-batch mean of e_ℓ fed back by B and by Wᵀ (90 = "
+               "orthogonal, 0 = BP's direction; ℓ = 0 is the synthetic input error), mean over ok episodes, "
+               "then over trials. E_ℓ: Σ over query images of ‖z_ℓ − W Wᵀ y_ℓ‖² (the paper's Fig. 8), geometric "
+               "mean over ok episodes, then over trials. BP's angles are 0 by definition (not shown).\n")
+    hdr = None
+    for k, lab, pap in present:
+        p = os.path.join(HERE, k, "alignment.csv")
+        if k == "bp" or not os.path.exists(p):
+            continue
+        with open(p, newline="") as f:
+            rs = [r for r in csv.DictReader(f) if r["episodes"] == "201-300"]
+        cols = [c for c in rs[0] if c.startswith("alpha_") or c.startswith("ortho_")]
+        if hdr is None:
+            hdr = cols
+            out.append("| run | " + " | ".join(c.replace("alpha_", "α_").replace("ortho_", "E_") for c in cols) + " |")
+            out.append("|---" * (len(cols) + 1) + "|")
+        cell = []
+        for c in hdr:
+            v = [num(r.get(c, "nan")) for r in rs]
+            if c.startswith("ortho_"):
+                v = [x for x in v if x > 0]
+                cell.append("%.3g" % math.exp(mean([math.log(x) for x in v])) if v else "-")
+            else:
+                cell.append("%.1f" % mean(v))
+        out.append("| %s | %s |" % (k, " | ".join(cell)))
+
     out.append("\n## Final coefficients (theta.tsv of each trial)\n")
     out.append("Survived: theta != 0 exactly (proximal L1 gives exact zeros); |θ| > 1e-4 in brackets (the plain "
                "penalty never gives exact zeros). Mean θ and 98% bootstrap band over trials.\n")
@@ -212,7 +260,8 @@ def tables():
         order = [k for k, _, _ in runs]
         for k, js in sorted(by.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
             def acc(j, m):
-                return next((float(x["mean"]) for x in j.get("methods", []) if x["method"] == m), float("nan"))
+                return next((float("nan") if x["mean"] is None else float(x["mean"])
+                             for x in j.get("methods", []) if x["method"] == m), float("nan"))
             r, fa, bp = ([acc(j, m) for j in js] for m in ("rule", "FA", "BP"))
             out.append("| %s | %d | %s | %s | %s | %s | %s |" % (k, len(js), js[0].get("tasks", "?"), fmt_band(r),
                        fmt_band(fa), fmt_band(bp), fmt_band([a - b for a, b in zip(r, fa)])))
