@@ -444,7 +444,11 @@ static int series_figure(script *S, const char *name, int kind) {
       q(p, buf);
     }
   }
-  if (!drawn) fprintf(p, "NaN notitle");
+  if (!drawn) { /* e.g. alignment angles of BP runs (undefined): an empty frame that says so */
+    fprintf(s, "unset logscale y\nset xrange [0:1]\nset yrange [0:1]\n"
+               "set label 1 'no data for this figure in these runs' at graph 0.5, 0.5 center\n");
+    fprintf(p, "2 notitle");
+  }
   fprintf(p, "\n");
   int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
   if (rc == 0) figure(S, name, sp, pp);

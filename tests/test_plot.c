@@ -153,6 +153,38 @@ static void plot_one_run(void **state) {
 }
 
 /* A trials directory: the band over trials; SVG. */
+/* A BP run: its alignment angles are undefined (all zero in the log); every figure is still drawn,
+ * the angles' as an empty frame that says so (gnuplot refuses to plot nothing). */
+static void plot_bp_run(void **state) {
+  (void)state;
+  NEED();
+  char dir[4200], prefix[4300];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("plot-bp"));
+  mpl_search_cfg c;
+  mpl_search_result r;
+  mpl_err err = {0};
+  cfg_small(&c, dir, "paper:F0");
+  c.feedback = MPL_FB_SYMMETRIC;
+  c.episodes = 4;
+  c.force = 1;
+  assert_int_equal(mpl_search_run(&c, &r, &err), MPL_OK);
+  mpl_search_result_free(&r);
+  mpl_plot_cfg pc;
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&pc);
+  if (mpl_plot(dirs, 1, &pc, &err) < 0) fail_msg("%s", err.msg);
+  snprintf(prefix, sizeof prefix, "%s/plots/", dir);
+  const char *figs[] = {"accuracy", "loss", "theta", "alpha", "ortho"};
+  for (int i = 0; i < 5; i++) {
+    char n[64];
+    snprintf(n, sizeof n, "%s.png", figs[i]);
+    assert_magic(prefix, n, "\x89PNG\r\n");
+  }
+  char *gp = read_in(prefix, "plot.gp");
+  mpl_assert_contains(gp, "no data for this figure in these runs");
+  free(gp);
+}
+
 static void plot_trials_svg(void **state) {
   (void)state;
   NEED();
@@ -281,7 +313,7 @@ static void plot_bad_input(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
+    cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_bp_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
     cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_without_gnuplot),
     cmocka_unit_test(plot_bad_input),
   };
