@@ -152,7 +152,10 @@ static int read_config(evaluation *E, mpl_err *err) {
   mpl_search_cfg d;
   mpl_search_defaults(&d);
   E->task_cfg = d.task;
-  E->task_cfg.mode = !strcmp(cfg_or(r, "sampling", "clean"), "paper") ? MPL_SAMPLE_PAPER : MPL_SAMPLE_CLEAN;
+  const char *sampling = E->cfg->sampling ? E->cfg->sampling : cfg_or(r, "sampling", "clean");
+  if (strcmp(sampling, "clean") && strcmp(sampling, "paper"))
+    return mpl_errorf(err, MPL_EINVAL, "sampling '%s': expected clean or paper", sampling);
+  E->task_cfg.mode = !strcmp(sampling, "paper") ? MPL_SAMPLE_PAPER : MPL_SAMPLE_CLEAN;
   int rc = cfg_int(E, "M", d.task.m, 1, 1 << 20, &E->task_cfg.m, err);
   if (rc == 0) rc = cfg_int(E, "K", d.task.k, 1, 1 << 20, &E->task_cfg.k, err);
   if (rc == 0) rc = cfg_int(E, "Q", d.task.q, 1, 1 << 20, &E->task_cfg.q, err);

@@ -90,6 +90,28 @@ static void test_deterministic(void **state) {
   mpl_eval_result_free(&a), mpl_eval_result_free(&b), mpl_eval_result_free(&d);
 }
 
+/* --sampling overrides the rule's sampler: "clean" here is the rule's own (bit-identical), "paper"
+ * draws other tasks; anything else is refused naming the value. */
+static void test_sampling_override(void **state) {
+  (void)state;
+  mpl_eval_cfg c;
+  base(&c, write_rule("rule.json", F0("0.05")));
+  mpl_eval_result a, b, d;
+  eval_ok(&c, &a);
+  c.sampling = "clean";
+  eval_ok(&c, &b);
+  for (int m = 0; m < MPL_EVAL_METHODS; m++) assert_memory_equal(a.acc[m], b.acc[m], sizeof(double) * 8);
+  c.sampling = "paper";
+  eval_ok(&c, &d);
+  assert_true(memcmp(a.acc[MPL_EVAL_FA], d.acc[MPL_EVAL_FA], sizeof(double) * 8) != 0);
+  mpl_eval_result_free(&a), mpl_eval_result_free(&b), mpl_eval_result_free(&d);
+  c.sampling = "fresh";
+  mpl_err err = {0};
+  assert_int_equal(mpl_eval_run(&c, &a, &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "sampling 'fresh'");
+  mpl_eval_result_free(&a);
+}
+
 /* A rule that is F0 alone under fixed feedback is the FA baseline at its rate: equal task by task
  * (same tasks, same initial weights and feedback). BP at the same rate differs. The summary is
  * the plain mean with an interval around it. */
@@ -305,6 +327,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_sampling_override),
     cmocka_unit_test(test_f0_rule_is_fa),
     cmocka_unit_test(test_hand_run),
     cmocka_unit_test(test_rate_origin),

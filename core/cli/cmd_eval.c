@@ -25,6 +25,7 @@ static void eval_help(FILE *f) {
     "                     default: the rule's own\n"
     "  --images F --labels F   or an IDX pair\n"
     "  --per-class N      with --data/--images: first N images per class (default all)\n"
+    "  --sampling MODE    clean or paper task sampler (default: the rule's own)\n"
     "  --fa RULE2         FA and BP use θ_F0 of RULE2 (default: the rule's own θ_F0)\n"
     "  --fa-rate X        or this rate\n"
     "  --out DIR          write DIR/eval.csv (per task) and DIR/eval.json (summary)\n"
@@ -44,6 +45,10 @@ static int eval_option(int o, const char *arg, mpl_eval_cfg *c, int *quiet) {
   case 'f': c->fa = arg; return 0;
   case 'r': return cli_parse_double("--fa-rate", arg, -HUGE_VAL, HUGE_VAL, &c->fa_rate);
   case 'o': c->out = arg; return 0;
+  case 'm':
+    if (strcmp(arg, "clean") && strcmp(arg, "paper")) return cli_bad("--sampling", arg, "expected clean or paper");
+    c->sampling = arg;
+    return 0;
   case 'q': *quiet = 1; return 0;
   default: return -1;
   }
@@ -55,7 +60,7 @@ int cmd_eval(int argc, char **argv) {
     {"data", required_argument, NULL, 'd'}, {"images", required_argument, NULL, 'i'},
     {"labels", required_argument, NULL, 'l'}, {"per-class", required_argument, NULL, 'p'},
     {"fa", required_argument, NULL, 'f'}, {"fa-rate", required_argument, NULL, 'r'},
-    {"out", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
+    {"out", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'}, {"sampling", required_argument, NULL, 'm'},
     {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   mpl_eval_cfg c;
   mpl_eval_defaults(&c);

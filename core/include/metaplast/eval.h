@@ -35,6 +35,7 @@ typedef struct mpl_eval_cfg {
   double level;            /* interval level (default MPL_BOOT_LEVEL = 0.98) */
   const char *out;         /* a directory for eval.csv and eval.json (created), or NULL */
   FILE *progress;          /* a progress line per 10% of the tasks, or NULL */
+  const char *sampling;    /* task sampler "clean" or "paper", or NULL: the rule's own */
 } mpl_eval_cfg;
 
 MPL_API void mpl_eval_defaults(mpl_eval_cfg *cfg);
