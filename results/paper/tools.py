@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """metaplast: the tables of results/paper/README.md, from the runs' own files (standard library only).
 
-  tools.py compact RUN ...   RUN/trials.csv.gz: every trial's per-episode accuracy, loss, status and theta
+  tools.py compact RUN ...   RUN/trials.csv: every trial's per-episode accuracy, loss, status and theta
                              (the committed stand-in for the trials' full log.csv files, which are large)
   tools.py clean-rule TRIAL OUT
                              OUT/rule.json: TRIAL's rule.json with the clean task sampler (metaplast eval
@@ -16,7 +16,6 @@ trials, 500 resamples, 98%, seeded (the same numbers on every run).
 """
 import csv
 import glob
-import gzip
 import io
 import json
 import math
@@ -75,7 +74,7 @@ def trials(run):
 
 
 def trial_rows(run):
-    """[(trial name, rows)] from log.csv, or from the committed trials.csv.gz."""
+    """[(trial name, rows)] from log.csv, or from the committed trials.csv."""
     out = []
     for d in trials(run):
         p = os.path.join(d, "log.csv")
@@ -83,11 +82,11 @@ def trial_rows(run):
             out.append((os.path.basename(d), read_log(p)))
     if out:
         return out
-    gz = os.path.join(HERE, run, "trials.csv.gz")
-    if not os.path.exists(gz):
+    path = os.path.join(HERE, run, "trials.csv")
+    if not os.path.exists(path):
         return []
     by = {}
-    with gzip.open(gz, "rt", newline="") as f:
+    with open(path, newline="") as f:
         for r in csv.DictReader(f):
             by.setdefault(r["trial"], []).append(r)
     return sorted(by.items())
@@ -105,8 +104,8 @@ def compact(run):
         for r in rs:
             w.writerow([name, r["episode"], "%.4g" % num(r["accuracy"]), "%.5g" % num(r["loss"]), r["status"]]
                        + ["%.6g" % num(r[k]) for k in thetas])
-    with gzip.GzipFile(os.path.join(HERE, run, "trials.csv.gz"), "wb", mtime=0) as f:
-        f.write(buf.getvalue().encode())
+    with open(os.path.join(HERE, run, "trials.csv"), "w") as f:
+        f.write(buf.getvalue())
     # alignment.csv: per trial and window, the mean alignment angle and the geometric-mean
     # orthonormality error per layer over the window's ok episodes (log.csv's alpha_*, ortho_*)
     cols = [k for k in rows[0][1][0] if k.startswith("alpha_") or k.startswith("ortho_")]
