@@ -26,14 +26,6 @@ static char *slurp_stream(FILE *f) {
   return s;
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *s = slurp_stream(f);
-  fclose(f);
-  return s;
-}
-
 typedef struct result {
   int status;     /* exit status, or -1 if the program did not exit normally */
   char *out, *err;
@@ -61,7 +53,7 @@ static result cli(const char *fmt, ...) {
   r.out = slurp_stream(p);
   int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.err = slurp(errfile);
+  r.err = mpl_test_slurp(errfile);
   if (!r.err) r.err = calloc(1, 1);
   return r;
 }
@@ -243,7 +235,7 @@ static void test_search_and_report(void **state) {
 
   char path[3072];
   snprintf(path, sizeof path, "%s/run1/config.txt", root);
-  char *cfg = slurp(path);
+  char *cfg = mpl_test_slurp(path);
   assert_non_null(cfg);
   mpl_assert_contains(cfg, "command = ");
   mpl_assert_contains(cfg, "--out run1");

@@ -24,24 +24,8 @@ static char root[2048], images[3072], labels[3072];
 
 /* {====== Helpers ====== */
 
-static char *slurp(const char *dir, const char *file) {
-  char p[8192];
-  snprintf(p, sizeof p, "%s/%s", dir, file);
-  FILE *f = fopen(p, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, len = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0) {
-    len += k;
-    if (cap - len < 2) s = realloc(s, cap *= 2);
-  }
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
 static char *must(const char *dir, const char *file) {
-  char *s = slurp(dir, file);
+  char *s = mpl_test_slurp_in(dir, file);
   if (!s) fail_msg("%s/%s: missing", dir, file);
   return s;
 }
@@ -329,7 +313,7 @@ static void test_full_disk(void **state) {
   full_disk(d, 200, msg, sizeof msg); /* config.txt does not fit */
   mpl_assert_contains(msg, "config.txt");
   mpl_assert_contains(msg, "File too large");
-  char *s = slurp(d, "config.txt");
+  char *s = mpl_test_slurp_in(d, "config.txt");
   if (s) fail_msg("a partial config.txt was left:\n%s", s);
   no_temporaries(d);
 
@@ -341,7 +325,7 @@ static void test_full_disk(void **state) {
   char *cfg = must(d, "config.txt");
   mpl_assert_contains(cfg, "checkpoint_every = 10\n"); /* complete */
   free(cfg);
-  char *tsv = slurp(d, "theta.tsv"); /* written whole or not at all */
+  char *tsv = mpl_test_slurp_in(d, "theta.tsv"); /* written whole or not at all */
   if (tsv) {
     assert_true(tsv[strlen(tsv) - 1] == '\n');
     int lines = 0;

@@ -108,20 +108,6 @@ static void free_ranks(rank_job *J) {
 
 /* {====== Helpers ====== */
 
-static char *slurp(const char *dir, const char *file) {
-  char path[8192];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("%s: cannot read", path);
-  size_t cap = 4096, len = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0)
-    if ((len += k) + 2 > cap) s = realloc(s, cap *= 2);
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
 /* Each line without its last field (log.csv's wall time). */
 static void strip_last(char *s) {
   char *o = s;
@@ -139,7 +125,7 @@ static void strip_last(char *s) {
 }
 
 static void assert_same(const char *d1, const char *d2, const char *file) {
-  char *a = slurp(d1, file), *b = slurp(d2, file);
+  char *a = mpl_test_read_in(d1, file), *b = mpl_test_read_in(d2, file);
   if (strstr(file, "log.csv")) strip_last(a), strip_last(b);
   if (strcmp(a, b)) fail_msg("%s/%s and %s/%s differ", d1, file, d2, file);
   free(a), free(b);
@@ -199,7 +185,7 @@ static void meta_batch_split(void **state) {
   assert_same(d1, d3, "log.csv");
   assert_same(d1, d3, "theta.tsv");
   assert_same(d1, d3, "rule.json");
-  char *log = slurp(d1, "log.csv");
+  char *log = mpl_test_read_in(d1, "log.csv");
   assert_true(one.failures > 0 && strstr(log, ",diverged,"));   /* the failed-task path was taken */
   assert_int_equal(J[0].sr.failures, one.failures);
   for (int e = 0; e < c.episodes; e++)

@@ -21,18 +21,6 @@ static char run_dir[4096], trials_dir[4096], path_dir[4096], odd_dir[4096];
 
 /* {====== Helpers ====== */
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("%s: cannot read", path);
-  size_t cap = 4096, len = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0)
-    if ((len += k) + 2 > cap) s = realloc(s, cap *= 2);
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
 /* The file exists, is not empty and starts with magic. */
 static void assert_magic(const char *prefix, const char *name, const char *magic) {
   char p[8192];
@@ -51,7 +39,7 @@ static void assert_magic(const char *prefix, const char *name, const char *magic
 static char *read_in(const char *prefix, const char *name) {
   char p[8192];
   snprintf(p, sizeof p, "%s%s", prefix, name);
-  return slurp(p);
+  return mpl_test_read(p);
 }
 
 static int have_gnuplot(void) { return system("gnuplot -e 'exit' >/dev/null 2>&1") == 0; }
@@ -289,7 +277,7 @@ static void plot_without_gnuplot(void **state) {
   snprintf(cmd, sizeof cmd, "PATH=/nonexistent '%s' plot '%s' --out '%s' 2>'%s'", MPL_CLI, run_dir, out2, e);
   int st = system(cmd);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-  char *msg = slurp(e);
+  char *msg = mpl_test_read(e);
   mpl_assert_contains(msg, "metaplast: gnuplot not found on PATH");
   free(msg);
 }

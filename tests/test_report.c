@@ -22,19 +22,6 @@ static char root[3000], images_path[4200], labels_path[4200];
 
 static void in_root(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", root, name); }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) free(s), s = NULL;
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
-}
-
 static void write_text(const char *path, const char *text) {
   if (mpl_test_write(path, text, strlen(text)) != 0) fail_msg("cannot write %s", path);
 }
@@ -389,7 +376,7 @@ static void test_json_round_trip(void **state) {
   /* JSON written from the reloaded rule is the same file */
   char *again = mpl_readout_format(&r, MPL_REPORT_JSON, &err), path[4300];
   snprintf(path, sizeof path, "%s/rule.json", dir);
-  char *file = slurp(path);
+  char *file = mpl_test_slurp(path);
   assert_string_equal(again, file);
   free(again), free(file);
 
@@ -524,7 +511,7 @@ static void test_cli_report(void **state) {
   snprintf(cmd, sizeof cmd, "'%s' report '%s'", MPL_CLI, dir);
   char *out = run_cmd(cmd, &st), path[4300];
   snprintf(path, sizeof path, "%s/rule.txt", dir);
-  char *rule = slurp(path);
+  char *rule = mpl_test_slurp(path);
   assert_int_equal(st, 0);
   assert_string_equal(out, rule);
   free(out), free(rule);

@@ -23,48 +23,6 @@ static char root[2048], images[3072], labels[3072], ref[3072];
 
 /* {====== Helpers ====== */
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, len = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0) {
-    len += k;
-    if (cap - len < 2) s = realloc(s, cap *= 2);
-  }
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
-static char *slurp2(const char *dir, const char *file) {
-  char p[PATHMAX];
-  snprintf(p, sizeof p, "%s/%s", dir, file);
-  char *s = slurp(p);
-  if (!s) fail_msg("%s: cannot read", p);
-  return s;
-}
-
-/* log.csv without its last column (seconds, the wall time). */
-static char *strip_seconds(char *text) {
-  char *out = malloc(strlen(text) + 1), *o = out;
-  for (char *line = text; *line;) {
-    char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    char *comma = NULL;
-    for (char *p = line; p < line + len; p++)
-      if (*p == ',') comma = p;
-    size_t keep = comma ? (size_t)(comma - line) : len;
-    memcpy(o, line, keep);
-    o += keep;
-    *o++ = '\n';
-    line += len + (nl != NULL);
-  }
-  *o = '\0';
-  free(text);
-  return out;
-}
-
 static int count_lines(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
@@ -114,14 +72,16 @@ static int run(const char *dir, char *const *argv) { return reap(spawn(dir, argv
 static char *errtext(const char *dir) {
   char p[PATHMAX];
   snprintf(p, sizeof p, "%s.err", dir);
-  char *s = slurp(p);
+  char *s = mpl_test_slurp(p);
   return s ? s : strdup("");
 }
 
 /* dir's log.csv (no seconds) and theta.tsv equal the uninterrupted run's, and no checkpoint or
  * temporary file is left. */
 static void expect_identical(const char *dir, const char *what) {
-  char *a = strip_seconds(slurp2(ref, "log.csv")), *b = strip_seconds(slurp2(dir, "log.csv"));
+  char *la = mpl_test_read_in(ref, "log.csv"), *lb = mpl_test_read_in(dir, "log.csv");
+  char *a = mpl_test_strip_last_column(la), *b = mpl_test_strip_last_column(lb);
+  free(la), free(lb);
   if (strcmp(a, b)) {
     size_t i = 0;
     while (a[i] == b[i]) i++;
@@ -129,7 +89,7 @@ static void expect_identical(const char *dir, const char *what) {
              a + (i > 60 ? i - 60 : 0), b + (i > 60 ? i - 60 : 0));
   }
   free(a), free(b);
-  a = slurp2(ref, "theta.tsv"), b = slurp2(dir, "theta.tsv");
+  a = mpl_test_read_in(ref, "theta.tsv"), b = mpl_test_read_in(dir, "theta.tsv");
   if (strcmp(a, b)) fail_msg("%s: theta.tsv differs:\n%s\nvs\n%s", what, a, b);
   free(a), free(b);
   DIR *d = opendir(dir);
@@ -227,8 +187,8 @@ static void test_sigint(void **state) {
   if (rc != 130) fail_msg("SIGINT: exit %d, expected 130; stderr: %s", rc, e);
   mpl_assert_contains(e, "--resume");
   free(e);
-  free(slurp2(dir, "checkpoint"));
-  free(slurp2(dir, "theta.tsv")); /* the results so far are readable */
+  free(mpl_test_read_in(dir, "checkpoint"));
+  free(mpl_test_read_in(dir, "theta.tsv")); /* the results so far are readable */
   rc = run(dir, RESUME(dir, "--checkpoint-every", "100"));
   assert_int_equal(rc, 0);
   expect_identical(dir, "SIGINT");
@@ -276,7 +236,7 @@ static void test_corrupt(void **state) {
   while (access(ck, F_OK) != 0) sleep_us(200);
   kill(pid, SIGKILL);
   reap(pid);
-  char *good = slurp(ck), *cfg = slurp(cfgp);
+  char *good = mpl_test_slurp(ck), *cfg = mpl_test_slurp(cfgp);
   size_t n = strlen(good);
   struct { const char *what; size_t len; size_t flip; } cases[] = {
     {"truncated", n / 2, (size_t)-1}, {"empty", 0, (size_t)-1}, {"one bit", n, n / 3}, {"checksum", n, n - 3}};

@@ -488,19 +488,9 @@ static void test_doc_examples(void **state) {
 
 /* Every ```lua block of docs/rules.md loads as a rule file; a block that names its file under
  * docs/examples/ on its first line is that file, byte for byte. */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s", path);
-  char *buf = calloc(1, 1 << 20);
-  size_t n = fread(buf, 1, (1 << 20) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
-}
-
 static void test_doc_blocks(void **state) {
   (void)state;
-  char *doc = slurp(MPL_SOURCE_DIR "/docs/rules.md");
+  char *doc = mpl_test_read(MPL_SOURCE_DIR "/docs/rules.md");
   int blocks = 0, files = 0;
   for (char *p = doc; (p = strstr(p, "\n```lua\n"));) {
     char *start = p + 8, *end = strstr(start, "```\n");
@@ -515,7 +505,7 @@ static void test_doc_blocks(void **state) {
     if (sscanf(start, "-- docs/examples/%200[a-z_].lua", name) == 1) {
       char path[4096];
       snprintf(path, sizeof path, "%s/docs/examples/%s.lua", MPL_SOURCE_DIR, name);
-      char *file = slurp(path);
+      char *file = mpl_test_read(path);
       assert_string_equal(start, file);
       free(file);
       files++;

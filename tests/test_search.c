@@ -26,48 +26,6 @@ static void in_root(char *buf, size_t n, const char *name) {
   if (snprintf(buf, n, "%s/%s", root, name) >= (int)n) fail_msg("path too long: %s/%s", root, name);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, len = 0;
-  char *s = malloc(cap);
-  size_t k;
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0) {
-    len += k;
-    if (cap - len < 2) s = realloc(s, cap *= 2);
-  }
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
-static char *slurp2(const char *dir, const char *file) {
-  char p[8192];
-  snprintf(p, sizeof p, "%s/%s", dir, file);
-  char *s = slurp(p);
-  if (!s) fail_msg("%s: cannot read", p);
-  return s;
-}
-
-/* log.csv without its last column (the wall time per episode). */
-static char *strip_last_column(char *text) {
-  char *out = malloc(strlen(text) + 1), *o = out;
-  for (char *line = text; *line;) {
-    char *nl = strchr(line, '\n');
-    size_t len = nl ? (size_t)(nl - line) : strlen(line);
-    char *comma = NULL;
-    for (char *p = line; p < line + len; p++)
-      if (*p == ',') comma = p;
-    size_t keep = comma ? (size_t)(comma - line) : len;
-    memcpy(o, line, keep);
-    o += keep;
-    *o++ = '\n';
-    line += len + (nl != NULL);
-  }
-  *o = '\0';
-  return out;
-}
-
 static int count_lines(const char *s) {
   int n = 0;
   for (; *s; s++) n += *s == '\n';
@@ -186,15 +144,15 @@ static void test_reproducible(void **state) {
   c.out = d3;
   c.seed = 8;
   run_ok(&c, &r3);
-  char *l1 = slurp2(d1, "log.csv"), *l2 = slurp2(d2, "log.csv"), *l3 = slurp2(d3, "log.csv");
-  char *s1 = strip_last_column(l1), *s2 = strip_last_column(l2), *s3 = strip_last_column(l3);
+  char *l1 = mpl_test_read_in(d1, "log.csv"), *l2 = mpl_test_read_in(d2, "log.csv"), *l3 = mpl_test_read_in(d3, "log.csv");
+  char *s1 = mpl_test_strip_last_column(l1), *s2 = mpl_test_strip_last_column(l2), *s3 = mpl_test_strip_last_column(l3);
   if (csv_column(l1, "seconds") < 0) fail_msg("log.csv has no seconds column");
   assert_string_equal(s1, s2);
   assert_string_not_equal(s1, s3);
-  char *t1 = slurp2(d1, "theta.tsv"), *t2 = slurp2(d2, "theta.tsv"), *t3 = slurp2(d3, "theta.tsv");
+  char *t1 = mpl_test_read_in(d1, "theta.tsv"), *t2 = mpl_test_read_in(d2, "theta.tsv"), *t3 = mpl_test_read_in(d3, "theta.tsv");
   assert_string_equal(t1, t2);
   assert_string_not_equal(t1, t3);
-  char *u1 = slurp2(d1, "rule.txt"), *u2 = slurp2(d2, "rule.txt");
+  char *u1 = mpl_test_read_in(d1, "rule.txt"), *u2 = mpl_test_read_in(d2, "rule.txt");
   assert_string_equal(u1, u2);
   assert_memory_equal(r1.theta, r2.theta, 3 * sizeof(double));
   assert_memory_equal(r1.accuracy, r2.accuracy, EPISODES * sizeof(double));
@@ -252,7 +210,7 @@ static void test_results_directory(void **state) {
   assert_string_equal(list, "config.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\n"); /* no temporary files left */
   free(list);
 
-  char *cfg = slurp2(d, "config.txt");
+  char *cfg = mpl_test_read_in(d, "config.txt");
   static const char *const want[] = {"command = metaplast search --test\n", "seed = 7\n", "terms = paper:F0,F2,F9\n",
                                      "lambda = 0.01", "l1 = prox\n", "episodes = 10\n", "M = 3\n", "K = 5\n", "Q = 3\n",
                                      "sampling = clean\n", "network = 64-12-10-6\n", "feedback = fixed\n", "lr = 0.001",
@@ -261,7 +219,7 @@ static void test_results_directory(void **state) {
   mpl_assert_contains(cfg, images_path);
   free(cfg);
 
-  char *log = slurp2(d, "log.csv");
+  char *log = mpl_test_read_in(d, "log.csv");
   assert_int_equal(count_lines(log), 1 + EPISODES);
   assert_true(strncmp(log, "episode,loss,meta_loss,accuracy,", 32) == 0);
   static const char *const cols[] = {"theta_F0", "theta_F2", "theta_F9", "alpha_0", "alpha_3", "ortho_1", "ortho_3",
@@ -311,7 +269,7 @@ static void test_results_directory(void **state) {
   }
   free(log);
 
-  char *tsv = slurp2(d, "theta.tsv");
+  char *tsv = mpl_test_read_in(d, "theta.tsv");
   assert_int_equal(count_lines(tsv), 4);
   assert_true(strncmp(tsv, "name\ttheta\tformula", 18) == 0);
   const char *p = strchr(tsv, '\n') + 1;
@@ -331,7 +289,7 @@ static void test_results_directory(void **state) {
   size_t need = mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
   assert_true(need < sizeof eq && need == strlen(eq));
   assert_true(strncmp(eq, "ΔW =", strlen("ΔW =")) == 0);
-  char *rule = slurp2(d, "rule.txt");
+  char *rule = mpl_test_read_in(d, "rule.txt");
   mpl_assert_contains(rule, eq);
   for (int i = 0; i < 3; i++) mpl_assert_contains(rule, r.names[i]);
   free(rule);
@@ -370,7 +328,7 @@ static void test_existing_and_unwritable(void **state) {
   mpl_search_result_free(&r);
   static const char *const files[] = {"config.txt", "log.csv", "theta.tsv", "rule.txt"};
   char *before[4], *list0 = listing(d);
-  for (int i = 0; i < 4; i++) before[i] = slurp2(d, files[i]);
+  for (int i = 0; i < 4; i++) before[i] = mpl_test_read_in(d, files[i]);
 
   c.seed = 99; /* would change every file */
   c.episodes = 4;
@@ -385,7 +343,7 @@ static void test_existing_and_unwritable(void **state) {
   char *list1 = listing(d);
   assert_string_equal(list0, list1);
   for (int i = 0; i < 4; i++) {
-    char *now = slurp2(d, files[i]);
+    char *now = mpl_test_read_in(d, files[i]);
     if (strcmp(now, before[i]) != 0) fail_msg("%s changed by a refused run", files[i]);
     free(now);
   }
@@ -395,7 +353,7 @@ static void test_existing_and_unwritable(void **state) {
   c.force = 1;
   run_ok(&c, &r);
   mpl_search_result_free(&r);
-  char *cfg = slurp2(d, "config.txt"), *log = slurp2(d, "log.csv");
+  char *cfg = mpl_test_read_in(d, "config.txt"), *log = mpl_test_read_in(d, "log.csv");
   mpl_assert_contains(cfg, "seed = 99\n");
   assert_int_equal(count_lines(log), 1 + 4);
   free(cfg), free(log), free(list0);
@@ -421,7 +379,7 @@ static void test_existing_and_unwritable(void **state) {
   mpl_assert_contains(err.msg, file);
   mpl_assert_contains(err.msg, "not a directory");
   mpl_search_result_free(&r);
-  char *x = slurp(file);
+  char *x = mpl_test_slurp(file);
   assert_string_equal(x, "x");
   free(x);
 
@@ -432,7 +390,7 @@ static void test_existing_and_unwritable(void **state) {
   c.episodes = 1;
   run_ok(&c, &r);
   mpl_search_result_free(&r);
-  free(slurp2(nested, "theta.tsv"));
+  free(mpl_test_read_in(nested, "theta.tsv"));
 }
 
 /* An empty output path is refused clearly (not read past its end). */
@@ -468,7 +426,7 @@ static void test_divergence(void **state) {
   for (int e = 0; e < 3; e++) assert_true(isnan(r.accuracy[e]) && isnan(r.loss[e]));
   assert_non_null(r.theta);
   assert_true(r.theta[0] == 1e-3 && r.theta[1] == 0 && r.theta[2] == 1e30); /* never updated */
-  char *tsv = slurp2(d, "theta.tsv"), *log = slurp2(d, "log.csv");
+  char *tsv = mpl_test_read_in(d, "theta.tsv"), *log = mpl_test_read_in(d, "log.csv");
   for (char *p = tsv; *p; p++)
     if (!strncasecmp(p, "nan", 3) || !strncasecmp(p, "inf", 3)) fail_msg("theta.tsv holds a non-finite value:\n%s", tsv);
   assert_int_equal(count_lines(log), 1 + 3);
@@ -476,7 +434,7 @@ static void test_divergence(void **state) {
     assert_true(csv_number(log, e, "theta_F9") == 1e30);
     assert_true(isnan(csv_number(log, e, "loss")));
   }
-  free(slurp2(d, "rule.txt"));
+  free(mpl_test_read_in(d, "rule.txt"));
   free(tsv), free(log);
   mpl_search_result_free(&r);
 
@@ -515,7 +473,7 @@ static void test_eps0_zero_gradient(void **state) {
       if (!isfinite(r.theta[i]))
         snprintf(msg, sizeof msg, "eps = 0, F0 = 1e6: theta_%s = %g after %d episodes (rc %d: %s)", r.names[i],
                  r.theta[i], r.episodes, rc, err.msg);
-    char *tsv = slurp2(d, "theta.tsv");
+    char *tsv = mpl_test_read_in(d, "theta.tsv");
     for (char *p = tsv; *p && !msg[0]; p++)
       if (!strncasecmp(p, "nan", 3)) snprintf(msg, sizeof msg, "theta.tsv holds NaN:\n%.1000s", tsv);
     free(tsv);
@@ -541,7 +499,7 @@ static void test_prox_zeros(void **state) {
   char eq[4096];
   mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
   assert_string_equal(eq, "ΔW = 0");
-  char *rule = slurp2(d, "rule.txt"), *tsv = slurp2(d, "theta.tsv"), *log = slurp2(d, "log.csv");
+  char *rule = mpl_test_read_in(d, "rule.txt"), *tsv = mpl_test_read_in(d, "theta.tsv"), *log = mpl_test_read_in(d, "log.csv");
   assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
   mpl_assert_contains(rule, "(zero)");
   for (int i = 0; i < 3; i++) {
@@ -570,10 +528,10 @@ static void test_prox_zeros(void **state) {
     if (r.theta[i] == 0.0 && strstr(eq, r.formulas[i])) fail_msg("zero term %s in %s", r.names[i], eq);
     if (r.theta[i] != 0.0 && !strstr(eq, r.formulas[i])) fail_msg("live term %s missing from %s", r.names[i], eq);
   }
-  rule = slurp2(d, "rule.txt");
+  rule = mpl_test_read_in(d, "rule.txt");
   assert_true(strncmp(rule, eq, strlen(eq)) == 0 && rule[strlen(eq)] == '\n');
   free(rule);
-  log = slurp2(d, "log.csv");
+  log = mpl_test_read_in(d, "log.csv");
   assert_true(csv_number(log, 1, "active") == 1); /* F0 only: F2 and F9 start at exactly 0 */
   free(log);
   mpl_search_result_free(&r);
@@ -593,7 +551,7 @@ static void test_penalty_zero_tol(void **state) {
   c.zero_tol = 0.004;
   run_ok(&c, &r);
   for (int i = 0; i < 3; i++) assert_true(fabs(r.theta[i]) <= 0.004);
-  char *cfg = slurp2(d, "config.txt"), *rule = slurp2(d, "rule.txt");
+  char *cfg = mpl_test_read_in(d, "config.txt"), *rule = mpl_test_read_in(d, "rule.txt");
   mpl_assert_contains(cfg, "l1 = penalty\n");
   mpl_assert_contains(cfg, "zero_tol = 0.004");
   assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
@@ -651,7 +609,7 @@ static void test_paper_sampling(void **state) {
   c.feedback = MPL_FB_SYMMETRIC;
   run_ok(&c, &r);
   for (int e = 0; e < EPISODES; e++) assert_true(r.accuracy[e] >= 0 && r.accuracy[e] <= 1);
-  char *cfg = slurp2(d, "config.txt"), *log = slurp2(d, "log.csv");
+  char *cfg = mpl_test_read_in(d, "config.txt"), *log = mpl_test_read_in(d, "log.csv");
   mpl_assert_contains(cfg, "sampling = paper\n");
   mpl_assert_contains(cfg, "feedback = symmetric\n");
   assert_int_equal(count_lines(log), 1 + EPISODES);
@@ -715,7 +673,7 @@ static void test_fashion_mnist(void **state) {
     assert_true(isfinite(r.loss[e]));
   }
   assert_true(r.theta[0] != 1e-3 && isfinite(r.theta[0]));
-  char *log = slurp2(d, "log.csv"), *cfg = slurp2(d, "config.txt");
+  char *log = mpl_test_read_in(d, "log.csv"), *cfg = mpl_test_read_in(d, "config.txt");
   assert_int_equal(count_lines(log), 1 + 5);
   for (int e = 1; e <= 5; e++) {
     double a = csv_number(log, e, "accuracy");

@@ -20,44 +20,13 @@
 
 /* {====== Helpers ====== */
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("%s: cannot read", path);
-  size_t cap = 4096, len = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + len, 1, cap - len - 1, f)) > 0)
-    if ((len += k) + 2 > cap) s = realloc(s, cap *= 2);
-  fclose(f);
-  s[len] = '\0';
-  return s;
-}
-
-static char *slurp2(const char *dir, const char *file) {
-  char p[8192];
-  snprintf(p, sizeof p, "%s/%s", dir, file);
-  return slurp(p);
-}
-
-/* log.csv without its last column (wall time). */
-static char *strip_seconds(char *text) {
-  char *o = text;
-  for (char *line = text; *line;) {
-    char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line), *comma = NULL;
-    for (char *p = line; p < end; p++)
-      if (*p == ',') comma = p;
-    size_t keep = (size_t)((comma ? comma : end) - line);
-    memmove(o, line, keep);
-    o += keep;
-    *o++ = '\n';
-    line = nl ? nl + 1 : end;
-  }
-  *o = '\0';
-  return text;
-}
-
 static void assert_same_file(const char *d1, const char *d2, const char *file, int strip) {
-  char *a = slurp2(d1, file), *b = slurp2(d2, file);
-  if (strip) strip_seconds(a), strip_seconds(b);
+  char *a = mpl_test_read_in(d1, file), *b = mpl_test_read_in(d2, file);
+  if (strip) { /* log.csv without its wall-time column */
+    char *sa = mpl_test_strip_last_column(a), *sb = mpl_test_strip_last_column(b);
+    free(a), free(b);
+    a = sa, b = sb;
+  }
   if (strcmp(a, b)) fail_msg("%s/%s and %s/%s differ", d1, file, d2, file);
   free(a), free(b);
 }
@@ -178,13 +147,13 @@ static void summary_matches_direct(void **state) {
   cfg_small(&c, dir);
   c.adam.lambda = 10;   /* strong enough for a term to die in some trials and not others */
   assert_int_equal(mpl_trials_run(&c, N, 2, &r, &err), MPL_OK);
-  char *sum = slurp2(dir, "summary.csv"), *terms = slurp2(dir, "terms.csv"), *logs[N], *tsv[N];
+  char *sum = mpl_test_read_in(dir, "summary.csv"), *terms = mpl_test_read_in(dir, "terms.csv"), *logs[N], *tsv[N];
   for (int t = 0; t < N; t++) {
     char sub[64];
     snprintf(sub, sizeof sub, "trial-%03d/log.csv", t + 1);
-    logs[t] = slurp2(dir, sub);
+    logs[t] = mpl_test_read_in(dir, sub);
     snprintf(sub, sizeof sub, "trial-%03d/theta.tsv", t + 1);
-    tsv[t] = slurp2(dir, sub);
+    tsv[t] = mpl_test_read_in(dir, sub);
   }
   for (int e = 1; e <= EPISODES; e++) {
     double acc[N], s = 0, lo = 1e300, hi = -1e300, ls = 0;
@@ -225,7 +194,7 @@ static void summary_matches_direct(void **state) {
   }
   assert_int_equal(r.window, EPISODES);
   mpl_assert_close(r.final_mean, fin, 1e-12, 1e-15);
-  char *md = slurp2(dir, "summary.md");
+  char *md = mpl_test_read_in(dir, "summary.md");
   mpl_assert_contains(md, "| F9 |");
   mpl_assert_contains(md, "4 trials (seeds 6..9)");
   /* the trials directory reads out as its consensus rule: each term's mean theta over the trials,
@@ -275,12 +244,12 @@ static void lambda_path(void **state) {
   mpl_err err = {0};
   cfg_small(&c, dir);
   assert_int_equal(mpl_path_run(&c, lam, 3, 1, 2, &P, &err), MPL_OK);
-  char *path = slurp2(dir, "path.csv"), *md = slurp2(dir, "path.md");
+  char *path = mpl_test_read_in(dir, "path.csv"), *md = mpl_test_read_in(dir, "path.md");
   for (int l = 0; l < 3; l++) {
     char sub[64], ldir[4200];
     mpl_lambda_dirname(lam[l], sub, sizeof sub);
     snprintf(ldir, sizeof ldir, "%s/%s", dir, sub);
-    char *tsv = slurp2(ldir, "theta.tsv"), *log = slurp2(ldir, "log.csv");
+    char *tsv = mpl_test_read_in(ldir, "theta.tsv"), *log = mpl_test_read_in(ldir, "log.csv");
     int alive = (tsv_theta(tsv, "F0") != 0) + (tsv_theta(tsv, "F2") != 0) + (tsv_theta(tsv, "F9") != 0);
     double acc = 0;
     for (int e = 1; e <= EPISODES; e++) acc += csv_num(log, e, "accuracy") / EPISODES;
@@ -357,7 +326,7 @@ static void cli_trials(void **state) {
   snprintf(cmd, sizeof cmd, "'%s' search --data fashion-mnist-test --per-class 100 --hidden 8 --episodes 30 "
            "--terms paper:F0,F9 --trials 2 --jobs 2 --out '%s' >'%s' 2>'%s'", MPL_CLI, out, o, e);
   assert_int_equal(system(cmd), 0);
-  char *so = slurp(o), *se = slurp(e);
+  char *so = mpl_test_read(o), *se = mpl_test_read(e);
   mpl_assert_contains(so, "| term | formula | survived | mean theta | 98% interval |");
   mpl_assert_contains(so, "| F9 |");
   mpl_assert_contains(se, "trials 2/2 done, 0 running  episodes 60/60");
@@ -369,7 +338,7 @@ static void cli_trials(void **state) {
   snprintf(cmd, sizeof cmd, "'%s' search --data fashion-mnist-test --per-class 100 --hidden 8 --episodes 10 "
            "--terms paper:F0,F9 --lambda-path 0,1:10:2 --out '%s' >'%s' 2>'%s'", MPL_CLI, lp, o, e);
   assert_int_equal(system(cmd), 0);
-  so = slurp(o);
+  so = mpl_test_read(o);
   mpl_assert_contains(so, "| lambda | surviving terms | which | final accuracy | 98% interval |");
   mpl_assert_contains(so, "| 10 | ");
   snprintf(fig, sizeof fig, "%s/plots/path.png", lp);

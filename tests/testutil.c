@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -57,4 +58,55 @@ int mpl_test_paper_pool(mpl_termset *ts, mpl_err *err) {
   int rc = mpl_terms_parse("paper", ts, &sel, err);
   if (rc == 0) mpl_selection_free(&sel);
   return rc;
+}
+
+char *mpl_test_slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, len = 0, k;
+  char *s = malloc(cap);
+  while (s && (k = fread(s + len, 1, cap - len - 1, f)) > 0)
+    if ((len += k) + 2 > cap) {
+      char *t = realloc(s, cap *= 2);
+      if (!t) free(s);
+      s = t;
+    }
+  fclose(f);
+  if (s) s[len] = '\0';
+  return s;
+}
+
+char *mpl_test_slurp_in(const char *dir, const char *file) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  return mpl_test_slurp(path);
+}
+
+char *mpl_test_read(const char *path) {
+  char *s = mpl_test_slurp(path);
+  if (!s) fail_msg("%s: cannot read", path);
+  return s;
+}
+
+char *mpl_test_read_in(const char *dir, const char *file) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  return mpl_test_read(path);
+}
+
+char *mpl_test_strip_last_column(const char *text) {
+  char *out = malloc(strlen(text) + 1), *o = out;
+  if (!out) fail_msg("out of memory");
+  for (const char *line = text; *line;) {
+    const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line), *comma = NULL;
+    for (const char *p = line; p < end; p++)
+      if (*p == ',') comma = p;
+    size_t keep = (size_t)((comma ? comma : end) - line);
+    memcpy(o, line, keep);
+    o += keep;
+    *o++ = '\n';
+    line = nl ? nl + 1 : end;
+  }
+  *o = '\0';
+  return out;
 }

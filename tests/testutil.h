@@ -45,4 +45,15 @@ int mpl_test_paper_pool(struct mpl_termset *ts, struct mpl_err *err);
 #define MPL_SYN_SIDE 8
 void mpl_test_write_synthetic(const char *images, const char *labels);
 
+/* The whole file at path, NUL-terminated (malloc'ed), or NULL if it cannot be read. */
+char *mpl_test_slurp(const char *path);
+/* The same for dir/file. */
+char *mpl_test_slurp_in(const char *dir, const char *file);
+/* As mpl_test_slurp, but a file that cannot be read fails the test, naming it. */
+char *mpl_test_read(const char *path);
+char *mpl_test_read_in(const char *dir, const char *file);
+/* A copy (malloc'ed) of CSV text without the last field of each line: log.csv without `seconds`,
+ * its wall-time column, so that two runs' logs compare byte for byte. */
+char *mpl_test_strip_last_column(const char *text);
+
 #endif
