@@ -230,7 +230,7 @@ static int append_term(mpl_termset *ts, const char *name, const char *descriptio
     ts->cap_terms = cap;
   }
   mpl_term t = {mpl__strdup(name), mpl__strdup(description ? description : ""), e, native,
-                mpl__strdup(ts->source ? ts->source : "")};
+                mpl__strdup(ts->source ? ts->source : ""), 0};
   if (!t.name || !t.description || !t.source) {
     free(t.name);
     free(t.description);
@@ -293,6 +293,19 @@ size_t mpl_termset_print(const mpl_termset *ts, int i, mpl_format fmt, char *buf
   if (n) snprintf(buf, n, "%s", txt);
   return k;
 }
+
+int mpl_termset_set_sign(mpl_termset *ts, const char *name, int sign, mpl_err *err) {
+  if (!ts) return mpl_errorf(err, MPL_EINVAL, "no term set");
+  if (sign < -1 || sign > 1)
+    return mpl_errorf(err, MPL_EINVAL, "term '%s': a declared sign is +1, -1 or 0, got %d", name ? name : "", sign);
+  int i = ts->n_terms - 1; /* the latest term of that name: the one its source just added */
+  while (i >= 0 && name && strcmp(ts->terms[i].name, name)) i--;
+  if (i < 0 || !name) return mpl_errorf(err, MPL_ENOTFOUND, "no term '%s' to declare a sign for", name ? name : "(null)");
+  ts->terms[i].sign = sign;
+  return MPL_OK;
+}
+
+int mpl_termset_sign(const mpl_termset *ts, int i) { return ts->terms[i].sign; }
 
 int mpl_termset_count(const mpl_termset *ts) { return ts ? ts->n_terms : 0; }
 const char *mpl_termset_name(const mpl_termset *ts, int i) { return ts->terms[i].name; }

@@ -34,6 +34,7 @@ typedef struct mpl_term {
   mpl_expr *expr;                  /* NULL for a native term */
   struct mpl_native_term *native;  /* owned copy (strings too), or NULL */
   char *source;                    /* where the term came from ("paper", "x.so", "" for the API) */
+  int sign;                        /* declared sign of its coefficient: +1, -1, 0 (none) */
 } mpl_term;
 
 struct mpl_termset {

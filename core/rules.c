@@ -545,7 +545,7 @@ static void check_list(lua_State *L, int t, lua_Integer n) {
 }
 
 /* Entry i (a table at index t): its fields, checked. Pushes nothing; strings stay in the table. */
-static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const char **desc) {
+static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const char **desc, int *sign) {
   if (!lua_istable(L, t))
     error_at(L, 0, MPL_EINVAL, "term #%d: expected a table {name = ..., expr = ..., desc = ...}, got %s", i,
              luaL_typename(L, t));
@@ -564,23 +564,30 @@ static lexpr *read_entry(lua_State *L, int t, int i, const char **name, const ch
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
     error_at(L, line, MPL_EINVAL, "term '%s': 'desc' must be a string, got %s", *name, luaL_typename(L, -1));
   *desc = lua_tostring(L, -1);
+  lua_getfield(L, t, "sign"); /* optional: "+" or "-", the sign the coefficient is meant to have */
+  const char *sg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  *sign = lua_isnil(L, -1) ? 0 : sg && !strcmp(sg, "+") ? 1 : sg && !strcmp(sg, "-") ? -1 : 2;
+  if (*sign == 2)
+    error_at(L, line, MPL_EINVAL, "term '%s': 'sign' must be \"+\" or \"-\", got %s%s%s", *name,
+             sg ? "\"" : "", sg ? sg : luaL_typename(L, -1), sg ? "\"" : "");
   lua_pushnil(L);
   while (lua_next(L, t)) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    if (!k || (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "desc")))
-      error_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr and desc)", *name,
+    if (!k || (strcmp(k, "name") && strcmp(k, "expr") && strcmp(k, "desc") && strcmp(k, "sign")))
+      error_at(L, line, MPL_EINVAL, "term '%s': unknown field '%s' (a term has name, expr, desc and sign)", *name,
                k ? k : luaL_typename(L, -2));
     lua_pop(L, 1);
   }
-  lua_pop(L, 3); /* the strings stay reachable through the entry table */
+  lua_pop(L, 4); /* the strings stay reachable through the entry table */
   return x;
 }
 
 /* Register one term and check that the engine can compile it. */
-static void add_term(lua_State *L, sandbox *S, lexpr *x, int xi, const char *name, const char *desc) {
+static void add_term(lua_State *L, sandbox *S, lexpr *x, int xi, const char *name, const char *desc, int sign) {
   if (!x->e) error_at(L, x->line, MPL_ESHAPE, "term '%s': %s", name, poison_msg(L, xi));
   mpl_err err = {0};
   if (mpl_termset_add(S->ts, name, desc, x->e, &err) < 0) error_at(L, x->line, err.code, "%s", err.msg);
+  if (sign && mpl_termset_set_sign(S->ts, name, sign, &err) < 0) error_at(L, x->line, err.code, "%s", err.msg);
   int idx = mpl_termset_count(S->ts) - 1;
   mpl_rule *r = NULL;
   int rc = mpl__rule_compile(S->ts, &idx, 1, &r, &err);
@@ -603,10 +610,11 @@ static void register_terms(lua_State *L, sandbox *S) {
   if (n > MAX_TERMS) error_at(L, 0, MPL_EINVAL, "the file returns %d terms; at most %d", (int)n, MAX_TERMS);
   for (int i = 1; i <= n; i++) {
     const char *name, *desc;
+    int sign;
     lua_rawgeti(L, t, i);
-    lexpr *x = read_entry(L, t + 1, i, &name, &desc);
+    lexpr *x = read_entry(L, t + 1, i, &name, &desc, &sign);
     lua_getfield(L, t + 1, "expr");
-    add_term(L, S, x, t + 2, name, desc);
+    add_term(L, S, x, t + 2, name, desc, sign);
     lua_pop(L, 2);
   }
 }

@@ -121,6 +121,13 @@ static int write_config(run *R, int check, mpl_err *err) {
   mpl__sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
             c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
   mpl__sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
+  mpl__sb_printf(&s, "# sign constraints in force (declared by the terms, then --sign):");
+  int any = 0;
+  for (int i = 0; i < R->sel.n; i++)
+    if (R->sel.sign[i])
+      mpl__sb_printf(&s, "%s %s %s 0", any++ ? "," : "", mpl_termset_name(R->ts, R->sel.which[i]),
+                     R->sel.sign[i] > 0 ? ">=" : "<=");
+  mpl__sb_printf(&s, "%s\n", any ? "" : " none");
   mpl__sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
   mpl__sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
@@ -279,8 +286,9 @@ static int setup(run *R, mpl_err *err) {
   if (c->sign && (rc = mpl_selection_set_sign(&R->sel, R->ts, c->sign, err)) < 0) return rc;
   for (int i = 0; i < R->sel.n; i++)
     if (R->sel.sign[i] * R->sel.theta0[i] < 0)
-      return mpl_errorf(err, MPL_EINVAL, "--init: term %s starts at %g, against its --sign constraint",
-                        mpl_termset_name(R->ts, R->sel.which[i]), R->sel.theta0[i]);
+      return mpl_errorf(err, MPL_EINVAL, "--init: term %s starts at %g, against its sign constraint (--sign %s=free lifts it)",
+                        mpl_termset_name(R->ts, R->sel.which[i]), R->sel.theta0[i],
+                        mpl_termset_name(R->ts, R->sel.which[i]));
   R->net = (mpl_net_cfg){.n_layers = c->n_hidden + 1, .beta = c->beta, .feedback = c->feedback, .bp_detach = c->bp_detach};
   R->net.sizes[0] = (int)R->ds->dim;
   for (int l = 0; l < c->n_hidden; l++) R->net.sizes[l + 1] = c->hidden[l];

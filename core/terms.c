@@ -29,9 +29,9 @@ static int sel_grow(mpl_selection *sel, int n, mpl_err *err) {
   return (w && t && g) ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
 }
 
-static int sel_push(mpl_selection *sel, int idx) {
+static int sel_push(mpl_selection *sel, const mpl_termset *ts, int idx) {
   sel->which[sel->n] = idx;
-  sel->sign[sel->n] = 0;
+  sel->sign[sel->n] = mpl_termset_sign(ts, idx); /* the term's declared sign; --sign overrides it */
   sel->theta0[sel->n++] = 0;
   return MPL_OK;
 }
@@ -58,7 +58,7 @@ static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, in
       if (sel->which[i] == idx) return mpl_errorf(err, MPL_EINVAL, "--terms %s: term '%s' is listed twice", src, name);
     int rc = sel_grow(sel, 1, err);
     if (rc < 0) return rc;
-    sel_push(sel, idx);
+    sel_push(sel, ts, idx);
     p += k + (p[k] == ',');
   }
   if (sel->n == start) return mpl_errorf(err, MPL_EINVAL, "--terms %s: no terms selected", src);
@@ -97,7 +97,7 @@ static int parse_item(const char *item, mpl_termset *ts, mpl_selection *sel, mpl
   int last = mpl_termset_count(ts);
   if (colon) return select_names(sel, ts, first, last, src, colon + 1, err);
   if ((rc = sel_grow(sel, last - first, err)) < 0) return rc;
-  for (int i = first; i < last; i++) sel_push(sel, i);
+  for (int i = first; i < last; i++) sel_push(sel, ts, i);
   return MPL_OK;
 }
 
@@ -213,6 +213,10 @@ int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char
 }
 
 int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err) {
+  if (spec && !strcmp(spec, "none")) { /* every coefficient free, declared signs dropped */
+    for (int i = 0; i < sel->n; i++) sel->sign[i] = 0;
+    return MPL_OK;
+  }
   return apply_spec("--sign", spec, sign_item, sel, ts, err);
 }
 

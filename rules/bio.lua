@@ -6,5 +6,5 @@
 return {
   { name = "F0", desc = "pseudo-gradient (FA/BP term)", expr = -outer(e_post, pre) },
   { name = "F2", desc = "error-based Hebbian (eHebb)",  expr = -outer(e_post, e_pre) },
-  { name = "F9", desc = "Oja's rule",                   expr = outer(post, pre) - post % post.T % W },
+  { name = "F9", desc = "Oja's rule",                   expr = outer(post, pre) - post % post.T % W, sign = "+" },
 }

@@ -4,5 +4,5 @@
 -- in rules/paper_pool.lua.
 return {
   { name = "F0", desc = "pseudo-gradient (FA/BP term)", expr = -outer(e_post, pre) },
-  { name = "F9", desc = "Oja's rule",                   expr = outer(post, pre) - post % post.T % W },
+  { name = "F9", desc = "Oja's rule",                   expr = outer(post, pre) - post % post.T % W, sign = "+" },
 }

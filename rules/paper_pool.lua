@@ -17,5 +17,5 @@ return {
   { name = "F6", desc = "higher-order, literal matrix reading",    expr = -matmul(post, post.T, W, e_pre, e_pre.T) },
   { name = "F7", desc = "higher-order, literal matrix reading",    expr = -matmul(e_post, post.T, W, e_pre, pre.T) },
   { name = "F8", desc = "higher-order, literal matrix reading",    expr = -matmul(post, pre.T, W.T, e_post, e_pre.T) },
-  { name = "F9", desc = "Oja's rule",                              expr = outer(post, pre) - matmul(post, post.T, W) },
+  { name = "F9", desc = "Oja's rule",                              expr = outer(post, pre) - matmul(post, post.T, W), sign = "+" },
 }

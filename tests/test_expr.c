@@ -232,6 +232,19 @@ static void test_term_names(void **state) {
   assert_int_equal(mpl_termset_add(ts, NULL, NULL, f0, &err), MPL_EINVAL);
   assert_int_equal(mpl_termset_count(ts), 2);
   assert_int_equal(mpl_termset_add(NULL, "F0", NULL, f0, &err), MPL_EINVAL);
+  /* Declared signs: none by default; set by name; unknown names and values refused. */
+  assert_int_equal(mpl_termset_sign(ts, 0), 0);
+  assert_int_equal(mpl_termset_set_sign(ts, "F3", +1, &err), MPL_OK);
+  assert_int_equal(mpl_termset_sign(ts, 1), 1);
+  assert_int_equal(mpl_termset_sign(ts, 0), 0);
+  assert_int_equal(mpl_termset_set_sign(ts, "F3", 0, &err), MPL_OK);
+  assert_int_equal(mpl_termset_sign(ts, 1), 0);
+  assert_int_equal(mpl_termset_set_sign(ts, "F9", +1, &err), MPL_ENOTFOUND);
+  mpl_assert_contains(err.msg, "'F9'");
+  assert_int_equal(mpl_termset_set_sign(ts, "F0", 2, &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "'F0'");
+  assert_int_equal(mpl_termset_set_sign(ts, NULL, 1, &err), MPL_ENOTFOUND);
+  assert_int_equal(mpl_termset_sign(ts, 0), 0);
   mpl_termset_free(ts);
 }
 

@@ -194,6 +194,7 @@ static void test_dead(void **state) {
   mpl_search_cfg c;
   base_cfg(&c, d);
   c.init = "F9=-1";
+  c.sign = "none"; /* anti-Oja: F9's declared sign would refuse this start */
   c.episodes = 6;
   c.max_failures = 3;
   mpl_search_result r;

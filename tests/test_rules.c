@@ -170,6 +170,8 @@ static void test_paper_pool_same_trees(void **state) {
     assert_string_equal(mpl_termset_description(a, i), mpl_termset_description(b, i));
     assert_int_equal(mpl_termset_expr(a, i)->id, mpl_termset_expr(b, i)->id);
     assert_string_equal(mpl_termset_source(b, i), "paper_pool.lua");
+    assert_int_equal(mpl_termset_sign(a, i), mpl_termset_sign(b, i)); /* F9 declared >= 0 in both */
+    assert_int_equal(mpl_termset_sign(b, i), i == 9 ? 1 : 0);
   }
   /* and in one set, hash-consing makes them the same nodes */
   if (mpl__rules_load_file(RULES "paper_pool.lua", "paper_pool.lua", a, &err) < 0) fail_msg("%s", err.msg);
@@ -341,7 +343,9 @@ static void test_return_values(void **state) {
     {"return { {name = '9x', expr = W} }", "term #1: bad name '9x'", NULL},
     {"return { {name = 'a', expr = 3} }", "term 'a': 'expr' must be an expression, got number", NULL},
     {"return { {name = 'a', expr = W, desc = 3} }", "term 'a': 'desc' must be a string, got number", NULL},
-    {"return { {name = 'a', expr = W, descr = 'x'} }", "term 'a': unknown field 'descr'", "name, expr and desc"},
+    {"return { {name = 'a', expr = W, descr = 'x'} }", "term 'a': unknown field 'descr'", "name, expr, desc and sign"},
+    {"return { {name = 'a', expr = W, sign = '>='} }", "term 'a': 'sign' must be \"+\" or \"-\", got \">=\"", NULL},
+    {"return { {name = 'a', expr = W, sign = 1} }", "term 'a': 'sign' must be \"+\" or \"-\", got number", NULL},
     {"return { {name = 'a', expr = W}, x = 1 }", "the returned list has a key 'x'", NULL},
     {"local t = {} for i = 1, 5000 do t[i] = {name = 't' .. i, expr = W} end return t", "returns 5000 terms",
      "at most 4096"},
@@ -361,6 +365,13 @@ static void test_return_values(void **state) {
   assert_int_equal(mpl__rules_load_buffer("2.lua", one, strlen(one), ts, &err), MPL_OK);
   assert_int_equal(mpl_termset_count(ts), 2);
   assert_string_equal(mpl_termset_source(ts, 1), "2.lua");
+  /* a declared sign lands on the file's own term, not on an earlier one of the same name */
+  const char *neg = "return { {name = 'a', expr = W, sign = '-'}, {name = 'b', expr = W, sign = '+'} }";
+  assert_int_equal(mpl__rules_load_buffer("3.lua", neg, strlen(neg), ts, &err), MPL_OK);
+  assert_int_equal(mpl_termset_sign(ts, 0), 0);
+  assert_int_equal(mpl_termset_sign(ts, 1), 0);
+  assert_int_equal(mpl_termset_sign(ts, 2), -1);
+  assert_int_equal(mpl_termset_sign(ts, 3), 1);
   mpl_termset_free(ts);
 }
 

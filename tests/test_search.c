@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "metaplast/optim.h"
 #include "metaplast/search.h"
+#include "metaplast/terms.h"
 
 #define EPISODES 10
 
@@ -263,6 +265,7 @@ static void test_results_directory(void **state) {
         g[i] = csv_number(log, e, gn[i]);
       }
       mpl_adam_step(&opt, th, g);
+      if (th[2] < 0) th[2] = 0.0; /* F9 (Oja) declares a coefficient >= 0: projected after each step */
     }
     assert_memory_equal(th, r.theta, sizeof th);
     mpl_adam_free(&opt);
@@ -483,6 +486,62 @@ static void test_eps0_zero_gradient(void **state) {
 }
 
 /* (e) Proximal L1 with a large lambda: exact zeros, dropped from rule.txt and the equation. */
+/* Declared signs: the paper's F9 (Oja) keeps its coefficient >= 0 unless the user frees it;
+ * config.txt says which constraints were in force; a start against one is refused by name. */
+static void test_declared_signs(void **state) {
+  (void)state;
+  mpl_termset *ts = mpl_termset_new();
+  mpl_selection sel;
+  mpl_err err = {0};
+  assert_int_equal(mpl_terms_parse("paper:F9,F0", ts, &sel, &err), MPL_OK);
+  assert_int_equal(sel.sign[0], 1);
+  assert_int_equal(sel.sign[1], 0);
+  assert_int_equal(mpl_selection_set_sign(&sel, ts, "F0=-,F9=free", &err), MPL_OK);
+  assert_int_equal(sel.sign[0], 0);
+  assert_int_equal(sel.sign[1], -1);
+  assert_int_equal(mpl_selection_set_sign(&sel, ts, "F9=+,F0=x", &err), MPL_EINVAL); /* nothing applied */
+  mpl_assert_contains(err.msg, "'x' for term F0");
+  assert_int_equal(sel.sign[0], 0);
+  assert_int_equal(mpl_selection_set_sign(&sel, ts, "none", &err), MPL_OK);
+  assert_int_equal(sel.sign[0], 0);
+  assert_int_equal(sel.sign[1], 0);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+
+  char d[3][4200];
+  const char *signs[3] = {NULL, "none", "F9=free"};
+  mpl_search_result r;
+  for (int k = 0; k < 3; k++) {
+    char name[16];
+    snprintf(name, sizeof name, "signs-%d", k);
+    in_root(d[k], sizeof d[k], name);
+    mpl_search_cfg c;
+    base_cfg(&c, d[k]);
+    c.sign = signs[k];
+    run_ok(&c, &r);
+    mpl_search_result_free(&r);
+    char *cfg = mpl_test_read_in(d[k], "config.txt"), *log = mpl_test_read_in(d[k], "log.csv");
+    mpl_assert_contains(cfg, k ? "# sign constraints in force (declared by the terms, then --sign): none\n"
+                               : "# sign constraints in force (declared by the terms, then --sign): F9 >= 0\n");
+    double lowest = 0;
+    for (int e = 1; e <= EPISODES; e++) lowest = fmin(lowest, csv_number(log, e, "theta_F9"));
+    if (k == 0) assert_true(lowest == 0); /* kept >= 0 ... */
+    else assert_true(lowest < 0);          /* ... where this seed's free search goes negative */
+    free(cfg), free(log);
+  }
+  char *a = mpl_test_read_in(d[1], "theta.tsv"), *b = mpl_test_read_in(d[2], "theta.tsv");
+  assert_string_equal(a, b); /* "none" and "F9=free" are the same search here */
+  free(a), free(b);
+
+  mpl_search_cfg c;
+  base_cfg(&c, d[0]);
+  c.init = "F9=-0.002";
+  c.force = 1;
+  assert_int_equal(mpl_search_run(&c, &r, &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "term F9 starts at -0.002");
+  mpl_assert_contains(err.msg, "--sign F9=free");
+}
+
 static void test_prox_zeros(void **state) {
   (void)state;
   char d[4200];
@@ -491,6 +550,7 @@ static void test_prox_zeros(void **state) {
   mpl_search_result r;
   base_cfg(&c, d);
   c.init = "F2=0.002,F9=-0.002";
+  c.sign = "none"; /* F9 starts below its declared sign */
   c.adam.lambda = 1e3;
   c.adam.l1 = MPL_L1_PROX;
   run_ok(&c, &r);
@@ -693,6 +753,7 @@ int main(void) {
     cmocka_unit_test(test_empty_out),
     cmocka_unit_test(test_divergence),
     cmocka_unit_test(test_eps0_zero_gradient),
+    cmocka_unit_test(test_declared_signs),
     cmocka_unit_test(test_prox_zeros),
     cmocka_unit_test(test_penalty_zero_tol),
     cmocka_unit_test(test_equation),

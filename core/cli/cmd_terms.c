@@ -46,8 +46,10 @@ int cmd_terms(int argc, char **argv) {
     int t = sel.which[i];
     char f[4096];
     mpl_termset_print(ts, t, MPL_FMT_TEXT, f, sizeof f);
-    printf("%-10s %s\n%-10s   %s%s\n", mpl_termset_name(ts, t), f, "", mpl_termset_description(ts, t),
-           mpl_termset_is_native(ts, t) ? " (native)" : "");
+    int sg = mpl_termset_sign(ts, t);
+    printf("%-10s %s\n%-10s   %s%s%s\n", mpl_termset_name(ts, t), f, "", mpl_termset_description(ts, t),
+           mpl_termset_is_native(ts, t) ? " (native)" : "",
+           sg > 0 ? " [coefficient kept >= 0]" : sg < 0 ? " [coefficient kept <= 0]" : "");
   }
   mpl_selection_free(&sel);
   mpl_termset_free(ts);

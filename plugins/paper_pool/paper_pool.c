@@ -1,7 +1,7 @@
 /* metaplast plugin "paper": the ten candidate terms F0..F9 of Shervani-Tabar & Rosenbaum (2023),
  * Eqs. 14-23 (PAPER.md §4.1), built from the term IR. F5-F8 follow the literal matrix reading
  * (a global scalar times a rank-1 term, docs/method.md), written as the paper's products; the
- * compiler reassociates them. See LICENSE for copyright. */
+ * compiler reassociates them. F9 declares a positive sign. See LICENSE for copyright. */
 #include <metaplast/plugin.h>
 
 /* a b c ... as one left-associated matrix product. */
@@ -33,7 +33,10 @@ static int init(mpl_plugin *p, mpl_err *err) {
     int rc = mpl_plugin_add_term(p, pool[i].name, pool[i].desc, pool[i].e, err);
     if (rc < 0) return rc;
   }
-  return MPL_OK;
+  /* Oja's rule is Oja's rule with a positive coefficient; a negative one is unbounded
+   * anti-Hebbian growth that makes the inner loop diverge (docs/method.md, "Declared signs").
+   * A search keeps it >= 0 unless the user frees it (--sign F9=free, or --sign none). */
+  return mpl_termset_set_sign(ts, "F9", +1, err);
 }
 
 

@@ -7,7 +7,8 @@
 # shared by every search: the EMNIST ByMerge test split in ../shared/data/emnist (override with
 # EMNIST=DIR), first 400 images per class, the reference's task sampler (--sampling paper), 5-way
 # 50+10 tasks, 784-170-130-100-70-47, Adam 1e-3, theta0 = 1e-3 and the others 0, 600 episodes,
-# 10 trials (seeds 1-10; the paper has 20) on 2 threads. BUILD=DIR picks the build (default build/).
+# 10 trials (seeds 1-10; the paper has 20) on 2 threads, --sign none (the paper's unconstrained
+# coefficients; metaplast's default keeps Oja's F9 >= 0). BUILD=DIR picks the build (default build/).
 #
 # Parts (see README.md for what each shows):
 #   fa            Fig. 3, FA: F0 with fixed random feedback, lambda 0
@@ -20,6 +21,9 @@
 #   sweep-lr      the lambda sweep again with Adam's step 1e-4 (lambda 1.5, 20, 100; 200 episodes, 2 trials)
 #   extra-pool-lr remedy: the pool with Adam's step 1e-4 instead of 1e-3 (10 trials)
 #   extra-bio-penalty  the pool the reference code implements (F0, F2, F9), plain penalty, lambda 1.5
+#   extra-pool-local6  the pool without the four non-local literal terms F5-F8 (F0-F4, F9), proximal
+#                 L1, lambda 1.5, 10 trials: the ablation that locates the pool's failure
+#   extra-pool-noF3    the pool without F3 but with the literal F5-F8, 5 trials (the other ablation)
 #   ehebb         Fig. 5: F0 + F2 (eHebb), lambda 0
 #   oja           Fig. 7: F0 + F9 (Oja), lambda 0, no guards: the reference's settings (PAPER.md §11)
 #   oja-guard     the same with metaplast's guards: --dead-guard on, --clip-grad 10
@@ -37,7 +41,7 @@ emnist=${EMNIST:-$root/../shared/data/emnist}
 lambda=${LAMBDA:-1.5}   # the pool's lambda: the sweep found no lambda that works, so the reference's (README.md)
 
 common=(--data "emnist-bymerge:$emnist" --per-class 400 --sampling paper --episodes 600
-        --seed 0 --trials 10 --jobs 2 --quiet --force)
+        --seed 0 --trials 10 --jobs 2 --quiet --force --sign none)   # --sign none: the paper's unconstrained θ
 
 label() { mkdir -p "$here/$1"; echo "$2" > "$here/$1/label.txt"; }
 
@@ -79,7 +83,7 @@ report() {    # figures, equations, compact trajectories, tables.md
   done
   "$bin" plot "$here/fa" "$here/bp" --labels FA,BP --format png --out "$here/figures/fig3-" > /dev/null
   "$bin" plot "$here/fa" "$here/bp" "$here/pool" "$here/pool-penalty" "$here/extra-pool-lr" "$here/extra-bio-penalty" \
-    --labels FA,BP,pool-prox,pool-penalty,pool-lr1e-4,F0+F2+F9-penalty \
+    "$here/extra-pool-local6" --labels FA,BP,pool-prox,pool-penalty,pool-lr1e-4,F0+F2+F9-penalty,pool-without-F5-F8 \
     --format png --out "$here/figures/fig4-" > /dev/null
   "$bin" plot "$here/fa" "$here/ehebb" "$here/oja" "$here/oja-sign" "$here/bp" \
     --labels FA,FA+eHebb,FA+Oja,FA+Oja-signed,BP --format png --out "$here/figures/fig5-7-" > /dev/null
@@ -99,6 +103,10 @@ part() {
     pool-penalty) run pool-penalty "${common[@]}" --terms paper --l1 penalty --lambda "$lambda" --trials 5 ;;
     extra-pool-lr) label extra-pool-lr "Pool F0..F9, proximal L1, meta-lr 1e-4 (remedy)"
                   run extra-pool-lr "${common[@]}" --terms paper --l1 prox --lambda "$lambda" --lr 1e-4 ;;
+    extra-pool-local6) label extra-pool-local6 "Pool without the literal F5-F8: F0-F4, F9, proximal L1"
+                  run extra-pool-local6 "${common[@]}" --terms paper:F0,F1,F2,F3,F4,F9 --l1 prox --lambda "$lambda" ;;
+    extra-pool-noF3) label extra-pool-noF3 "Pool without F3 (keeps the literal F5-F8), proximal L1"
+                  run extra-pool-noF3 "${common[@]}" --terms paper:F0,F1,F2,F4,F5,F6,F7,F8,F9 --l1 prox --lambda "$lambda" --trials 5 ;;
     extra-bio-penalty) label extra-bio-penalty "F0, F2, F9 (the terms the reference code has), plain L1 penalty"
                   run extra-bio-penalty "${common[@]}" --terms paper:F0,F2,F9 --l1 penalty --lambda "$lambda" ;;
     ehebb)        run ehebb "${common[@]}" --terms paper:F0,F2 ;;
@@ -107,7 +115,7 @@ part() {
     oja-sign)     run oja-sign "${common[@]}" --terms paper:F0,F9 --sign F9=+ --trials 5 ;;
     eval)         evaluate ;;
     report)       report ;;
-    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign sweep-lr extra-pool-lr extra-bio-penalty eval report; do part "$p"; done ;;
+    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign sweep-lr extra-pool-lr extra-bio-penalty extra-pool-local6 extra-pool-noF3 eval report; do part "$p"; done ;;
     *)            echo "run.sh: unknown part '$1' (see the head of $0)" >&2; exit 2 ;;
   esac
 }

@@ -100,6 +100,15 @@ MPL_API const char *mpl_termset_source(const mpl_termset *ts, int i);
 MPL_API int mpl_termset_is_native(const mpl_termset *ts, int i);
 /* Print term i's formula (expression or a native term's own text). Like mpl_expr_print. */
 MPL_API size_t mpl_termset_print(const mpl_termset *ts, int i, mpl_format fmt, char *buf, size_t n);
+/* Declare the sign that term `name`'s coefficient is meant to have: +1 (kept >= 0), -1 (kept
+ * <= 0) or 0 (free, the default). A search projects the coefficient onto that side after each
+ * meta-step unless `--sign` overrides it (`--sign NAME=free`, or `--sign none` for every term).
+ * For terms whose sign is part of their meaning and whose opposite sign makes the inner loop
+ * unstable: Oja's rule with a negative coefficient is unbounded anti-Hebbian growth.
+ * MPL_ENOTFOUND if no term has that name, MPL_EINVAL for another value. */
+MPL_API int mpl_termset_set_sign(mpl_termset *ts, const char *name, int sign, mpl_err *err);
+/* Term i's declared sign (+1, -1 or 0). */
+MPL_API int mpl_termset_sign(const mpl_termset *ts, int i);
 /* Index of the first term called name, or -1. */
 MPL_API int mpl_termset_find(const mpl_termset *ts, const char *name);
 

@@ -15,7 +15,8 @@ typedef struct mpl_selection {
   int n;          /* number of selected terms */
   int *which;     /* indices into the term set, in the order given */
   double *theta0; /* initial coefficient per selected term */
-  int *sign;      /* per selected term: 0 free, +1 kept >= 0, -1 kept <= 0 (projected after each step) */
+  int *sign;      /* per selected term: 0 free, +1 kept >= 0, -1 kept <= 0 (projected after each step);
+                   * starts as the term's declared sign */
 } mpl_selection;
 
 /* Parse a `--terms` specification into ts and sel. Sources are separated by ';':
@@ -29,7 +30,8 @@ typedef struct mpl_selection {
  *                        the source tree's rules/)
  *   "paper:F0,F9;x.so"   several sources in one search
  * Two selected terms with one name are an error naming both sources.
- * Initial theta: 1e-3 for a term named F0, 0 for every other term. An unknown source or term
+ * Initial theta: 1e-3 for a term named F0, 0 for every other term; sign constraint: the
+ * term's declared sign (the paper's F9, Oja's rule: >= 0). An unknown source or term
  * name is MPL_ENOTFOUND with a message that lists what exists. Free sel with
  * mpl_selection_free. */
 MPL_API int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_err *err);
@@ -37,7 +39,9 @@ MPL_API int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *se
 /* Override initial coefficients: "F9=0.01,F2=-0.001" (names must be selected terms). */
 MPL_API int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err);
 
-/* Sign constraints: "F9=+,F2=-" (+, -, or 0/free). Names must be selected terms. */
+/* Sign constraints: "F9=+,F2=-" (+, -, or 0/free), or "none" (every term free). Names must be
+ * selected terms. A selection starts with each term's declared sign (mpl_termset_sign); this
+ * overrides it. */
 MPL_API int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err);
 
 MPL_API void mpl_selection_free(mpl_selection *sel);
