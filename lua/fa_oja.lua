@@ -2,7 +2,8 @@
 -- F^Oja = θ0 F0 + θ9 F9 (θ0 = 1e-3, θ9 = 0 at the start), beside FA alone. The paper: accuracy
 -- and loss improve clearly, angles only slightly; the weights become increasingly orthonormal
 -- (the error E_ℓ falls, Fig. 8).
---   metaplast run lua/fa_oja.lua [episodes=600 seeds=1-20 data=... baseline=true sign=F9=+ out=runs/fa_oja]
+--   metaplast run lua/fa_oja.lua [episodes=600 seeds=1-20 data=... baseline=true sign=none out=runs/fa_oja]
+--   (F9 declares θ9 >= 0; sign=none frees it, the paper's unconstrained method)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. package.path
 local mp = require "metaplast"

@@ -1039,6 +1039,9 @@ static int l_terms(lua_State *L) {
     lua_setfield(L, -2, "native");
     lua_pushnumber(L, sel->theta0[k]);
     lua_setfield(L, -2, "theta0");
+    int sg = sel->sign[k];
+    lua_pushstring(L, sg > 0 ? "+" : sg < 0 ? "-" : "free");
+    lua_setfield(L, -2, "sign");
     lua_rawseti(L, -2, k + 1);
   }
   return 1;

@@ -14,7 +14,7 @@ print(("metaplast %s: meta-learning the coefficients of %s on %s (%d episodes, s
       o.terms, o.data, o.episodes, o.seed))
 for _, t in ipairs(mp.terms(o.terms)) do print(("  %-4s %-28s %s"):format(t.name, t.formula, t.description or "")) end
 
-local r = mp.search{data = o.data, terms = o.terms, sign = {F0 = "+", F9 = "+"}, hidden = o.hidden,
+local r = mp.search{data = o.data, terms = o.terms, sign = {F0 = "+"}, hidden = o.hidden,
                     episodes = o.episodes, seed = o.seed, out = o.out, force = true, quiet = o.quiet}
 
 local first, k = 0, 0

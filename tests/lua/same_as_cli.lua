@@ -20,6 +20,8 @@ for _, t in ipairs(r.terms) do
   assert(t.latex and t.latex ~= "" and t.code and t.code ~= "", "formulas")
 end
 assert(r.theta.F0 >= 0 and r.theta.F9 >= 0, "sign constraints")
+local listed, oja = mp.terms("paper:F0,F9"), mp.terms("oja")
+assert(listed[1].sign == "free" and listed[2].sign == "+" and oja[2].sign == "+", "declared signs in metaplast.terms")
 assert(r.equation:find("ΔW =", 1, true) and r.equations.text == r.equation, "text equation")
 assert(r.equations.latex:find("\\Delta W_{\\ell-1,\\ell} =", 1, true), "LaTeX equation")
 local escaped = r.equations.latex:gsub("\\", "\\\\")
