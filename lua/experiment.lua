@@ -16,13 +16,15 @@ ex.emnist = ex.here .. "/../../shared/data/emnist"
 
 -- The paper's settings (PAPER.md §1-§6) as script options: 47-way EMNIST with 400 images per
 -- class and the reference's task sampler, 5-way 50+10 tasks, 784-170-130-100-70-47, 600
--- episodes, 20 trials (seeds 1-20), run in parallel on every core (jobs=0). Each script adds its own.
+-- episodes, 20 trials (seeds 1-20), run in parallel on every core (jobs=0), and the paper's
+-- unconstrained coefficients (sign="none"; sign="" keeps the terms' declared signs, metaplast's
+-- default, where Oja's F9 stays >= 0). Each script adds its own.
 function ex.paper_options(extra)
   local o = {
     data = "emnist-bymerge:" .. ex.emnist, per_class = 400, sampling = "paper",
     episodes = 600, seeds = "1-20", hidden = {170, 130, 100, 70},
     ways = 5, shots = 50, queries = 10, meta_batch = 1, lr = 1e-3,
-    sign = "", out = "runs/experiment", quiet = true, jobs = 0,
+    sign = "none", out = "runs/experiment", quiet = true, jobs = 0,
   }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o

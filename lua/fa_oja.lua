@@ -3,7 +3,7 @@
 -- and loss improve clearly, angles only slightly; the weights become increasingly orthonormal
 -- (the error E_ℓ falls, Fig. 8).
 --   metaplast run lua/fa_oja.lua [episodes=600 seeds=1-20 data=... baseline=true sign=none out=runs/fa_oja]
---   (F9 declares θ9 >= 0; sign=none frees it, the paper's unconstrained method)
+--   (sign=none, the default here, is the paper's unconstrained θ9; sign= keeps F9's declared θ9 >= 0)
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. package.path
 local mp = require "metaplast"
