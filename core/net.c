@@ -28,6 +28,9 @@ struct mpl_episode {
   double *W0, *W, *B, *G;          /* initial, current, feedback, adjoint (wtotal each) */
   /* One step's record: y_1..y_L, e_0..e_L, h_0..h_{L-1} (e before the g factor), plan values. */
   size_t y_off[MPL_MAX_LAYERS + 1], e_off[MPL_MAX_LAYERS + 1], h_off[MPL_MAX_LAYERS + 1], z_off[MPL_MAX_LAYERS + 1];
+  /* ... and the softplus slopes g_l = 1 - exp(-beta y_l) (l = 0..L-1; l = 0 of the input, only
+   * if e_0 is computed) and q_l = exp(-beta y_l) (l = 1..L-1) */
+  size_t g_off[MPL_MAX_LAYERS + 1], qe_off[MPL_MAX_LAYERS + 1];
   size_t v_off[MPL_MAX_LAYERS + 1], rec_size, nvals_max;
   int seg;                         /* steps per segment for the current run */
   double *seg_W, *seg_rec, *ckpt;  /* segment weights, segment records, checkpoints */
@@ -47,17 +50,31 @@ struct mpl_episode {
   size_t gs_cap;
   double *q;                       /* query-batch buffers */
   size_t q_cap;
+  /* Lazy reverse pass, per layer: one block's update rows (Ut, Vm) and their products with the
+   * adjoint's base (Ut G, Vm G^T), LAZY_STEPS steps at once */
+  double *blk;
+  double *zseg;                    /* lazy forward pass: one segment's layer-1 products C_j x_t */
+  size_t zseg_cap;
+  size_t blk_cap, bu_off[MPL_MAX_LAYERS + 1], bv_off[MPL_MAX_LAYERS + 1], bp_off[MPL_MAX_LAYERS + 1],
+      bq_off[MPL_MAX_LAYERS + 1];
 };
 
 /* {====== Small kernels ====== */
 
-static double softplus(double beta, double z) {
-  double bz = beta * z;
-  return (bz > 0 ? bz + log1p(exp(-bz)) : log1p(exp(bz))) / beta;
+/* y = softplus(z) = log(1 + e^{beta z}) / beta, and from the same exponential t = e^{-|beta z|}
+ * its slope g = sigma'(z) = sigmoid(beta z) and q = 1 - g = sigmoid(-beta z). Written through y,
+ * g = 1 - exp(-beta y) (PAPER.md §2) and q = exp(-beta y); computed here from z, both are
+ * accurate to a few ulps everywhere (no cancellation), and the reverse pass needs no further
+ * transcendental function. */
+static inline double softplus_gq(double beta, double z, double *g, double *q) {
+  double bz = beta * z, t = exp(-fabs(bz)), r = 1 / (1 + t);
+  *g = bz > 0 ? r : t * r;
+  *q = bz > 0 ? t * r : r;
+  return (bz > 0 ? bz + log1p(t) : log1p(t)) / beta;
 }
 
-/* sigma'(z) = sigmoid(beta z) written through y = sigma(z): 1 - exp(-beta y) (PAPER.md §2). */
-static double gprime(double beta, double y) { return -expm1(-beta * y); }
+/* g(x) = 1 - exp(-beta x) for an input x (e_0's factor), not the output of a softplus. */
+static double gprime(double beta, double x) { return -expm1(-beta * x); }
 
 static void softmax(int n, const double *z, double *s) {
   double m = z[0], sum = 0;
@@ -106,6 +123,8 @@ static void layout(mpl_episode *ep) {
   for (int l = 0; l <= L; l++) { ep->e_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 0; l < L; l++) { ep->h_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 1; l <= L; l++) { ep->z_off[l] = r; r += (size_t)ep->n[l]; }
+  for (int l = 0; l < L; l++) { ep->g_off[l] = r; r += (size_t)ep->n[l]; }
+  for (int l = 1; l < L; l++) { ep->qe_off[l] = r; r += (size_t)ep->n[l]; }
   ep->nvals_max = 0;
   for (int l = 1; l <= L; l++) {
     size_t nv = mpl__rule_nvals(ep->rule, ep->n[l - 1], ep->n[l]);
@@ -180,7 +199,7 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
-  free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs);
+  free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs); free(ep->blk); free(ep->zseg);
   free(ep);
 }
 
@@ -225,6 +244,15 @@ static void wgemv(const mpl_episode *ep, const wview *v, int l, int trans, const
   mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, trans, v->s, x, beta, y, ep->lztmp);
 }
 
+/* y <- W_l x when the base's product Mx = M x is given: y = s (Mx + A^T (B x)). */
+static void wgemv_given(const mpl_episode *ep, const wview *v, int l, const double *Mx, const double *x, double *y) {
+  int nq = ep->n[l], np = ep->n[l - 1];
+  for (int j = 0; j < nq; j++) y[j] = v->s * Mx[j];
+  if (v->k <= 0) return;
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, v->k, np, 1, v->B, np, x, 1, 0, ep->lztmp, 1);
+  cblas_dgemv(CblasRowMajor, CblasTrans, v->k, nq, v->s, v->A, nq, ep->lztmp, 1, 1, y, 1);
+}
+
 static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
   mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = V[l].M, .wk = V[l].k, .WA = V[l].A,
                      .WB = V[l].B, .tmp = ep->lztmp, .wscale = V[l].s};
@@ -242,26 +270,33 @@ static void fgemv(const mpl_episode *ep, const wview *V, int l, int trans, const
                    ep->n[l - 1], x, 1, beta, y, 1);
 }
 
-/* Forward pass and modulatory signals of one sample into rec, then the plan's values. */
-static void signals(const mpl_episode *ep, const wview *V, const double *x, int label, double *rec) {
+/* Forward pass and modulatory signals of one sample into rec, then the plan's values. z1: the
+ * product of layer 1's dense base with x, if the caller has it (else NULL). */
+static void signals(const mpl_episode *ep, const wview *V, const double *x, int label, double *rec, const double *z1) {
   int L = ep->L;
   double beta = ep->cfg.beta;
   for (int l = 1; l <= L; l++) {
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
     double *y = rec + ep->y_off[l];
-    wgemv(ep, &V[l], l, 0, pre, 0, y);
+    if (l == 1 && z1) wgemv_given(ep, &V[1], 1, z1, x, y);
+    else wgemv(ep, &V[l], l, 0, pre, 0, y);
     memcpy(rec + ep->z_off[l], y, (size_t)ep->n[l] * sizeof *y);
-    if (l < L) for (int j = 0; j < ep->n[l]; j++) y[j] = softplus(beta, y[j]);
-    else softmax(ep->n[L], y, y);
+    if (l < L) {
+      double *g = rec + ep->g_off[l], *q = rec + ep->qe_off[l];
+      for (int j = 0; j < ep->n[l]; j++) y[j] = softplus_gq(beta, y[j], &g[j], &q[j]);
+    } else {
+      softmax(ep->n[L], y, y);
+    }
   }
   double *eL = rec + ep->e_off[L];
   memcpy(eL, rec + ep->y_off[L], (size_t)ep->n[L] * sizeof *eL);
   eL[label] -= 1;
   for (int l = L - 1; l >= (ep->need_e0 ? 0 : 1); l--) {
-    double *h = rec + ep->h_off[l], *e = rec + ep->e_off[l];
-    const double *y = l == 0 ? x : rec + ep->y_off[l];
+    double *h = rec + ep->h_off[l], *e = rec + ep->e_off[l], *g = rec + ep->g_off[l];
     fgemv(ep, V, l + 1, 1, rec + ep->e_off[l + 1], 0, h);
-    for (int j = 0; j < ep->n[l]; j++) e[j] = h[j] * gprime(beta, y[j]);
+    if (l == 0)
+      for (int j = 0; j < ep->n[0]; j++) g[j] = gprime(beta, x[j]);
+    for (int j = 0; j < ep->n[l]; j++) e[j] = h[j] * g[j];
   }
   for (int l = 1; l <= L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
@@ -274,7 +309,7 @@ static void signals(const mpl_episode *ep, const wview *V, const double *x, int 
 static void step(const mpl_episode *ep, const double *theta, double *W, const double *x, int label, double *rec) {
   wview V[MPL_MAX_LAYERS + 1];
   dense_views(ep, W, V);
-  signals(ep, V, x, label, rec);
+  signals(ep, V, x, label, rec, NULL);
   for (int l = 1; l <= ep->L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
     mpl__rule_apply(ep->rule, theta, &io, rec + ep->v_off[l], W + ep->woff[l], ep->scratch);
@@ -284,26 +319,30 @@ static void step(const mpl_episode *ep, const double *theta, double *W, const do
 /* Reverse of one step. G (with the rank-1 rows pending in acc) holds dL/dW after the step; on
  * return dL/dW before it. V: the pre-step weights; rec: the step's record. */
 static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, const double *x,
-                         const double *rec, double *theta_bar) {
+                         const double *rec, double *theta_bar, int bi, int flush) {
   int L = ep->L, tau = ep->lazy && ep->wmat; /* track <dL/dW, W> (each push: its <p q^T, W>) */
   double beta = ep->cfg.beta, *sb = ep->sbar;
-  memset(sb, 0, ep->rec_size * sizeof *sb);
+  memset(sb, 0, (ep->e_off[L] + (size_t)ep->n[L]) * sizeof *sb); /* the y and e parts */
   for (int l = 1; l <= L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
+    if (bi >= 0 && ep->ng > 0) { /* this step's rows of the block products */
+      ep->acc[l].base_p = ep->blk + ep->bp_off[l] + (size_t)bi * ep->ng * ep->n[l - 1];
+      ep->acc[l].base_q = ep->blk + ep->bq_off[l] + (size_t)bi * ep->ng * ep->n[l];
+    }
     mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->acc[l],
                       tau ? &ep->tau[l] : NULL, theta_bar, bars, ep->vbar, ep->scratch);
+    ep->acc[l].base_p = ep->acc[l].base_q = NULL;
   }
   /* e_l = h_l * g(y_l), h_l = B_{l+1}^T e_{l+1}; visited from the input side so ebar_l is complete. */
   int diff_fb = ep->cfg.feedback == MPL_FB_SYMMETRIC && !ep->cfg.bp_detach;
   for (int l = ep->need_e0 ? 0 : 1; l < L; l++) {
-    const double *y = l == 0 ? x : rec + ep->y_off[l], *h = rec + ep->h_off[l];
+    const double *h = rec + ep->h_off[l], *g = rec + ep->g_off[l], *q = rec + ep->qe_off[l];
     double *eb = sb + ep->e_off[l], *hb = ep->zbar;
-    for (int j = 0; j < ep->n[l]; j++) {
-      hb[j] = eb[j] * gprime(beta, y[j]);
-      if (l > 0) sb[ep->y_off[l] + j] += eb[j] * h[j] * beta * exp(-beta * y[j]);
-    }
+    for (int j = 0; j < ep->n[l]; j++) hb[j] = eb[j] * g[j];
+    if (l > 0) /* dg/dy = beta exp(-beta y) */
+      for (int j = 0; j < ep->n[l]; j++) sb[ep->y_off[l] + j] += eb[j] * h[j] * beta * q[j];
     fgemv(ep, V, l + 1, 0, hb, 1, sb + ep->e_off[l + 1]);
     if (diff_fb) {
       mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
@@ -324,35 +363,42 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
     if (tau) ep->tau[l] += cblas_ddot(ep->n[l], zb, 1, rec + ep->z_off[l], 1); /* zb^T W pre = zb^T z */
     if (l == 1) break;
     double *yb = sb + ep->y_off[l - 1];
+    const double *g = rec + ep->g_off[l - 1];
     wgemv(ep, &V[l], l, 1, zb, 1, yb);
-    for (int j = 0; j < ep->n[l - 1]; j++) ep->xbar[j] = yb[j] * gprime(beta, pre[j]);
-    memcpy(zb, ep->xbar, (size_t)ep->n[l - 1] * sizeof *zb);
+    for (int j = 0; j < ep->n[l - 1]; j++) zb[j] = yb[j] * g[j];
   }
   /* dL/dW_before = (1 + omega) dL/dW_after + every queued rank-1 term: one pass over G per
-   * layer, every step (dense) or once the queue is full (lazy). */
+   * layer, every step (dense) or at the end of a block of LAZY_STEPS steps (lazy). */
   for (int l = 1; l <= L; l++)
-    if (!ep->lazy || ep->acc[l].k + ep->gpush > ep->acc[l].kmax) mpl__rankk_flush(&ep->acc[l], ep->G + ep->woff[l]);
+    if (!ep->lazy || flush) mpl__rankk_flush(&ep->acc[l], ep->G + ep->woff[l]);
 }
 
 /* }====== */
 
 /* {====== Query loss and statistics ====== */
 
-/* Query buffers: per layer Y_l (N x n_l) for l = 1..L, then two e-blocks for statistics. */
+/* Query buffers: per layer Y_l (N x n_l) for l = 1..L; then the slopes g(Y_l) (N x n_l) for
+ * l = 0..L-1 (l = 0: of the input, filled only for the statistics); then the statistics' work. */
 static size_t q_layer_off(const mpl_episode *ep, int N, int l) {
   size_t off = 0;
   for (int k = 1; k < l; k++) off += (size_t)N * (size_t)ep->n[k];
   return off;
 }
 
+static size_t q_slope_off(const mpl_episode *ep, int N, int l) {
+  return q_layer_off(ep, N, ep->L + 1) + (l == 0 ? 0 : (size_t)N * (size_t)ep->n[0] + q_layer_off(ep, N, l));
+}
+
+static double *q_slope(const mpl_episode *ep, int N, int l) { return ep->q + q_slope_off(ep, N, l); }
+
 static void query_forward(mpl_episode *ep, const double *X, int N, double *Y) {
   for (int l = 1; l <= ep->L; l++) {
     const double *P = l == 1 ? X : Y + q_layer_off(ep, N, l - 1);
-    double *Z = Y + q_layer_off(ep, N, l);
+    double *Z = Y + q_layer_off(ep, N, l), *g = q_slope(ep, N, l), q;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, ep->n[l], ep->n[l - 1], 1, P, ep->n[l - 1],
                 ep->W + ep->woff[l], ep->n[l - 1], 0, Z, ep->n[l]);
     if (l < ep->L)
-      for (size_t i = 0; i < (size_t)N * (size_t)ep->n[l]; i++) Z[i] = softplus(ep->cfg.beta, Z[i]);
+      for (size_t i = 0; i < (size_t)N * (size_t)ep->n[l]; i++) Z[i] = softplus_gq(ep->cfg.beta, Z[i], &g[i], &q);
   }
 }
 
@@ -386,7 +432,8 @@ static void query_backward(mpl_episode *ep, const double *X, int N, double *Y, d
     if (l == 1) break;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[l - 1], ep->n[l], 1, Zb, ep->n[l],
                 ep->W + ep->woff[l], ep->n[l - 1], 0, Ybar, ep->n[l - 1]);
-    for (size_t i = 0; i < (size_t)N * (size_t)ep->n[l - 1]; i++) Ybar[i] *= gprime(ep->cfg.beta, P[i]);
+    const double *g = q_slope(ep, N, l - 1);
+    for (size_t i = 0; i < (size_t)N * (size_t)ep->n[l - 1]; i++) Ybar[i] *= g[i];
     memcpy(Y + q_layer_off(ep, N, l - 1), Ybar, (size_t)N * (size_t)ep->n[l - 1] * sizeof *Ybar);
     Zb = Y + q_layer_off(ep, N, l - 1);
   }
@@ -402,7 +449,7 @@ static double angle_deg(const double *a, const double *b, int n) {
 /* Batch e signals, rows = samples: E_L = softmax(Z_L) - onehot, E_k = (E_{k+1} F_{k+1}) * g(Y_k)
  * down to layer `lo`, with feedback F = B (fb = 0) or the current W (fb = 1); the batch mean of
  * E_k goes to mean + k * nmax. */
-static void batch_e(const mpl_episode *ep, const double *X, const int *labels, int N, const double *Y, int fb,
+static void batch_e(const mpl_episode *ep, const int *labels, int N, const double *Y, int fb,
                     double *E0, double *E1, double *mean, int nmax) {
   int L = ep->L;
   const double *Zl = Y + q_layer_off(ep, N, L);
@@ -411,8 +458,7 @@ static void batch_e(const mpl_episode *ep, const double *X, const int *labels, i
     E0[(size_t)i * ep->n[L] + labels[i]] -= 1;
   }
   for (int k = L - 1; k >= 0; k--) {
-    const double *F = (fb ? ep->W : ep->B) + ep->woff[k + 1];
-    const double *Yk = k == 0 ? X : Y + q_layer_off(ep, N, k);
+    const double *F = (fb ? ep->W : ep->B) + ep->woff[k + 1], *g = q_slope(ep, N, k);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[k], ep->n[k + 1], 1, E0, ep->n[k + 1], F,
                 ep->n[k], 0, E1, ep->n[k]);
     double *m = mean + (size_t)k * nmax;
@@ -420,7 +466,7 @@ static void batch_e(const mpl_episode *ep, const double *X, const int *labels, i
     for (int i = 0; i < N; i++)
       for (int j = 0; j < ep->n[k]; j++) {
         size_t ij = (size_t)i * ep->n[k] + j;
-        E1[ij] *= gprime(ep->cfg.beta, Yk[ij]);
+        E1[ij] *= g[ij];
         m[j] += E1[ij] / N;
       }
     double *t = E0; E0 = E1; E1 = t;
@@ -438,8 +484,10 @@ static void query_stats(mpl_episode *ep, const double *X, const int *labels, int
   double *A = work, *Bw = A + blk, *mfa = Bw + 2 * blk, *mbp = mfa + (size_t)(L + 1) * nmax;
   for (int l = 0; l <= L; l++) st->angle[l] = 0, st->ortho[l] = 0;
   if (ep->cfg.feedback == MPL_FB_FIXED) {
-    batch_e(ep, X, labels, N, Y, 0, A, A + blk, mfa, nmax);
-    batch_e(ep, X, labels, N, Y, 1, A, A + blk, mbp, nmax);
+    double *gx = q_slope(ep, N, 0);
+    for (size_t i = 0; i < (size_t)N * (size_t)ep->n[0]; i++) gx[i] = gprime(ep->cfg.beta, X[i]);
+    batch_e(ep, labels, N, Y, 0, A, A + blk, mfa, nmax);
+    batch_e(ep, labels, N, Y, 1, A, A + blk, mbp, nmax);
     for (int l = 0; l < L; l++) st->angle[l] = angle_deg(mfa + (size_t)l * nmax, mbp + (size_t)l * nmax, ep->n[l]);
   }
   for (int l = 1; l <= L; l++) {
@@ -490,6 +538,16 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
     }
     nrows = off + 1;
     ntmp = (size_t)ep->seg * ep->ng + 1;
+    size_t nb = want_grad ? (size_t)LAZY_STEPS * ep->ng : 0;
+    off = 0;
+    for (int l = 1; l <= ep->L; l++) {
+      ep->bu_off[l] = off, off += nb * ep->n[l];
+      ep->bq_off[l] = off, off += nb * ep->n[l];
+      ep->bv_off[l] = off, off += nb * ep->n[l - 1];
+      ep->bp_off[l] = off, off += nb * ep->n[l - 1];
+    }
+    if (reserve(&ep->blk, &ep->blk_cap, off + 1) < 0 || reserve(&ep->zseg, &ep->zseg_cap, (size_t)ep->seg * ep->n[1]) < 0)
+      return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps)", n_train);
     if (reserve(&ep->gs, &ep->gs_cap, (want_grad ? (size_t)n_train + 1 : 1) * (size_t)(ep->L + 1)) < 0)
       return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps)", n_train);
   } else {
@@ -500,6 +558,7 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
   size_t qsize = 0, nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = (size_t)ep->n[l] > nmax ? (size_t)ep->n[l] : nmax;
   for (int l = 1; l <= ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l];
+  for (int l = 0; l < ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l]; /* slopes */
   qsize += 4 * (size_t)n_query * nmax + 2 * (size_t)(ep->L + 1) * nmax; /* statistics */
   if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nrec * ep->rec_size) < 0 ||
       reserve(&ep->seg_W, &ep->seg_W_cap, nW * ep->wtotal) < 0 || reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0 ||
@@ -539,7 +598,10 @@ static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, 
     lazy_views(ep, t, grad, g, V);
     double *rec = ep->seg_rec + (grad ? (size_t)t * ep->rec_size : 0);
     const double *x = X + (size_t)t * n0;
-    signals(ep, V, x, Y[t], rec);
+    if (o == 0) /* the segment's inputs are known: layer 1's products with its base in one dgemm */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T - t < m ? T - t : m, ep->n[1], n0, 1, x, n0, V[1].M, n0,
+                  0, ep->zseg, ep->n[1]);
+    signals(ep, V, x, Y[t], rec, ep->zseg + (size_t)o * ep->n[1]);
     for (int l = 1; l <= L; l++) {
       mpl_layer_io io = layer_io(ep, V, rec, x, l);
       double omega, *U = (double *)V[l].A + (size_t)o * ng * ep->n[l], *Vm = (double *)V[l].B + (size_t)o * ng * ep->n[l - 1];
@@ -572,15 +634,40 @@ static void forward_dense(mpl_episode *ep, const double *theta, const double *X,
   }
 }
 
-/* Reverse pass with lazy weights: every record is at hand, each step's weights are a view. */
+/* The update rows of steps t, t-1, .., t-nb+1 (known from their records) and their products
+ * with each layer's adjoint base G, as two matrix-matrix products per layer: the reverse pass
+ * then reads G once per block instead of twice per step. */
+static void block_products(mpl_episode *ep, const double *theta, int t, int nb) {
+  int ng = ep->ng;
+  if (ng == 0) return;
+  for (int l = 1; l <= ep->L; l++) {
+    int np = ep->n[l - 1], nq = ep->n[l];
+    double *U = ep->blk + ep->bu_off[l], *Vm = ep->blk + ep->bv_off[l], omega;
+    mpl_layer_io io = {.n_pre = np, .n_post = nq};
+    for (int i = 0; i < nb; i++)
+      mpl__rule_update_rows(ep->rule, theta, &io, ep->seg_rec + (size_t)(t - i) * ep->rec_size + ep->v_off[l],
+                            U + (size_t)i * ng * nq, Vm + (size_t)i * ng * np, &omega);
+    const double *G = ep->G + ep->woff[l];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ng, np, nq, 1, U, nq, G, np, 0,
+                ep->blk + ep->bp_off[l], np);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ng, nq, np, 1, Vm, np, G, np, 0,
+                ep->blk + ep->bq_off[l], nq);
+  }
+}
+
+/* Reverse pass with lazy weights: every record is at hand, each step's weights are a view; the
+ * adjoints are materialised once per block of LAZY_STEPS steps. */
 static void reverse_lazy(mpl_episode *ep, const double *theta, const double *X, int T, double *grad) {
   wview V[MPL_MAX_LAYERS + 1];
   if (ep->wmat) /* <dL/dW_T, W_T>, then kept up to date step by step */
     for (int l = 1; l <= ep->L; l++)
       ep->tau[l] = cblas_ddot(ep->n[l] * ep->n[l - 1], ep->G + ep->woff[l], 1, ep->W + ep->woff[l], 1);
   for (int t = T - 1; t >= 0; t--) {
+    int i = (T - 1 - t) % LAZY_STEPS;
+    if (i == 0) block_products(ep, theta, t, t + 1 < LAZY_STEPS ? t + 1 : LAZY_STEPS);
     lazy_views(ep, t, 1, ep->gs + (size_t)t * (ep->L + 1), V);
-    step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad);
+    step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad, i,
+                 i == LAZY_STEPS - 1 || t == 0);
   }
 }
 
@@ -600,12 +687,12 @@ static void reverse_dense(mpl_episode *ep, const double *theta, const double *X,
         step(ep, theta, Wk + ep->wtotal, X + (size_t)t * n0, Y[t], rec);
       } else { /* the last step of a segment: its output W is not needed */
         dense_views(ep, Wk, V);
-        signals(ep, V, X + (size_t)t * n0, Y[t], rec);
+        signals(ep, V, X + (size_t)t * n0, Y[t], rec, NULL);
       }
     }
     for (int k = len - 1; k >= 0; k--) {
       dense_views(ep, ep->seg_W + (size_t)k * ep->wtotal, V);
-      step_reverse(ep, theta, V, X + (size_t)(s0 + k) * n0, ep->seg_rec + (size_t)k * ep->rec_size, grad);
+      step_reverse(ep, theta, V, X + (size_t)(s0 + k) * n0, ep->seg_rec + (size_t)k * ep->rec_size, grad, -1, 1);
     }
   }
 }
@@ -624,7 +711,7 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   if (ep->lazy) forward_lazy(ep, theta, train_x, train_y, n_train, grad != NULL);
   else forward_dense(ep, theta, train_x, train_y, n_train, grad != NULL);
   st->finite = all_finite(ep->W, ep->wtotal);
-  double *Y = ep->q, *work = ep->q + q_layer_off(ep, n_query, ep->L + 1);
+  double *Y = ep->q, *work = ep->q + q_slope_off(ep, n_query, ep->L);
   query_forward(ep, query_x, n_query, Y);
   query_stats(ep, query_x, query_y, n_query, Y, work, st);
   double *Zl = Y + q_layer_off(ep, n_query, ep->L);

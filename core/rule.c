@@ -464,7 +464,7 @@ int mpl__rule_nrank1(const mpl_rule *r) {
 /* {====== Deferred rank-k updates ====== */
 
 int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense) {
-  *acc = (mpl_rankk){0, kmax, n_post, n_pre, 1, NULL, NULL, NULL, 0};
+  *acc = (mpl_rankk){0, kmax, n_post, n_pre, 1, NULL, NULL, NULL, 0, NULL, NULL};
   acc->at = malloc(((size_t)kmax * n_post + 1) * sizeof *acc->at);
   acc->b = malloc(((size_t)kmax * n_pre + 1) * sizeof *acc->b);
   if (dense) acc->dense = calloc((size_t)n_post * n_pre, sizeof *acc->dense);
@@ -599,7 +599,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   size_t nw = (size_t)np * nq;
   double beta = 1 + wmat_coef(r, theta, val, offs);
-  mpl_rankk acc = {ng, ng, nq, np, 1, scratch, scratch + (size_t)ng * nq, NULL, 0};
+  mpl_rankk acc = {ng, ng, nq, np, 1, scratch, scratch + (size_t)ng * nq, NULL, 0, NULL, NULL};
   if (r->n_natives) { /* sum_n theta_n F_n(W_old), before W changes */
     double *D = acc.b + (size_t)ng * np, *tmp = D + nw;
     mpl_native_io nio = native_io(io);
@@ -713,7 +713,10 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T u_g)^T, Qt's (G vsum_g)^T. */
   if (ng > 0) {
     group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
-    if (ng <= 4) { /* a few products: matrix-vector calls (dgemm would first pack all of G) */
+    if (acc->base_p) { /* computed by the caller, a block of steps at once */
+      memcpy(P, acc->base_p, (size_t)ng * np * sizeof *P);
+      memcpy(Qt, acc->base_q, (size_t)ng * nq * sizeof *Qt);
+    } else if (ng <= 4) { /* a few products: matrix-vector calls (dgemm would first pack all of G) */
       for (int g = 0; g < ng; g++) {
         cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, Ut + (size_t)g * nq, 1, 0, P + (size_t)g * np, 1);
         cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, Vm + (size_t)g * np, 1, 0, Qt + (size_t)g * nq, 1);
@@ -725,10 +728,20 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     if (acc->k > 0) { /* G + at^T b: P += (Ut at^T) b, Qt += (Vm b^T) at */
       int k = acc->k;
       double *T1 = scratch + mpl__rule_nscratch(r, np, nq), *T2 = T1 + (size_t)ng * k;
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
+      if (ng <= 4) { /* small products: dgemm's packing would cost more than the arithmetic */
+        for (int g = 0; g < ng; g++) {
+          double *t1 = T1 + (size_t)g * k, *t2 = T2 + (size_t)g * k;
+          cblas_dgemv(CblasRowMajor, CblasNoTrans, k, nq, 1, acc->at, nq, Ut + (size_t)g * nq, 1, 0, t1, 1);
+          cblas_dgemv(CblasRowMajor, CblasTrans, k, np, 1, acc->b, np, t1, 1, 1, P + (size_t)g * np, 1);
+          cblas_dgemv(CblasRowMajor, CblasNoTrans, k, np, 1, acc->b, np, Vm + (size_t)g * np, 1, 0, t2, 1);
+          cblas_dgemv(CblasRowMajor, CblasTrans, k, nq, 1, acc->at, nq, t2, 1, 1, Qt + (size_t)g * nq, 1);
+        }
+      } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
+      }
     }
     if (acc->eta != 1) {
       cblas_dscal(ng * np, acc->eta, P, 1);

@@ -116,6 +116,10 @@ typedef struct mpl_rankk {
   double *b;     /* kmax x n_pre */
   double *dense; /* n_post x n_pre dense contributions (native terms), or NULL if none can come */
   int has_dense;
+  /* Optional, for the next mpl__rule_vjp_acc only: the products of the base C with the update's
+   * rows, Ut C (n_groups x n_pre) and Vm C^T (n_groups x n_post), computed by the caller for a
+   * block of steps at once; NULL: vjp_acc computes them. */
+  const double *base_p, *base_q;
 } mpl_rankk;
 
 /* dense != 0: also keep a dense n_post x n_pre accumulator (rules with native terms). */

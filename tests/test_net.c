@@ -536,6 +536,56 @@ static void test_lazy_matches_dense(void **state) {
   gsl_rng_free(rng);
 }
 
+/* Lazy vs dense over a longer episode than test_lazy_matches_dense: several blocks of the
+ * reverse pass (its adjoint products are computed a block of steps at once, and the adjoints
+ * materialised at each block's end), a last partial block, layer 1's forward products computed
+ * a segment at once, segments that do and do not line up with the blocks; for all ten terms,
+ * FA's F0 alone and F0 with Oja's F9 (one update row per step, with and without a
+ * weight-proportional piece). */
+static void lazy_vs_dense_long(const mpl_termset *ts, const int *which, int n, const double *theta, const char *what) {
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 5);
+  enum { T = 53 };
+  double x[T * 3];
+  int y[T], yq[4] = {1, 2, 0, 1};
+  random_data(rng, T, x, y);
+  const int segs[] = {0, 1, 3, 16, 17, 53};
+  for (int sym = 0; sym <= 1; sym++) {
+    mpl_feedback fb = sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+    mpl_episode *dense = tiny_episode_dense(ts, fb, 0, 1, which, n);
+    double gd[R], g[R], g2[R];
+    mpl_episode_stats sd, sl, sl2;
+    run_ok(dense, theta, x, y, T, XQ, yq, 4, &sd, gd);
+    for (size_t k = 0; k < sizeof segs / sizeof *segs; k++) {
+      mpl_episode *lazy = tiny_episode(ts, fb, segs[k], which, n);
+      run_ok(lazy, theta, x, y, T, XQ, yq, 4, &sl, g);
+      mpl_assert_close(sl.loss, sd.loss, 1e-13, 1e-14);
+      for (int i = 0; i < mpl_episode_nterms(lazy); i++)
+        if (!(fabs(g[i] - gd[i]) <= 1e-11 * fabs(gd[i]) + 1e-14))
+          fail_msg("%s, segment %d, feedback %d: dL/dtheta[%d] lazy %.17g, dense %.17g", what, segs[k], sym, i, g[i],
+                   gd[i]);
+      for (int l = 1; l <= L; l++)
+        for (int j = 0; j < N[l] * N[l - 1]; j++)
+          mpl_assert_close(mpl_episode_adapted(lazy, l)[j], mpl_episode_adapted(dense, l)[j], 1e-13, 1e-14);
+      run_ok(lazy, theta, x, y, T, XQ, yq, 4, &sl2, g2);
+      assert_memory_equal(g, g2, (size_t)mpl_episode_nterms(lazy) * sizeof *g);
+      mpl_episode_free(lazy);
+    }
+    mpl_episode_free(dense);
+  }
+  gsl_rng_free(rng);
+}
+
+static void test_lazy_blocks(void **state) {
+  fixture *f = *state;
+  const double all[R] = {0.05, 0.01, -0.02, 0.04, 0.003, -0.002, 0.004, 0.001, -0.003, 0.03};
+  lazy_vs_dense_long(f->ts, NULL, 0, all, "all ten terms");
+  const int f0[1] = {0}, f09[2] = {0, 9};
+  const double th0[1] = {0.2}, th09[2] = {0.2, 0.05};
+  lazy_vs_dense_long(f->ts, f0, 1, th0, "F0");
+  lazy_vs_dense_long(f->ts, f09, 2, th09, "F0, F9");
+}
+
 static void test_bad_labels(void **state) {
   fixture *f = *state;
   mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
@@ -689,6 +739,7 @@ int main(void) {
       cmocka_unit_test(test_no_training_steps),
       cmocka_unit_test(test_segment_invariance),
       cmocka_unit_test(test_lazy_matches_dense),
+      cmocka_unit_test(test_lazy_blocks),
       cmocka_unit_test(test_bad_labels),
       cmocka_unit_test(test_nonfinite_theta),
       cmocka_unit_test(test_nonfinite_theta_selection),
