@@ -98,6 +98,12 @@ MPL_INTERNAL int mpl__write_atomic(const char *dir, const char *file, const char
 typedef struct mpl__sb { char *p; size_t n, len; } mpl__sb;
 MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
 
+/* The adapted network's query logits in the last mpl_episode_run (n_query rows of n_L), as its
+ * query forward pass computed them (before the loss overwrote them with their adjoint). Borrowed,
+ * valid until the next run (net.c). */
+struct mpl_episode;
+MPL_INTERNAL const double *mpl__episode_query_logits(const struct mpl_episode *ep);
+
 /* The rule.txt text of a result (report.c). */
 struct mpl_search_result;
 struct mpl_search_cfg;

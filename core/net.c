@@ -41,6 +41,9 @@ struct mpl_episode {
   int lazy;                        /* no native terms: weights and adjoints are kept lazily */
   int wmat;                        /* the rule has weight-proportional pieces */
   int ng, gpush;                   /* rank-1 rows per step and layer; G pushes per step and layer */
+  /* lazy: the reverse pass never reads layer l's weights (layer 1 under fixed feedback when no
+   * term multiplies by W), so they are updated in place, without checkpoints */
+  int inplace[MPL_MAX_LAYERS + 1];
   double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
   size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
   double *lztmp;                   /* scratch for products with lazy weights */
@@ -55,6 +58,8 @@ struct mpl_episode {
   double *blk;
   double *zseg;                    /* lazy forward pass: one segment's layer-1 products C_j x_t */
   size_t zseg_cap;
+  double *qlogits;                 /* the adapted network's query logits (mpl__episode_query_logits) */
+  size_t qlogits_cap;
   size_t blk_cap, bu_off[MPL_MAX_LAYERS + 1], bv_off[MPL_MAX_LAYERS + 1], bp_off[MPL_MAX_LAYERS + 1],
       bq_off[MPL_MAX_LAYERS + 1];
 };
@@ -97,6 +102,7 @@ int mpl_episode_nterms(const mpl_episode *ep) { return ep->rule->n_terms; }
 double *mpl_episode_weights(mpl_episode *ep, int l) { return ep->W0 + ep->woff[l]; }
 double *mpl_episode_feedback(mpl_episode *ep, int l) { return ep->B + ep->woff[l]; }
 const double *mpl_episode_adapted(const mpl_episode *ep, int l) { return ep->W + ep->woff[l]; }
+const double *mpl__episode_query_logits(const mpl_episode *ep) { return ep->qlogits; }
 
 static int check_cfg(const mpl_net_cfg *cfg, mpl_err *err) {
   if (cfg->n_layers < 1 || cfg->n_layers > MPL_MAX_LAYERS)
@@ -164,6 +170,8 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->lazy = mpl__rule_is_lazy(ep->rule) && !cfg->dense;
   ep->wmat = mpl__rule_has_wmat(ep->rule);
   ep->ng = ep->rule->n_groups;
+  for (int l = 1; l <= ep->L; l++)
+    ep->inplace[l] = ep->lazy && l == 1 && mpl__rule_nrank1(ep->rule) == 0 && cfg->feedback == MPL_FB_FIXED;
   /* G receives per step and layer: the rule's W x / W^T x nodes, the forward pass, and (BP) W
    * as feedback. Lazily, LAZY_STEPS steps of them are queued before G is updated. */
   ep->gpush = mpl__rule_nrank1(ep->rule) + 2;
@@ -199,7 +207,7 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
-  free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs); free(ep->blk); free(ep->zseg);
+  free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs); free(ep->blk); free(ep->zseg); free(ep->qlogits);
   free(ep);
 }
 
@@ -560,7 +568,7 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
   for (int l = 1; l <= ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l];
   for (int l = 0; l < ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l]; /* slopes */
   qsize += 4 * (size_t)n_query * nmax + 2 * (size_t)(ep->L + 1) * nmax; /* statistics */
-  if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nrec * ep->rec_size) < 0 ||
+  if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->qlogits, &ep->qlogits_cap, (size_t)n_query * ep->n[ep->L]) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nrec * ep->rec_size) < 0 ||
       reserve(&ep->seg_W, &ep->seg_W_cap, nW * ep->wtotal) < 0 || reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0 ||
       reserve(&ep->rows, &ep->rows_cap, nrows) < 0 || reserve(&ep->lztmp, &ep->lztmp_cap, ntmp) < 0)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps, %d per segment)",
@@ -572,16 +580,17 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
  * at the start of segment j (W0 for j = 0) and g_t the product of the steps' (1 + omega) since
  * then (1 for rank-1 rules); row s is stored divided by g_{s+1}. Without the gradient, one
  * segment's rows are kept and C is ep->W itself. */
-static const double *lazy_base(const mpl_episode *ep, int j, int grad) {
-  return !grad ? ep->W : j == 0 ? ep->W0 : ep->ckpt + (size_t)(j - 1) * ep->wtotal;
+static const double *lazy_base(const mpl_episode *ep, int j, int grad, int l) {
+  const double *b = !grad || ep->inplace[l] ? ep->W : j == 0 ? ep->W0 : ep->ckpt + (size_t)(j - 1) * ep->wtotal;
+  return b + ep->woff[l];
 }
 
+/* The weights at step t. In the reverse pass, an in-place layer's view is not valid (and not read). */
 static void lazy_views(const mpl_episode *ep, int t, int grad, const double *g, wview *V) {
   int m = ep->seg, j = t / m, o = t % m;
-  const double *base = lazy_base(ep, j, grad);
   size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
   for (int l = 1; l <= ep->L; l++)
-    V[l] = (wview){base + ep->woff[l], o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
+    V[l] = (wview){lazy_base(ep, j, grad, l), o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
                    ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1], g[l]};
 }
 
@@ -610,16 +619,16 @@ static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, 
       if (g[l] != 1) cblas_dscal(ng * ep->n[l - 1], 1 / g[l], Vm, 1);
     }
     if (o == m - 1 || t == T - 1) { /* close the segment: C_{j+1} = g (C_j + its rows), one rank-k update */
-      const double *base = lazy_base(ep, j, grad);
-      double *dst = !grad || t == T - 1 ? ep->W : ep->ckpt + (size_t)j * ep->wtotal;
-      if (dst != base) memcpy(dst, base, ep->wtotal * sizeof *dst);
       int k = (o + 1) * ng;
       for (int l = 1; l <= L; l++) {
+        const double *base = lazy_base(ep, j, grad, l);
+        double *dst = (!grad || t == T - 1 || ep->inplace[l] ? ep->W : ep->ckpt + (size_t)j * ep->wtotal) + ep->woff[l];
+        if (dst != base) memcpy(dst, base, (size_t)ep->n[l] * ep->n[l - 1] * sizeof *dst);
         if (k > 0)
           cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, g[l], V[l].A, ep->n[l],
-                      V[l].B, ep->n[l - 1], g[l], dst + ep->woff[l], ep->n[l - 1]);
+                      V[l].B, ep->n[l - 1], g[l], dst, ep->n[l - 1]);
         else if (g[l] != 1)
-          cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst + ep->woff[l], 1);
+          cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst, 1);
         g[l] = 1;
       }
     }
@@ -715,6 +724,7 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   query_forward(ep, query_x, n_query, Y);
   query_stats(ep, query_x, query_y, n_query, Y, work, st);
   double *Zl = Y + q_layer_off(ep, n_query, ep->L);
+  memcpy(ep->qlogits, Zl, (size_t)n_query * ep->n[ep->L] * sizeof *Zl);
   query_loss(ep, Zl, query_y, n_query, st);
   if (!isfinite(st->loss)) st->finite = 0;
   if (!grad) return MPL_OK;

@@ -410,14 +410,16 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
 
 /* The dead-network probe: how much the network's output depends on its input. The mean over
  * output units of the standard deviation of the logits z_L across the query images, for the
- * adapted weights over the same for the initial ones (docs/reliability.md). */
+ * adapted weights over the same for the initial ones (docs/reliability.md). The adapted
+ * network's logits are the episode's own (its query forward pass, the same computation). */
 static double logit_spread(run *R, int adapted, int nq) {
   const int L = R->net.n_layers;
   const double *in = R->qx;
   double *out = R->act[0], beta = R->net.beta;
-  for (int l = 1; l <= L; l++) {
+  if (adapted) in = mpl__episode_query_logits(R->ep);
+  for (int l = 1; l <= L && !adapted; l++) {
     int ni = R->net.sizes[l - 1], no = R->net.sizes[l];
-    const double *W = adapted ? mpl_episode_adapted(R->ep, l) : mpl_episode_weights(R->ep, l);
+    const double *W = mpl_episode_weights(R->ep, l);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, no, ni, 1.0, in, ni, W, ni, 0.0, out, no);
     if (l < L)
       for (size_t k = 0; k < (size_t)nq * (size_t)no; k++) {

@@ -586,6 +586,32 @@ static void test_lazy_blocks(void **state) {
   lazy_vs_dense_long(f->ts, f09, 2, th09, "F0, F9");
 }
 
+/* The adapted network's query logits that the search's dead-network probe reads
+ * (mpl__episode_query_logits): those of a forward pass with the adapted weights, before the
+ * loss's backward pass reuses their buffer; with and without the gradient. */
+static void test_query_logits(void **state) {
+  fixture *f = *state;
+  const double x[3 * 3] = {0.2, 0.9, 0.5, 0.7, 0.1, 0.0, 0.3, 0.6, 0.8};
+  const int y[3] = {1, 0, 2}, yq[4] = {0, 1, 2, 1}, f0[1] = {0};
+  const double theta[1] = {0.4};
+  double grad[1];
+  for (int with_grad = 0; with_grad <= 1; with_grad++) {
+    mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, f0, 1);
+    mpl_episode_stats st;
+    run_ok(ep, theta, x, y, 3, XQ, yq, 4, &st, with_grad ? grad : NULL);
+    refnet net;
+    ref_init(&net, 0);
+    for (int l = 1; l <= L; l++) memcpy(net.W[l], mpl_episode_adapted(ep, l), (size_t)(N[l] * N[l - 1]) * sizeof(double));
+    const double *got = mpl__episode_query_logits(ep);
+    for (int i = 0; i < 4; i++) {
+      double ry[L + 1][NMAX], rz[L + 1][NMAX];
+      ref_forward(&net, XQ + 3 * i, ry, rz);
+      for (int j = 0; j < N[L]; j++) mpl_assert_close(got[i * N[L] + j], rz[L][j], 1e-13, 1e-14);
+    }
+    mpl_episode_free(ep);
+  }
+}
+
 static void test_bad_labels(void **state) {
   fixture *f = *state;
   mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
@@ -740,6 +766,7 @@ int main(void) {
       cmocka_unit_test(test_segment_invariance),
       cmocka_unit_test(test_lazy_matches_dense),
       cmocka_unit_test(test_lazy_blocks),
+      cmocka_unit_test(test_query_logits),
       cmocka_unit_test(test_bad_labels),
       cmocka_unit_test(test_nonfinite_theta),
       cmocka_unit_test(test_nonfinite_theta_selection),
