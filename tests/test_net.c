@@ -612,6 +612,40 @@ static void test_query_logits(void **state) {
   }
 }
 
+/* Xavier weights and feedback: W_l then B_l, each entry a (2u - 1) with a = sqrt(6 / (fan_in +
+ * fan_out)) and u = gsl_rng_uniform, in this order, bit for bit, and the generator left where
+ * those draws leave it; for mt19937 (drawn from its state directly), from a fresh seed and from
+ * the middle of its 624-word blocks, and for another generator. */
+static void test_init_weights(void **state) {
+  fixture *f = *state;
+  const gsl_rng_type *types[2] = {gsl_rng_mt19937, gsl_rng_taus2};
+  for (int k = 0; k < 2; k++) {
+    gsl_rng *a = gsl_rng_alloc(types[k]), *b = gsl_rng_alloc(types[k]);
+    gsl_rng_set(a, 99);
+    gsl_rng_set(b, 99);
+    mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
+    for (int rep = 0; rep < 60; rep++) { /* 32 draws each: crosses several blocks */
+      if (rep == 7) gsl_rng_get(a), gsl_rng_get(b); /* an odd offset */
+      mpl_episode_init_weights(ep, a);
+      for (int fb = 0; fb <= 1; fb++)
+        for (int l = 1; l <= L; l++) {
+          double s = sqrt(6.0 / (N[l] + N[l - 1]));
+          const double *w = fb ? mpl_episode_feedback(ep, l) : mpl_episode_weights(ep, l);
+          for (int j = 0; j < N[l] * N[l - 1]; j++) {
+            double want = s * (2 * gsl_rng_uniform(b) - 1);
+            if (memcmp(&w[j], &want, sizeof want))
+              fail_msg("%s, init %d: %s_%d[%d] = %.17g, want %.17g", gsl_rng_name(a), rep, fb ? "B" : "W", l, j, w[j],
+                       want);
+          }
+        }
+      assert_true(gsl_rng_get(a) == gsl_rng_get(b));
+    }
+    mpl_episode_free(ep);
+    gsl_rng_free(a);
+    gsl_rng_free(b);
+  }
+}
+
 static void test_bad_labels(void **state) {
   fixture *f = *state;
   mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
@@ -767,6 +801,7 @@ int main(void) {
       cmocka_unit_test(test_lazy_matches_dense),
       cmocka_unit_test(test_lazy_blocks),
       cmocka_unit_test(test_query_logits),
+      cmocka_unit_test(test_init_weights),
       cmocka_unit_test(test_bad_labels),
       cmocka_unit_test(test_nonfinite_theta),
       cmocka_unit_test(test_nonfinite_theta_selection),
