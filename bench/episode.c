@@ -3,12 +3,13 @@
  * cost against the number of terms and the width, and instruction counts under callgrind.
  *
  *   episode [--terms SPEC] [--data NAME] [--per-class N] [--hidden 170,130,100,70]
- *           [--episodes N] [--warmup N] [--primal] [--dense] [--seed S] [--theta V] [--others V]
+ *           [--episodes N] [--warmup N] [--primal] [--dense] [--symmetric] [--seed S] [--theta V] [--others V]
  *
  * Every episode draws a fresh 5-way 50+10 task and fresh weights (seeded), runs the inner loop
  * at a fixed theta (the first term 1e-3 or --theta, every other term --theta/10 or --others;
  * a zero coefficient costs the same work as any other),
  * and prints the median wall and CPU time per episode over --episodes after --warmup.
+ * --symmetric: backprop's symmetric feedback instead of fixed random feedback (FA).
  * See LICENSE for copyright. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -47,13 +48,14 @@ static int die(const char *what, const char *msg) {
 
 int main(int argc, char **argv) {
   const char *terms = "paper", *data = "fashion-mnist", *hidden = "170,130,100,70";
-  int episodes = 20, warmup = 2, primal = 0, dense = 0, per_class = 0;
+  int episodes = 20, warmup = 2, primal = 0, dense = 0, per_class = 0, symmetric = 0;
   unsigned long seed = 1;
   double theta_f0 = 1e-3, others = NAN;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--primal")) primal = 1;
     else if (!strcmp(a, "--dense")) dense = 1;
+    else if (!strcmp(a, "--symmetric")) symmetric = 1;
     else if (!v) return die(a, "unknown flag or missing value");
     else if (!strcmp(a, "--terms")) terms = v, i++;
     else if (!strcmp(a, "--data")) data = v, i++;
@@ -74,7 +76,7 @@ int main(int argc, char **argv) {
   mpl_termset *ts = mpl_termset_new();
   mpl_selection sel;
   if (mpl_terms_parse(terms, ts, &sel, &err) < 0) return die("terms", err.msg);
-  mpl_net_cfg net = {.beta = 10, .feedback = MPL_FB_FIXED, .dense = dense};
+  mpl_net_cfg net = {.beta = 10, .feedback = symmetric ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, .dense = dense};
   int nl = 0;
   net.sizes[nl++] = (int)ds->dim;
   for (const char *p = hidden; *p;) {
@@ -110,9 +112,9 @@ int main(int argc, char **argv) {
     if (rc < 0) return die("episode", err.msg);
     if (e >= warmup) wall[e - warmup] = w1 - w0, cpu[e - warmup] = c1 - c0, acc += st.accuracy / episodes;
   }
-  printf("{\"terms\": \"%s\", \"R\": %d, \"hidden\": \"%s\", \"primal\": %d, \"dense\": %d, \"episodes\": %d, "
+  printf("{\"terms\": \"%s\", \"R\": %d, \"hidden\": \"%s\", \"feedback\": \"%s\", \"primal\": %d, \"dense\": %d, \"episodes\": %d, "
          "\"wall_ms\": %.3f, \"cpu_ms\": %.3f, \"accuracy\": %.4f}\n",
-         terms, sel.n, hidden, primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
+         terms, sel.n, hidden, symmetric ? "symmetric" : "fixed", primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
   gsl_rng_free(rng);
   free(tx); free(qx); free(ty); free(qy); free(theta); free(grad); free(wall); free(cpu);
   mpl_task_free(&task);
