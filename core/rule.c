@@ -4,8 +4,10 @@
  * each c * s * u v^T (rank 1) or c * s * W; products of pieces are formed symbolically
  * ((u1 v1^T)(u2 v2^T) = (v1.u2) u1 v2^T, (u v^T) W = u (W^T v)^T, ...), so nothing ever costs
  * more than one pass over W: (y y^T) W becomes y (W^T y)^T. Vectors and scalars become plan
- * nodes, shared across terms. The update then adds, per distinct left vector u, one rank-1
- * matrix u (sum_k theta c s v_k)^T. See LICENSE for copyright. */
+ * nodes, shared across terms. The update then adds one rank-1 matrix per group of pieces that
+ * share a vector: u (sum_k theta c s v_k)^T or (sum_k theta c s u_k) v^T, the groups chosen by a
+ * minimum vertex cover of the pieces' (u, v) graph, so that the rank (and the meta-gradient's
+ * cost, which grows with it) is the least such grouping allows. See LICENSE for copyright. */
 #include "rule.h"
 
 #include "metaplast/plugin.h"
@@ -333,26 +335,139 @@ static int lower(compiler *C, const mpl_expr *e, plist *L) {
   }
 }
 
+/* Grouping the pieces: a minimum vertex cover of their (u, v) graph. */
+
+typedef struct bigraph {
+  int *first, *adj;      /* left vertex a's neighbours: adj[first[a] .. first[a+1]-1] */
+  int *match_l, *match_r; /* matched partner, or -1 */
+  char *seen;            /* right vertices visited by the current search */
+} bigraph;
+
+/* Kuhn's augmenting path from left vertex a. */
+static int augment(bigraph *g, int a) {
+  for (int e = g->first[a]; e < g->first[a + 1]; e++) {
+    int b = g->adj[e];
+    if (g->seen[b]) continue;
+    g->seen[b] = 1;
+    if (g->match_r[b] < 0 || augment(g, g->match_r[b])) {
+      g->match_l[a] = b;
+      g->match_r[b] = a;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Koenig: mark the vertices reachable from left vertex a by alternating paths (any edge from
+ * the left, the matching edge back from the right). */
+static void reach(const bigraph *g, int a, char *zl, char *zr) {
+  if (zl[a]) return;
+  zl[a] = 1;
+  for (int e = g->first[a]; e < g->first[a + 1]; e++) {
+    int b = g->adj[e];
+    if (zr[b]) continue;
+    zr[b] = 1;
+    if (g->match_r[b] >= 0) reach(g, g->match_r[b], zl, zr);
+  }
+}
+
+int mpl__min_cover(int nl, int nr, int ne, const int *el, const int *er, char *in_l, char *in_r) {
+  bigraph g;
+  int *ints = malloc(((size_t)2 * nl + nr + ne + 2) * sizeof *ints);
+  char *chars = calloc((size_t)nl + 2 * (size_t)nr + 1, 1);
+  if (!ints || !chars) {
+    free(ints);
+    free(chars);
+    return MPL_ENOMEM;
+  }
+  g.first = ints;
+  g.adj = g.first + nl + 1;
+  g.match_l = g.adj + ne;
+  g.match_r = g.match_l + nl;
+  g.seen = chars;
+  char *zl = chars + nr, *zr = zl + nl;
+  memset(g.first, 0, ((size_t)nl + 1) * sizeof *g.first);
+  for (int i = 0; i < ne; i++) g.first[el[i] + 1]++;
+  for (int a = 0; a < nl; a++) g.first[a + 1] += g.first[a];
+  for (int a = 0; a < nl; a++) g.match_l[a] = -1; /* here: the next free slot of a's list */
+  for (int i = 0; i < ne; i++) g.adj[g.first[el[i]] + ++g.match_l[el[i]]] = er[i];
+  for (int a = 0; a < nl; a++) g.match_l[a] = -1;
+  for (int b = 0; b < nr; b++) g.match_r[b] = -1;
+  int size = 0;
+  for (int a = 0; a < nl; a++) {
+    memset(g.seen, 0, (size_t)nr);
+    size += augment(&g, a);
+  }
+  for (int a = 0; a < nl; a++)
+    if (g.match_l[a] < 0) reach(&g, a, zl, zr);
+  for (int a = 0; a < nl; a++) in_l[a] = !zl[a];
+  for (int b = 0; b < nr; b++) in_r[b] = zr[b];
+  free(ints);
+  free(chars);
+  return size;
+}
+
+/* The vector a piece shares with its group. */
+static int piece_key(const mpl_piece *p) { return p->side ? p->v : p->u; }
+
 static int cmp_piece(const void *x, const void *y) {
   const mpl_piece *p = x, *q = y;
   if (p->wmat != q->wmat) return p->wmat - q->wmat;
-  if (p->u != q->u) return p->u - q->u;
+  if (p->side != q->side) return p->side - q->side;
+  if (piece_key(p) != piece_key(q)) return piece_key(p) - piece_key(q);
   return p->term - q->term;
 }
 
-/* Sort pieces (OUTER by u, then WMAT) and index the groups of equal u. */
+/* Sides of the OUTER pieces[0..n-1] (sorted by u): each piece joins the group of its u if u is
+ * in a minimum vertex cover of the (u, v) graph, else that of its v; then sorted by group.
+ * Nothing changes when the distinct u are already a minimum cover. */
+static int choose_sides(mpl_rule *r, int n) {
+  mpl_piece *pc = r->pieces;
+  int *ids = calloc(3 * (size_t)n + 1, sizeof *ids), nl = 0, nr = 0;
+  char *in = calloc(2 * (size_t)n + 1, 1);
+  if (!ids || !in) {
+    free(ids);
+    free(in);
+    return MPL_ENOMEM;
+  }
+  int *el = ids, *er = el + n, *rnode = er + n; /* left vertices: the distinct u, in order */
+  for (int i = 0; i < n; i++) {
+    nl += i == 0 || pc[i].u != pc[i - 1].u;
+    el[i] = nl - 1;
+    int b = 0;
+    while (b < nr && rnode[b] != pc[i].v) b++;
+    if (b == nr) rnode[nr++] = pc[i].v;
+    er[i] = b;
+  }
+  int k = mpl__min_cover(nl, nr, n, el, er, in, in + n);
+  if (k >= 0 && k < nl) {
+    for (int i = 0; i < n; i++) pc[i].side = !in[el[i]];
+    qsort(pc, (size_t)n, sizeof *pc, cmp_piece);
+  }
+  free(ids);
+  free(in);
+  return k < 0 ? k : MPL_OK;
+}
+
+/* Sort pieces (OUTER by group, then WMAT) and index the groups. */
 static int build_groups(mpl_rule *r, mpl_err *err) {
   if (r->n_pieces > 0) qsort(r->pieces, (size_t)r->n_pieces, sizeof *r->pieces, cmp_piece);
-  r->group_u = malloc(((size_t)r->n_pieces + 1) * sizeof *r->group_u);
+  r->group_vec = malloc(((size_t)r->n_pieces + 1) * sizeof *r->group_vec);
+  r->group_side = malloc(((size_t)r->n_pieces + 1) * sizeof *r->group_side);
   r->group_first = malloc(((size_t)r->n_pieces + 2) * sizeof *r->group_first);
-  if (!r->group_u || !r->group_first) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  int i = 0;
+  if (!r->group_vec || !r->group_side || !r->group_first) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  int i = 0, n_outer = 0;
+  while (n_outer < r->n_pieces && !r->pieces[n_outer].wmat) n_outer++;
+  if (choose_sides(r, n_outer) < 0) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   r->n_groups = 0;
-  for (; i < r->n_pieces && !r->pieces[i].wmat; i++)
-    if (i == 0 || r->pieces[i].u != r->pieces[i - 1].u) {
-      r->group_u[r->n_groups] = r->pieces[i].u;
+  for (; i < n_outer; i++) {
+    const mpl_piece *p = &r->pieces[i];
+    if (i == 0 || p->side != p[-1].side || piece_key(p) != piece_key(&p[-1])) {
+      r->group_vec[r->n_groups] = piece_key(p);
+      r->group_side[r->n_groups] = p->side;
       r->group_first[r->n_groups++] = i;
     }
+  }
   r->group_first[r->n_groups] = i;
   r->first_wmat = i;
   for (int k = 0; k < r->n_nodes; k++)
@@ -409,7 +524,8 @@ void mpl__rule_free(mpl_rule *r) {
   if (!r) return;
   free(r->nodes);
   free(r->pieces);
-  free(r->group_u);
+  free(r->group_vec);
+  free(r->group_side);
   free(r->group_first);
   free(r->native_term);
   free(r->natives);
@@ -553,13 +669,13 @@ static double piece_coef(const mpl_piece *p, const double *theta, const double *
   return p->s >= 0 ? k * val[offs[p->s]] : k;
 }
 
-/* vsum = sum over group g's pieces of theta c s v. */
-static void group_vsum(const mpl_rule *r, int g, const double *theta, const double *val,
-                       const size_t *offs, int n_pre, double *vsum) {
-  memset(vsum, 0, (size_t)n_pre * sizeof *vsum);
+/* sum over group g's pieces of theta c s v (side 0, n = n_pre) or theta c s u (side 1, n_post). */
+static void group_sum(const mpl_rule *r, int g, const double *theta, const double *val,
+                      const size_t *offs, int n, double *sum) {
+  memset(sum, 0, (size_t)n * sizeof *sum);
   for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
     const mpl_piece *p = &r->pieces[i];
-    cblas_daxpy(n_pre, piece_coef(p, theta, val, offs), val + offs[p->v], 1, vsum, 1);
+    cblas_daxpy(n, piece_coef(p, theta, val, offs), val + offs[r->group_side[g] ? p->u : p->v], 1, sum, 1);
   }
 }
 
@@ -569,12 +685,20 @@ static double wmat_coef(const mpl_rule *r, const double *theta, const double *va
   return w;
 }
 
-/* Rows u_g^T (Ut, n_groups x n_post) and vsum_g^T (Vm, n_groups x n_pre) of the update. */
+/* Rows of the update sum_g Ut_g Vm_g^T (Ut: n_groups x n_post, Vm: n_groups x n_pre): u_g and
+ * vsum_g for a group sharing u, usum_g and v_g for one sharing v. */
 static void group_matrices(const mpl_rule *r, const double *theta, const double *val, const size_t *offs,
                            int np, int nq, double *Ut, double *Vm) {
   for (int g = 0; g < r->n_groups; g++) {
-    memcpy(Ut + (size_t)g * nq, val + offs[r->group_u[g]], (size_t)nq * sizeof *Ut);
-    group_vsum(r, g, theta, val, offs, np, Vm + (size_t)g * np);
+    double *ut = Ut + (size_t)g * nq, *vm = Vm + (size_t)g * np;
+    const double *shared = val + offs[r->group_vec[g]];
+    if (r->group_side[g]) {
+      group_sum(r, g, theta, val, offs, nq, ut);
+      memcpy(vm, shared, (size_t)np * sizeof *vm);
+    } else {
+      memcpy(ut, shared, (size_t)nq * sizeof *ut);
+      group_sum(r, g, theta, val, offs, np, vm);
+    }
   }
 }
 
@@ -710,7 +834,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   double *Ut = scratch, *Vm = Ut + (size_t)ng * nq, *P = Vm + (size_t)ng * np, *Qt = P + (size_t)ng * np;
   memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
-  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T u_g)^T, Qt's (G vsum_g)^T. */
+  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T Ut_g)^T, Qt's (G Vm_g)^T. */
   if (ng > 0) {
     group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
     if (acc->base_p) { /* computed by the caller, a block of steps at once */
@@ -748,20 +872,25 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
       cblas_dscal(ng * nq, acc->eta, Qt, 1);
     }
   }
+  /* A group sharing u: u^T G v = P_g . v for each piece, and u's adjoint gets G vsum = Qt_g; one
+   * sharing v: u^T G v = Qt_g . u, and v's adjoint gets G^T usum = P_g. */
   double GR = 0; /* <G, the update's rank-1 part> */
   for (int g = 0; g < ng; g++) {
-    const double *p = P + (size_t)g * np;
+    int side = r->group_side[g], n_own = side ? nq : np, n_shared = side ? np : nq;
+    const double *own = side ? Qt + (size_t)g * nq : P + (size_t)g * np;
+    const double *shared = side ? P + (size_t)g * np : Qt + (size_t)g * nq;
     for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
       const mpl_piece *pc = &r->pieces[i];
-      double uGv = cblas_ddot(np, p, 1, val + offs[pc->v], 1);
+      int x = side ? pc->u : pc->v; /* the piece's own vector */
+      double uGv = cblas_ddot(n_own, own, 1, val + offs[x], 1);
       double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
       double coef = piece_coef(pc, theta, val, offs);
       theta_bar[pc->term] += pc->c * sv * uGv;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * uGv;
-      cblas_daxpy(np, coef, p, 1, vbar + offs[pc->v], 1);
+      cblas_daxpy(n_own, coef, own, 1, vbar + offs[x], 1);
       GR += coef * uGv;
     }
-    cblas_daxpy(nq, 1, Qt + (size_t)g * nq, 1, vbar + offs[r->group_u[g]], 1);
+    cblas_daxpy(n_shared, 1, shared, 1, vbar + offs[r->group_vec[g]], 1);
   }
   /* Weight-proportional pieces c s W: <G, W_old>, densely or from tau = <G, W_new> with
    * W_new = (1 + omega) W_old + the rank-1 part. */

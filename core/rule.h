@@ -28,6 +28,7 @@ typedef struct mpl_piece {
   int wmat;      /* 1: c s W; 0: c s u v^T */
   int u, v, s;   /* plan nodes (u: n_post, v: n_pre, s: scalar or -1) */
   double c;
+  int side;      /* OUTER: 0 in the group of its u, 1 in the group of its v */
 } mpl_piece;
 
 typedef struct mpl_rule {
@@ -36,7 +37,13 @@ typedef struct mpl_rule {
   int n_nodes;
   mpl_piece *pieces;
   int n_pieces;
-  int *group_u;     /* distinct u nodes of the OUTER pieces; pieces are sorted by group */
+  /* The OUTER pieces in groups that share a vector, each one rank-1 row of the update: a group
+   * of side 0 is u (sum theta c s v)^T over pieces with that u, side 1 is (sum theta c s u) v^T
+   * over pieces with that v. The shared vectors are a minimum vertex cover of the bipartite
+   * graph of the pieces' (u, v) pairs, so n_groups is the least such rank (one side-0 group per
+   * distinct u whenever that is already the least). Pieces are sorted by group. */
+  int *group_vec;   /* group g's shared plan node (its u or its v) */
+  int *group_side;  /* 0: the pieces share u; 1: they share v */
   int *group_first; /* group g's pieces: group_first[g] .. group_first[g+1]-1 (OUTER only) */
   int n_groups;
   int first_wmat;   /* WMAT pieces are pieces[first_wmat .. n_pieces-1] */
@@ -79,6 +86,12 @@ MPL_INTERNAL int mpl__rule_update_rows(const mpl_rule *r, const double *theta, c
 
 /* Scratch that mpl__rule_vjp_acc needs when acc may hold up to kmax pending rows on entry. */
 MPL_INTERNAL size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax);
+
+/* A minimum vertex cover of the bipartite graph with nl left and nr right vertices and the ne
+ * edges (el[i], er[i]) (repeats allowed): in_l[a] and in_r[b] set to 1 for the vertices in it.
+ * Found from a maximum matching (augmenting paths) by Koenig's theorem. Returns its size (that
+ * of the maximum matching), or MPL_ENOMEM. */
+MPL_INTERNAL int mpl__min_cover(int nl, int nr, int ne, const int *el, const int *er, char *in_l, char *in_r);
 
 /* Compile the terms `which[0..n-1]` of ts (all terms if which == NULL) into a plan. */
 MPL_INTERNAL int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule **out,
