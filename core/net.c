@@ -58,6 +58,7 @@ struct mpl_episode {
   double *blk;
   double *zseg;                    /* lazy forward pass: one segment's layer-1 products C_j x_t */
   size_t zseg_cap;
+  double g255[256];                /* gprime(beta, k / 255.0), k = 0..255 */
   double *qlogits;                 /* the adapted network's query logits (mpl__episode_query_logits) */
   size_t qlogits_cap;
   size_t blk_cap, bu_off[MPL_MAX_LAYERS + 1], bv_off[MPL_MAX_LAYERS + 1], bp_off[MPL_MAX_LAYERS + 1],
@@ -80,6 +81,13 @@ static inline double softplus_gq(double beta, double z, double *g, double *q) {
 
 /* g(x) = 1 - exp(-beta x) for an input x (e_0's factor), not the output of a softplus. */
 static double gprime(double beta, double x) { return -expm1(-beta * x); }
+
+/* The same for pixels: images are bytes / 255, so g of those 256 values is tabulated (the
+ * same numbers as gprime, looked up); any other input is computed. */
+static double gprime_in(const mpl_episode *ep, double x) {
+  double k = floor(x * 255 + 0.5);
+  return k >= 0 && k <= 255 && k / 255.0 == x ? ep->g255[(int)k] : gprime(ep->cfg.beta, x);
+}
 
 static void softmax(int n, const double *z, double *s) {
   double m = z[0], sum = 0;
@@ -163,6 +171,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   }
   for (int t = 0; t < ep->rule->n_terms; t++) ep->which[t] = which ? which[t] : t;
   layout(ep);
+  for (int k = 0; k < 256; k++) ep->g255[k] = gprime(cfg->beta, k / 255.0);
   int nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = ep->n[l] > nmax ? ep->n[l] : nmax;
   size_t nsc = 3 * (size_t)nmax + 8;
@@ -360,7 +369,7 @@ static void signals(const mpl_episode *ep, const wview *V, const double *x, int 
     double *h = rec + ep->h_off[l], *e = rec + ep->e_off[l], *g = rec + ep->g_off[l];
     fgemv(ep, V, l + 1, 1, rec + ep->e_off[l + 1], 0, h);
     if (l == 0)
-      for (int j = 0; j < ep->n[0]; j++) g[j] = gprime(beta, x[j]);
+      for (int j = 0; j < ep->n[0]; j++) g[j] = gprime_in(ep, x[j]);
     for (int j = 0; j < ep->n[l]; j++) e[j] = h[j] * g[j];
   }
   for (int l = 1; l <= L; l++) {
@@ -550,7 +559,7 @@ static void query_stats(mpl_episode *ep, const double *X, const int *labels, int
   for (int l = 0; l <= L; l++) st->angle[l] = 0, st->ortho[l] = 0;
   if (ep->cfg.feedback == MPL_FB_FIXED) {
     double *gx = q_slope(ep, N, 0);
-    for (size_t i = 0; i < (size_t)N * (size_t)ep->n[0]; i++) gx[i] = gprime(ep->cfg.beta, X[i]);
+    for (size_t i = 0; i < (size_t)N * (size_t)ep->n[0]; i++) gx[i] = gprime_in(ep, X[i]);
     batch_e(ep, labels, N, Y, 0, A, A + blk, mfa, nmax);
     batch_e(ep, labels, N, Y, 1, A, A + blk, mbp, nmax);
     for (int l = 0; l < L; l++) st->angle[l] = angle_deg(mfa + (size_t)l * nmax, mbp + (size_t)l * nmax, ep->n[l]);

@@ -390,6 +390,47 @@ static void test_angles(void **state) {
   mpl_episode_free(ep);
 }
 
+/* Images are bytes / 255, for which the engine looks g(x) = 1 - exp(-beta x) up in a table
+ * (e_0, the input's alpha_0): the same values as computed. F2 reads e_0 at layer 1. */
+static void test_pixel_inputs(void **state) {
+  fixture *f = *state;
+  const double xp[3] = {0 / 255.0, 128 / 255.0, 255 / 255.0};
+  const double xq[4 * 3] = {3 / 255.0, 0 / 255.0, 200 / 255.0, 17 / 255.0, 255 / 255.0, 1 / 255.0,
+                            90 / 255.0, 90 / 255.0, 0 / 255.0, 254 / 255.0, 41 / 255.0, 7 / 255.0};
+  int yq[4] = {2, 0, 1, 1};
+  for (int sym = 0; sym <= 1; sym++) {
+    mpl_episode *ep = tiny_episode(f->ts, sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, 0, NULL, 0);
+    double theta[R] = {0};
+    theta[2] = 0.37;
+    mpl_episode_stats st;
+    run_ok(ep, theta, xp, &Y1, 1, xq, yq, 4, &st, NULL);
+    refnet net;
+    ref_init(&net, sym);
+    ref_step(&net, theta, xp, Y1);
+    assert_adapted(ep, &net, sym ? "pixels, symmetric, F2" : "pixels, fixed, F2");
+    mpl_episode_free(ep);
+  }
+  refnet net;
+  ref_init(&net, 0);
+  double mfa[NMAX] = {0}, mbp[NMAX] = {0};
+  for (int q = 0; q < 4; q++) {
+    double y[L + 1][NMAX], z[L + 1][NMAX], e[L + 1][NMAX];
+    ref_forward(&net, xq + 3 * q, y, z);
+    ref_errors(&net, 0, y, yq[q], e);
+    for (int j = 0; j < N[0]; j++) mfa[j] += e[0][j] / 4;
+    ref_errors(&net, 1, y, yq[q], e);
+    for (int j = 0; j < N[0]; j++) mbp[j] += e[0][j] / 4;
+  }
+  double theta[R] = {0};
+  mpl_episode_stats st;
+  mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
+  run_ok(ep, theta, xp, &Y1, 1, xq, yq, 4, &st, NULL);
+  double want = ref_angle(mfa, mbp, N[0]);
+  assert_true(want > 1);
+  mpl_assert_close(st.angle[0], want, 1e-9, 1e-9);
+  mpl_episode_free(ep);
+}
+
 /* Random training data for the gradient runs. */
 static void random_data(gsl_rng *rng, int n, double *x, int *y) {
   for (int i = 0; i < n * N[0]; i++) x[i] = gsl_rng_uniform(rng);
@@ -795,6 +836,7 @@ int main(void) {
       cmocka_unit_test(test_several_steps),
       cmocka_unit_test(test_query_stats),
       cmocka_unit_test(test_angles),
+      cmocka_unit_test(test_pixel_inputs),
       cmocka_unit_test(test_run_twice),
       cmocka_unit_test(test_no_training_steps),
       cmocka_unit_test(test_segment_invariance),
