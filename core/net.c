@@ -44,6 +44,7 @@ struct mpl_episode {
   /* lazy: the reverse pass never reads layer l's weights (layer 1 under fixed feedback when no
    * term multiplies by W), so they are updated in place, without checkpoints */
   int inplace[MPL_MAX_LAYERS + 1];
+  int need_p[MPL_MAX_LAYERS + 1], need_q[MPL_MAX_LAYERS + 1]; /* the adjoint products layer l uses */
   double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
   size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
   double *lztmp;                   /* scratch for products with lazy weights */
@@ -179,8 +180,12 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->lazy = mpl__rule_is_lazy(ep->rule) && !cfg->dense;
   ep->wmat = mpl__rule_has_wmat(ep->rule);
   ep->ng = ep->rule->n_groups;
-  for (int l = 1; l <= ep->L; l++)
+  for (int l = 1; l <= ep->L; l++) {
     ep->inplace[l] = ep->lazy && l == 1 && mpl__rule_nrank1(ep->rule) == 0 && cfg->feedback == MPL_FB_FIXED;
+    /* the signals whose adjoints step_reverse does not want at layer l (its bars) */
+    unsigned dead = l == 1 ? 1u << MPL_SIG_PRE | (ep->need_e0 ? 0u : 1u << MPL_SIG_EPRE) : 0u;
+    mpl__rule_products_needed(ep->rule, dead, &ep->need_p[l], &ep->need_q[l]);
+  }
   /* G receives per step and layer: the rule's W x / W^T x nodes, the forward pass, and (BP) W
    * as feedback. Lazily, LAZY_STEPS steps of them are queued before G is updated. */
   ep->gpush = mpl__rule_nrank1(ep->rule) + 2;
@@ -402,8 +407,8 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
     if (bi >= 0 && ep->ng > 0) { /* this step's rows of the block products */
-      ep->acc[l].base_p = ep->blk + ep->bp_off[l] + (size_t)bi * ep->ng * ep->n[l - 1];
-      ep->acc[l].base_q = ep->blk + ep->bq_off[l] + (size_t)bi * ep->ng * ep->n[l];
+      ep->acc[l].base_p = ep->need_p[l] ? ep->blk + ep->bp_off[l] + (size_t)bi * ep->ng * ep->n[l - 1] : NULL;
+      ep->acc[l].base_q = ep->need_q[l] ? ep->blk + ep->bq_off[l] + (size_t)bi * ep->ng * ep->n[l] : NULL;
     }
     mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->acc[l],
                       tau ? &ep->tau[l] : NULL, theta_bar, bars, ep->vbar, ep->scratch);
@@ -723,10 +728,12 @@ static void block_products(mpl_episode *ep, const double *theta, int t, int nb) 
       mpl__rule_update_rows(ep->rule, theta, &io, ep->seg_rec + (size_t)(t - i) * ep->rec_size + ep->v_off[l],
                             U + (size_t)i * ng * nq, Vm + (size_t)i * ng * np, &omega);
     const double *G = ep->G + ep->woff[l];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ng, np, nq, 1, U, nq, G, np, 0,
-                ep->blk + ep->bp_off[l], np);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ng, nq, np, 1, Vm, np, G, np, 0,
-                ep->blk + ep->bq_off[l], nq);
+    if (ep->need_p[l])
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ng, np, nq, 1, U, nq, G, np, 0,
+                  ep->blk + ep->bp_off[l], np);
+    if (ep->need_q[l])
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ng, nq, np, 1, Vm, np, G, np, 0,
+                  ep->blk + ep->bq_off[l], nq);
   }
 }
 

@@ -449,6 +449,44 @@ static int choose_sides(mpl_rule *r, int n) {
   return k < 0 ? k : MPL_OK;
 }
 
+/* live[i]: whether plan node i's adjoint reaches anything at a layer where the signals in dead
+ * (bit s for signal s) take no adjoint: a signal that takes one, or dL/dW through a W x or
+ * W^T x node. Operands come before their users in r->nodes. */
+static void live_nodes(const mpl_rule *r, unsigned dead, char *live) {
+  for (int i = 0; i < r->n_nodes; i++) {
+    const mpl_pnode *n = &r->nodes[i];
+    if (n->op == MPL_P_SIG) live[i] = !(dead >> n->arg & 1u);
+    else if (n->op == MPL_P_GEMV || n->op == MPL_P_GEMVT) live[i] = 1;
+    else live[i] = (n->a >= 0 && live[n->a]) || (n->b >= 0 && live[n->b]);
+  }
+}
+
+void mpl__rule_products_needed(const mpl_rule *r, unsigned dead, int *need_p, int *need_q) {
+  char live[r->n_nodes > 0 ? r->n_nodes : 1];
+  live_nodes(r, dead, live);
+  *need_p = *need_q = 0;
+  for (int g = 0; g < r->n_groups; g++) {
+    int shared_live = live[r->group_vec[g]];
+    if (!r->group_side[g] || shared_live) *need_p = 1;
+    if (r->group_side[g] || shared_live) *need_q = 1;
+  }
+}
+
+/* A group of one piece may share either of its vectors. Sharing v where v's adjoint is not
+ * needed at layer 1 (the input image's, pre) lets the reverse pass skip the products G^T u
+ * there (FA's F0 = -e_post pre^T); the rank is the same. pieces[0..n-1] are sorted by group. */
+static void prefer_dead_v(mpl_rule *r, int n) {
+  char live[r->n_nodes > 0 ? r->n_nodes : 1];
+  live_nodes(r, 1u << MPL_SIG_PRE, live);
+  mpl_piece *pc = r->pieces;
+  int flipped = 0;
+  for (int i = 0; i < n; i++) {
+    int alone = (i == 0 || pc[i - 1].side || pc[i - 1].u != pc[i].u) && (i + 1 == n || pc[i + 1].side || pc[i + 1].u != pc[i].u);
+    if (!pc[i].side && alone && !live[pc[i].v]) pc[i].side = 1, flipped = 1;
+  }
+  if (flipped) qsort(pc, (size_t)n, sizeof *pc, cmp_piece);
+}
+
 /* Sort pieces (OUTER by group, then WMAT) and index the groups. */
 static int build_groups(mpl_rule *r, mpl_err *err) {
   if (r->n_pieces > 0) qsort(r->pieces, (size_t)r->n_pieces, sizeof *r->pieces, cmp_piece);
@@ -459,6 +497,7 @@ static int build_groups(mpl_rule *r, mpl_err *err) {
   int i = 0, n_outer = 0;
   while (n_outer < r->n_pieces && !r->pieces[n_outer].wmat) n_outer++;
   if (choose_sides(r, n_outer) < 0) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  prefer_dead_v(r, n_outer);
   r->n_groups = 0;
   for (; i < n_outer; i++) {
     const mpl_piece *p = &r->pieces[i];
@@ -834,20 +873,25 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   double *Ut = scratch, *Vm = Ut + (size_t)ng * nq, *P = Vm + (size_t)ng * np, *Qt = P + (size_t)ng * np;
   memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
-  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T Ut_g)^T, Qt's (G Vm_g)^T. */
+  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T Ut_g)^T, Qt's (G Vm_g)^T;
+   * a product only serves a shared vector's adjoint is skipped where that adjoint is not wanted. */
+  unsigned dead = 0;
+  for (int s = 0; s < 4; s++) dead |= sig_bar[s] ? 0u : 1u << s;
+  int needp, needq;
+  mpl__rule_products_needed(r, dead, &needp, &needq);
   if (ng > 0) {
     group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
-    if (acc->base_p) { /* computed by the caller, a block of steps at once */
-      memcpy(P, acc->base_p, (size_t)ng * np * sizeof *P);
-      memcpy(Qt, acc->base_q, (size_t)ng * nq * sizeof *Qt);
+    if (acc->base_p || acc->base_q) { /* computed by the caller, a block of steps at once */
+      if (needp) memcpy(P, acc->base_p, (size_t)ng * np * sizeof *P);
+      if (needq) memcpy(Qt, acc->base_q, (size_t)ng * nq * sizeof *Qt);
     } else if (ng <= 4) { /* a few products: matrix-vector calls (dgemm would first pack all of G) */
       for (int g = 0; g < ng; g++) {
-        cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, Ut + (size_t)g * nq, 1, 0, P + (size_t)g * np, 1);
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, Vm + (size_t)g * np, 1, 0, Qt + (size_t)g * nq, 1);
+        if (needp) cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, Ut + (size_t)g * nq, 1, 0, P + (size_t)g * np, 1);
+        if (needq) cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, Vm + (size_t)g * np, 1, 0, Qt + (size_t)g * nq, 1);
       }
     } else {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
+      if (needp) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
+      if (needq) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
     }
     if (acc->k > 0) { /* G + at^T b: P += (Ut at^T) b, Qt += (Vm b^T) at */
       int k = acc->k;
@@ -855,21 +899,29 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
       if (ng <= 4) { /* small products: dgemm's packing would cost more than the arithmetic */
         for (int g = 0; g < ng; g++) {
           double *t1 = T1 + (size_t)g * k, *t2 = T2 + (size_t)g * k;
-          cblas_dgemv(CblasRowMajor, CblasNoTrans, k, nq, 1, acc->at, nq, Ut + (size_t)g * nq, 1, 0, t1, 1);
-          cblas_dgemv(CblasRowMajor, CblasTrans, k, np, 1, acc->b, np, t1, 1, 1, P + (size_t)g * np, 1);
-          cblas_dgemv(CblasRowMajor, CblasNoTrans, k, np, 1, acc->b, np, Vm + (size_t)g * np, 1, 0, t2, 1);
-          cblas_dgemv(CblasRowMajor, CblasTrans, k, nq, 1, acc->at, nq, t2, 1, 1, Qt + (size_t)g * nq, 1);
+          if (needp) {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, k, nq, 1, acc->at, nq, Ut + (size_t)g * nq, 1, 0, t1, 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, k, np, 1, acc->b, np, t1, 1, 1, P + (size_t)g * np, 1);
+          }
+          if (needq) {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, k, np, 1, acc->b, np, Vm + (size_t)g * np, 1, 0, t2, 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, k, nq, 1, acc->at, nq, t2, 1, 1, Qt + (size_t)g * nq, 1);
+          }
         }
       } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
+        if (needp) {
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
+        }
+        if (needq) {
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
+        }
       }
     }
     if (acc->eta != 1) {
-      cblas_dscal(ng * np, acc->eta, P, 1);
-      cblas_dscal(ng * nq, acc->eta, Qt, 1);
+      if (needp) cblas_dscal(ng * np, acc->eta, P, 1);
+      if (needq) cblas_dscal(ng * nq, acc->eta, Qt, 1);
     }
   }
   /* A group sharing u: u^T G v = P_g . v for each piece, and u's adjoint gets G vsum = Qt_g; one
@@ -890,7 +942,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
       cblas_daxpy(n_own, coef, own, 1, vbar + offs[x], 1);
       GR += coef * uGv;
     }
-    cblas_daxpy(n_shared, 1, shared, 1, vbar + offs[r->group_vec[g]], 1);
+    if (side ? needp : needq) cblas_daxpy(n_shared, 1, shared, 1, vbar + offs[r->group_vec[g]], 1);
   }
   /* Weight-proportional pieces c s W: <G, W_old>, densely or from tau = <G, W_new> with
    * W_new = (1 + omega) W_old + the rank-1 part. */

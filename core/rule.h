@@ -84,6 +84,11 @@ MPL_INTERNAL int mpl__rule_has_wmat(const mpl_rule *r);
 MPL_INTERNAL int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                                        const double *val, double *Ut, double *Vm, double *omega);
 
+/* Which of the products Ut G (*need_p) and Vm G^T (*need_q) mpl__rule_vjp_acc uses at a layer
+ * where the signals in dead (bit s: sig_bar[s] is NULL) take no adjoint: a group's own products
+ * always, its shared vector's only if that vector's adjoint is wanted. */
+MPL_INTERNAL void mpl__rule_products_needed(const mpl_rule *r, unsigned dead, int *need_p, int *need_q);
+
 /* Scratch that mpl__rule_vjp_acc needs when acc may hold up to kmax pending rows on entry. */
 MPL_INTERNAL size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax);
 
@@ -131,7 +136,8 @@ typedef struct mpl_rankk {
   int has_dense;
   /* Optional, for the next mpl__rule_vjp_acc only: the products of the base C with the update's
    * rows, Ut C (n_groups x n_pre) and Vm C^T (n_groups x n_post), computed by the caller for a
-   * block of steps at once; NULL: vjp_acc computes them. */
+   * block of steps at once (those mpl__rule_products_needed asks for; the other may be NULL);
+   * both NULL: vjp_acc computes them. */
   const double *base_p, *base_q;
 } mpl_rankk;
 

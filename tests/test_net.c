@@ -687,6 +687,30 @@ static void test_init_weights(void **state) {
   }
 }
 
+/* FA's F0 = -e_post pre^T is one rank-1 group sharing pre, so that at layer 1, where the input's
+ * adjoint is not wanted, the reverse pass needs only the products G pre, not G^T e_post; at the
+ * other layers both. The pool's groups stay groups by u. */
+static void test_products_needed(void **state) {
+  fixture *f = *state;
+  mpl_rule *rule = NULL;
+  mpl_err err = {0};
+  const int f0[1] = {0};
+  assert_int_equal(mpl__rule_compile(f->ts, f0, 1, &rule, &err), MPL_OK);
+  assert_int_equal(rule->n_groups, 1);
+  assert_int_equal(rule->group_side[0], 1);
+  int p, q;
+  mpl__rule_products_needed(rule, 1u << MPL_SIG_PRE | 1u << MPL_SIG_EPRE, &p, &q);
+  assert_true(!p && q);
+  mpl__rule_products_needed(rule, 0, &p, &q);
+  assert_true(p && q);
+  mpl__rule_free(rule);
+  assert_int_equal(mpl__rule_compile(f->ts, NULL, 0, &rule, &err), MPL_OK);
+  for (int g = 0; g < rule->n_groups; g++) assert_int_equal(rule->group_side[g], 0);
+  mpl__rule_products_needed(rule, 1u << MPL_SIG_PRE, &p, &q);
+  assert_true(p && q);
+  mpl__rule_free(rule);
+}
+
 static void test_bad_labels(void **state) {
   fixture *f = *state;
   mpl_episode *ep = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
@@ -844,6 +868,7 @@ int main(void) {
       cmocka_unit_test(test_lazy_blocks),
       cmocka_unit_test(test_query_logits),
       cmocka_unit_test(test_init_weights),
+      cmocka_unit_test(test_products_needed),
       cmocka_unit_test(test_bad_labels),
       cmocka_unit_test(test_nonfinite_theta),
       cmocka_unit_test(test_nonfinite_theta_selection),
