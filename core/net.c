@@ -714,19 +714,25 @@ static void forward_dense(mpl_episode *ep, const double *theta, const double *X,
   }
 }
 
-/* The update rows of steps t, t-1, .., t-nb+1 (known from their records) and their products
- * with each layer's adjoint base G, as two matrix-matrix products per layer: the reverse pass
- * then reads G once per block instead of twice per step. */
-static void block_products(mpl_episode *ep, const double *theta, int t, int nb) {
+/* The update rows of steps t0 .. t0+nb-1 and their products with each layer's adjoint base G,
+ * as two matrix-matrix products per layer: the reverse pass then reads G once per block
+ * instead of twice per step. The rows are those the forward pass stored (rules without
+ * weight-proportional terms, whose stored rows are not rescaled), else recomputed from the
+ * records. */
+static void block_products(mpl_episode *ep, const double *theta, int t0, int nb) {
   int ng = ep->ng;
   if (ng == 0) return;
   for (int l = 1; l <= ep->L; l++) {
     int np = ep->n[l - 1], nq = ep->n[l];
-    double *U = ep->blk + ep->bu_off[l], *Vm = ep->blk + ep->bv_off[l], omega;
-    mpl_layer_io io = {.n_pre = np, .n_post = nq};
-    for (int i = 0; i < nb; i++)
-      mpl__rule_update_rows(ep->rule, theta, &io, ep->seg_rec + (size_t)(t - i) * ep->rec_size + ep->v_off[l],
-                            U + (size_t)i * ng * nq, Vm + (size_t)i * ng * np, &omega);
+    const double *U = ep->rows + ep->ua_off[l] + (size_t)t0 * ng * nq, *Vm = ep->rows + ep->vb_off[l] + (size_t)t0 * ng * np;
+    if (ep->wmat) {
+      double *Ub = ep->blk + ep->bu_off[l], *Vb = ep->blk + ep->bv_off[l], omega;
+      mpl_layer_io io = {.n_pre = np, .n_post = nq};
+      for (int i = 0; i < nb; i++)
+        mpl__rule_update_rows(ep->rule, theta, &io, ep->seg_rec + (size_t)(t0 + i) * ep->rec_size + ep->v_off[l],
+                              Ub + (size_t)i * ng * nq, Vb + (size_t)i * ng * np, &omega);
+      U = Ub, Vm = Vb;
+    }
     const double *G = ep->G + ep->woff[l];
     if (ep->need_p[l])
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ng, np, nq, 1, U, nq, G, np, 0,
@@ -744,11 +750,14 @@ static void reverse_lazy(mpl_episode *ep, const double *theta, const double *X, 
   if (ep->wmat) /* <dL/dW_T, W_T>, then kept up to date step by step */
     for (int l = 1; l <= ep->L; l++)
       ep->tau[l] = cblas_ddot(ep->n[l] * ep->n[l - 1], ep->G + ep->woff[l], 1, ep->W + ep->woff[l], 1);
-  for (int t = T - 1; t >= 0; t--) {
-    int i = (T - 1 - t) % LAZY_STEPS;
-    if (i == 0) block_products(ep, theta, t, t + 1 < LAZY_STEPS ? t + 1 : LAZY_STEPS);
+  for (int t = T - 1, t0 = T; t >= 0; t--) {
+    int i = (T - 1 - t) % LAZY_STEPS; /* blocks of LAZY_STEPS steps t0 .., from the last step */
+    if (i == 0) {
+      t0 = t + 1 < LAZY_STEPS ? 0 : t + 1 - LAZY_STEPS;
+      block_products(ep, theta, t0, t + 1 - t0);
+    }
     lazy_views(ep, t, 1, ep->gs + (size_t)t * (ep->L + 1), V);
-    step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad, i,
+    step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad, t - t0,
                  i == LAZY_STEPS - 1 || t == 0);
   }
 }
