@@ -102,23 +102,25 @@ typedef struct fixture {
   int nq0;         /* index of quadratic.lua's first term */
 } fixture;
 
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  mpl_err err = {0};
-  if (!f || !(f->ts = mpl_termset_new()) || mpl_test_paper_pool(f->ts, &err) < 0) return -1;
-  f->nq0 = mpl_termset_count(f->ts);
-  if (mpl__rules_load_file(QUADRATIC, "quadratic", f->ts, &err) < 0) {
-    fprintf(stderr, "%s\n", err.msg);
-    return -1;
-  }
-  *state = f;
+static int teardown(void **state) {
+  fixture *f = *state;
+  if (f) mpl_termset_free(f->ts);
+  free(f);
+  *state = NULL;
   return 0;
 }
 
-static int teardown(void **state) {
-  fixture *f = *state;
-  mpl_termset_free(f->ts);
-  free(f);
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  mpl_err err = {0};
+  *state = f;
+  if (!f || !(f->ts = mpl_termset_new())) return -1;
+  if (mpl_test_paper_pool(f->ts, &err) < 0 ||
+      (f->nq0 = mpl_termset_count(f->ts), mpl__rules_load_file(QUADRATIC, "quadratic", f->ts, &err) < 0)) {
+    fprintf(stderr, "test_group setup: %s\n", err.msg);
+    teardown(state);
+    return -1;
+  }
   return 0;
 }
 
