@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # metaplast: the engine's acceptance runs on Fashion-MNIST (issue 2): FA, FA+Oja and FA+eHebb+Oja
-# (each with and without sign constraints), and BP, 200 episodes, seed 1, and a summary of the mean query
+# (each with the default, Oja's declared θ9 >= 0, and unconstrained, --sign none), and BP, 200 episodes, seed 1, and a summary of the mean query
 # accuracy over episodes 1-100 and 151-200. Usage: results/engine/run.sh [BUILD_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,10 +8,10 @@ bin=${1:-$here/../../build}/metaplast
 runs=(
   "fa|--feedback fixed --terms paper:F0"
   "fa-oja|--feedback fixed --terms paper:F0,F9"
-  "fa-oja-signed|--feedback fixed --terms paper:F0,F9 --sign F9=+"
+  "fa-oja-unconstrained|--feedback fixed --terms paper:F0,F9 --sign none"
   "bp|--feedback symmetric --terms paper:F0"
   "fa-ehebb-oja|--feedback fixed --terms paper:F0,F2,F9"
-  "fa-ehebb-oja-signed|--feedback fixed --terms paper:F0,F2,F9 --sign F0=+,F9=+"
+  "fa-ehebb-oja-unconstrained|--feedback fixed --terms paper:F0,F2,F9 --sign none"
 )
 for r in "${runs[@]}"; do
   name=${r%%|*}; args=${r#*|}
