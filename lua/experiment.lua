@@ -117,6 +117,23 @@ function ex.run(name, cfg, seeds, out, jobs)
   return runs
 end
 
+-- A rule against feedback alignment: prints what runs, then runs FA alone (F0; when o.baseline)
+-- and the rule `name` with `terms`, each once per seed of o.seeds, at o.lambda. Returns the
+-- runs by condition name and their order, for ex.summary and ex.layer_table.
+function ex.fa_and(o, name, terms)
+  local seeds = ex.seeds(o.seeds)
+  print(("%s on %s: %d episodes x %d seeds, lambda %g, results in %s/"):format(name, o.data, o.episodes, #seeds,
+        o.lambda, o.out))
+  local runs, order = {}, {}
+  if o.baseline then
+    order[#order + 1] = "FA"
+    runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out, o.jobs)
+  end
+  order[#order + 1] = name
+  runs[name] = ex.run(name, ex.search_config(o, {terms = terms, lambda = o.lambda}), seeds, o.out, o.jobs)
+  return runs, order
+end
+
 -- Per-episode mean over runs of history column `col` (e.g. "accuracy").
 function ex.curve(runs, col)
   local c = {}

@@ -11,17 +11,7 @@ local ex = require "experiment"
 local o = mp.options(arg, ex.paper_options{out = "runs/fa_ehebb", lambda = 0, baseline = true},
   "FA + eHebb (Fig. 5): terms F0 and F2 with fixed random feedback; baseline=true also runs FA alone.")
 if not o then return end
-local seeds = ex.seeds(o.seeds)
-print(("FA + eHebb on %s: %d episodes x %d seeds, lambda %g, results in %s/"):format(o.data, o.episodes, #seeds,
-      o.lambda, o.out))
-
-local runs, order = {}, {}
-if o.baseline then
-  order[#order + 1] = "FA"
-  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out, o.jobs)
-end
-order[#order + 1] = "FA+eHebb"
-runs["FA+eHebb"] = ex.run("FA+eHebb", ex.search_config(o, {terms = "paper:F0,F2", lambda = o.lambda}), seeds, o.out, o.jobs)
+local runs, order = ex.fa_and(o, "FA+eHebb", "paper:F0,F2")
 
 local text = "# FA + eHebb (PAPER.md Fig. 5)\n\n`" .. ex.command() .. "`\n\n" .. ex.summary(runs, order)
   .. "\nAlignment α_ℓ (degrees), mean over the last 100 episodes:\n\n" .. ex.layer_table(runs, order, "alpha", -100, -1)

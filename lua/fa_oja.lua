@@ -12,17 +12,7 @@ local ex = require "experiment"
 local o = mp.options(arg, ex.paper_options{out = "runs/fa_oja", lambda = 0, baseline = true},
   "FA + Oja (Figs. 7-8): terms F0 and F9 with fixed random feedback; baseline=true also runs FA alone.")
 if not o then return end
-local seeds = ex.seeds(o.seeds)
-print(("FA + Oja on %s: %d episodes x %d seeds, lambda %g, results in %s/"):format(o.data, o.episodes, #seeds,
-      o.lambda, o.out))
-
-local runs, order = {}, {}
-if o.baseline then
-  order[#order + 1] = "FA"
-  runs.FA = ex.run("FA", ex.search_config(o, {terms = "paper:F0", lambda = o.lambda}), seeds, o.out, o.jobs)
-end
-order[#order + 1] = "FA+Oja"
-runs["FA+Oja"] = ex.run("FA+Oja", ex.search_config(o, {terms = "paper:F0,F9", lambda = o.lambda}), seeds, o.out, o.jobs)
+local runs, order = ex.fa_and(o, "FA+Oja", "paper:F0,F9")
 
 local text = "# FA + Oja (PAPER.md Figs. 7-8)\n\n`" .. ex.command() .. "`\n\n" .. ex.summary(runs, order)
   .. "\nAlignment α_ℓ (degrees), mean over the last 100 episodes:\n\n" .. ex.layer_table(runs, order, "alpha", -100, -1)
