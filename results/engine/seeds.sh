@@ -4,9 +4,12 @@
 # metaplast's default (F9 declares theta_F9 >= 0), and
 # the sign of the first episode's dCE/dtheta_F9, which decides the unconstrained run's fate.
 # Usage: results/engine/seeds.sh [BUILD_DIR]   (3 searches of 100 episodes per seed; writes seeds.md)
+# A variant of the meta-optimiser: EXTRA="--beta2 0.99" NAME=beta2-0.99 results/engine/seeds.sh adds the
+# flags to all three searches of every seed and writes seeds-NAME.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../../build}/metaplast
+out=$here/seeds${NAME:+-$NAME}.md
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mean_acc() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "accuracy") a = i; next }
                       $a != "nan" && $a != "-nan" { s += $a; n++ } END { printf "%.3f", s / n }' "$1"; }
@@ -19,7 +22,7 @@ col() { awk -F, -v c="$2" -v r="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i 
     for v in fa oja ojap; do
       case $v in fa) t="--terms paper:F0";; oja) t="--terms paper:F0,F9 --sign none";; ojap) t="--terms paper:F0,F9";; esac
       # shellcheck disable=SC2086
-      "$bin" search --feedback fixed $t --episodes 100 --seed $s --quiet --out "$tmp/$v-$s" > /dev/null
+      "$bin" search --feedback fixed $t --episodes 100 --seed $s ${EXTRA:-} --quiet --out "$tmp/$v-$s" > /dev/null
     done
     fa=$(mean_acc "$tmp/fa-$s/log.csv"); oja=$(mean_acc "$tmp/oja-$s/log.csv"); ojap=$(mean_acc "$tmp/ojap-$s/log.csv")
     awk -v s="$s" -v fa="$fa" -v oja="$oja" -v ojap="$ojap" -v g="$(col "$tmp/oja-$s/log.csv" grad_F9 1)" \
@@ -27,5 +30,8 @@ col() { awk -F, -v c="$2" -v r="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i 
         'BEGIN { printf "| %d | %.3f | %.3f | %+.3f %s | %+.0f | %+.4f | %.3f | %+.3f %s |\n", s, fa, oja, oja - fa,
                  (oja - fa >= 0.15) ? "✔" : "✘", g, th, ojap, ojap - fa, (ojap - fa >= 0.15) ? "✔" : "✘" }'
   done
-} > "$here/seeds.md"
-cat "$here/seeds.md"
+} > "$out"
+awk -F'|' -v extra="${EXTRA:-}" 'NR > 2 && /^\|/ { n++; a += $5 ~ /✔/; b += $9 ~ /✔/; ga += $5; gb += $9 }
+  END { printf "\n%d seeds%s: FA+Oja >= FA + 0.15 in %d with the default, %d with --sign none; mean gain %+.3f and %+.3f\n",
+               n, extra == "" ? "" : " with " extra, b, a, gb / n, ga / n }' "$out" >> "$out"
+cat "$out"
