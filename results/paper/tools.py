@@ -262,7 +262,9 @@ def tables():
                 return next((float("nan") if x["mean"] is None else float(x["mean"])
                              for x in j.get("methods", []) if x["method"] == m), float("nan"))
             r, fa, bp = ([acc(j, m) for j in js] for m in ("rule", "FA", "BP"))
-            out.append("| %s | %d | %s | %s | %s | %s | %s |" % (k, len(js), js[0].get("tasks", "?"), fmt_band(r),
+            lost = sum(math.isnan(x) for x in r)  # every task diverged: no mean, left out of the band
+            n = "%d (%d diverged on every task, left out)" % (len(js), lost) if lost else "%d" % len(js)
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (k, n, js[0].get("tasks", "?"), fmt_band(r),
                        fmt_band(fa), fmt_band(bp), fmt_band([a - b for a, b in zip(r, fa)])))
         out.append("")
     with open(os.path.join(HERE, "tables.md"), "w") as f:
