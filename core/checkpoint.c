@@ -123,11 +123,11 @@ static int get_choice(const kv *p, const char *a, const char *b, int *out, mpl_e
 /* The keys write_config (search.c) writes, in its order. */
 enum { K_COMMAND, K_DATA, K_SOURCE, K_IMAGES, K_LABELS, K_PERCLASS, K_CLASSES, K_SAMPLING, K_M, K_K, K_Q, K_NETWORK,
        K_BETA, K_FEEDBACK, K_DETACH, K_TERMS, K_INIT, K_SIGN, K_EPISODES, K_MBATCH, K_SEED, K_LR, K_B1, K_B2, K_EPS,
-       K_LAMBDA, K_L1, K_ZTOL, K_MAXFAIL, K_CLIP, K_DEAD, K_CKPT, K_NKEYS };
+       K_LAMBDA, K_L1, K_ZTOL, K_MAXFAIL, K_CLIP, K_CLIPRMS, K_DEAD, K_CKPT, K_NKEYS };
 static const char *const keys[K_NKEYS] = {
   "command", "data", "source", "images", "labels", "per_class", "classes", "sampling", "M", "K", "Q", "network",
   "beta", "feedback", "bp_detach", "terms", "init", "sign", "episodes", "meta_batch", "seed", "lr", "beta1", "beta2",
-  "eps", "lambda", "l1", "zero_tol", "max_failures", "clip_grad", "dead_guard", "checkpoint_every"};
+  "eps", "lambda", "l1", "zero_tol", "max_failures", "clip_grad", "clip_rms", "dead_guard", "checkpoint_every"};
 /* Keys a config.txt must hold (the others have defaults or are informative). */
 static const int required[] = {K_DATA, K_PERCLASS, K_SAMPLING, K_M, K_K, K_Q, K_NETWORK, K_BETA, K_FEEDBACK, K_DETACH,
                                K_TERMS, K_EPISODES, K_MBATCH, K_SEED, K_LR, K_B1, K_B2, K_EPS, K_LAMBDA, K_L1, K_ZTOL,
@@ -174,6 +174,7 @@ static int set_key(int k, const kv *p, mpl_search_cfg *c, mpl_err *err) {
   case K_ZTOL: rc = get_double(p, 0, 1e12, &c->zero_tol, err); break;
   case K_MAXFAIL: rc = get_int(p, 1, INT_MAX, &c->max_failures, err); break;
   case K_CLIP: rc = get_double(p, 0, 1e300, &c->clip_grad, err); break;
+  case K_CLIPRMS: rc = get_double(p, 0, 1e300, &c->adam.clip_rms, err); break;
   case K_DEAD: rc = get_choice(p, "off", "on", &c->dead_guard, err); break;
   case K_CKPT: rc = get_int(p, 0, INT_MAX, &c->checkpoint_every, err); break;
   }
@@ -183,6 +184,7 @@ static int set_key(int k, const kv *p, mpl_search_cfg *c, mpl_err *err) {
 int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search_cfg *cfg, char **mem, mpl_err *err) {
   mpl_search_defaults(cfg);
   cfg->data = NULL;
+  cfg->adam.clip_rms = 0; /* a config.txt without the key predates --clip-rms: plain Adam */
   *mem = NULL;
   if (memchr(text, '\0', len)) return mpl_errorf(err, MPL_EFORMAT, "%s: not a text file (holds a NUL byte)", path);
   char *s = malloc(len + 1);
@@ -281,6 +283,7 @@ const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg
   if (a->zero_tol != b->zero_tol) return "zero_tol";
   if (a->max_failures != b->max_failures) return "max_failures";
   if (a->clip_grad != b->clip_grad) return "clip_grad";
+  if (a->adam.clip_rms != b->adam.clip_rms) return "clip_rms";
   if (a->dead_guard != b->dead_guard) return "dead_guard";
   if (a->checkpoint_every != b->checkpoint_every) return "checkpoint_every";
   return NULL;

@@ -6,17 +6,19 @@
 #include <string.h>
 
 void mpl_adam_defaults(mpl_adam_cfg *cfg) {
-  *cfg = (mpl_adam_cfg){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .lambda = 0, .l1 = MPL_L1_PROX};
+  *cfg = (mpl_adam_cfg){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .lambda = 0, .l1 = MPL_L1_PROX,
+                         .clip_rms = 5};
 }
 
 int mpl_adam_init(mpl_adam *opt, int n, const mpl_adam_cfg *cfg, mpl_err *err) {
   memset(opt, 0, sizeof *opt);
   if (!(cfg->lr > 0) || !(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1) ||
-      !(cfg->eps > 0) || !(cfg->l1 == MPL_L1_PROX || cfg->l1 == MPL_L1_PENALTY) || !(cfg->lambda >= 0) || !isfinite(cfg->lr) || !isfinite(cfg->lambda))
+      !(cfg->eps > 0) || !(cfg->l1 == MPL_L1_PROX || cfg->l1 == MPL_L1_PENALTY) || !(cfg->lambda >= 0) || !isfinite(cfg->lr) || !isfinite(cfg->lambda) ||
+      !(cfg->clip_rms >= 0) || !isfinite(cfg->clip_rms))
     return mpl_errorf(err, MPL_EINVAL,
                       "Adam: need lr > 0, 0 <= beta1, beta2 < 1, eps > 0, lambda >= 0 and an L1 mode (got lr %g, "
-                      "betas %g %g, eps %g, lambda %g, l1 mode %d)", cfg->lr, cfg->beta1, cfg->beta2, cfg->eps,
-                      cfg->lambda, (int)cfg->l1);
+                      "betas %g %g, eps %g, lambda %g, l1 mode %d); clip_rms >= 0 (got %g)", cfg->lr, cfg->beta1,
+                      cfg->beta2, cfg->eps, cfg->lambda, (int)cfg->l1, cfg->clip_rms);
   opt->cfg = *cfg;
   opt->n = n;
   opt->m = calloc((size_t)n + 1, sizeof *opt->m);
@@ -41,8 +43,13 @@ void mpl_adam_step(mpl_adam *opt, double *theta, const double *grad) {
   const mpl_adam_cfg *c = &opt->cfg;
   opt->t++;
   double bc1 = 1 - pow(c->beta1, (double)opt->t), bc2 = 1 - pow(c->beta2, (double)opt->t);
+  double bc2p = 1 - pow(c->beta2, (double)(opt->t - 1)); /* the previous step's: its vhat bounds g */
   for (int j = 0; j < opt->n; j++) {
     double g = grad[j] + (c->l1 == MPL_L1_PENALTY ? c->lambda * sign(theta[j]) : 0);
+    if (c->clip_rms > 0 && opt->t > 1) {
+      double cap = c->clip_rms * sqrt(opt->v[j] / bc2p);
+      g = g > cap ? cap : g < -cap ? -cap : g;
+    }
     opt->m[j] = c->beta1 * opt->m[j] + (1 - c->beta1) * g;
     opt->v[j] = c->beta2 * opt->v[j] + (1 - c->beta2) * g * g;
     double den = sqrt(opt->v[j] / bc2) + c->eps; /* PyTorch's form */

@@ -133,8 +133,8 @@ static int write_config(run *R, int check, mpl_err *err) {
             c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
             c->adam.l1 == MPL_L1_PENALTY ? "penalty" : "prox");
   mpl__sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
-  mpl__sb_printf(&s, "clip_grad = %.17g\ndead_guard = %s\ncheckpoint_every = %d\n", c->clip_grad,
-                 c->dead_guard ? "on" : "off", c->checkpoint_every);
+  mpl__sb_printf(&s, "clip_grad = %.17g\nclip_rms = %.17g\ndead_guard = %s\ncheckpoint_every = %d\n", c->clip_grad,
+                 c->adam.clip_rms, c->dead_guard ? "on" : "off", c->checkpoint_every);
   if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
   if (!check) return mpl__write_atomic(c->out, "config.txt", text, err);
   /* resuming: the recorded facts the configuration does not set (the data's name, its classes,

@@ -366,6 +366,7 @@ static const sopt search_opts[] = {
   {"zero_tol", O_NUM, F(zero_tol), 0, 1e12, NULL, NULL},
   {"max_failures", O_INT, F(max_failures), 1, INT_MAX, NULL, NULL},
   {"clip_grad", O_NUM, F(clip_grad), 0, 1e300, NULL, NULL},
+  {"clip_rms", O_NUM, F(adam.clip_rms), 0, 1e300, NULL, NULL},
   {"dead_guard", O_BOOL, F(dead_guard), 0, 0, NULL, NULL},
   {"checkpoint_every", O_INT, F(checkpoint_every), 0, INT_MAX, NULL, NULL},
   {"out", O_STR, F(out), 0, 0, NULL, NULL},

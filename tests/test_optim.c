@@ -50,6 +50,7 @@ static void test_defaults(void **state) {
   assert_true(c.eps == 1e-8);
   assert_true(c.lambda == 0);
   assert_int_equal(c.l1, MPL_L1_PROX);
+  assert_true(c.clip_rms == 5);
 }
 
 /* Several steps with varying gradients, default and non-default hyperparameters. */
@@ -58,6 +59,7 @@ static void check_against_pytorch(double lr, double b1, double b2, double eps) {
   mpl_adam_cfg c;
   mpl_adam_defaults(&c);
   c.lr = lr, c.beta1 = b1, c.beta2 = b2, c.eps = eps;
+  c.clip_rms = 0; /* PyTorch's Adam has no clipping (test_clip_rms checks it) */
   mpl_adam opt;
   init_ok(&opt, N, &c);
   ref_adam r = {.lr = lr, .b1 = b1, .b2 = b2, .eps = eps};
@@ -138,6 +140,7 @@ static void test_penalty_mode(void **state) {
   mpl_adam_cfg c;
   mpl_adam_defaults(&c);
   c.l1 = MPL_L1_PENALTY, c.lambda = 2, c.lr = 0.1;
+  c.clip_rms = 0; /* compared with PyTorch's unclipped Adam */
   mpl_adam o;
   init_ok(&o, 2, &c);
   double th[2] = {0.5, 0.0}, g0[2] = {0, 0};
@@ -183,6 +186,7 @@ static void test_prox_step_formula(void **state) {
   mpl_adam_cfg c;
   mpl_adam_defaults(&c);
   c.lr = 0.01, c.lambda = 0.05;
+  c.clip_rms = 0; /* compared with PyTorch's unclipped Adam */
   mpl_adam opt;
   init_ok(&opt, N, &c);
   ref_adam r = {.lr = c.lr, .b1 = c.beta1, .b2 = c.beta2, .eps = c.eps};
@@ -238,7 +242,7 @@ static void test_prox_exact_zeros(void **state) {
 
 static void test_invalid_configs(void **state) {
   (void)state;
-  struct { const char *what; mpl_adam_cfg c; } cases[9];
+  struct { const char *what; mpl_adam_cfg c; } cases[12];
   int n = 0;
   mpl_adam_cfg d;
   mpl_adam_defaults(&d);
@@ -252,6 +256,9 @@ static void test_invalid_configs(void **state) {
   CASE("eps < 0", eps, -1e-8);
   CASE("lambda < 0", lambda, -0.5);
   CASE("lambda = NaN", lambda, NAN);
+  CASE("clip_rms < 0", clip_rms, -1.0);
+  CASE("clip_rms = NaN", clip_rms, NAN);
+  CASE("clip_rms = inf", clip_rms, INFINITY);
 #undef CASE
   for (int i = 0; i < n; i++) {
     mpl_adam opt;
@@ -296,6 +303,50 @@ static void test_eps0_zero_gradient(void **state) {
     fail_msg("eps = 0, zero gradient: theta became %g, %g (0/0 in m / (sqrt(v) + eps))", theta[0], theta[1]);
 }
 
+/* clip_rms = K: from the second step on, each coordinate of g is first clipped to
+ * +-K sqrt(vhat) of the previous step (v / (1 - beta2^(t-1))); then the plain Adam step.
+ * Checked against the PyTorch reference fed the clipped gradient by hand: gradients under the
+ * cap pass unchanged, an outlier is cut to the cap, the first step is never clipped. */
+static void test_clip_rms(void **state) {
+  (void)state;
+  enum { N = 3, STEPS = 8 };
+  const double K = 5;
+  mpl_adam_cfg c;
+  mpl_adam_defaults(&c);
+  c.clip_rms = K;
+  mpl_adam opt;
+  init_ok(&opt, N, &c);
+  ref_adam r = {.lr = c.lr, .b1 = c.beta1, .b2 = c.beta2, .eps = c.eps};
+  double theta[N] = {0.001, 0, -0.02}, ref[N];
+  memcpy(ref, theta, sizeof ref);
+  int clipped = 0;
+  for (int s = 0; s < STEPS; s++) {
+    /* a first gradient far above the later ones (never clipped: no RMS yet); coordinate 0
+     * has an outlier of 1e5 at step 4 and -1e6 at step 6; coordinate 2 stays under its cap */
+    double g[N] = {s == 4 ? 1e5 : s == 6 ? -1e6 : 10.0 + s, s == 0 ? 1e4 : -3.0, 0.5 * (s + 1)};
+    double gc[N];
+    for (int j = 0; j < N; j++) {
+      gc[j] = g[j];
+      if (s > 0) {
+        double cap = K * sqrt(r.v[j] / (1 - pow(r.b2, r.t)));
+        if (fabs(g[j]) > cap) gc[j] = g[j] > 0 ? cap : -cap, clipped++;
+      }
+    }
+    if (s == 0) assert_true(gc[1] == 1e4);
+    if (s == 4) assert_true(gc[0] < 1e5 && gc[0] > 0);
+    if (s == 6) assert_true(gc[0] > -1e6 && gc[0] < 0);
+    assert_true(gc[2] == g[2]);
+    mpl_adam_step(&opt, theta, g);
+    ref_step(&r, ref, gc, N);
+    for (int j = 0; j < N; j++) {
+      mpl_assert_close(theta[j], ref[j], 1e-13, 1e-14 * c.lr);
+      mpl_assert_close(opt.v[j], r.v[j], 1e-15, 0);
+    }
+  }
+  assert_int_equal(clipped, 2); /* the two outliers, nothing else */
+  mpl_adam_free(&opt);
+}
+
 static void test_zero_terms(void **state) {
   (void)state;
   mpl_adam_cfg c;
@@ -329,6 +380,7 @@ int main(void) {
     cmocka_unit_test(test_prox_exact_zeros),
     cmocka_unit_test(test_invalid_configs),
     cmocka_unit_test(test_eps0_zero_gradient),
+    cmocka_unit_test(test_clip_rms),
     cmocka_unit_test(test_zero_terms),
     cmocka_unit_test(test_l1),
   };

@@ -51,6 +51,9 @@ static void search_help(FILE *f) {
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
     "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
     "  --clip-grad C        clip the meta-gradient to global L2 norm C before each step (0 = off, default)\n"
+    "  --clip-rms K         clip each coordinate of the meta-gradient to K times Adam's running RMS of it\n"
+    "                       (sqrt(vhat)) from the second step on, so that one outlier cannot freeze Adam\n"
+    "                       (5; 0 = off: PyTorch's plain Adam, as the reference)\n"
     "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance), always\n"
     "                       logged, also fails the episode and rolls theta back like a diverged one (off)\n"
     "Trials and the sparsity path (docs/trials.md)\n"
@@ -72,7 +75,7 @@ static void search_help(FILE *f) {
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
        O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN,
-       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_DEAD };
+       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_CLIPRMS, O_DEAD };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
@@ -82,7 +85,7 @@ static const struct option search_opts[] = {
   {"lr", 1, 0, O_LR}, {"beta1", 1, 0, O_B1}, {"beta2", 1, 0, O_B2}, {"eps", 1, 0, O_EPS}, {"lambda", 1, 0, O_LAMBDA},
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
-  {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP},
+  {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP}, {"clip-rms", 1, 0, O_CLIPRMS},
   {"dead-guard", 1, 0, O_DEAD}, {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH}, {0, 0, 0, 0}};
 
 /* --trials, --jobs, --lambda-path (reset by each cmd_search). */
@@ -133,6 +136,7 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_CKPT: return cli_parse_int("--checkpoint-every", a, 0, INT_MAX, &c->checkpoint_every);
   case O_RESUME: return 0; /* handled in cmd_search */
   case O_CLIP: return cli_parse_double("--clip-grad", a, 0, 1e300, &c->clip_grad);
+  case O_CLIPRMS: return cli_parse_double("--clip-rms", a, 0, 1e300, &c->adam.clip_rms);
   case O_DEAD:
     if (!strcmp(a, "on")) c->dead_guard = 1;
     else if (!strcmp(a, "off")) c->dead_guard = 0;

@@ -18,6 +18,9 @@ typedef struct mpl_adam_cfg {
   double lr, beta1, beta2, eps; /* defaults 1e-3, 0.9, 0.999, 1e-8 (PyTorch's) */
   double lambda;                /* L1 weight (default 0) */
   mpl_l1_mode l1;
+  double clip_rms;              /* clip each gradient coordinate to clip_rms times its running RMS
+                                   sqrt(vhat) before the step, from the second step on (default 5;
+                                   0 = off, PyTorch's and the reference's plain Adam) */
 } mpl_adam_cfg;
 
 MPL_API void mpl_adam_defaults(mpl_adam_cfg *cfg);
