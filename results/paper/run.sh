@@ -28,10 +28,12 @@
 #   ehebb         Fig. 5: F0 + F2 (eHebb), lambda 0
 #   oja           Fig. 7: F0 + F9 (Oja), lambda 0, no guards: the reference's settings (PAPER.md §11)
 #   oja-guard     the same with metaplast's guards: --dead-guard on, --clip-grad 10 (5 trials)
-#   oja-sign      the same with the sign constraint --sign F9=+ (5 trials)
+#   oja-sign      the same with the sign constraint --sign F9=+ (metaplast's default for F9)
+#   oja-default   the same with both of metaplast's defaults: --sign F9=+ and Adam's --clip-rms 5
 #   eval          every trial's rule (fa, bp, pool*, ehebb, oja, oja-sign, extra-*) on 50 Fashion-MNIST test
 #                 tasks against FA and BP at the rate meta-learned by the fa part (metaplast eval), with the
 #                 clean task sampler (eval/) and with the rule's own reference sampler (eval-paper/)
+#                 (EVAL="RUN ..." limits it to those runs)
 #   report        plots (metaplast plot), equations (metaplast report) and the tables of README.md
 #                 (collapse counts, windows, eval) into results/paper/tables.md
 set -euo pipefail
@@ -43,7 +45,8 @@ emnist=${EMNIST:-../shared/data/emnist}
 lambda=${LAMBDA:-1.5}   # the pool's lambda: the sweep found no lambda that works, so the reference's (README.md)
 
 common=(--data "emnist-bymerge:$emnist" --per-class 400 --sampling paper --episodes 600
-        --seed 0 --trials 20 --jobs 2 --quiet --force --sign none)   # --sign none: the paper's unconstrained θ
+        --seed 0 --trials 20 --jobs 2 --quiet --force --sign none --clip-rms 0)
+# --sign none --clip-rms 0: the paper's method exactly (unconstrained θ, PyTorch's plain Adam)
 
 label() { mkdir -p "$here/$1"; echo "$2" > "$here/$1/label.txt"; }
 
@@ -56,7 +59,7 @@ run() {   # run NAME ARGS...: one search into results/paper/NAME
 
 evaluate() {   # every trial's frozen rule on Fashion-MNIST test tasks, FA/BP at the fa run's rate
   local jobs=() r t k
-  for r in fa bp pool pool-penalty ehebb oja oja-sign $(cd "$here" && ls -d extra-* 2>/dev/null); do
+  for r in ${EVAL:-fa bp pool pool-penalty ehebb oja oja-sign oja-default $(cd "$here" && ls -d extra-* 2>/dev/null)}; do
     for t in "$here/$r"/trial-*; do
       [ -f "$t/rule.json" ] || continue
       k=${t##*/}
@@ -72,7 +75,7 @@ evaluate() {   # every trial's frozen rule on Fashion-MNIST test tasks, FA/BP at
 }
 
 report() {    # figures, equations, compact trajectories, tables.md
-  for r in fa bp pool pool-penalty ehebb oja oja-guard oja-sign $(cd "$here" && ls -d extra-* 2>/dev/null); do
+  for r in fa bp pool pool-penalty ehebb oja oja-guard oja-sign oja-default $(cd "$here" && ls -d extra-* 2>/dev/null); do
     [ -d "$here/$r" ] || continue
     # a BP run alone fails in its alpha figure (README.md, "Problems found"): keep going
     "$bin" plot "$here/$r" --format png --out "$here/$r/plots/" > /dev/null || echo "run.sh: plot $r failed" >&2
@@ -87,8 +90,8 @@ report() {    # figures, equations, compact trajectories, tables.md
   "$bin" plot "$here/fa" "$here/bp" "$here/pool" "$here/pool-penalty" "$here/extra-pool-lr" "$here/extra-bio-penalty" \
     "$here/extra-pool-local6" --labels FA,BP,pool-prox,pool-penalty,pool-lr1e-4,F0+F2+F9-penalty,pool-without-F5-F8 \
     --format png --out "$here/figures/fig4-" > /dev/null
-  "$bin" plot "$here/fa" "$here/ehebb" "$here/oja" "$here/oja-sign" "$here/bp" \
-    --labels FA,FA+eHebb,FA+Oja,FA+Oja-signed,BP --format png --out "$here/figures/fig5-7-" > /dev/null
+  "$bin" plot "$here/fa" "$here/ehebb" "$here/oja" "$here/oja-sign" "$here/oja-default" "$here/bp" \
+    --labels FA,FA+eHebb,FA+Oja,FA+Oja-signed,FA+Oja-defaults,BP --format png --out "$here/figures/fig5-7-" > /dev/null
   python3 "$here/tools.py" tables
   echo "wrote $here/tables.md" >&2
 }
@@ -114,10 +117,11 @@ part() {
     ehebb)        run ehebb "${common[@]}" --terms paper:F0,F2 ;;
     oja)          run oja "${common[@]}" --terms paper:F0,F9 ;;
     oja-guard)    run oja-guard "${common[@]}" --terms paper:F0,F9 --dead-guard on --clip-grad 10 --trials 5 ;;
-    oja-sign)     run oja-sign "${common[@]}" --terms paper:F0,F9 --sign F9=+ --trials 5 ;;
+    oja-sign)     run oja-sign "${common[@]}" --terms paper:F0,F9 --sign F9=+ ;;
+    oja-default)  run oja-default "${common[@]}" --terms paper:F0,F9 --sign F9=+ --clip-rms 5 ;;
     eval)         evaluate ;;
     report)       report ;;
-    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign sweep-lr extra-pool-lr extra-bio-penalty extra-pool-local6 extra-pool-noF3 eval report; do part "$p"; done ;;
+    all)          for p in fa bp sweep pool pool-penalty ehebb oja oja-guard oja-sign oja-default sweep-lr extra-pool-lr extra-bio-penalty extra-pool-local6 extra-pool-noF3 eval report; do part "$p"; done ;;
     *)            echo "run.sh: unknown part '$1' (see the head of $0)" >&2; exit 2 ;;
   esac
 }

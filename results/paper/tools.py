@@ -37,6 +37,7 @@ RUNS = [
     ("oja", "FA + Oja (F0, F9), no guards", "clearly above FA (value not stated)"),
     ("oja-guard", "FA + Oja, --dead-guard on --clip-grad 10", "-"),
     ("oja-sign", "FA + Oja, --sign F9=+", "-"),
+    ("oja-default", "FA + Oja, metaplast's defaults (--sign F9=+ --clip-rms 5)", "-"),
 ]
 EXTRA_RUNS = []   # filled by main() from extra-*/ folders
 
