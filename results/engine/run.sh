@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # metaplast: the engine's acceptance runs on Fashion-MNIST (issue 2): FA, FA+Oja and FA+eHebb+Oja
-# (each with the default, Oja's declared θ9 >= 0, and unconstrained, --sign none), and BP, 200 episodes, seed 1, and a summary of the mean query
+# (each with metaplast's defaults -- Oja's declared θ9 >= 0, Adam with --clip-rms 5 -- and with the paper's
+# method exactly: unconstrained θ and PyTorch's plain Adam, --sign none --clip-rms 0), and BP, 200 episodes,
+# seed 1, and a summary of the mean query
 # accuracy over episodes 1-100 and 151-200. Usage: results/engine/run.sh [BUILD_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,10 +10,10 @@ bin=${1:-$here/../../build}/metaplast
 runs=(
   "fa|--feedback fixed --terms paper:F0"
   "fa-oja|--feedback fixed --terms paper:F0,F9"
-  "fa-oja-unconstrained|--feedback fixed --terms paper:F0,F9 --sign none"
+  "fa-oja-unconstrained|--feedback fixed --terms paper:F0,F9 --sign none --clip-rms 0"
   "bp|--feedback symmetric --terms paper:F0"
   "fa-ehebb-oja|--feedback fixed --terms paper:F0,F2,F9"
-  "fa-ehebb-oja-unconstrained|--feedback fixed --terms paper:F0,F2,F9 --sign none"
+  "fa-ehebb-oja-unconstrained|--feedback fixed --terms paper:F0,F2,F9 --sign none --clip-rms 0"
 )
 for r in "${runs[@]}"; do
   name=${r%%|*}; args=${r#*|}
