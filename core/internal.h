@@ -103,6 +103,8 @@ MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2,
  * valid until the next run (net.c). */
 struct mpl_episode;
 MPL_INTERNAL const double *mpl__episode_query_logits(const struct mpl_episode *ep);
+/* Steps per segment of layer l's weights in the last mpl_episode_run on the lazy path (net.c). */
+MPL_INTERNAL int mpl__episode_segment(const struct mpl_episode *ep, int l);
 
 /* The rule.txt text of a result (report.c). */
 struct mpl_search_result;

@@ -32,7 +32,9 @@ struct mpl_episode {
    * if e_0 is computed) and q_l = exp(-beta y_l) (l = 1..L-1) */
   size_t g_off[MPL_MAX_LAYERS + 1], qe_off[MPL_MAX_LAYERS + 1];
   size_t v_off[MPL_MAX_LAYERS + 1], rec_size, nvals_max;
-  int seg;                         /* steps per segment for the current run */
+  int seg;                         /* steps per segment for the current run (dense path) */
+  int lseg[MPL_MAX_LAYERS + 1];    /* lazy path: steps per segment of layer l's weights */
+  size_t ck_off[MPL_MAX_LAYERS + 1]; /* lazy path: layer l's checkpoints start at ckpt + ck_off[l] */
   double *seg_W, *seg_rec, *ckpt;  /* segment weights, segment records, checkpoints */
   size_t seg_W_cap, seg_rec_cap, ckpt_cap; /* in doubles */
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
@@ -41,11 +43,16 @@ struct mpl_episode {
   int lazy;                        /* no native terms: weights and adjoints are kept lazily */
   int wmat;                        /* the rule has weight-proportional pieces */
   int ng, gpush;                   /* rank-1 rows per step and layer; G pushes per step and layer */
+  int wpre, nwx;                   /* the rule reads W pre (its value is z); its other products with W */
   int lsteps;                      /* lazy: steps per block of the reverse pass (<= LAZY_STEPS) */
   /* lazy: the reverse pass never reads layer l's weights (layer 1 under fixed feedback when no
    * term multiplies by W), so they are updated in place, without checkpoints */
   int inplace[MPL_MAX_LAYERS + 1];
-  int need_p[MPL_MAX_LAYERS + 1], need_q[MPL_MAX_LAYERS + 1]; /* the adjoint products layer l uses */
+  /* the adjoint products layer l uses (mpl__rule_row_kinds): the groups whose P rows (prow[l],
+   * npr[l] of them) and Qt rows (qrow[l], nqr[l]) are products with G, in group order */
+  int *prow[MPL_MAX_LAYERS + 1], *qrow[MPL_MAX_LAYERS + 1], npr[MPL_MAX_LAYERS + 1], nqr[MPL_MAX_LAYERS + 1];
+  int *rowlists;
+  int sums;                        /* lazy: the adjoints keep running row and column sums (ones groups) */
   double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
   size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
   double *lztmp;                   /* scratch for products with lazy weights */
@@ -64,7 +71,7 @@ struct mpl_episode {
   double *qlogits;                 /* the adapted network's query logits (mpl__episode_query_logits) */
   size_t qlogits_cap;
   size_t blk_cap, bu_off[MPL_MAX_LAYERS + 1], bv_off[MPL_MAX_LAYERS + 1], bp_off[MPL_MAX_LAYERS + 1],
-      bq_off[MPL_MAX_LAYERS + 1];
+      bq_off[MPL_MAX_LAYERS + 1], pu_off[MPL_MAX_LAYERS + 1], pv_off[MPL_MAX_LAYERS + 1];
 };
 
 /* {====== Small kernels ====== */
@@ -113,6 +120,7 @@ double *mpl_episode_weights(mpl_episode *ep, int l) { return ep->W0 + ep->woff[l
 double *mpl_episode_feedback(mpl_episode *ep, int l) { return ep->B + ep->woff[l]; }
 const double *mpl_episode_adapted(const mpl_episode *ep, int l) { return ep->W + ep->woff[l]; }
 const double *mpl__episode_query_logits(const mpl_episode *ep) { return ep->qlogits; }
+int mpl__episode_segment(const mpl_episode *ep, int l) { return ep->lseg[l]; }
 
 static int check_cfg(const mpl_net_cfg *cfg, mpl_err *err) {
   if (cfg->n_layers < 1 || cfg->n_layers > MPL_MAX_LAYERS)
@@ -181,25 +189,43 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->lazy = mpl__rule_is_lazy(ep->rule) && !cfg->dense;
   ep->wmat = mpl__rule_has_wmat(ep->rule);
   ep->ng = ep->rule->n_groups;
+  for (int g = 0; g < ep->ng; g++) /* a ones vector's products are the adjoint's running sums */
+    if (ep->lazy && ep->rule->nodes[ep->rule->group_vec[g]].op == MPL_P_ONES) ep->sums = 1;
+  if (!(ep->rowlists = malloc((2 * (size_t)ep->L * ep->ng + 1) * sizeof *ep->rowlists))) {
+    mpl_episode_free(ep);
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
+  ep->wpre = mpl__rule_has_wpre(ep->rule);
+  ep->nwx = mpl__rule_nrank1(ep->rule) - ep->wpre;
   for (int l = 1; l <= ep->L; l++) {
-    ep->inplace[l] = ep->lazy && l == 1 && mpl__rule_nrank1(ep->rule) == 0 && cfg->feedback == MPL_FB_FIXED;
+    ep->inplace[l] = ep->lazy && l == 1 && ep->nwx == 0 && cfg->feedback == MPL_FB_FIXED;
     /* the signals whose adjoints step_reverse does not want at layer l (its bars) */
     unsigned dead = l == 1 ? 1u << MPL_SIG_PRE | (ep->need_e0 ? 0u : 1u << MPL_SIG_EPRE) : 0u;
-    mpl__rule_products_needed(ep->rule, dead, &ep->need_p[l], &ep->need_q[l]);
+    char kp[ep->ng + 1], kq[ep->ng + 1];
+    mpl__rule_row_kinds(ep->rule, dead, ep->sums, kp, kq);
+    ep->prow[l] = ep->rowlists + 2 * (size_t)(l - 1) * ep->ng;
+    ep->qrow[l] = ep->prow[l] + ep->ng;
+    ep->npr[l] = ep->nqr[l] = 0;
+    for (int g = 0; g < ep->ng; g++) {
+      if (kp[g] == MPL_ROW_PRODUCT) ep->prow[l][ep->npr[l]++] = g;
+      if (kq[g] == MPL_ROW_PRODUCT) ep->qrow[l][ep->nqr[l]++] = g;
+    }
   }
-  /* G receives per step and layer: the rule's W x / W^T x nodes, the forward pass, and (BP) W
-   * as feedback. Lazily, LAZY_STEPS steps of them are queued before G is updated. */
-  ep->gpush = mpl__rule_nrank1(ep->rule) + 2;
+  /* G receives per step and layer: the rule's W x / W^T x nodes (but W pre, whose adjoint joins
+   * z's), the forward pass, and (BP) W as feedback. Lazily, LAZY_STEPS steps of them are queued
+   * before G is updated. */
+  ep->gpush = ep->nwx + 2;
   int kmax = ep->lazy ? LAZY_STEPS * ep->gpush : ep->gpush;
   /* Each step's products with the block's base adjoint are corrected for the rows queued since,
    * at a cost ~ ng gpush (block length): high-rank rules take shorter blocks (quadratic.lua:
-   * 5 steps, 7% less CPU time per episode than 16); the paper's pool and smaller rules keep 16. */
+   * 6 steps); the paper's pool and smaller rules keep 16. */
   ep->lsteps = ep->ng * ep->gpush <= 12 ? LAZY_STEPS : 192 / (ep->ng * ep->gpush);
   if (ep->lsteps < 4) ep->lsteps = 4;
   for (int l = 1; l <= ep->L; l++) {
     size_t k = mpl__rule_nscratch_lazy(ep->rule, ep->n[l - 1], ep->n[l], kmax);
     if (k > nsc) nsc = k;
-    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0)
+    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0 ||
+        (ep->sums && mpl__rankk_track_sums(&ep->acc[l]) < 0))
       acc_ok = 0;
   }
   ep->W0 = calloc(ep->wtotal, sizeof(double));
@@ -224,6 +250,7 @@ void mpl_episode_free(mpl_episode *ep) {
   for (int l = 1; l <= ep->L; l++) mpl__rankk_free(&ep->acc[l]);
   mpl__rule_free(ep->rule);
   free(ep->which);
+  free(ep->rowlists);
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
@@ -340,7 +367,7 @@ static void wgemv_given(const mpl_episode *ep, const wview *v, int l, const doub
 
 static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
   mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = V[l].M, .wk = V[l].k, .WA = V[l].A,
-                     .WB = V[l].B, .tmp = ep->lztmp, .wscale = V[l].s};
+                     .WB = V[l].B, .tmp = ep->lztmp, .wscale = V[l].s, .z = rec + ep->z_off[l]};
   io.sig[MPL_SIG_PRE] = l == 1 ? x : rec + ep->y_off[l - 1];
   io.sig[MPL_SIG_POST] = rec + ep->y_off[l];
   io.sig[MPL_SIG_EPRE] = (l > 1 || ep->need_e0) ? rec + ep->e_off[l - 1] : NULL;
@@ -408,13 +435,15 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
   int L = ep->L, tau = ep->lazy && ep->wmat; /* track <dL/dW, W> (each push: its <p q^T, W>) */
   double beta = ep->cfg.beta, *sb = ep->sbar;
   memset(sb, 0, (ep->e_off[L] + (size_t)ep->n[L]) * sizeof *sb); /* the y and e parts */
+  if (ep->wpre) memset(sb + ep->z_off[1], 0, (ep->z_off[L] - ep->z_off[1] + (size_t)ep->n[L]) * sizeof *sb); /* and z's */
   for (int l = 1; l <= L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
+    io.zbar = ep->wpre ? sb + ep->z_off[l] : NULL; /* the adjoint of the rule's W pre joins z's */
     double *bars[4] = {l == 1 ? NULL : sb + ep->y_off[l - 1], sb + ep->y_off[l],
                        (l > 1 || ep->need_e0) ? sb + ep->e_off[l - 1] : NULL, sb + ep->e_off[l]};
     if (bi >= 0 && ep->ng > 0) { /* this step's rows of the block products */
-      ep->acc[l].base_p = ep->need_p[l] ? ep->blk + ep->bp_off[l] + (size_t)bi * ep->ng * ep->n[l - 1] : NULL;
-      ep->acc[l].base_q = ep->need_q[l] ? ep->blk + ep->bq_off[l] + (size_t)bi * ep->ng * ep->n[l] : NULL;
+      ep->acc[l].base_p = ep->blk + ep->bp_off[l] + (size_t)bi * ep->npr[l] * ep->n[l - 1];
+      ep->acc[l].base_q = ep->blk + ep->bq_off[l] + (size_t)bi * ep->nqr[l] * ep->n[l];
     }
     mpl__rule_vjp_acc(ep->rule, theta, &io, rec + ep->v_off[l], ep->G + ep->woff[l], &ep->acc[l],
                       tau ? &ep->tau[l] : NULL, theta_bar, bars, ep->vbar, ep->scratch);
@@ -444,6 +473,7 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
   for (int j = 0; j < ep->n[L]; j++) zb[j] = s[j] * (zb[j] - dot);
   for (int l = L; l >= 1; l--) {
     const double *pre = l == 1 ? x : rec + ep->y_off[l - 1];
+    if (ep->wpre) cblas_daxpy(ep->n[l], 1, sb + ep->z_off[l], 1, zb, 1); /* the rule's W pre is z_l */
     mpl__rankk_push(&ep->acc[l], 1, zb, pre);
     if (tau) ep->tau[l] += cblas_ddot(ep->n[l], zb, 1, rec + ep->z_off[l], 1); /* zb^T W pre = zb^T z */
     if (l == 1) break;
@@ -604,17 +634,47 @@ static int check_labels(const mpl_episode *ep, const int *y, int n, const char *
   return MPL_OK;
 }
 
+/* Steps per segment of each layer's lazy weights (lseg); returns the largest. A product with
+ * W_t = g (C + k pending rows) costs the dense product (n = n_pre n_post multiply-adds) plus
+ * k (n_pre + n_post), k growing by ng per step of the segment; a segment costs a copy of C and
+ * a pass over it in the rank-k update. With nprod such products per step (forward and reverse)
+ * the cost per step, nprod ng (n_pre + n_post) (m - 1) / 2 + c n / m, is least at
+ * m = sqrt(2 c n / (nprod ng (n_pre + n_post))); c = 18 fits the instruction counts of
+ * rules/quadratic.lua and the paper's pool. Segments are at most `seg` long, and a layer with
+ * more than a quarter of the weights keeps `seg` (its checkpoints are most of the memory): small
+ * layers of high-rank rules flush more often (quadratic.lua: 16, 7, 7, 6, 3 steps on
+ * 784-170-130-100-70-10, the paper's pool 16, 15, 13, 11, 5). cfg.segment > 0 sets every layer's. */
+static int lazy_segments(mpl_episode *ep) {
+  int mmax = 1, nprod = 2 * (1 + ep->nwx) + (ep->cfg.feedback == MPL_FB_SYMMETRIC ? 2 : 0);
+  for (int l = 1; l <= ep->L; l++) {
+    double n = (double)ep->n[l] * ep->n[l - 1], p = ep->n[l] + ep->n[l - 1];
+    int m = ep->seg;
+    if (ep->cfg.segment <= 0 && ep->ng > 0 && !ep->inplace[l] && 4 * n <= (double)ep->wtotal) {
+      double best = floor(sqrt(36 * n / (nprod * ep->ng * p)) + 0.5);
+      if (best < m) m = best < 1 ? 1 : (int)best;
+    }
+    ep->lseg[l] = m;
+    if (m > mmax) mmax = m;
+  }
+  return mmax;
+}
+
 static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, mpl_err *err) {
   int seg = ep->cfg.segment > 0 ? ep->cfg.segment : (int)ceil(sqrt((double)n_train));
   ep->seg = seg < 1 ? 1 : seg;
   size_t nseg = (size_t)(n_train + ep->seg - 1) / ep->seg, nrec, nW = 0, nck = 0, nrows = 0, ntmp = 1;
   if (ep->lazy) {
-    /* every step's record is kept (nothing is recomputed); W at the start of each segment
-     * after the first (which is W0); the update rows of every step (of one segment without
-     * the gradient) */
+    /* every step's record is kept (nothing is recomputed); each layer's W at the start of each
+     * of its segments after the first (which is W0); the update rows of every step (of one
+     * segment without the gradient) */
     nrec = want_grad && n_train > 0 ? (size_t)n_train : 1;
-    nck = want_grad && nseg > 1 ? nseg - 1 : 0;
-    size_t steps = want_grad ? (size_t)n_train : (size_t)ep->seg, off = 0;
+    int mmax = lazy_segments(ep);
+    for (int l = 1; l <= ep->L; l++) {
+      size_t nsl = (size_t)(n_train + ep->lseg[l] - 1) / ep->lseg[l];
+      ep->ck_off[l] = nck;
+      if (want_grad && !ep->inplace[l] && nsl > 1) nck += (nsl - 1) * (size_t)ep->n[l] * ep->n[l - 1];
+    }
+    size_t steps = want_grad ? (size_t)n_train : (size_t)mmax, off = 0;
     for (int l = 1; l <= ep->L; l++) {
       ep->ua_off[l] = off;
       off += steps * ep->ng * (size_t)ep->n[l];
@@ -622,23 +682,25 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
       off += steps * ep->ng * (size_t)ep->n[l - 1];
     }
     nrows = off + 1;
-    ntmp = (size_t)ep->seg * ep->ng + 1;
+    ntmp = (size_t)mmax * ep->ng + 1;
     size_t nb = want_grad ? (size_t)ep->lsteps * ep->ng : 0;
     off = 0;
     for (int l = 1; l <= ep->L; l++) {
       ep->bu_off[l] = off, off += nb * ep->n[l];
+      ep->pu_off[l] = off, off += nb * ep->n[l];
       ep->bq_off[l] = off, off += nb * ep->n[l];
       ep->bv_off[l] = off, off += nb * ep->n[l - 1];
+      ep->pv_off[l] = off, off += nb * ep->n[l - 1];
       ep->bp_off[l] = off, off += nb * ep->n[l - 1];
     }
-    if (reserve(&ep->blk, &ep->blk_cap, off + 1) < 0 || reserve(&ep->zseg, &ep->zseg_cap, (size_t)ep->seg * ep->n[1]) < 0)
+    if (reserve(&ep->blk, &ep->blk_cap, off + 1) < 0 || reserve(&ep->zseg, &ep->zseg_cap, (size_t)ep->lseg[1] * ep->n[1]) < 0)
       return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps)", n_train);
     if (reserve(&ep->gs, &ep->gs_cap, (want_grad ? (size_t)n_train + 1 : 1) * (size_t)(ep->L + 1)) < 0)
       return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps)", n_train);
   } else {
     nrec = want_grad ? (size_t)ep->seg : 1; /* step records and weights of one segment */
     nW = want_grad ? (size_t)ep->seg : 0;
-    nck = want_grad ? nseg : 0;
+    nck = want_grad ? nseg * ep->wtotal : 0;
   }
   size_t qsize = 0, nmax = 0;
   for (int l = 0; l <= ep->L; l++) nmax = (size_t)ep->n[l] > nmax ? (size_t)ep->n[l] : nmax;
@@ -646,7 +708,7 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
   for (int l = 0; l < ep->L; l++) qsize += (size_t)n_query * (size_t)ep->n[l]; /* slopes */
   qsize += 4 * (size_t)n_query * nmax + 2 * (size_t)(ep->L + 1) * nmax; /* statistics */
   if (reserve(&ep->q, &ep->q_cap, qsize) < 0 || reserve(&ep->qlogits, &ep->qlogits_cap, (size_t)n_query * ep->n[ep->L]) < 0 || reserve(&ep->seg_rec, &ep->seg_rec_cap, nrec * ep->rec_size) < 0 ||
-      reserve(&ep->seg_W, &ep->seg_W_cap, nW * ep->wtotal) < 0 || reserve(&ep->ckpt, &ep->ckpt_cap, nck * ep->wtotal) < 0 ||
+      reserve(&ep->seg_W, &ep->seg_W_cap, nW * ep->wtotal) < 0 || reserve(&ep->ckpt, &ep->ckpt_cap, nck) < 0 ||
       reserve(&ep->rows, &ep->rows_cap, nrows) < 0 || reserve(&ep->lztmp, &ep->lztmp_cap, ntmp) < 0)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory for the episode's buffers (%d steps, %d per segment)",
                       n_train, ep->seg);
@@ -658,56 +720,56 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
  * then (1 for rank-1 rules); row s is stored divided by g_{s+1}. Without the gradient, one
  * segment's rows are kept and C is ep->W itself. */
 static const double *lazy_base(const mpl_episode *ep, int j, int grad, int l) {
-  const double *b = !grad || ep->inplace[l] ? ep->W : j == 0 ? ep->W0 : ep->ckpt + (size_t)(j - 1) * ep->wtotal;
-  return b + ep->woff[l];
+  if (!grad || ep->inplace[l]) return ep->W + ep->woff[l];
+  return j == 0 ? ep->W0 + ep->woff[l] : ep->ckpt + ep->ck_off[l] + (size_t)(j - 1) * ep->n[l] * ep->n[l - 1];
 }
 
 /* The weights at step t. In the reverse pass, an in-place layer's view is not valid (and not read). */
 static void lazy_views(const mpl_episode *ep, int t, int grad, const double *g, wview *V) {
-  int m = ep->seg, j = t / m, o = t % m;
-  size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
-  for (int l = 1; l <= ep->L; l++)
+  for (int l = 1; l <= ep->L; l++) {
+    int m = ep->lseg[l], j = t / m, o = t % m;
+    size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
     V[l] = (wview){lazy_base(ep, j, grad, l), o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
                    ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1], g[l]};
+  }
 }
 
 /* The primal inner loop with lazy weights: per step one pass over each W (the forward product)
  * instead of three; each segment's rows are added to the weights in one rank-k update. */
 static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, const int *Y, int T, int grad) {
-  int m = ep->seg, ng = ep->ng, n0 = ep->n[0], L = ep->L;
+  int ng = ep->ng, n0 = ep->n[0], L = ep->L, m1 = ep->lseg[1];
   wview V[MPL_MAX_LAYERS + 1];
   double g[MPL_MAX_LAYERS + 1];
   for (int l = 0; l <= L; l++) g[l] = 1;
   for (int t = 0; t < T; t++) {
-    int j = t / m, o = t % m;
     if (grad) memcpy(ep->gs + (size_t)t * (L + 1), g, (size_t)(L + 1) * sizeof *g);
     lazy_views(ep, t, grad, g, V);
     double *rec = ep->seg_rec + (grad ? (size_t)t * ep->rec_size : 0);
     const double *x = X + (size_t)t * n0;
-    if (o == 0) /* the segment's inputs are known: layer 1's products with its base in one dgemm */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T - t < m ? T - t : m, ep->n[1], n0, 1, x, n0, V[1].M, n0,
-                  0, ep->zseg, ep->n[1]);
-    signals(ep, V, x, Y[t], rec, ep->zseg + (size_t)o * ep->n[1]);
+    if (t % m1 == 0) /* the segment's inputs are known: layer 1's products with its base in one dgemm */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T - t < m1 ? T - t : m1, ep->n[1], n0, 1, x, n0, V[1].M,
+                  n0, 0, ep->zseg, ep->n[1]);
+    signals(ep, V, x, Y[t], rec, ep->zseg + (size_t)(t % m1) * ep->n[1]);
     for (int l = 1; l <= L; l++) {
       mpl_layer_io io = layer_io(ep, V, rec, x, l);
-      double omega, *U = (double *)V[l].A + (size_t)o * ng * ep->n[l], *Vm = (double *)V[l].B + (size_t)o * ng * ep->n[l - 1];
+      double omega, *U = (double *)V[l].A + (size_t)V[l].k * ep->n[l], *Vm = (double *)V[l].B + (size_t)V[l].k * ep->n[l - 1];
       mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], U, Vm, &omega);
       g[l] *= 1 + omega; /* W_{t+1} = (1 + omega) W_t + U^T Vm */
       if (g[l] != 1) cblas_dscal(ng * ep->n[l - 1], 1 / g[l], Vm, 1);
     }
-    if (o == m - 1 || t == T - 1) { /* close the segment: C_{j+1} = g (C_j + its rows), one rank-k update */
-      int k = (o + 1) * ng;
-      for (int l = 1; l <= L; l++) {
-        const double *base = lazy_base(ep, j, grad, l);
-        double *dst = (!grad || t == T - 1 || ep->inplace[l] ? ep->W : ep->ckpt + (size_t)j * ep->wtotal) + ep->woff[l];
-        if (dst != base) memcpy(dst, base, (size_t)ep->n[l] * ep->n[l - 1] * sizeof *dst);
-        if (k > 0)
-          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, g[l], V[l].A, ep->n[l],
-                      V[l].B, ep->n[l - 1], g[l], dst, ep->n[l - 1]);
-        else if (g[l] != 1)
-          cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst, 1);
-        g[l] = 1;
-      }
+    for (int l = 1; l <= L; l++) {
+      int m = ep->lseg[l], j = t / m, k = (t % m + 1) * ng;
+      if (t % m != m - 1 && t != T - 1) continue;
+      /* close layer l's segment: C_{j+1} = g (C_j + its rows), one rank-k update */
+      const double *base = lazy_base(ep, j, grad, l);
+      double *dst = !grad || t == T - 1 || ep->inplace[l] ? ep->W + ep->woff[l] : (double *)lazy_base(ep, j + 1, grad, l);
+      if (dst != base) memcpy(dst, base, (size_t)ep->n[l] * ep->n[l - 1] * sizeof *dst);
+      if (k > 0)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, g[l], V[l].A, ep->n[l],
+                    V[l].B, ep->n[l - 1], g[l], dst, ep->n[l - 1]);
+      else if (g[l] != 1)
+        cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst, 1);
+      g[l] = 1;
     }
   }
 }
@@ -720,11 +782,21 @@ static void forward_dense(mpl_episode *ep, const double *theta, const double *X,
   }
 }
 
+/* Rows list[0..n-1] of each of nb steps' ng rows of length len, packed into dst (nb n rows);
+ * src itself when every row is wanted. */
+static const double *pack_rows(const double *src, int nb, int ng, int len, const int *list, int n, double *dst) {
+  if (n == ng) return src;
+  for (int i = 0; i < nb; i++)
+    for (int j = 0; j < n; j++)
+      memcpy(dst + ((size_t)i * n + j) * len, src + ((size_t)i * ng + list[j]) * len, (size_t)len * sizeof *dst);
+  return dst;
+}
+
 /* The update rows of steps t0 .. t0+nb-1 and their products with each layer's adjoint base G,
  * as two matrix-matrix products per layer: the reverse pass then reads G once per block
- * instead of twice per step. The rows are those the forward pass stored (rules without
- * weight-proportional terms, whose stored rows are not rescaled), else recomputed from the
- * records. */
+ * instead of twice per step. Only the rows mpl__rule_vjp_acc uses as products are multiplied
+ * (prow, qrow). The rows are those the forward pass stored (rules without weight-proportional
+ * terms, whose stored rows are not rescaled), else recomputed from the records. */
 static void block_products(mpl_episode *ep, const double *theta, int t0, int nb) {
   int ng = ep->ng;
   if (ng == 0) return;
@@ -740,12 +812,16 @@ static void block_products(mpl_episode *ep, const double *theta, int t0, int nb)
       U = Ub, Vm = Vb;
     }
     const double *G = ep->G + ep->woff[l];
-    if (ep->need_p[l])
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ng, np, nq, 1, U, nq, G, np, 0,
+    if (ep->npr[l]) {
+      U = pack_rows(U, nb, ng, nq, ep->prow[l], ep->npr[l], ep->blk + ep->pu_off[l]);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ep->npr[l], np, nq, 1, U, nq, G, np, 0,
                   ep->blk + ep->bp_off[l], np);
-    if (ep->need_q[l])
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ng, nq, np, 1, Vm, np, G, np, 0,
+    }
+    if (ep->nqr[l]) {
+      Vm = pack_rows(Vm, nb, ng, np, ep->qrow[l], ep->nqr[l], ep->blk + ep->pv_off[l]);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ep->nqr[l], nq, np, 1, Vm, np, G, np, 0,
                   ep->blk + ep->bq_off[l], nq);
+    }
   }
 }
 
@@ -819,7 +895,10 @@ int mpl_episode_run(mpl_episode *ep, const double *theta, const double *train_x,
   memset(grad, 0, (size_t)R * sizeof *grad);
   if (!st->finite) return mpl_errorf(err, MPL_ENUMERIC, "episode diverged: non-finite weights or loss after the inner loop");
   query_backward(ep, query_x, n_query, Y, work);
-  for (int l = 1; l <= ep->L; l++) ep->acc[l].k = 0, ep->acc[l].eta = 1;
+  for (int l = 1; l <= ep->L; l++) {
+    ep->acc[l].k = 0, ep->acc[l].eta = 1;
+    mpl__rankk_reset_sums(&ep->acc[l], ep->G + ep->woff[l]);
+  }
   if (ep->lazy) reverse_lazy(ep, theta, train_x, n_train, grad);
   else reverse_dense(ep, theta, train_x, train_y, n_train, grad);
   if (!all_finite(grad, (size_t)R)) {

@@ -461,14 +461,26 @@ static void live_nodes(const mpl_rule *r, unsigned dead, char *live) {
   }
 }
 
-void mpl__rule_products_needed(const mpl_rule *r, unsigned dead, int *need_p, int *need_q) {
+void mpl__rule_row_kinds(const mpl_rule *r, unsigned dead, int sums, char *kind_p, char *kind_q) {
   char live[r->n_nodes > 0 ? r->n_nodes : 1];
   live_nodes(r, dead, live);
-  *need_p = *need_q = 0;
   for (int g = 0; g < r->n_groups; g++) {
-    int shared_live = live[r->group_vec[g]];
-    if (!r->group_side[g] || shared_live) *need_p = 1;
-    if (r->group_side[g] || shared_live) *need_q = 1;
+    int vec = r->group_vec[g];
+    char own = sums && r->nodes[vec].op == MPL_P_ONES ? MPL_ROW_SUM : MPL_ROW_PRODUCT;
+    char other = live[vec] ? MPL_ROW_PRODUCT : MPL_ROW_NONE;
+    kind_p[g] = r->group_side[g] ? other : own;
+    kind_q[g] = r->group_side[g] ? own : other;
+  }
+}
+
+void mpl__rule_products_needed(const mpl_rule *r, unsigned dead, int *need_p, int *need_q) {
+  int ng = r->n_groups;
+  char kp[ng > 0 ? ng : 1], kq[ng > 0 ? ng : 1];
+  mpl__rule_row_kinds(r, dead, 0, kp, kq);
+  *need_p = *need_q = 0;
+  for (int g = 0; g < ng; g++) {
+    if (kp[g] == MPL_ROW_PRODUCT) *need_p = 1;
+    if (kq[g] == MPL_ROW_PRODUCT) *need_q = 1;
   }
 }
 
@@ -610,6 +622,17 @@ void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double 
   }
 }
 
+/* Node n is W pre. */
+static int is_wpre(const mpl_rule *r, const mpl_pnode *n) {
+  return n->op == MPL_P_GEMV && r->nodes[n->a].op == MPL_P_SIG && r->nodes[n->a].arg == MPL_SIG_PRE;
+}
+
+int mpl__rule_has_wpre(const mpl_rule *r) {
+  for (int i = 0; i < r->n_nodes; i++)
+    if (is_wpre(r, &r->nodes[i])) return 1;
+  return 0;
+}
+
 int mpl__rule_nrank1(const mpl_rule *r) {
   int k = 0;
   for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_P_GEMV || r->nodes[i].op == MPL_P_GEMVT;
@@ -619,7 +642,7 @@ int mpl__rule_nrank1(const mpl_rule *r) {
 /* {====== Deferred rank-k updates ====== */
 
 int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense) {
-  *acc = (mpl_rankk){0, kmax, n_post, n_pre, 1, NULL, NULL, NULL, 0, NULL, NULL};
+  *acc = (mpl_rankk){.kmax = kmax, .n_post = n_post, .n_pre = n_pre, .eta = 1};
   acc->at = malloc(((size_t)kmax * n_post + 1) * sizeof *acc->at);
   acc->b = malloc(((size_t)kmax * n_pre + 1) * sizeof *acc->b);
   if (dense) acc->dense = calloc((size_t)n_post * n_pre, sizeof *acc->dense);
@@ -630,15 +653,44 @@ void mpl__rankk_free(mpl_rankk *acc) {
   free(acc->at);
   free(acc->b);
   free(acc->dense);
-  acc->at = acc->b = acc->dense = NULL;
+  free(acc->cs);
+  acc->at = acc->b = acc->dense = acc->cs = acc->rs = NULL;
+}
+
+int mpl__rankk_track_sums(mpl_rankk *acc) {
+  if (acc->dense) return -1;
+  if (!acc->cs) acc->cs = malloc(((size_t)acc->n_pre + acc->n_post) * sizeof *acc->cs);
+  if (!acc->cs) return -1;
+  acc->rs = acc->cs + acc->n_pre;
+  return 0;
+}
+
+void mpl__rankk_reset_sums(mpl_rankk *acc, const double *C) {
+  int m = acc->n_post, n = acc->n_pre;
+  if (!acc->cs) return;
+  memset(acc->cs, 0, (size_t)n * sizeof *acc->cs);
+  for (int i = 0; i < m; i++) {
+    const double *row = C + (size_t)i * n;
+    double s = 0;
+    for (int j = 0; j < n; j++) s += row[j], acc->cs[j] += row[j];
+    acc->rs[i] = s;
+  }
 }
 
 void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b) {
-  double *ra = acc->at + (size_t)acc->k * acc->n_post, *rb = acc->b + (size_t)acc->k * acc->n_pre;
+  int m = acc->n_post, n = acc->n_pre;
+  double *ra = acc->at + (size_t)acc->k * m, *rb = acc->b + (size_t)acc->k * n;
   s /= acc->eta;
-  for (int j = 0; j < acc->n_post; j++) ra[j] = s * a[j];
-  memcpy(rb, b, (size_t)acc->n_pre * sizeof *rb);
+  for (int j = 0; j < m; j++) ra[j] = s * a[j];
+  memcpy(rb, b, (size_t)n * sizeof *rb);
   acc->k++;
+  if (acc->cs) { /* (ra rb^T)^T 1 = (1 . ra) rb, (ra rb^T) 1 = (1 . rb) ra */
+    double sa = 0, sb = 0;
+    for (int j = 0; j < m; j++) sa += ra[j];
+    for (int j = 0; j < n; j++) sb += rb[j];
+    cblas_daxpy(n, sa, rb, 1, acc->cs, 1);
+    cblas_daxpy(m, sb, ra, 1, acc->rs, 1);
+  }
 }
 
 void mpl__rankk_flush(mpl_rankk *acc, double *C) {
@@ -650,6 +702,10 @@ void mpl__rankk_flush(mpl_rankk *acc, double *C) {
     cblas_dger(CblasRowMajor, m, n, 1, acc->at, 1, acc->b, 1, C, n);
   } else {
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, acc->k, eta, acc->at, m, acc->b, n, eta, C, n);
+  }
+  if (acc->cs && eta != 1) {
+    cblas_dscal(n, eta, acc->cs, 1);
+    cblas_dscal(m, eta, acc->rs, 1);
   }
   acc->k = 0;
   acc->eta = 1;
@@ -696,7 +752,10 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
     case MPL_P_DOT: y[0] = cblas_ddot(la, a, 1, b, 1); break;
     case MPL_P_SUM: { double s = 0; for (int j = 0; j < la; j++) s += a[j]; y[0] = s; break; }
     case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
-    case MPL_P_GEMV: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), a, 0, y, io->tmp); break;
+    case MPL_P_GEMV:
+      if (io->z && is_wpre(r, n)) memcpy(y, io->z, (size_t)nq * sizeof *y);
+      else mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), a, 0, y, io->tmp);
+      break;
     case MPL_P_GEMVT: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), a, 0, y, io->tmp); break;
     }
   }
@@ -762,7 +821,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   size_t nw = (size_t)np * nq;
   double beta = 1 + wmat_coef(r, theta, val, offs);
-  mpl_rankk acc = {ng, ng, nq, np, 1, scratch, scratch + (size_t)ng * nq, NULL, 0, NULL, NULL};
+  mpl_rankk acc = {.k = ng, .kmax = ng, .n_post = nq, .n_pre = np, .eta = 1, .at = scratch, .b = scratch + (size_t)ng * nq};
   if (r->n_natives) { /* sum_n theta_n F_n(W_old), before W changes */
     double *D = acc.b + (size_t)ng * np, *tmp = D + nw;
     mpl_native_io nio = native_io(io);
@@ -787,12 +846,13 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
 }
 
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
- * (through W x and W^T x) to G. */
-static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val,
-                         const size_t *offs, double *vbar, mpl_rankk *acc, double *const sig_bar[4], double *pw) {
+ * (through W x and W^T x) to G; nodes whose adjoint reaches nothing (live) are skipped. */
+static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val, const size_t *offs,
+                         const char *live, double *vbar, mpl_rankk *acc, double *const sig_bar[4], double *pw) {
   int np = io->n_pre, nq = io->n_post;
   for (int i = r->n_nodes - 1; i >= 0; i--) {
     const mpl_pnode *n = &r->nodes[i];
+    if (!live[i]) continue;
     int len = dimlen(n->dim, np, nq);
     const double *yb = vbar + offs[i];
     int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
@@ -829,12 +889,16 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
       for (int j = 0; j < len; j++) ab[j] += yb[j] * mpl__fn_deriv((mpl_func)n->arg, a[j]);
       break;
     case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
-      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), yb, 1, ab, io->tmp);
+      if (io->zbar && is_wpre(r, n)) { /* the caller's z = W pre takes the adjoint */
+        cblas_daxpy(nq, 1, yb, 1, io->zbar, 1);
+        break;
+      }
+      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, yb, a);
       if (pw) *pw += cblas_ddot(nq, yb, 1, val + offs[i], 1); /* ybar^T (W a) */
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
-      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), yb, 1, ab, io->tmp);
+      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, a, yb);
       if (pw) *pw += cblas_ddot(np, yb, 1, val + offs[i], 1); /* a^T W ybar = (W^T a)^T ybar */
       break;
@@ -865,72 +929,100 @@ static void native_vjp(const mpl_rule *r, const double *theta, const mpl_layer_i
   }
 }
 
+/* Row i of the matrix X (rows of n doubles). */
+static double *row(double *X, int i, int n) { return X + (size_t)i * n; }
+
+/* The rows of the products: Up's row pi[g] = Ut_g (u_g, or usum_g for a group sharing v) for
+ * the P rows that are products, Vq's row qi[g] = Vm_g likewise for the Qt rows. */
+static void product_rows(const mpl_rule *r, const double *theta, const double *val, const size_t *offs, int np,
+                         int nq, const char *kp, const char *kq, const int *pi, const int *qi, double *Up,
+                         double *Vq) {
+  for (int g = 0; g < r->n_groups; g++) {
+    const double *shared = val + offs[r->group_vec[g]];
+    int side = r->group_side[g];
+    if (kp[g] == MPL_ROW_PRODUCT) {
+      if (side) group_sum(r, g, theta, val, offs, nq, row(Up, pi[g], nq));
+      else memcpy(row(Up, pi[g], nq), shared, (size_t)nq * sizeof *Up);
+    }
+    if (kq[g] == MPL_ROW_PRODUCT) {
+      if (side) memcpy(row(Vq, qi[g], np), shared, (size_t)np * sizeof *Vq);
+      else group_sum(r, g, theta, val, offs, np, row(Vq, qi[g], np));
+    }
+  }
+}
+
+/* X (nx rows of n) += (Y (nx rows of m) A^T) B for the k queued rows A (k x m), B (k x n):
+ * the part of the products with the represented matrix that the queue adds. T: nx k doubles. */
+static void queue_correct(int nx, int m, int n, int k, const double *Y, const double *A, const double *B, double *X,
+                          double *T) {
+  if (nx == 0 || k == 0) return;
+  if (nx <= 4) { /* small products: dgemm's packing would cost more than the arithmetic */
+    for (int i = 0; i < nx; i++) {
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, k, m, 1, A, m, Y + (size_t)i * m, 1, 0, T, 1);
+      cblas_dgemv(CblasRowMajor, CblasTrans, k, n, 1, B, n, T, 1, 1, X + (size_t)i * n, 1);
+    }
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nx, k, m, 1, Y, m, A, m, 0, T, k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nx, n, k, 1, T, k, B, n, 1, X, n);
+  }
+}
+
 void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                        const double *val, const double *G, mpl_rankk *acc, double *tau,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   node_offsets(r, io, offs);
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
-  double *Ut = scratch, *Vm = Ut + (size_t)ng * nq, *P = Vm + (size_t)ng * np, *Qt = P + (size_t)ng * np;
+  double *Up = scratch, *Vq = Up + (size_t)ng * nq, *P = Vq + (size_t)ng * np, *Qt = P + (size_t)ng * np;
   memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
-  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T Ut_g)^T, Qt's (G Vm_g)^T;
-   * a product only serves a shared vector's adjoint is skipped where that adjoint is not wanted. */
+  /* Rank-1 pieces c s u v^T: <G, .> = c s u^T G v. P's rows are (G^T Ut_g)^T, Qt's (G Vm_g)^T,
+   * each computed only if used (mpl__rule_row_kinds): the products first, in group order (pi,
+   * qi: a group's row, -1 if none), then the running sums. */
   unsigned dead = 0;
   for (int s = 0; s < 4; s++) dead |= sig_bar[s] ? 0u : 1u << s;
-  int needp, needq;
-  mpl__rule_products_needed(r, dead, &needp, &needq);
-  if (ng > 0) {
-    group_matrices(r, theta, val, offs, np, nq, Ut, Vm);
-    if (acc->base_p || acc->base_q) { /* computed by the caller, a block of steps at once */
-      if (needp) memcpy(P, acc->base_p, (size_t)ng * np * sizeof *P);
-      if (needq) memcpy(Qt, acc->base_q, (size_t)ng * nq * sizeof *Qt);
-    } else if (ng <= 4) { /* a few products: matrix-vector calls (dgemm would first pack all of G) */
-      for (int g = 0; g < ng; g++) {
-        if (needp) cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, Ut + (size_t)g * nq, 1, 0, P + (size_t)g * np, 1);
-        if (needq) cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, Vm + (size_t)g * np, 1, 0, Qt + (size_t)g * nq, 1);
-      }
-    } else {
-      if (needp) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, nq, 1, Ut, nq, G, np, 0, P, np);
-      if (needq) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, nq, np, 1, Vm, np, G, np, 0, Qt, nq);
-    }
-    if (acc->k > 0) { /* G + at^T b: P += (Ut at^T) b, Qt += (Vm b^T) at */
-      int k = acc->k;
-      double *T1 = scratch + mpl__rule_nscratch(r, np, nq), *T2 = T1 + (size_t)ng * k;
-      if (ng <= 4) { /* small products: dgemm's packing would cost more than the arithmetic */
-        for (int g = 0; g < ng; g++) {
-          double *t1 = T1 + (size_t)g * k, *t2 = T2 + (size_t)g * k;
-          if (needp) {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, k, nq, 1, acc->at, nq, Ut + (size_t)g * nq, 1, 0, t1, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, k, np, 1, acc->b, np, t1, 1, 1, P + (size_t)g * np, 1);
-          }
-          if (needq) {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, k, np, 1, acc->b, np, Vm + (size_t)g * np, 1, 0, t2, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, k, nq, 1, acc->at, nq, t2, 1, 1, Qt + (size_t)g * nq, 1);
-          }
-        }
-      } else {
-        if (needp) {
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, nq, 1, Ut, nq, acc->at, nq, 0, T1, k);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, np, k, 1, T1, k, acc->b, np, 1, P, np);
-        }
-        if (needq) {
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ng, k, np, 1, Vm, np, acc->b, np, 0, T2, k);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ng, nq, k, 1, T2, k, acc->at, nq, 1, Qt, nq);
-        }
-      }
-    }
-    if (acc->eta != 1) {
-      if (needp) cblas_dscal(ng * np, acc->eta, P, 1);
-      if (needq) cblas_dscal(ng * nq, acc->eta, Qt, 1);
-    }
+  char kp[ng > 0 ? ng : 1], kq[ng > 0 ? ng : 1], live[r->n_nodes > 0 ? r->n_nodes : 1];
+  int pi[ng > 0 ? ng : 1], qi[ng > 0 ? ng : 1], npr = 0, nqr = 0;
+  mpl__rule_row_kinds(r, dead, acc->cs != NULL, kp, kq);
+  live_nodes(r, dead, live);
+  for (int g = 0; g < ng; g++) {
+    pi[g] = kp[g] == MPL_ROW_PRODUCT ? npr++ : -1;
+    qi[g] = kq[g] == MPL_ROW_PRODUCT ? nqr++ : -1;
+  }
+  int np_all = npr, nq_all = nqr;
+  for (int g = 0; g < ng; g++) {
+    if (kp[g] == MPL_ROW_SUM) memcpy(row(P, pi[g] = np_all++, np), acc->cs, (size_t)np * sizeof *P);
+    if (kq[g] == MPL_ROW_SUM) memcpy(row(Qt, qi[g] = nq_all++, nq), acc->rs, (size_t)nq * sizeof *Qt);
+  }
+  product_rows(r, theta, val, offs, np, nq, kp, kq, pi, qi, Up, Vq);
+  if (acc->base_p || acc->base_q) { /* computed by the caller, a block of steps at once */
+    if (npr) memcpy(P, acc->base_p, (size_t)npr * np * sizeof *P);
+    if (nqr) memcpy(Qt, acc->base_q, (size_t)nqr * nq * sizeof *Qt);
+  } else {
+    if (npr <= 4) /* a few products: matrix-vector calls (dgemm would first pack all of G) */
+      for (int i = 0; i < npr; i++) cblas_dgemv(CblasRowMajor, CblasTrans, nq, np, 1, G, np, row(Up, i, nq), 1, 0, row(P, i, np), 1);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, npr, np, nq, 1, Up, nq, G, np, 0, P, np);
+    if (nqr <= 4)
+      for (int i = 0; i < nqr; i++) cblas_dgemv(CblasRowMajor, CblasNoTrans, nq, np, 1, G, np, row(Vq, i, np), 1, 0, row(Qt, i, nq), 1);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nqr, nq, np, 1, Vq, np, G, np, 0, Qt, nq);
+  }
+  if (acc->k > 0) { /* G + at^T b: P += (Up at^T) b, Qt += (Vq b^T) at */
+    double *T = scratch + mpl__rule_nscratch(r, np, nq);
+    queue_correct(npr, nq, np, acc->k, Up, acc->at, acc->b, P, T);
+    queue_correct(nqr, np, nq, acc->k, Vq, acc->b, acc->at, Qt, T);
+  }
+  if (acc->eta != 1) {
+    if (np_all) cblas_dscal(np_all * np, acc->eta, P, 1);
+    if (nq_all) cblas_dscal(nq_all * nq, acc->eta, Qt, 1);
   }
   /* A group sharing u: u^T G v = P_g . v for each piece, and u's adjoint gets G vsum = Qt_g; one
    * sharing v: u^T G v = Qt_g . u, and v's adjoint gets G^T usum = P_g. */
   double GR = 0; /* <G, the update's rank-1 part> */
   for (int g = 0; g < ng; g++) {
     int side = r->group_side[g], n_own = side ? nq : np, n_shared = side ? np : nq;
-    const double *own = side ? Qt + (size_t)g * nq : P + (size_t)g * np;
-    const double *shared = side ? P + (size_t)g * np : Qt + (size_t)g * nq;
+    const double *own = side ? row(Qt, qi[g], nq) : row(P, pi[g], np);
+    int other = side ? pi[g] : qi[g];
     for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
       const mpl_piece *pc = &r->pieces[i];
       int x = side ? pc->u : pc->v; /* the piece's own vector */
@@ -942,7 +1034,8 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
       cblas_daxpy(n_own, coef, own, 1, vbar + offs[x], 1);
       GR += coef * uGv;
     }
-    if (side ? needp : needq) cblas_daxpy(n_shared, 1, shared, 1, vbar + offs[r->group_vec[g]], 1);
+    if (other >= 0)
+      cblas_daxpy(n_shared, 1, side ? row(P, other, np) : row(Qt, other, nq), 1, vbar + offs[r->group_vec[g]], 1);
   }
   /* Weight-proportional pieces c s W: <G, W_old>, densely or from tau = <G, W_new> with
    * W_new = (1 + omega) W_old + the rank-1 part. */
@@ -960,7 +1053,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
   double pw = 0;
-  plan_reverse(r, io, val, offs, vbar, acc, sig_bar, tau ? &pw : NULL);
+  plan_reverse(r, io, val, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
   if (tau) *tau = (1 + omega) * GW + pw;
 }
 

@@ -65,6 +65,12 @@ typedef struct mpl_layer_io {
   const double *WA, *WB;
   double *tmp;            /* wk doubles of scratch for products with lazy weights */
   double wscale;
+  /* Optional (NULL: unused): the caller's W pre (n_post), the value of the plan's node W pre
+   * (mpl__rule_eval copies it instead of a product), and where the adjoint of that node goes
+   * (mpl__rule_vjp_acc adds it there instead of queuing ybar pre^T and adding W^T ybar to pre's
+   * adjoint: the caller does both with its own adjoint of z = W pre). */
+  const double *z;
+  double *zbar;
 } mpl_layer_io;
 
 /* y <- beta y + alpha op(M + A^T B) x for an n_post x n_pre matrix held as a dense base M
@@ -84,9 +90,20 @@ MPL_INTERNAL int mpl__rule_has_wmat(const mpl_rule *r);
 MPL_INTERNAL int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                                        const double *val, double *Ut, double *Vm, double *omega);
 
-/* Which of the products Ut G (*need_p) and Vm G^T (*need_q) mpl__rule_vjp_acc uses at a layer
- * where the signals in dead (bit s: sig_bar[s] is NULL) take no adjoint: a group's own products
- * always, its shared vector's only if that vector's adjoint is wanted. */
+/* How mpl__rule_vjp_acc obtains each group's rows P_g = (G^T Ut_g)^T and Qt_g = (G Vm_g)^T. */
+enum {
+  MPL_ROW_NONE = 0,    /* not at all: the row only serves an adjoint nobody wants */
+  MPL_ROW_PRODUCT = 1, /* a product with G (or the caller's block product) */
+  MPL_ROW_SUM = 2      /* the group's vector is a ones vector: G^T 1 or G 1, the running sums of acc */
+};
+
+/* The kinds of group g's rows, kind_p[g] and kind_q[g], at a layer where the signals in dead
+ * (bit s: sig_bar[s] is NULL) take no adjoint: a group's own row (P_g for a group sharing u,
+ * Qt_g for one sharing v) always, the other only if the shared vector's adjoint is wanted;
+ * sums != 0: own rows of groups whose shared vector is a ones vector are MPL_ROW_SUM. */
+MPL_INTERNAL void mpl__rule_row_kinds(const mpl_rule *r, unsigned dead, int sums, char *kind_p, char *kind_q);
+
+/* Whether any group's P row (*need_p) or Qt row (*need_q) is a product at such a layer. */
 MPL_INTERNAL void mpl__rule_products_needed(const mpl_rule *r, unsigned dead, int *need_p, int *need_q);
 
 /* Scratch that mpl__rule_vjp_acc needs when acc may hold up to kmax pending rows on entry. */
@@ -135,15 +152,23 @@ typedef struct mpl_rankk {
   double *dense; /* n_post x n_pre dense contributions (native terms), or NULL if none can come */
   int has_dense;
   /* Optional, for the next mpl__rule_vjp_acc only: the products of the base C with the update's
-   * rows, Ut C (n_groups x n_pre) and Vm C^T (n_groups x n_post), computed by the caller for a
-   * block of steps at once (those mpl__rule_products_needed asks for; the other may be NULL);
-   * both NULL: vjp_acc computes them. */
+   * rows of kind MPL_ROW_PRODUCT (mpl__rule_row_kinds, in group order), Ut C (rows of n_pre) and
+   * Vm C^T (rows of n_post), computed by the caller for a block of steps at once (NULL where
+   * there are none); both NULL: vjp_acc computes them. */
   const double *base_p, *base_q;
+  /* Optional running sums (mpl__rankk_track_sums; NULL if not kept), without the factor eta:
+   * cs = (C + queued rows)^T 1 (n_pre), rs = (C + queued rows) 1 (n_post), so the represented
+   * matrix's column sums are eta cs and its row sums eta rs. */
+  double *cs, *rs;
 } mpl_rankk;
 
 /* dense != 0: also keep a dense n_post x n_pre accumulator (rules with native terms). */
 MPL_INTERNAL int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense);
 MPL_INTERNAL void mpl__rankk_free(mpl_rankk *acc);
+/* Keep the running sums cs, rs (dense must be 0); mpl__rankk_reset_sums starts them. */
+MPL_INTERNAL int mpl__rankk_track_sums(mpl_rankk *acc);
+/* Start the running sums from the base C (the queue must be empty). */
+MPL_INTERNAL void mpl__rankk_reset_sums(mpl_rankk *acc, const double *C);
 /* Add s a b^T to the represented matrix (the vectors are copied). */
 MPL_INTERNAL void mpl__rankk_push(mpl_rankk *acc, double s, const double *a, const double *b);
 /* Materialise: C <- eta (C + sum of the queued rows) + dense; empties the queue, eta = 1. */
@@ -151,6 +176,8 @@ MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double *C);
 
 /* Rank-1 contributions to dL/dW_old that one layer's rule can queue (W x and W^T x nodes). */
 MPL_INTERNAL int mpl__rule_nrank1(const mpl_rule *r);
+/* 1 if the plan has the node W pre (whose value and adjoint mpl_layer_io's z and zbar can take). */
+MPL_INTERNAL int mpl__rule_has_wpre(const mpl_rule *r);
 
 /* The same as mpl__rule_vjp, but G is only read: dL/dW_new is acc's matrix over the base G
  * (eta (G + queued rows) on entry), and on return acc represents dL/dW_old: its scalar times
