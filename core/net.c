@@ -39,6 +39,7 @@ struct mpl_episode {
   size_t seg_W_cap, seg_rec_cap, ckpt_cap; /* in doubles */
   double *sbar;                    /* reverse-pass signal adjoints: ybar and ebar, rec layout */
   double *vbar, *scratch, *zbar, *xbar;
+  double *ones;                    /* nmax ones: the rule's ones vectors (compact values) */
   mpl_rankk acc[MPL_MAX_LAYERS + 1];  /* per layer: rank-1 contributions to G (lazy: pending rows) */
   int lazy;                        /* no native terms: weights and adjoints are kept lazily */
   int wmat;                        /* the rule has weight-proportional pieces */
@@ -150,10 +151,10 @@ static void layout(mpl_episode *ep) {
   for (int l = 0; l < L; l++) { ep->g_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 1; l < L; l++) { ep->qe_off[l] = r; r += (size_t)ep->n[l]; }
   ep->nvals_max = 0;
-  for (int l = 1; l <= L; l++) {
+  for (int l = 1; l <= L; l++) { /* compact values: signals, ones and W pre are read where they are */
     size_t nv = mpl__rule_nvals(ep->rule, ep->n[l - 1], ep->n[l]);
     ep->v_off[l] = r;
-    r += nv;
+    r += mpl__rule_nvals_compact(ep->rule, ep->n[l - 1], ep->n[l]);
     if (nv > ep->nvals_max) ep->nvals_max = nv;
   }
   ep->rec_size = r;
@@ -237,7 +238,10 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->scratch = calloc(nsc, sizeof(double));
   ep->zbar = calloc((size_t)nmax, sizeof(double));
   ep->xbar = calloc((size_t)nmax, sizeof(double));
-  if (!ep->W0 || !ep->W || !ep->B || !ep->G || !ep->sbar || !ep->vbar || !ep->scratch || !ep->zbar || !ep->xbar || !acc_ok) {
+  if ((ep->ones = malloc((size_t)nmax * sizeof(double))))
+    for (int j = 0; j < nmax; j++) ep->ones[j] = 1;
+  if (!ep->W0 || !ep->W || !ep->B || !ep->G || !ep->sbar || !ep->vbar || !ep->scratch || !ep->zbar || !ep->xbar ||
+      !ep->ones || !acc_ok) {
     mpl_episode_free(ep);
     return mpl_errorf(err, MPL_ENOMEM, "out of memory for the network's buffers");
   }
@@ -253,7 +257,7 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->rowlists);
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
-  free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar);
+  free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar); free(ep->ones);
   free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs); free(ep->blk); free(ep->zseg); free(ep->qlogits);
   free(ep);
 }
@@ -365,13 +369,21 @@ static void wgemv_given(const mpl_episode *ep, const wview *v, int l, const doub
   cblas_dgemv(CblasRowMajor, CblasTrans, v->k, nq, v->s, v->A, nq, ep->lztmp, 1, 1, y, 1);
 }
 
-static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
-  mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .W = V[l].M, .wk = V[l].k, .WA = V[l].A,
-                     .WB = V[l].B, .tmp = ep->lztmp, .wscale = V[l].s, .z = rec + ep->z_off[l]};
+/* Layer l's signals in a step's record (x: the step's input), with the compact values' z and
+ * ones; no weights. */
+static mpl_layer_io rec_io(const mpl_episode *ep, const double *rec, const double *x, int l) {
+  mpl_layer_io io = {.n_pre = ep->n[l - 1], .n_post = ep->n[l], .z = rec + ep->z_off[l], .ones = ep->ones};
   io.sig[MPL_SIG_PRE] = l == 1 ? x : rec + ep->y_off[l - 1];
   io.sig[MPL_SIG_POST] = rec + ep->y_off[l];
   io.sig[MPL_SIG_EPRE] = (l > 1 || ep->need_e0) ? rec + ep->e_off[l - 1] : NULL;
   io.sig[MPL_SIG_EPOST] = rec + ep->e_off[l];
+  return io;
+}
+
+/* The same with the weights of view V[l]. */
+static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
+  mpl_layer_io io = rec_io(ep, rec, x, l);
+  io.W = V[l].M, io.wk = V[l].k, io.WA = V[l].A, io.WB = V[l].B, io.tmp = ep->lztmp, io.wscale = V[l].s;
   return io;
 }
 
@@ -797,7 +809,7 @@ static const double *pack_rows(const double *src, int nb, int ng, int len, const
  * instead of twice per step. Only the rows mpl__rule_vjp_acc uses as products are multiplied
  * (prow, qrow). The rows are those the forward pass stored (rules without weight-proportional
  * terms, whose stored rows are not rescaled), else recomputed from the records. */
-static void block_products(mpl_episode *ep, const double *theta, int t0, int nb) {
+static void block_products(mpl_episode *ep, const double *theta, const double *X, int t0, int nb) {
   int ng = ep->ng;
   if (ng == 0) return;
   for (int l = 1; l <= ep->L; l++) {
@@ -805,10 +817,12 @@ static void block_products(mpl_episode *ep, const double *theta, int t0, int nb)
     const double *U = ep->rows + ep->ua_off[l] + (size_t)t0 * ng * nq, *Vm = ep->rows + ep->vb_off[l] + (size_t)t0 * ng * np;
     if (ep->wmat) {
       double *Ub = ep->blk + ep->bu_off[l], *Vb = ep->blk + ep->bv_off[l], omega;
-      mpl_layer_io io = {.n_pre = np, .n_post = nq};
-      for (int i = 0; i < nb; i++)
-        mpl__rule_update_rows(ep->rule, theta, &io, ep->seg_rec + (size_t)(t0 + i) * ep->rec_size + ep->v_off[l],
-                              Ub + (size_t)i * ng * nq, Vb + (size_t)i * ng * np, &omega);
+      for (int i = 0; i < nb; i++) {
+        const double *rec = ep->seg_rec + (size_t)(t0 + i) * ep->rec_size;
+        mpl_layer_io io = rec_io(ep, rec, X + (size_t)(t0 + i) * ep->n[0], l);
+        mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], Ub + (size_t)i * ng * nq, Vb + (size_t)i * ng * np,
+                              &omega);
+      }
       U = Ub, Vm = Vb;
     }
     const double *G = ep->G + ep->woff[l];
@@ -836,7 +850,7 @@ static void reverse_lazy(mpl_episode *ep, const double *theta, const double *X, 
     int i = (T - 1 - t) % ep->lsteps; /* blocks of lsteps steps t0 .., from the last step */
     if (i == 0) {
       t0 = t + 1 < ep->lsteps ? 0 : t + 1 - ep->lsteps;
-      block_products(ep, theta, t0, t + 1 - t0);
+      block_products(ep, theta, X, t0, t + 1 - t0);
     }
     lazy_views(ep, t, 1, ep->gs + (size_t)t * (ep->L + 1), V);
     step_reverse(ep, theta, V, X + (size_t)t * ep->n[0], ep->seg_rec + (size_t)t * ep->rec_size, grad, t - t0,

@@ -721,24 +721,51 @@ void mpl__rankk_flush(mpl_rankk *acc, double *C) {
 static double fetch(const double *x, int len, int j) { return len == 1 ? x[0] : x[j]; }
 static double wscale(const mpl_layer_io *io) { return io->wscale != 0 ? io->wscale : 1; }
 
-/* Offsets of all nodes (into offs) at this layer's sizes. */
-static void node_offsets(const mpl_rule *r, const mpl_layer_io *io, size_t *offs) {
-  size_t off = 0;
+/* In compact values, node i's value is not stored: a signal, a ones vector or W pre. */
+static int external(const mpl_rule *r, int i) {
+  const mpl_pnode *n = &r->nodes[i];
+  return n->op == MPL_P_SIG || n->op == MPL_P_ONES || is_wpre(r, n);
+}
+
+size_t mpl__rule_nvals_compact(const mpl_rule *r, int n_pre, int n_post) {
+  size_t s = 0;
+  for (int i = 0; i < r->n_nodes; i++)
+    if (!external(r, i)) s += (size_t)dimlen(r->nodes[i].dim, n_pre, n_post);
+  return s;
+}
+
+/* The nodes' adjoints at offs[i] (mpl__rule_nvals's layout) and their values at vp[i]: in val
+ * at the same offsets, or with compact values (io->ones and io->z given) a signal, a ones
+ * vector or W pre where io has it and every other node in val packed in order. */
+static void node_layout(const mpl_rule *r, const mpl_layer_io *io, const double *val, size_t *offs,
+                        const double **vp) {
+  size_t off = 0, voff = 0;
+  int compact = io->ones && io->z;
   for (int i = 0; i < r->n_nodes; i++) {
+    const mpl_pnode *n = &r->nodes[i];
+    size_t len = (size_t)dimlen(n->dim, io->n_pre, io->n_post);
     offs[i] = off;
-    off += (size_t)dimlen(r->nodes[i].dim, io->n_pre, io->n_post);
+    off += len;
+    if (compact && external(r, i)) {
+      vp[i] = n->op == MPL_P_SIG ? io->sig[n->arg] : n->op == MPL_P_ONES ? io->ones : io->z;
+    } else {
+      vp[i] = val + (compact ? voff : offs[i]);
+      voff += len;
+    }
   }
 }
 
 void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
-  node_offsets(r, io, offs);
-  int np = io->n_pre, nq = io->n_post;
+  const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_layout(r, io, val, offs, vp);
+  int np = io->n_pre, nq = io->n_post, compact = io->ones && io->z;
   for (int i = 0; i < r->n_nodes; i++) {
     const mpl_pnode *n = &r->nodes[i];
+    if (compact && external(r, i)) continue; /* read where io has it */
     int len = dimlen(n->dim, np, nq);
-    double *y = val + offs[i];
-    const double *a = n->a >= 0 ? val + offs[n->a] : NULL, *b = n->b >= 0 ? val + offs[n->b] : NULL;
+    double *y = (double *)vp[i]; /* in val */
+    const double *a = n->a >= 0 ? vp[n->a] : NULL, *b = n->b >= 0 ? vp[n->b] : NULL;
     int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
     int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
     switch (n->op) {
@@ -762,40 +789,42 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
 }
 
 /* The scalar factor theta_t c s of a piece. */
-static double piece_coef(const mpl_piece *p, const double *theta, const double *val, const size_t *offs) {
+static double piece_coef(const mpl_piece *p, const double *theta, const double *const *vp) {
   double k = theta[p->term] * p->c;
-  return p->s >= 0 ? k * val[offs[p->s]] : k;
+  return p->s >= 0 ? k * vp[p->s][0] : k;
 }
 
 /* sum over group g's pieces of theta c s v (side 0, n = n_pre) or theta c s u (side 1, n_post). */
-static void group_sum(const mpl_rule *r, int g, const double *theta, const double *val,
-                      const size_t *offs, int n, double *sum) {
-  memset(sum, 0, (size_t)n * sizeof *sum);
+static void group_sum(const mpl_rule *r, int g, const double *theta, const double *const *vp, int n, double *sum) {
   for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
     const mpl_piece *p = &r->pieces[i];
-    cblas_daxpy(n, piece_coef(p, theta, val, offs), val + offs[r->group_side[g] ? p->u : p->v], 1, sum, 1);
+    const double c = piece_coef(p, theta, vp), *x = vp[r->group_side[g] ? p->u : p->v];
+    if (i == r->group_first[g]) /* 0 + c x, exactly */
+      for (int j = 0; j < n; j++) sum[j] = c * x[j];
+    else
+      cblas_daxpy(n, c, x, 1, sum, 1);
   }
 }
 
-static double wmat_coef(const mpl_rule *r, const double *theta, const double *val, const size_t *offs) {
+static double wmat_coef(const mpl_rule *r, const double *theta, const double *const *vp) {
   double w = 0;
-  for (int i = r->first_wmat; i < r->n_pieces; i++) w += piece_coef(&r->pieces[i], theta, val, offs);
+  for (int i = r->first_wmat; i < r->n_pieces; i++) w += piece_coef(&r->pieces[i], theta, vp);
   return w;
 }
 
 /* Rows of the update sum_g Ut_g Vm_g^T (Ut: n_groups x n_post, Vm: n_groups x n_pre): u_g and
  * vsum_g for a group sharing u, usum_g and v_g for one sharing v. */
-static void group_matrices(const mpl_rule *r, const double *theta, const double *val, const size_t *offs,
-                           int np, int nq, double *Ut, double *Vm) {
+static void group_matrices(const mpl_rule *r, const double *theta, const double *const *vp, int np, int nq,
+                           double *Ut, double *Vm) {
   for (int g = 0; g < r->n_groups; g++) {
     double *ut = Ut + (size_t)g * nq, *vm = Vm + (size_t)g * np;
-    const double *shared = val + offs[r->group_vec[g]];
+    const double *shared = vp[r->group_vec[g]];
     if (r->group_side[g]) {
-      group_sum(r, g, theta, val, offs, nq, ut);
+      group_sum(r, g, theta, vp, nq, ut);
       memcpy(vm, shared, (size_t)np * sizeof *vm);
     } else {
       memcpy(ut, shared, (size_t)nq * sizeof *ut);
-      group_sum(r, g, theta, val, offs, np, vm);
+      group_sum(r, g, theta, vp, np, vm);
     }
   }
 }
@@ -803,9 +832,10 @@ static void group_matrices(const mpl_rule *r, const double *theta, const double 
 int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                           const double *val, double *Ut, double *Vm, double *omega) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
-  node_offsets(r, io, offs);
-  group_matrices(r, theta, val, offs, io->n_pre, io->n_post, Ut, Vm);
-  *omega = wmat_coef(r, theta, val, offs);
+  const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_layout(r, io, val, offs, vp);
+  group_matrices(r, theta, vp, io->n_pre, io->n_post, Ut, Vm);
+  *omega = wmat_coef(r, theta, vp);
   return r->n_groups;
 }
 
@@ -817,10 +847,11 @@ static mpl_native_io native_io(const mpl_layer_io *io) {
 void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                      const double *val, double *W, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
-  node_offsets(r, io, offs);
+  const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_layout(r, io, val, offs, vp);
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   size_t nw = (size_t)np * nq;
-  double beta = 1 + wmat_coef(r, theta, val, offs);
+  double beta = 1 + wmat_coef(r, theta, vp);
   mpl_rankk acc = {.k = ng, .kmax = ng, .n_post = nq, .n_pre = np, .eta = 1, .at = scratch, .b = scratch + (size_t)ng * nq};
   if (r->n_natives) { /* sum_n theta_n F_n(W_old), before W changes */
     double *D = acc.b + (size_t)ng * np, *tmp = D + nw;
@@ -833,7 +864,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     acc.dense = D;
     acc.has_dense = 1;
   }
-  group_matrices(r, theta, val, offs, np, nq, acc.at, acc.b);
+  group_matrices(r, theta, vp, np, nq, acc.at, acc.b);
   /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
   if (ng == 0) {
     if (beta != 1) cblas_dscal((int)nw, beta, W, 1);
@@ -847,7 +878,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
 
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
  * (through W x and W^T x) to G; nodes whose adjoint reaches nothing (live) are skipped. */
-static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *val, const size_t *offs,
+static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *const *vp, const size_t *offs,
                          const char *live, double *vbar, mpl_rankk *acc, double *const sig_bar[4], double *pw) {
   int np = io->n_pre, nq = io->n_post;
   for (int i = r->n_nodes - 1; i >= 0; i--) {
@@ -858,7 +889,7 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
     int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
     int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
     double *ab = n->a >= 0 ? vbar + offs[n->a] : NULL, *bb = n->b >= 0 ? vbar + offs[n->b] : NULL;
-    const double *a = n->a >= 0 ? val + offs[n->a] : NULL, *b = n->b >= 0 ? val + offs[n->b] : NULL;
+    const double *a = n->a >= 0 ? vp[n->a] : NULL, *b = n->b >= 0 ? vp[n->b] : NULL;
     switch (n->op) {
     case MPL_P_SIG:
       if (sig_bar[n->arg]) cblas_daxpy(len, 1, yb, 1, sig_bar[n->arg], 1);
@@ -895,12 +926,12 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
       }
       if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, yb, a);
-      if (pw) *pw += cblas_ddot(nq, yb, 1, val + offs[i], 1); /* ybar^T (W a) */
+      if (pw) *pw += cblas_ddot(nq, yb, 1, vp[i], 1); /* ybar^T (W a) */
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
       if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, a, yb);
-      if (pw) *pw += cblas_ddot(np, yb, 1, val + offs[i], 1); /* a^T W ybar = (W^T a)^T ybar */
+      if (pw) *pw += cblas_ddot(np, yb, 1, vp[i], 1); /* a^T W ybar = (W^T a)^T ybar */
       break;
     }
   }
@@ -934,19 +965,18 @@ static double *row(double *X, int i, int n) { return X + (size_t)i * n; }
 
 /* The rows of the products: Up's row pi[g] = Ut_g (u_g, or usum_g for a group sharing v) for
  * the P rows that are products, Vq's row qi[g] = Vm_g likewise for the Qt rows. */
-static void product_rows(const mpl_rule *r, const double *theta, const double *val, const size_t *offs, int np,
-                         int nq, const char *kp, const char *kq, const int *pi, const int *qi, double *Up,
-                         double *Vq) {
+static void product_rows(const mpl_rule *r, const double *theta, const double *const *vp, int np, int nq,
+                         const char *kp, const char *kq, const int *pi, const int *qi, double *Up, double *Vq) {
   for (int g = 0; g < r->n_groups; g++) {
-    const double *shared = val + offs[r->group_vec[g]];
+    const double *shared = vp[r->group_vec[g]];
     int side = r->group_side[g];
     if (kp[g] == MPL_ROW_PRODUCT) {
-      if (side) group_sum(r, g, theta, val, offs, nq, row(Up, pi[g], nq));
+      if (side) group_sum(r, g, theta, vp, nq, row(Up, pi[g], nq));
       else memcpy(row(Up, pi[g], nq), shared, (size_t)nq * sizeof *Up);
     }
     if (kq[g] == MPL_ROW_PRODUCT) {
       if (side) memcpy(row(Vq, qi[g], np), shared, (size_t)np * sizeof *Vq);
-      else group_sum(r, g, theta, val, offs, np, row(Vq, qi[g], np));
+      else group_sum(r, g, theta, vp, np, row(Vq, qi[g], np));
     }
   }
 }
@@ -971,7 +1001,8 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
                        const double *val, const double *G, mpl_rankk *acc, double *tau,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
-  node_offsets(r, io, offs);
+  const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_layout(r, io, val, offs, vp);
   int np = io->n_pre, nq = io->n_post, ng = r->n_groups;
   double *Up = scratch, *Vq = Up + (size_t)ng * nq, *P = Vq + (size_t)ng * np, *Qt = P + (size_t)ng * np;
   memset(vbar, 0, mpl__rule_nvals(r, np, nq) * sizeof *vbar);
@@ -993,7 +1024,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     if (kp[g] == MPL_ROW_SUM) memcpy(row(P, pi[g] = np_all++, np), acc->cs, (size_t)np * sizeof *P);
     if (kq[g] == MPL_ROW_SUM) memcpy(row(Qt, qi[g] = nq_all++, nq), acc->rs, (size_t)nq * sizeof *Qt);
   }
-  product_rows(r, theta, val, offs, np, nq, kp, kq, pi, qi, Up, Vq);
+  product_rows(r, theta, vp, np, nq, kp, kq, pi, qi, Up, Vq);
   if (acc->base_p || acc->base_q) { /* computed by the caller, a block of steps at once */
     if (npr) memcpy(P, acc->base_p, (size_t)npr * np * sizeof *P);
     if (nqr) memcpy(Qt, acc->base_q, (size_t)nqr * nq * sizeof *Qt);
@@ -1026,9 +1057,9 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     for (int i = r->group_first[g]; i < r->group_first[g + 1]; i++) {
       const mpl_piece *pc = &r->pieces[i];
       int x = side ? pc->u : pc->v; /* the piece's own vector */
-      double uGv = cblas_ddot(n_own, own, 1, val + offs[x], 1);
-      double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
-      double coef = piece_coef(pc, theta, val, offs);
+      double uGv = cblas_ddot(n_own, own, 1, vp[x], 1);
+      double sv = pc->s >= 0 ? vp[pc->s][0] : 1;
+      double coef = piece_coef(pc, theta, vp);
       theta_bar[pc->term] += pc->c * sv * uGv;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * uGv;
       cblas_daxpy(n_own, coef, own, 1, vbar + offs[x], 1);
@@ -1041,11 +1072,11 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
    * W_new = (1 + omega) W_old + the rank-1 part. */
   double omega = 0, GW = 0;
   if (r->first_wmat < r->n_pieces) {
-    omega = wmat_coef(r, theta, val, offs);
+    omega = wmat_coef(r, theta, vp);
     GW = tau ? (*tau - GR) / (1 + omega) : cblas_ddot(np * nq, G, 1, io->W, 1);
     for (int i = r->first_wmat; i < r->n_pieces; i++) {
       const mpl_piece *pc = &r->pieces[i];
-      double sv = pc->s >= 0 ? val[offs[pc->s]] : 1;
+      double sv = pc->s >= 0 ? vp[pc->s][0] : 1;
       theta_bar[pc->term] += pc->c * sv * GW;
       if (pc->s >= 0) vbar[offs[pc->s]] += theta[pc->term] * pc->c * GW;
     }
@@ -1053,7 +1084,7 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
   double pw = 0;
-  plan_reverse(r, io, val, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
+  plan_reverse(r, io, vp, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
   if (tau) *tau = (1 + omega) * GW + pw;
 }
 
@@ -1073,7 +1104,8 @@ int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io
 
 void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, const double *val, double *out) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
-  node_offsets(r, io, offs);
+  const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
+  node_layout(r, io, val, offs, vp);
   int np = io->n_pre, nq = io->n_post;
   memset(out, 0, (size_t)np * (size_t)nq * sizeof *out);
   for (int k = 0; k < r->n_natives; k++)
@@ -1084,9 +1116,9 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
   for (int i = 0; i < r->n_pieces; i++) {
     const mpl_piece *p = &r->pieces[i];
     if (p->term != t) continue;
-    double k = p->c * (p->s >= 0 ? val[offs[p->s]] : 1);
+    double k = p->c * (p->s >= 0 ? vp[p->s][0] : 1);
     if (p->wmat) cblas_daxpy(np * nq, k, io->W, 1, out, 1);
-    else cblas_dger(CblasRowMajor, nq, np, k, val + offs[p->u], 1, val + offs[p->v], 1, out, np);
+    else cblas_dger(CblasRowMajor, nq, np, k, vp[p->u], 1, vp[p->v], 1, out, np);
   }
 }
 

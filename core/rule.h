@@ -71,6 +71,10 @@ typedef struct mpl_layer_io {
    * adjoint: the caller does both with its own adjoint of z = W pre). */
   const double *z;
   double *zbar;
+  /* Optional (NULL: unused): max(n_pre, n_post) ones. With it and z, the values are compact
+   * (mpl__rule_nvals_compact): signals, ones vectors and W pre are read from sig, ones and z,
+   * not stored in val. Every call on one val must see the same layout. */
+  const double *ones;
 } mpl_layer_io;
 
 /* y <- beta y + alpha op(M + A^T B) x for an n_post x n_pre matrix held as a dense base M
@@ -122,6 +126,9 @@ MPL_INTERNAL void mpl__rule_free(mpl_rule *r);
 
 /* Doubles needed for the plan's values (or their adjoints) at these layer sizes. */
 MPL_INTERNAL size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post);
+/* The same for compact values (mpl_layer_io's ones and z given): without the signals, the ones
+ * vectors and W pre. Adjoints (vbar) always take mpl__rule_nvals. */
+MPL_INTERNAL size_t mpl__rule_nvals_compact(const mpl_rule *r, int n_pre, int n_post);
 /* Doubles of scratch that apply/vjp need at these sizes. */
 MPL_INTERNAL size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post);
 

@@ -1,7 +1,8 @@
 /* metaplast tests: the lazy engine's cost-saving paths. The reverse pass computes only the
  * adjoint products a group uses, and takes those of a ones vector (G^T 1, G 1) from running sums
  * of the adjoint; the rule's W pre node is the forward pass's z (its value and its adjoint);
- * each layer's weights have their own segment length. Each against its reference.
+ * each layer's weights have their own segment length; the values of signals, ones vectors and
+ * W pre are read where they are, not stored per step. Each against its reference.
  * See LICENSE for copyright. */
 #include "testutil.h"
 
@@ -225,6 +226,67 @@ static void test_vjp_with_sums(void **state) {
   gsl_rng_free(rng);
 }
 
+/* Compact values (the engine's: signals, ones vectors and W pre read where they are, not
+ * stored) against the full layout: the same update rows and the same adjoints (to rounding:
+ * W pre is z, computed apart), on quadratic.lua and the pool; fewer doubles stored. */
+static void test_compact_values(void **state) {
+  fixture *f = *state;
+  enum { NP = 7, NQP = 5 };
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(rng, 13);
+  for (int quad = 0; quad <= 1; quad++) {
+    mpl_rule *r = compile(f, quad);
+    int R = r->n_terms, ng = r->n_groups, kmax = mpl__rule_nrank1(r) + 1;
+    double sig[4][NP], W[NQP * NP], G[NQP * NP], theta[NQ], z[NQP], ones[NP];
+    for (int s = 0; s < 4; s++)
+      for (int j = 0; j < NP; j++) sig[s][j] = unif(rng, 0.1, 1);
+    for (int i = 0; i < NQP * NP; i++) W[i] = unif(rng, -1, 1), G[i] = unif(rng, -1, 1);
+    for (int t = 0; t < R; t++) theta[t] = unif(rng, -0.1, 0.1);
+    for (int i = 0; i < NQP; i++) { /* z = W pre */
+      z[i] = 0;
+      for (int j = 0; j < NP; j++) z[i] += W[i * NP + j] * sig[0][j];
+    }
+    for (int j = 0; j < NP; j++) ones[j] = 1;
+    size_t nv = mpl__rule_nvals(r, NP, NQP), nc = mpl__rule_nvals_compact(r, NP, NQP);
+    size_t nsc = mpl__rule_nscratch_lazy(r, NP, NQP, kmax);
+    assert_true(nc < nv);
+    double *val[2] = {calloc(nv, sizeof(double)), calloc(nc + 1, sizeof(double))};
+    double *vbar = calloc(nv, sizeof *vbar), *scratch = calloc(nsc, sizeof *scratch);
+    double *U[2] = {calloc((size_t)ng * NQP, sizeof(double)), calloc((size_t)ng * NQP, sizeof(double))};
+    double *V[2] = {calloc((size_t)ng * NP, sizeof(double)), calloc((size_t)ng * NP, sizeof(double))};
+    double tbar[2][NQ] = {{0}}, bar[2][4][NP] = {{{0}}}, omega[2];
+    mpl_rankk acc[2];
+    for (int c = 0; c < 2; c++) {
+      mpl_layer_io io = {.n_pre = NP, .n_post = NQP, .sig = {sig[0], sig[1], sig[2], sig[3]}, .W = W};
+      if (c) io.z = z, io.ones = ones;
+      assert_non_null(val[c]);
+      mpl__rule_eval(r, &io, val[c]);
+      mpl__rule_update_rows(r, theta, &io, val[c], U[c], V[c], &omega[c]);
+      assert_int_equal(mpl__rankk_init(&acc[c], kmax, NQP, NP, 0), 0);
+      double *bars[4] = {bar[c][0], bar[c][1], bar[c][2], bar[c][3]};
+      mpl__rule_vjp_acc(r, theta, &io, val[c], G, &acc[c], NULL, tbar[c], bars, vbar, scratch);
+    }
+    /* W pre from z instead of a product: the same to rounding, so compare to rounding */
+    for (int i = 0; i < ng * NQP; i++) mpl_assert_close(U[1][i], U[0][i], 1e-13, 1e-14);
+    for (int i = 0; i < ng * NP; i++) mpl_assert_close(V[1][i], V[0][i], 1e-13, 1e-14);
+    mpl_assert_close(omega[1], omega[0], 1e-13, 1e-14);
+    for (int t = 0; t < R; t++) mpl_assert_close(tbar[1][t], tbar[0][t], 1e-12, 1e-13);
+    for (int s = 0; s < 4; s++)
+      for (int j = 0; j < (s % 2 ? NQP : NP); j++) mpl_assert_close(bar[1][s][j], bar[0][s][j], 1e-12, 1e-13);
+    assert_int_equal(acc[1].k, acc[0].k);
+    for (int c = 0; c < 2; c++) {
+      mpl__rankk_free(&acc[c]);
+      free(val[c]);
+      free(U[c]);
+      free(V[c]);
+    }
+    free(vbar);
+    free(scratch);
+    mpl__rule_free(r);
+  }
+  gsl_rng_free(rng);
+}
+
 /* ---- Episodes: per-layer segments and W pre, lazy against dense ---- */
 
 static mpl_episode *episode(const mpl_termset *ts, const int *which, int n, const int *sizes, int L,
@@ -349,6 +411,7 @@ int main(void) {
       cmocka_unit_test(test_row_kinds),
       cmocka_unit_test(test_running_sums),
       cmocka_unit_test(test_vjp_with_sums),
+      cmocka_unit_test(test_compact_values),
       cmocka_unit_test(test_layer_segments),
       cmocka_unit_test(test_paper_segments),
   };
