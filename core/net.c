@@ -54,8 +54,16 @@ struct mpl_episode {
   int *prow[MPL_MAX_LAYERS + 1], *qrow[MPL_MAX_LAYERS + 1], npr[MPL_MAX_LAYERS + 1], nqr[MPL_MAX_LAYERS + 1];
   int *rowlists;
   int sums;                        /* lazy: the adjoints keep running row and column sums (ones groups) */
-  double *rows;                    /* lazy: every step's update rows, per layer (UA then VB) */
-  size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1];
+  /* lazy: every step's update rows, per layer (UA then VB), ngr per step (group g in slot[g]);
+   * the rows whose u (group one_s) or v (group one_r) is a ones vector are not stored but summed
+   * over the segment: after each step, S (n_pre, rows 1 S^T) at ps_off and R (n_post, rows
+   * R 1^T) at pr_off; -1: no such group */
+  double *rows;
+  size_t rows_cap, ua_off[MPL_MAX_LAYERS + 1], vb_off[MPL_MAX_LAYERS + 1], ps_off[MPL_MAX_LAYERS + 1],
+      pr_off[MPL_MAX_LAYERS + 1];
+  int ngr, *slot, one_s, one_r;
+  int *prow_slot[MPL_MAX_LAYERS + 1], *qrow_slot[MPL_MAX_LAYERS + 1]; /* prow, qrow as slots */
+  double *urow;                    /* one step's update rows of one layer (ng x nmax, twice) */
   double *lztmp;                   /* scratch for products with lazy weights */
   size_t lztmp_cap;
   double tau[MPL_MAX_LAYERS + 1];     /* lazy, weight-proportional rules: <dL/dW, W> per layer */
@@ -190,11 +198,21 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->lazy = mpl__rule_is_lazy(ep->rule) && !cfg->dense;
   ep->wmat = mpl__rule_has_wmat(ep->rule);
   ep->ng = ep->rule->n_groups;
-  for (int g = 0; g < ep->ng; g++) /* a ones vector's products are the adjoint's running sums */
-    if (ep->lazy && ep->rule->nodes[ep->rule->group_vec[g]].op == MPL_P_ONES) ep->sums = 1;
-  if (!(ep->rowlists = malloc((2 * (size_t)ep->L * ep->ng + 1) * sizeof *ep->rowlists))) {
+  if (!(ep->rowlists = malloc((4 * (size_t)ep->L * ep->ng + ep->ng + 1) * sizeof *ep->rowlists)) ||
+      !(ep->urow = malloc((2 * (size_t)ep->ng * nmax + 1) * sizeof *ep->urow))) {
     mpl_episode_free(ep);
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
+  ep->slot = ep->rowlists + 4 * (size_t)ep->L * ep->ng;
+  ep->one_s = ep->one_r = -1;
+  for (int g = 0; g < ep->ng; g++) { /* a ones vector's rows are summed, its products are G's sums */
+    if (ep->lazy && ep->rule->nodes[ep->rule->group_vec[g]].op == MPL_P_ONES) {
+      ep->sums = 1;
+      *(ep->rule->group_side[g] ? &ep->one_r : &ep->one_s) = g;
+      ep->slot[g] = -1;
+    } else {
+      ep->slot[g] = ep->ngr++;
+    }
   }
   ep->wpre = mpl__rule_has_wpre(ep->rule);
   ep->nwx = mpl__rule_nrank1(ep->rule) - ep->wpre;
@@ -204,12 +222,14 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
     unsigned dead = l == 1 ? 1u << MPL_SIG_PRE | (ep->need_e0 ? 0u : 1u << MPL_SIG_EPRE) : 0u;
     char kp[ep->ng + 1], kq[ep->ng + 1];
     mpl__rule_row_kinds(ep->rule, dead, ep->sums, kp, kq);
-    ep->prow[l] = ep->rowlists + 2 * (size_t)(l - 1) * ep->ng;
+    ep->prow[l] = ep->rowlists + 4 * (size_t)(l - 1) * ep->ng;
     ep->qrow[l] = ep->prow[l] + ep->ng;
+    ep->prow_slot[l] = ep->qrow[l] + ep->ng;
+    ep->qrow_slot[l] = ep->prow_slot[l] + ep->ng;
     ep->npr[l] = ep->nqr[l] = 0;
-    for (int g = 0; g < ep->ng; g++) {
-      if (kp[g] == MPL_ROW_PRODUCT) ep->prow[l][ep->npr[l]++] = g;
-      if (kq[g] == MPL_ROW_PRODUCT) ep->qrow[l][ep->nqr[l]++] = g;
+    for (int g = 0; g < ep->ng; g++) { /* (a ones group's rows are never products: sums) */
+      if (kp[g] == MPL_ROW_PRODUCT) ep->prow_slot[l][ep->npr[l]] = ep->slot[g], ep->prow[l][ep->npr[l]++] = g;
+      if (kq[g] == MPL_ROW_PRODUCT) ep->qrow_slot[l][ep->nqr[l]] = ep->slot[g], ep->qrow[l][ep->nqr[l]++] = g;
     }
   }
   /* G receives per step and layer: the rule's W x / W^T x nodes (but W pre, whose adjoint joins
@@ -255,6 +275,7 @@ void mpl_episode_free(mpl_episode *ep) {
   mpl__rule_free(ep->rule);
   free(ep->which);
   free(ep->rowlists);
+  free(ep->urow);
   free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar); free(ep->ones);
@@ -342,31 +363,42 @@ static int reserve(double **buf, size_t *cap, size_t need) {
 
 /* {====== One online step ====== */
 
-/* The weights of every layer at one step: W_l = M + A^T B with k pending rank-1 rows (k = 0:
- * the dense matrix M). */
+/* The weights of every layer at one step: W_l = s (M + A^T B + 1 S^T + R 1^T) with k pending
+ * rank-1 rows and the pending rows with a ones vector summed in S and R (NULL: none); k = 0 and
+ * no S, R: the dense matrix M. */
 typedef struct wview {
   const double *M;
   int k;
-  const double *A, *B;
-  double s; /* W_l = s (M + A^T B) */
+  const double *A, *B, *S, *R;
+  double s;
 } wview;
 
 static void dense_views(const mpl_episode *ep, const double *W, wview *V) {
-  for (int l = 1; l <= ep->L; l++) V[l] = (wview){W + ep->woff[l], 0, NULL, NULL, 1};
+  for (int l = 1; l <= ep->L; l++) V[l] = (wview){W + ep->woff[l], 0, NULL, NULL, NULL, NULL, 1};
 }
 
 /* y <- beta y + op(W_l) x. */
 static void wgemv(const mpl_episode *ep, const wview *v, int l, int trans, const double *x, double beta, double *y) {
-  mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, trans, v->s, x, beta, y, ep->lztmp);
+  mpl__lazy_gemv(ep->n[l], ep->n[l - 1], v->M, v->k, v->A, v->B, v->S, v->R, trans, v->s, x, beta, y, ep->lztmp);
 }
 
-/* y <- W_l x when the base's product Mx = M x is given: y = s (Mx + A^T (B x)). */
+/* y <- W_l x when the base's product Mx = M x is given: y = s (Mx + A^T (B x) + 1 (S.x) + (1.x) R). */
 static void wgemv_given(const mpl_episode *ep, const wview *v, int l, const double *Mx, const double *x, double *y) {
   int nq = ep->n[l], np = ep->n[l - 1];
   for (int j = 0; j < nq; j++) y[j] = v->s * Mx[j];
-  if (v->k <= 0) return;
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, v->k, np, 1, v->B, np, x, 1, 0, ep->lztmp, 1);
-  cblas_dgemv(CblasRowMajor, CblasTrans, v->k, nq, v->s, v->A, nq, ep->lztmp, 1, 1, y, 1);
+  if (v->k > 0) {
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, v->k, np, 1, v->B, np, x, 1, 0, ep->lztmp, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, v->k, nq, v->s, v->A, nq, ep->lztmp, 1, 1, y, 1);
+  }
+  if (v->S) {
+    double c = v->s * cblas_ddot(np, v->S, 1, x, 1);
+    for (int j = 0; j < nq; j++) y[j] += c;
+  }
+  if (v->R) {
+    double c = 0;
+    for (int j = 0; j < np; j++) c += x[j];
+    cblas_daxpy(nq, v->s * c, v->R, 1, y, 1);
+  }
 }
 
 /* Layer l's signals in a step's record (x: the step's input), with the compact values' z and
@@ -383,7 +415,8 @@ static mpl_layer_io rec_io(const mpl_episode *ep, const double *rec, const doubl
 /* The same with the weights of view V[l]. */
 static mpl_layer_io layer_io(const mpl_episode *ep, const wview *V, const double *rec, const double *x, int l) {
   mpl_layer_io io = rec_io(ep, rec, x, l);
-  io.W = V[l].M, io.wk = V[l].k, io.WA = V[l].A, io.WB = V[l].B, io.tmp = ep->lztmp, io.wscale = V[l].s;
+  io.W = V[l].M, io.wk = V[l].k, io.WA = V[l].A, io.WB = V[l].B, io.WS = V[l].S, io.WR = V[l].R;
+  io.tmp = ep->lztmp, io.wscale = V[l].s;
   return io;
 }
 
@@ -648,21 +681,22 @@ static int check_labels(const mpl_episode *ep, const int *y, int n, const char *
 
 /* Steps per segment of each layer's lazy weights (lseg); returns the largest. A product with
  * W_t = g (C + k pending rows) costs the dense product (n = n_pre n_post multiply-adds) plus
- * k (n_pre + n_post), k growing by ng per step of the segment; a segment costs a copy of C and
- * a pass over it in the rank-k update. With nprod such products per step (forward and reverse)
- * the cost per step, nprod ng (n_pre + n_post) (m - 1) / 2 + c n / m, is least at
- * m = sqrt(2 c n / (nprod ng (n_pre + n_post))); c = 18 fits the instruction counts of
+ * k (n_pre + n_post), k growing by ngr per step of the segment (the rows with a ones vector are
+ * summed: they cost the same at any k); a segment costs a copy of C and a pass over it in the
+ * rank-k update. With nprod such products per step (forward and reverse) the cost per step,
+ * nprod ngr (n_pre + n_post) (m - 1) / 2 + c n / m, is least at
+ * m = sqrt(2 c n / (nprod ngr (n_pre + n_post))); c = 18 fits the instruction counts of
  * rules/quadratic.lua and the paper's pool. Segments are at most `seg` long, and a layer with
  * more than a quarter of the weights keeps `seg` (its checkpoints are most of the memory): small
- * layers of high-rank rules flush more often (quadratic.lua: 16, 7, 7, 6, 3 steps on
- * 784-170-130-100-70-10, the paper's pool 16, 15, 13, 11, 5). cfg.segment > 0 sets every layer's. */
+ * layers of high-rank rules flush more often (quadratic.lua: 16, 9, 8, 7, 3 steps on
+ * 784-170-130-100-70-10, the paper's pool 16, 16, 16, 14, 6). cfg.segment > 0 sets every layer's. */
 static int lazy_segments(mpl_episode *ep) {
   int mmax = 1, nprod = 2 * (1 + ep->nwx) + (ep->cfg.feedback == MPL_FB_SYMMETRIC ? 2 : 0);
   for (int l = 1; l <= ep->L; l++) {
     double n = (double)ep->n[l] * ep->n[l - 1], p = ep->n[l] + ep->n[l - 1];
     int m = ep->seg;
-    if (ep->cfg.segment <= 0 && ep->ng > 0 && !ep->inplace[l] && 4 * n <= (double)ep->wtotal) {
-      double best = floor(sqrt(36 * n / (nprod * ep->ng * p)) + 0.5);
+    if (ep->cfg.segment <= 0 && ep->ngr > 0 && !ep->inplace[l] && 4 * n <= (double)ep->wtotal) {
+      double best = floor(sqrt(36 * n / (nprod * ep->ngr * p)) + 0.5);
       if (best < m) m = best < 1 ? 1 : (int)best;
     }
     ep->lseg[l] = m;
@@ -689,9 +723,13 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
     size_t steps = want_grad ? (size_t)n_train : (size_t)mmax, off = 0;
     for (int l = 1; l <= ep->L; l++) {
       ep->ua_off[l] = off;
-      off += steps * ep->ng * (size_t)ep->n[l];
+      off += steps * ep->ngr * (size_t)ep->n[l];
       ep->vb_off[l] = off;
-      off += steps * ep->ng * (size_t)ep->n[l - 1];
+      off += steps * ep->ngr * (size_t)ep->n[l - 1];
+      ep->ps_off[l] = off;
+      off += ep->one_s >= 0 ? steps * (size_t)ep->n[l - 1] : 0;
+      ep->pr_off[l] = off;
+      off += ep->one_r >= 0 ? steps * (size_t)ep->n[l] : 0;
     }
     nrows = off + 1;
     ntmp = (size_t)mmax * ep->ng + 1;
@@ -728,9 +766,10 @@ static int alloc_run(mpl_episode *ep, int n_train, int n_query, int want_grad, m
 }
 
 /* Lazy weights: W_t = g_t (C_j + the update rows of steps j m .. t-1), with C_j the weights
- * at the start of segment j (W0 for j = 0) and g_t the product of the steps' (1 + omega) since
- * then (1 for rank-1 rules); row s is stored divided by g_{s+1}. Without the gradient, one
- * segment's rows are kept and C is ep->W itself. */
+ * at the start of segment j (W0 for j = 0; m = lseg[l]) and g_t the product of the steps'
+ * (1 + omega) since then (1 for rank-1 rules); row s is stored divided by g_{s+1}, the rows
+ * with a ones vector as their running sums S and R. Without the gradient, one segment's rows
+ * are kept and C is ep->W itself. */
 static const double *lazy_base(const mpl_episode *ep, int j, int grad, int l) {
   if (!grad || ep->inplace[l]) return ep->W + ep->woff[l];
   return j == 0 ? ep->W0 + ep->woff[l] : ep->ckpt + ep->ck_off[l] + (size_t)(j - 1) * ep->n[l] * ep->n[l - 1];
@@ -740,9 +779,39 @@ static const double *lazy_base(const mpl_episode *ep, int j, int grad, int l) {
 static void lazy_views(const mpl_episode *ep, int t, int grad, const double *g, wview *V) {
   for (int l = 1; l <= ep->L; l++) {
     int m = ep->lseg[l], j = t / m, o = t % m;
-    size_t r0 = grad ? (size_t)j * m * ep->ng : 0;
-    V[l] = (wview){lazy_base(ep, j, grad, l), o * ep->ng, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
-                   ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1], g[l]};
+    size_t s0 = grad ? (size_t)j * m : 0, r0 = s0 * ep->ngr; /* the segment's first step in the storage */
+    /* the sums of the rows with a ones vector: those after the previous step of the segment */
+    const double *S = o > 0 && ep->one_s >= 0 ? ep->rows + ep->ps_off[l] + (s0 + o - 1) * ep->n[l - 1] : NULL;
+    const double *R = o > 0 && ep->one_r >= 0 ? ep->rows + ep->pr_off[l] + (s0 + o - 1) * ep->n[l] : NULL;
+    V[l] = (wview){lazy_base(ep, j, grad, l), o * ep->ngr, ep->rows + ep->ua_off[l] + r0 * ep->n[l],
+                   ep->rows + ep->vb_off[l] + r0 * ep->n[l - 1], S, R, g[l]};
+  }
+}
+
+/* Store step t's update rows of layer l (U: ng x n_l, Vm: ng x n_{l-1}, in group order; g: the
+ * scalar factor after the step, by which the stored rows are divided): the rows in their slots,
+ * a ones vector's row added to the segment's sum S or R. */
+static void store_rows(mpl_episode *ep, int l, int t, int grad, const double *U, const double *Vm, double g) {
+  int np = ep->n[l - 1], nq = ep->n[l], o = t % ep->lseg[l];
+  size_t st = grad ? (size_t)t : (size_t)o; /* the step's place in the storage */
+  double ig = 1 / g;
+  for (int k = 0; k < ep->ng; k++) {
+    const double *u = U + (size_t)k * nq, *v = Vm + (size_t)k * np;
+    double *dst;
+    int n;
+    if (ep->slot[k] >= 0) {
+      memcpy(ep->rows + ep->ua_off[l] + (st * ep->ngr + ep->slot[k]) * nq, u, (size_t)nq * sizeof *u);
+      dst = ep->rows + ep->vb_off[l] + (st * ep->ngr + ep->slot[k]) * np, n = np;
+    } else if (k == ep->one_s) { /* 1 v^T: S += v / g */
+      dst = ep->rows + ep->ps_off[l] + st * np, n = np, u = v;
+    } else {                     /* u 1^T: R += u / g */
+      dst = ep->rows + ep->pr_off[l] + st * nq, n = nq;
+    }
+    const double *src = ep->slot[k] >= 0 ? v : u, *prev = ep->slot[k] < 0 && o > 0 ? dst - n : NULL;
+    if (g == 1)
+      for (int j = 0; j < n; j++) dst[j] = prev ? prev[j] + src[j] : src[j];
+    else
+      for (int j = 0; j < n; j++) dst[j] = prev ? prev[j] + src[j] * ig : src[j] * ig;
   }
 }
 
@@ -764,23 +833,34 @@ static void forward_lazy(mpl_episode *ep, const double *theta, const double *X, 
     signals(ep, V, x, Y[t], rec, ep->zseg + (size_t)(t % m1) * ep->n[1]);
     for (int l = 1; l <= L; l++) {
       mpl_layer_io io = layer_io(ep, V, rec, x, l);
-      double omega, *U = (double *)V[l].A + (size_t)V[l].k * ep->n[l], *Vm = (double *)V[l].B + (size_t)V[l].k * ep->n[l - 1];
+      int direct = ep->ngr == ng; /* no ones rows: every row straight into its slot */
+      double omega, *U = direct ? (double *)V[l].A + (size_t)V[l].k * ep->n[l] : ep->urow;
+      double *Vm = direct ? (double *)V[l].B + (size_t)V[l].k * ep->n[l - 1] : ep->urow + (size_t)ng * ep->n[l];
       mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], U, Vm, &omega);
       g[l] *= 1 + omega; /* W_{t+1} = (1 + omega) W_t + U^T Vm */
-      if (g[l] != 1) cblas_dscal(ng * ep->n[l - 1], 1 / g[l], Vm, 1);
+      if (!direct) store_rows(ep, l, t, grad, U, Vm, g[l]);
+      else if (g[l] != 1) cblas_dscal(ng * ep->n[l - 1], 1 / g[l], Vm, 1);
     }
     for (int l = 1; l <= L; l++) {
-      int m = ep->lseg[l], j = t / m, k = (t % m + 1) * ng;
-      if (t % m != m - 1 && t != T - 1) continue;
-      /* close layer l's segment: C_{j+1} = g (C_j + its rows), one rank-k update */
+      int m = ep->lseg[l], j = t / m, o = t % m, k = (o + 1) * ep->ngr, np = ep->n[l - 1], nq = ep->n[l];
+      if (o != m - 1 && t != T - 1) continue;
+      /* close layer l's segment: C_{j+1} = g (C_j + its rows), one rank-k update (and the rows
+       * with a ones vector: g (S_j + R_i) added to each entry) */
       const double *base = lazy_base(ep, j, grad, l);
       double *dst = !grad || t == T - 1 || ep->inplace[l] ? ep->W + ep->woff[l] : (double *)lazy_base(ep, j + 1, grad, l);
-      if (dst != base) memcpy(dst, base, (size_t)ep->n[l] * ep->n[l - 1] * sizeof *dst);
+      if (dst != base) memcpy(dst, base, (size_t)nq * np * sizeof *dst);
       if (k > 0)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ep->n[l], ep->n[l - 1], k, g[l], V[l].A, ep->n[l],
-                    V[l].B, ep->n[l - 1], g[l], dst, ep->n[l - 1]);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nq, np, k, g[l], V[l].A, nq, V[l].B, np, g[l], dst, np);
       else if (g[l] != 1)
-        cblas_dscal(ep->n[l] * ep->n[l - 1], g[l], dst, 1);
+        cblas_dscal(nq * np, g[l], dst, 1);
+      size_t st = grad ? (size_t)t : (size_t)o;
+      const double *S = ep->one_s >= 0 ? ep->rows + ep->ps_off[l] + st * np : NULL;
+      const double *R = ep->one_r >= 0 ? ep->rows + ep->pr_off[l] + st * nq : NULL;
+      for (int i = 0; S || R ? i < nq : 0; i++) {
+        double *row = dst + (size_t)i * np, ri = R ? g[l] * R[i] : 0;
+        if (S) for (int c = 0; c < np; c++) row[c] += g[l] * S[c] + ri;
+        else for (int c = 0; c < np; c++) row[c] += ri;
+      }
       g[l] = 1;
     }
   }
@@ -794,13 +874,15 @@ static void forward_dense(mpl_episode *ep, const double *theta, const double *X,
   }
 }
 
-/* Rows list[0..n-1] of each of nb steps' ng rows of length len, packed into dst (nb n rows);
- * src itself when every row is wanted. */
-static const double *pack_rows(const double *src, int nb, int ng, int len, const int *list, int n, double *dst) {
-  if (n == ng) return src;
+/* Rows list[0..n-1] of each of nb steps' nr rows of length len, packed into dst (nb n rows);
+ * src itself when they are all the rows in order. */
+static const double *pack_rows(const double *src, int nb, int nr, int len, const int *list, int n, double *dst) {
+  int all = n == nr;
+  for (int j = 0; j < n && all; j++) all = list[j] == j;
+  if (all) return src;
   for (int i = 0; i < nb; i++)
     for (int j = 0; j < n; j++)
-      memcpy(dst + ((size_t)i * n + j) * len, src + ((size_t)i * ng + list[j]) * len, (size_t)len * sizeof *dst);
+      memcpy(dst + ((size_t)i * n + j) * len, src + ((size_t)i * nr + list[j]) * len, (size_t)len * sizeof *dst);
   return dst;
 }
 
@@ -813,8 +895,9 @@ static void block_products(mpl_episode *ep, const double *theta, const double *X
   int ng = ep->ng;
   if (ng == 0) return;
   for (int l = 1; l <= ep->L; l++) {
-    int np = ep->n[l - 1], nq = ep->n[l];
-    const double *U = ep->rows + ep->ua_off[l] + (size_t)t0 * ng * nq, *Vm = ep->rows + ep->vb_off[l] + (size_t)t0 * ng * np;
+    int np = ep->n[l - 1], nq = ep->n[l], nr = ep->ngr;
+    const double *U = ep->rows + ep->ua_off[l] + (size_t)t0 * nr * nq, *Vm = ep->rows + ep->vb_off[l] + (size_t)t0 * nr * np;
+    const int *pl = ep->prow_slot[l], *ql = ep->qrow_slot[l];
     if (ep->wmat) {
       double *Ub = ep->blk + ep->bu_off[l], *Vb = ep->blk + ep->bv_off[l], omega;
       for (int i = 0; i < nb; i++) {
@@ -823,16 +906,16 @@ static void block_products(mpl_episode *ep, const double *theta, const double *X
         mpl__rule_update_rows(ep->rule, theta, &io, rec + ep->v_off[l], Ub + (size_t)i * ng * nq, Vb + (size_t)i * ng * np,
                               &omega);
       }
-      U = Ub, Vm = Vb;
+      U = Ub, Vm = Vb, nr = ng, pl = ep->prow[l], ql = ep->qrow[l];
     }
     const double *G = ep->G + ep->woff[l];
     if (ep->npr[l]) {
-      U = pack_rows(U, nb, ng, nq, ep->prow[l], ep->npr[l], ep->blk + ep->pu_off[l]);
+      U = pack_rows(U, nb, nr, nq, pl, ep->npr[l], ep->blk + ep->pu_off[l]);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * ep->npr[l], np, nq, 1, U, nq, G, np, 0,
                   ep->blk + ep->bp_off[l], np);
     }
     if (ep->nqr[l]) {
-      Vm = pack_rows(Vm, nb, ng, np, ep->qrow[l], ep->nqr[l], ep->blk + ep->pv_off[l]);
+      Vm = pack_rows(Vm, nb, nr, np, ql, ep->nqr[l], ep->blk + ep->pv_off[l]);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * ep->nqr[l], nq, np, 1, Vm, np, G, np, 0,
                   ep->blk + ep->bq_off[l], nq);
     }

@@ -609,17 +609,30 @@ size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kma
 int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0; }
 int mpl__rule_has_wmat(const mpl_rule *r) { return r->first_wmat < r->n_pieces; }
 
+static double vsum(int n, const double *x) {
+  double s = 0;
+  for (int j = 0; j < n; j++) s += x[j];
+  return s;
+}
+
 void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
-                    int trans, double alpha, const double *x, double beta, double *y, double *tmp) {
+                    const double *S, const double *R, int trans, double alpha, const double *x, double beta,
+                    double *y, double *tmp) {
   cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, n_post, n_pre, alpha, M, n_pre, x, 1, beta, y, 1);
-  if (k <= 0) return;
-  if (!trans) { /* + A^T (B x) */
+  if (k > 0 && !trans) { /* + A^T (B x) */
     cblas_dgemv(CblasRowMajor, CblasNoTrans, k, n_pre, 1, B, n_pre, x, 1, 0, tmp, 1);
     cblas_dgemv(CblasRowMajor, CblasTrans, k, n_post, alpha, A, n_post, tmp, 1, 1, y, 1);
-  } else {      /* + B^T (A x) */
+  } else if (k > 0) {    /* + B^T (A x) */
     cblas_dgemv(CblasRowMajor, CblasNoTrans, k, n_post, 1, A, n_post, x, 1, 0, tmp, 1);
     cblas_dgemv(CblasRowMajor, CblasTrans, k, n_pre, alpha, B, n_pre, tmp, 1, 1, y, 1);
   }
+  int ny = trans ? n_pre : n_post, nx = trans ? n_post : n_pre;
+  const double *rows_one = trans ? R : S, *cols_one = trans ? S : R; /* (1 s^T) x = (s . x) 1, (r 1^T) x = (1 . x) r */
+  if (rows_one) {
+    double c = alpha * cblas_ddot(nx, rows_one, 1, x, 1);
+    for (int j = 0; j < ny; j++) y[j] += c;
+  }
+  if (cols_one) cblas_daxpy(ny, alpha * vsum(nx, x), cols_one, 1, y, 1);
 }
 
 /* Node n is W pre. */
@@ -781,9 +794,11 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
     case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
     case MPL_P_GEMV:
       if (io->z && is_wpre(r, n)) memcpy(y, io->z, (size_t)nq * sizeof *y);
-      else mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), a, 0, y, io->tmp);
+      else mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 0, wscale(io), a, 0, y, io->tmp);
       break;
-    case MPL_P_GEMVT: mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), a, 0, y, io->tmp); break;
+    case MPL_P_GEMVT:
+      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 1, wscale(io), a, 0, y, io->tmp);
+      break;
     }
   }
 }
@@ -924,12 +939,12 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
         cblas_daxpy(nq, 1, yb, 1, io->zbar, 1);
         break;
       }
-      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 1, wscale(io), yb, 1, ab, io->tmp);
+      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 1, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, yb, a);
       if (pw) *pw += cblas_ddot(nq, yb, 1, vp[i], 1); /* ybar^T (W a) */
       break;
     case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
-      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, 0, wscale(io), yb, 1, ab, io->tmp);
+      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 0, wscale(io), yb, 1, ab, io->tmp);
       mpl__rankk_push(acc, 1, a, yb);
       if (pw) *pw += cblas_ddot(np, yb, 1, vp[i], 1); /* a^T W ybar = (W^T a)^T ybar */
       break;

@@ -54,15 +54,17 @@ typedef struct mpl_rule {
 } mpl_rule;
 
 /* One layer's view: sizes, signals and weights. The weights may be held lazily as
- * wscale (W + WA^T WB): a dense base plus wk pending rank-1 matrices (rows of WA, wk x n_post,
- * and of WB, wk x n_pre), times a scalar (0 is read as 1, so a zero-initialised view is plain
- * dense weights). Rules with native terms need dense weights. */
+ * wscale (W + WA^T WB + 1 WS^T + WR 1^T): a dense base plus wk pending rank-1 matrices (rows of
+ * WA, wk x n_post, and of WB, wk x n_pre), the pending rows whose u or v is a ones vector summed
+ * into WS (n_pre) and WR (n_post) (NULL: none), times a scalar (0 is read as 1, so a
+ * zero-initialised view is plain dense weights). Rules with native terms need dense weights. */
 typedef struct mpl_layer_io {
   int n_pre, n_post;
   const double *sig[4];   /* pre, post, e_pre, e_post (NULL if the rule does not use it) */
   const double *W;        /* n_post x n_pre, row-major */
   int wk;                 /* pending rank-1 rows (0: W is the weights) */
   const double *WA, *WB;
+  const double *WS, *WR;
   double *tmp;            /* wk doubles of scratch for products with lazy weights */
   double wscale;
   /* Optional (NULL: unused): the caller's W pre (n_post), the value of the plan's node W pre
@@ -77,11 +79,13 @@ typedef struct mpl_layer_io {
   const double *ones;
 } mpl_layer_io;
 
-/* y <- beta y + alpha op(M + A^T B) x for an n_post x n_pre matrix held as a dense base M
- * plus k rank-1 rows (A: k x n_post, B: k x n_pre); op transposes when trans != 0. tmp: k
- * doubles. The correction costs k (n_pre + n_post) multiply-adds, not a pass over M. */
+/* y <- beta y + alpha op(M + A^T B + 1 S^T + R 1^T) x for an n_post x n_pre matrix held as a
+ * dense base M plus k rank-1 rows (A: k x n_post, B: k x n_pre) and two rows with a ones vector
+ * (S: n_pre, R: n_post, NULL if none); op transposes when trans != 0. tmp: k doubles. The
+ * correction costs (k + 2) (n_pre + n_post) multiply-adds, not a pass over M. */
 MPL_INTERNAL void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double *A, const double *B,
-                                 int trans, double alpha, const double *x, double beta, double *y, double *tmp);
+                                 const double *S, const double *R, int trans, double alpha, const double *x,
+                                 double beta, double *y, double *tmp);
 
 /* 1 if the rule has no native terms: its update is omega W + a sum of rank-1 matrices, so the
  * engine can keep weights and adjoints lazily. */
