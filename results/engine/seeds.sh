@@ -23,9 +23,12 @@ col() { awk -F, -v c="$2" -v r="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i 
     for v in fa oja ojap; do
       case $v in fa) t="--terms paper:F0";; oja) t="--terms paper:F0,F9 --sign none --clip-rms 0";; ojap) t="--terms paper:F0,F9";; esac
       # shellcheck disable=SC2086
-      "$bin" search --feedback fixed $t --episodes 100 --seed $s ${EXTRA:-} --quiet --out "$tmp/$v-$s" > /dev/null
+      # a run stopped by --max-failures still counts, over the episodes it logged (marked † below)
+      "$bin" search --feedback fixed $t --episodes 100 --seed $s ${EXTRA:-} --quiet --out "$tmp/$v-$s" > /dev/null 2>&1 ||
+        touch "$tmp/$v-$s/stopped"
     done
     fa=$(mean_acc "$tmp/fa-$s/log.csv"); oja=$(mean_acc "$tmp/oja-$s/log.csv"); ojap=$(mean_acc "$tmp/ojap-$s/log.csv")
+    for v in fa oja ojap; do [ -e "$tmp/$v-$s/stopped" ] && echo "seed $s, $v: stopped early (--max-failures); its mean is over the episodes it logged" >&2; done
     awk -v s="$s" -v fa="$fa" -v oja="$oja" -v ojap="$ojap" -v g="$(col "$tmp/oja-$s/log.csv" grad_F9 1)" \
         -v th="$(col "$tmp/oja-$s/log.csv" theta_F9 100)" \
         'BEGIN { printf "| %d | %.3f | %.3f | %+.3f %s | %+.0f | %+.4f | %.3f | %+.3f %s |\n", s, fa, oja, oja - fa,
