@@ -17,35 +17,9 @@
 
 #include "rule.h"
 
-#define QUADRATIC MPL_SOURCE_DIR "/rules/quadratic.lua"
 #define NQ 44 /* quadratic.lua's terms */
 
-typedef struct fixture {
-  mpl_termset *ts; /* the paper's ten terms, then quadratic.lua's 44 */
-  int nq0;         /* index of quadratic.lua's first term */
-} fixture;
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  if (f) mpl_termset_free(f->ts);
-  free(f);
-  *state = NULL;
-  return 0;
-}
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  mpl_err err = {0};
-  *state = f;
-  if (!f || !(f->ts = mpl_termset_new())) return -1;
-  if (mpl_test_paper_pool(f->ts, &err) < 0 ||
-      (f->nq0 = mpl_termset_count(f->ts), mpl__rules_load_file(QUADRATIC, "quadratic", f->ts, &err) < 0)) {
-    fprintf(stderr, "test_lazy setup: %s\n", err.msg);
-    teardown(state);
-    return -1;
-  }
-  return 0;
-}
+#include "quadratic_fixture.h"
 
 static double unif(gsl_rng *rng, double a, double b) { return a + (b - a) * gsl_rng_uniform(rng); }
 
