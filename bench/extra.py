@@ -5,8 +5,10 @@ Measures, with build/bench/episode (one episode timed alone: task sampling exclu
 meta-gradient and per-episode statistics included) and the metaplast command:
 
   primal     the full episode (exact meta-gradient) against the primal inner loop alone, R = 10
-  terms      cost against the number of terms: R = 3 (paper:F0,F2,F9), 10 (paper), 44
-             (rules/quadratic.lua); every theta 0, which costs the same work as any other value
+  terms      cost against the number of terms R: the first 3, 10, 40 (and all 44) terms of
+             rules/quadratic.lua, random draws of 10 and 40 of its terms (instructions), and across
+             term families: paper:F0,F2,F9, paper, rules/quadratic.lua; every theta 0, which costs
+             the same work as any other value
   width      FA+eHebb+Oja at the paper's widths and with every hidden layer twice as wide
   trials     2 searches on 2 cores against the same 2 one after the other (throughput), and their
              logs compared with the one-by-one runs (all columns but `seconds`)
@@ -25,7 +27,9 @@ import csv
 import json
 import os
 import platform
+import random
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,16 +70,60 @@ def primal(a):
             "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n")
 
 
+def quadratic_names():
+    """rules/quadratic.lua's term names in file order (the unindented lines of `metaplast terms`)."""
+    out = run([METAPLAST, "terms", "rules/quadratic.lua"]).stdout
+    return [ln.split()[0] for ln in out.splitlines() if ln and not ln[0].isspace()]
+
+
+def episode_ir(terms_):
+    """Instructions of mpl_episode_run per episode (callgrind, 2 episodes at theta 0, no warm-up)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        run(["valgrind", "--tool=callgrind", "--toggle-collect=mpl_episode_run", f"--callgrind-out-file={out}",
+             EPISODE, "--terms", terms_, "--data", "fashion-mnist-test", "--episodes", "2", "--warmup", "0",
+             "--theta", "0", "--others", "0"])
+        with open(out) as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("summary:")) / 2
+
+
 def terms(a):
-    res = []
-    for terms_ in ("paper:F0,F2,F9", "paper", "rules/quadratic.lua"):
-        r = episode(terms_, a.episodes, a.warmup, "--theta", "0", "--others", "0")
-        res.append(r)
-    base = next(r for r in res if r["R"] == 10)
-    rows = [f"| {r['terms']} | {r['R']} | {r['wall_ms']:.1f} | {r['cpu_ms']:.1f} | {r['cpu_ms'] / base['cpu_ms']:.2f}x |"
-            for r in res]
+    names = quadratic_names()
+    quad = lambda sel: "rules/quadratic.lua:" + ",".join(sel)
+    # The issue's figure: R = 3, 10, 40 terms of rules/quadratic.lua, the first R in file order.
+    first = []
+    for r in (3, 10, 40, len(names)):
+        t = quad(names[:r]) if r < len(names) else "rules/quadratic.lua"
+        first.append((r, episode(t, a.episodes, a.warmup, "--theta", "0", "--others", "0"), episode_ir(t)))
+    b = next(x for x in first if x[0] == 10)
+    rows = [f"| first {r} of rules/quadratic.lua | {e['R']} | {e['cpu_ms']:.1f} | {e['cpu_ms'] / b[1]['cpu_ms']:.2f}x | "
+            f"{ir / 1e6:.0f} | {ir / b[2]:.2f}x |" for r, e, ir in first]
+    # The same at random: --draws seeded draws of 10 and of 40 terms (instruction counts only).
+    draws = {10: [], 40: []}
+    for d in range(1, a.draws + 1):
+        rng = random.Random(d)
+        for r in draws:
+            draws[r].append(episode_ir(quad(rng.sample(names, r))))
+    med = statistics.median(draws[40]) / statistics.median(draws[10])
+    # Across term families: the paper's three, the paper's pool, the whole quadratic library.
+    fam = []
+    for t in ("paper:F0,F2,F9", "paper", "rules/quadratic.lua"):
+        fam.append((t, episode(t, a.episodes, a.warmup, "--theta", "0", "--others", "0"), episode_ir(t)))
+    fb = next(x for x in fam if x[1]["R"] == 10)
+    frows = [f"| {t} | {e['R']} | {e['cpu_ms']:.1f} | {e['cpu_ms'] / fb[1]['cpu_ms']:.2f}x | {ir / 1e6:.0f} | "
+             f"{ir / fb[2]:.2f}x |" for t, e, ir in fam]
+    head = ("| terms | R | ms (CPU) | CPU vs R = 10 | M instr. / episode | instr. vs R = 10 |\n"
+            "|---|---:|---:|---:|---:|---:|\n")
     return ("### Cost against the number of terms R (target: R = 40 ≤ 1.5× R = 10)\n\n"
-            "| terms | R | ms (wall) | ms (CPU) | CPU vs R = 10 |\n|---|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n")
+            "Every θ is 0, which costs the same work as any other value. Instructions: callgrind, "
+            "`mpl_episode_run` over 2 episodes, halved.\n\n"
+            "**R terms of rules/quadratic.lua** (the first R in file order):\n\n" + head + "\n".join(rows) + "\n\n"
+            f"**Random draws** ({a.draws} seeded draws of 10 and of 40 terms of rules/quadratic.lua, "
+            "`random.Random(d).sample`, d = 1..): instructions per episode, R = 10: "
+            + ", ".join(f"{x / 1e6:.0f}" for x in draws[10]) + " M; R = 40: "
+            + ", ".join(f"{x / 1e6:.0f}" for x in draws[40]) + f" M; median R = 40 / median R = 10: **{med:.2f}×**.\n\n"
+            "**Across term families** (the paper's three terms, its ten-term pool, and all of rules/quadratic.lua, "
+            "whose terms read twice the pool's distinct vectors and products with W):\n\n" + head + "\n".join(frows) + "\n")
 
 
 def width(a):
@@ -162,6 +210,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--episodes", type=int, default=20, help="timed episodes (20)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up episodes (2)")
+    ap.add_argument("--draws", type=int, default=5, help="random term draws in the terms part (5)")
     ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(PARTS))
     ap.add_argument("--md", default=os.path.join(ROOT, "results", "bench", "extra.md"))
     a = ap.parse_args()
