@@ -22,7 +22,7 @@
 #define NW (NPRE * NPOST)
 #define RMAX 64
 
-static double unif(gsl_rng *rng, double a, double b) { return a + (b - a) * gsl_rng_uniform(rng); }
+#include "layer_fixture.h"
 
 /* ---- The cover ---- */
 
@@ -192,25 +192,6 @@ static void test_known_ranks(void **state) {
 
 /* ---- The grouped update and its adjoint against per-piece references ---- */
 
-typedef struct layer {
-  double pre[NPRE], post[NPOST], epre[NPRE], epost[NPOST], W[NW];
-} layer;
-
-static void random_layer(gsl_rng *rng, layer *d) {
-  for (int j = 0; j < NPRE; j++) d->pre[j] = unif(rng, 0, 1.5), d->epre[j] = unif(rng, -1, 1);
-  for (int i = 0; i < NPOST; i++) d->post[i] = unif(rng, 0, 1), d->epost[i] = unif(rng, -1, 1);
-  for (int k = 0; k < NW; k++) d->W[k] = unif(rng, -0.5, 0.5);
-}
-
-static mpl_layer_io layer_io(layer *d) {
-  mpl_layer_io io = {.n_pre = NPRE, .n_post = NPOST, .W = d->W};
-  io.sig[MPL_SIG_PRE] = d->pre;
-  io.sig[MPL_SIG_POST] = d->post;
-  io.sig[MPL_SIG_EPRE] = d->epre;
-  io.sig[MPL_SIG_EPOST] = d->epost;
-  return io;
-}
-
 static double *eval_vals(const mpl_rule *r, layer *d) {
   mpl_layer_io io = layer_io(d);
   double *val = calloc(mpl__rule_nvals(r, NPRE, NPOST) + 1, sizeof *val);
@@ -265,7 +246,7 @@ static void check_rule(const mpl_rule *r, gsl_rng *rng, const char *what) {
   int R = r->n_terms;
   double theta[RMAX], theta_bar[RMAX] = {0}, G[NW], Gout[NW], Wg[NW], Wp[NW], F[NW];
   layer d, sb, dd;
-  random_layer(rng, &d);
+  random_layer(rng, &d, 1, 0.5);
   memset(&sb, 0, sizeof sb);
   for (int t = 0; t < R; t++) theta[t] = unif(rng, -1, 1);
   update_grouped(r, theta, &d, Wg);

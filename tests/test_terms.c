@@ -18,6 +18,8 @@
 #define NW (NPRE * NPOST)
 #define NMAX 8
 
+#include "layer_fixture.h"
+
 /* ---- A naive dense matrix type: the reference formulas are written with it literally ---- */
 
 typedef struct mat { int r, c; double a[NMAX * NMAX]; } mat;
@@ -82,29 +84,6 @@ static mat mlin(double x, mat A, double y, mat B) {
 }
 
 static mat mneg(mat A) { return mlin(-1, A, 0, A); }
-
-/* ---- One layer's signals ---- */
-
-typedef struct layer {
-  double pre[NPRE], post[NPOST], epre[NPRE], epost[NPOST], W[NW];
-} layer;
-
-static double unif(gsl_rng *rng, double lo, double hi) { return lo + (hi - lo) * gsl_rng_uniform(rng); }
-
-static void random_layer(gsl_rng *rng, layer *d) {
-  for (int j = 0; j < NPRE; j++) d->pre[j] = unif(rng, 0, 1.5), d->epre[j] = unif(rng, -1, 1);
-  for (int i = 0; i < NPOST; i++) d->post[i] = unif(rng, 0, 1.5), d->epost[i] = unif(rng, -1, 1);
-  for (int k = 0; k < NW; k++) d->W[k] = unif(rng, -0.8, 0.8);
-}
-
-static mpl_layer_io layer_io(layer *d) {
-  mpl_layer_io io = {.n_pre = NPRE, .n_post = NPOST, .W = d->W};
-  io.sig[MPL_SIG_PRE] = d->pre;
-  io.sig[MPL_SIG_POST] = d->post;
-  io.sig[MPL_SIG_EPRE] = d->epre;
-  io.sig[MPL_SIG_EPOST] = d->epost;
-  return io;
-}
 
 /* The paper's F_r (PAPER.md §4.1, read literally as matrix products, left to right). */
 static mat paper_ref(int r, const layer *d) {
@@ -398,7 +377,7 @@ static void test_paper_terms_values(void **state) {
   mpl_rule *rule = compile(f->ts, which, 10);
   for (int rep = 0; rep < 3; rep++) {
     layer d;
-    random_layer(f->rng, &d);
+    random_layer(f->rng, &d, 1.5, 0.8);
     mpl_layer_io io = layer_io(&d);
     double *val = eval_vals(rule, &d), out[NW];
     for (int r = 0; r < 10; r++) {
@@ -412,7 +391,7 @@ static void test_paper_terms_values(void **state) {
   for (int r = 9; r >= 0; r--) {
     mpl_rule *one = compile(f->ts, &r, 1);
     layer d;
-    random_layer(f->rng, &d);
+    random_layer(f->rng, &d, 1.5, 0.8);
     mpl_layer_io io = layer_io(&d);
     double *val = eval_vals(one, &d), out[NW];
     mpl__rule_term_dense(one, 0, &io, val, out);
@@ -427,7 +406,7 @@ static void test_paper_apply(void **state) {
   fixture *f = *state;
   mpl_rule *rule = compile(f->ts, (int[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 10);
   layer d;
-  random_layer(f->rng, &d);
+  random_layer(f->rng, &d, 1.5, 0.8);
   double theta[10], Wn[NW];
   for (int r = 0; r < 10; r++) theta[r] = unif(f->rng, -0.5, 0.5);
   update(rule, theta, &d, Wn);
@@ -454,7 +433,7 @@ static void test_paper_adjoint(void **state) {
   mpl_rule *rule = compile(f->ts, all, 10);
   for (int rep = 0; rep < 3; rep++) {
     layer d;
-    random_layer(f->rng, &d);
+    random_layer(f->rng, &d, 1.5, 0.8);
     check_adjoint(rule, &d, f->rng, 0.5);
   }
   mpl__rule_free(rule);
@@ -462,7 +441,7 @@ static void test_paper_adjoint(void **state) {
   for (int r = 0; r < 10; r++) {
     mpl_rule *one = compile(f->ts, &r, 1);
     layer d;
-    random_layer(f->rng, &d);
+    random_layer(f->rng, &d, 1.5, 0.8);
     check_adjoint(one, &d, f->rng, 1.0);
     mpl__rule_free(one);
   }
@@ -474,7 +453,7 @@ static void test_extra_terms(void **state) {
   for (int x = 0; x < N_EXTRAS; x++) which[x] = 10 + x;
   mpl_rule *rule = compile(f->ts, which, N_EXTRAS);
   layer d;
-  random_layer(f->rng, &d);
+  random_layer(f->rng, &d, 1.5, 0.8);
   mpl_layer_io io = layer_io(&d);
   double *val = eval_vals(rule, &d), out[NW];
   for (int x = 0; x < N_EXTRAS; x++) {
@@ -491,13 +470,13 @@ static void test_extra_terms(void **state) {
   /* Each alone, and together with the paper pool. */
   for (int x = 0; x < N_EXTRAS; x++) {
     mpl_rule *one = compile(f->ts, &which[x], 1);
-    random_layer(f->rng, &d);
+    random_layer(f->rng, &d, 1.5, 0.8);
     check_adjoint(one, &d, f->rng, 1.0);
     mpl__rule_free(one);
   }
   mpl_rule *everything = compile(f->ts, NULL, 0);
   assert_int_equal(everything->n_terms, 10 + N_EXTRAS);
-  random_layer(f->rng, &d);
+  random_layer(f->rng, &d, 1.5, 0.8);
   check_adjoint(everything, &d, f->rng, 0.2);
   mpl__rule_free(everything);
 }
