@@ -76,15 +76,15 @@ def quadratic_names():
     return [ln.split()[0] for ln in out.splitlines() if ln and not ln[0].isspace()]
 
 
-def episode_ir(terms_):
-    """Instructions of mpl_episode_run per episode (callgrind, 2 episodes at theta 0, no warm-up)."""
+def episode_ir(terms_, n=2):
+    """Instructions of mpl_episode_run per episode (callgrind, n episodes at theta 0, no warm-up)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         run(["valgrind", "--tool=callgrind", "--toggle-collect=mpl_episode_run", f"--callgrind-out-file={out}",
-             EPISODE, "--terms", terms_, "--data", "fashion-mnist-test", "--episodes", "2", "--warmup", "0",
+             EPISODE, "--terms", terms_, "--data", "fashion-mnist-test", "--episodes", str(n), "--warmup", "0",
              "--theta", "0", "--others", "0"])
         with open(out) as f:
-            return next(int(ln.split()[1]) for ln in f if ln.startswith("summary:")) / 2
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("summary:")) / n
 
 
 def terms(a):
@@ -103,7 +103,7 @@ def terms(a):
     for d in range(1, a.draws + 1):
         rng = random.Random(d)
         for r in draws:
-            draws[r].append(episode_ir(quad(rng.sample(names, r))))
+            draws[r].append(episode_ir(quad(rng.sample(names, r)), 1))
     med = statistics.median(draws[40]) / statistics.median(draws[10])
     # Across term families: the paper's three, the paper's pool, the whole quadratic library.
     fam = []
@@ -119,9 +119,9 @@ def terms(a):
             "`mpl_episode_run` over 2 episodes, halved.\n\n"
             "**R terms of rules/quadratic.lua** (the first R in file order):\n\n" + head + "\n".join(rows) + "\n\n"
             f"**Random draws** ({a.draws} seeded draws of 10 and of 40 terms of rules/quadratic.lua, "
-            "`random.Random(d).sample`, d = 1..): instructions per episode, R = 10: "
-            + ", ".join(f"{x / 1e6:.0f}" for x in draws[10]) + " M; R = 40: "
-            + ", ".join(f"{x / 1e6:.0f}" for x in draws[40]) + f" M; median R = 40 / median R = 10: **{med:.2f}×**.\n\n"
+            f"`random.Random(d).sample`, d = 1..{a.draws}; one episode each): instructions per episode, R = 10: "
+            + ", ".join(f"{x / 1e6:.0f}" for x in sorted(draws[10])) + " M; R = 40: "
+            + ", ".join(f"{x / 1e6:.0f}" for x in sorted(draws[40])) + f" M; median R = 40 / median R = 10: **{med:.2f}×**.\n\n"
             "**Across term families** (the paper's three terms, its ten-term pool, and all of rules/quadratic.lua, "
             "whose terms read twice the pool's distinct vectors and products with W):\n\n" + head + "\n".join(frows) + "\n")
 
@@ -145,7 +145,7 @@ def strip_seconds(path):
 
 
 def trials(a):
-    n = max(a.episodes, 20)
+    n = max(5 * a.episodes, 100)
     base = [METAPLAST, "search", "--terms", "paper:F0,F2,F9", "--episodes", str(n), "--quiet", "--force"]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -210,7 +210,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--episodes", type=int, default=20, help="timed episodes (20)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up episodes (2)")
-    ap.add_argument("--draws", type=int, default=5, help="random term draws in the terms part (5)")
+    ap.add_argument("--draws", type=int, default=11, help="random term draws in the terms part (11)")
     ap.add_argument("--only", default="", help="comma-separated subset of: " + ",".join(PARTS))
     ap.add_argument("--md", default=os.path.join(ROOT, "results", "bench", "extra.md"))
     a = ap.parse_args()
