@@ -316,23 +316,7 @@ static void test_grouped_update(void **state) {
 
 /* ---- The episode: lazy vs dense path, and the meta-gradient against finite differences ---- */
 
-static mpl_episode *episode(const mpl_termset *ts, const int *which, int n, mpl_feedback fb, int segment, int dense) {
-  mpl_net_cfg cfg = {.n_layers = 3, .sizes = {7, 6, 5, 4}, .beta = 10, .feedback = fb, .segment = segment, .dense = dense};
-  mpl_episode *ep = NULL;
-  mpl_err err = {0};
-  if (mpl_episode_new(&cfg, ts, which, n, &ep, &err) < 0) fail_msg("mpl_episode_new: %s", err.msg);
-  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-  gsl_rng_set(rng, 7);
-  mpl_episode_init_weights(ep, rng);
-  gsl_rng_free(rng);
-  return ep;
-}
-
-static void run_ok(mpl_episode *ep, const double *theta, const double *x, const int *y, int T, const double *xq,
-                   const int *yq, double *grad, mpl_episode_stats *st) {
-  mpl_err err = {0};
-  if (mpl_episode_run(ep, theta, x, y, T, xq, yq, 5, st, grad, &err) < 0) fail_msg("mpl_episode_run: %s", err.msg);
-}
+static const int SIZES[] = {7, 6, 5, 4};
 
 /* Rules whose groups share v, through the lazy engine (pending rows in the weights and the
  * adjoints, several blocks and segments) and the dense reference path: same gradient. */
@@ -355,11 +339,11 @@ static void test_lazy_vs_dense(void **state) {
     mpl_feedback mode = fb ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
     double gd[RMAX], gl[RMAX];
     mpl_episode_stats sd, sl;
-    mpl_episode *dense = episode(f->ts, which, 44, mode, 0, 1);
-    run_ok(dense, theta, x, y, T, xq, yq, gd, &sd);
+    mpl_episode *dense = episode(f->ts, which, 44, SIZES, 3, mode, 0, 1);
+    run_ok(dense, theta, x, y, T, xq, yq, 5, gd, &sd);
     for (size_t k = 0; k < sizeof segs / sizeof *segs; k++) {
-      mpl_episode *lazy = episode(f->ts, which, 44, mode, segs[k], 0);
-      run_ok(lazy, theta, x, y, T, xq, yq, gl, &sl);
+      mpl_episode *lazy = episode(f->ts, which, 44, SIZES, 3, mode, segs[k], 0);
+      run_ok(lazy, theta, x, y, T, xq, yq, 5, gl, &sl);
       mpl_assert_close(sl.loss, sd.loss, 1e-12, 1e-14);
       double gmax = 0;
       for (int t = 0; t < 44; t++) gmax = fmax(gmax, fabs(gd[t]));

@@ -263,27 +263,6 @@ static void test_compact_values(void **state) {
 
 /* ---- Episodes: per-layer segments and W pre, lazy against dense ---- */
 
-static mpl_episode *episode(const mpl_termset *ts, const int *which, int n, const int *sizes, int L,
-                            mpl_feedback fb, int segment, int dense) {
-  mpl_net_cfg cfg = {.n_layers = L, .beta = 10, .feedback = fb, .segment = segment, .dense = dense};
-  for (int l = 0; l <= L; l++) cfg.sizes[l] = sizes[l];
-  mpl_episode *ep = NULL;
-  mpl_err err = {0};
-  if (mpl_episode_new(&cfg, ts, which, n, &ep, &err) < 0) fail_msg("mpl_episode_new: %s", err.msg);
-  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-  gsl_rng_set(rng, 7);
-  mpl_episode_init_weights(ep, rng);
-  gsl_rng_free(rng);
-  return ep;
-}
-
-static void run_ok(mpl_episode *ep, const double *theta, const double *x, const int *y, int T, const double *xq,
-                   const int *yq, int nq, double *grad, mpl_episode_stats *st) {
-  mpl_err err = {0};
-  if (mpl_episode_run(ep, theta, x, y, T, xq, yq, nq, st, grad, &err) < 0)
-    fail_msg("mpl_episode_run (%d terms): %s", mpl_episode_nterms(ep), err.msg);
-}
-
 /* The automatic segments on a 30-12-6-3 network (layer 1 holds most weights and keeps
  * ceil(sqrt(53)) = 8; the others follow the cost model: the pool 4 and 3 steps under fixed
  * feedback, 3 and 2 under symmetric), segments that do not line up with each other or the
