@@ -8,7 +8,9 @@
  * Every episode draws a fresh 5-way 50+10 task and fresh weights (seeded), runs the inner loop
  * at a fixed theta (the first term 1e-3 or --theta, every other term --theta/10 or --others;
  * a zero coefficient costs the same work as any other),
- * and prints the median wall and CPU time per episode over --episodes after --warmup.
+ * and prints the median wall and CPU time per episode over --episodes after --warmup, with what
+ * the terms compile to (mpl_termset_plan: the update's rank, its row or column sums, the
+ * products with W), which the cost follows.
  * --symmetric: backprop's symmetric feedback instead of fixed random feedback (FA).
  * See LICENSE for copyright. */
 #define _POSIX_C_SOURCE 200809L
@@ -76,6 +78,8 @@ int main(int argc, char **argv) {
   mpl_termset *ts = mpl_termset_new();
   mpl_selection sel;
   if (mpl_terms_parse(terms, ts, &sel, &err) < 0) return die("terms", err.msg);
+  mpl_plan_info plan;
+  if (mpl_termset_plan(ts, sel.which, sel.n, &plan, &err) < 0) return die("terms", err.msg);
   mpl_net_cfg net = {.beta = 10, .feedback = symmetric ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, .dense = dense};
   int nl = 0;
   net.sizes[nl++] = (int)ds->dim;
@@ -112,9 +116,9 @@ int main(int argc, char **argv) {
     if (rc < 0) return die("episode", err.msg);
     if (e >= warmup) wall[e - warmup] = w1 - w0, cpu[e - warmup] = c1 - c0, acc += st.accuracy / episodes;
   }
-  printf("{\"terms\": \"%s\", \"R\": %d, \"hidden\": \"%s\", \"feedback\": \"%s\", \"primal\": %d, \"dense\": %d, \"episodes\": %d, "
+  printf("{\"terms\": \"%s\", \"R\": %d, \"rank\": %d, \"rank_sums\": %d, \"wproducts\": %d, \"hidden\": \"%s\", \"feedback\": \"%s\", \"primal\": %d, \"dense\": %d, \"episodes\": %d, "
          "\"wall_ms\": %.3f, \"cpu_ms\": %.3f, \"accuracy\": %.4f}\n",
-         terms, sel.n, hidden, symmetric ? "symmetric" : "fixed", primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
+         terms, sel.n, plan.rank, plan.rank_sums, plan.wproducts, hidden, symmetric ? "symmetric" : "fixed", primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
   gsl_rng_free(rng);
   free(tx); free(qx); free(ty); free(qy); free(theta); free(grad); free(wall); free(cpu);
   mpl_task_free(&task);

@@ -652,6 +652,27 @@ int mpl__rule_nrank1(const mpl_rule *r) {
   return k;
 }
 
+int mpl_termset_plan(const mpl_termset *ts, const int *which, int n, mpl_plan_info *info, mpl_err *err) {
+  int count = mpl_termset_count(ts);
+  if (which && n < 0) return mpl_errorf(err, MPL_EINVAL, "mpl_termset_plan: %d terms", n);
+  for (int t = 0; which && t < n; t++)
+    if (which[t] < 0 || which[t] >= count)
+      return mpl_errorf(err, MPL_EINVAL, "mpl_termset_plan: term index %d is not among the %d terms", which[t], count);
+  mpl_rule *r;
+  int rc = mpl__rule_compile(ts, which, n, &r, err);
+  if (rc < 0) return rc;
+  *info = (mpl_plan_info){.terms = r->n_terms, .rank = r->n_groups, .wmat = mpl__rule_has_wmat(r),
+                          .natives = r->n_natives};
+  for (int g = 0; g < r->n_groups; g++) info->rank_sums += r->nodes[r->group_vec[g]].op == MPL_P_ONES;
+  for (int i = 0; i < r->n_nodes; i++) {
+    const mpl_pnode *q = &r->nodes[i];
+    info->wproducts += (q->op == MPL_P_GEMV || q->op == MPL_P_GEMVT) && !is_wpre(r, q);
+    info->vectors += q->dim != MPL_DIM_ONE;
+  }
+  mpl__rule_free(r);
+  return MPL_OK;
+}
+
 /* {====== Deferred rank-k updates ====== */
 
 int mpl__rankk_init(mpl_rankk *acc, int kmax, int n_post, int n_pre, int dense) {

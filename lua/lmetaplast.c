@@ -1048,6 +1048,33 @@ static int l_terms(lua_State *L) {
   return 1;
 }
 
+/* metaplast.plan("rules/quadratic.lua") -> {terms, rank, rank_sums, wproducts, vectors, wmat,
+ * natives}: what the terms compile to (mpl_termset_plan), the figures an episode's cost follows. */
+static int l_plan(lua_State *L) {
+  const char *spec = luaL_checkstring(L, 1);
+  box *tb = newbox(L, release_termset);
+  box *sb = newbox(L, release_selection);
+  tb->p = mpl_termset_new();
+  sb->p = calloc(1, sizeof(mpl_selection));
+  if (!tb->p || !sb->p) return luaL_error(L, "metaplast.plan: out of memory");
+  mpl_err err = {0};
+  mpl_plan_info pi;
+  const mpl_selection *sel = sb->p;
+  if (mpl_terms_parse(spec, tb->p, sb->p, &err) < 0 || mpl_termset_plan(tb->p, sel->which, sel->n, &pi, &err) < 0)
+    return luaL_error(L, "%s", err.msg);
+  lua_createtable(L, 0, 7);
+  const struct { const char *key; int v; } f[] = {{"terms", pi.terms}, {"rank", pi.rank}, {"rank_sums", pi.rank_sums},
+                                                  {"wproducts", pi.wproducts}, {"vectors", pi.vectors},
+                                                  {"natives", pi.natives}};
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    lua_pushinteger(L, f[i].v);
+    lua_setfield(L, -2, f[i].key);
+  }
+  lua_pushboolean(L, pi.wmat);
+  lua_setfield(L, -2, "wmat");
+  return 1;
+}
+
 /* }====== */
 
 /* {====== Evaluation of a discovered rule (eval.h) ====== */
@@ -1259,7 +1286,7 @@ static int l_options(lua_State *L) {
 /* }====== */
 
 static const luaL_Reg funcs[] = {
-  {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms},
+  {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms}, {"plan", l_plan},
   {"report", l_report}, {"eval", l_eval}, {"trials", l_trials}, {"options", l_options}, {NULL, NULL}};
 
 static const luaL_Reg box_meta[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};

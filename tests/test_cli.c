@@ -258,6 +258,28 @@ static void test_search_and_report(void **state) {
   free(eq);
 }
 
+/* `metaplast terms` ends with what the terms compile to, after a blank line; docs/rules.md quotes
+ * the pool's line, which must stay the program's. */
+static void test_terms_plan(void **state) {
+  (void)state;
+  result r = cli("terms paper:F0");
+  expect_status(&r, 0, "terms paper:F0");
+  mpl_assert_contains(r.out, "\n\ncompiled: 1 term; per layer and step, an update of rank 1, 0 products with W");
+  result_free(&r);
+  r = cli("terms paper");
+  expect_status(&r, 0, "terms paper");
+  const char *last = strstr(r.out, "\n\ncompiled: ");
+  assert_non_null(last);
+  char line[1024];
+  snprintf(line, sizeof line, "%s", last + 2);
+  line[strcspn(line, "\n")] = 0;
+  mpl_assert_contains(line, "rank 3 (1 of them row or column sums) plus a multiple of W, 1 product with W");
+  char *doc = mpl_test_read(MPL_SOURCE_DIR "/docs/rules.md");
+  mpl_assert_contains(doc, line);
+  free(doc);
+  result_free(&r);
+}
+
 static void test_missing_data(void **state) {
   (void)state;
   result r = cli("search --images /nonexistent/imgs-idx3-ubyte.gz --labels '%s' --episodes 2 --quiet --out never",
@@ -298,6 +320,7 @@ int main(void) {
     cmocka_unit_test(test_gradcheck_steps8),
     cmocka_unit_test(test_report_missing),
     cmocka_unit_test(test_search_and_report),
+    cmocka_unit_test(test_terms_plan),
     cmocka_unit_test(test_missing_data),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -190,6 +190,59 @@ static void test_known_ranks(void **state) {
   }
 }
 
+/* mpl_termset_plan describes the compiled plan: for rules written for a known plan, and for
+ * quadratic.lua and the pool against the rule itself. */
+static void test_plan_info(void **state) {
+  fixture *f = *state;
+  static const struct { const char *lua; mpl_plan_info want; } rules[] = {
+      {"return {{name='a', expr=outer(post, pre)}}", {.terms = 1, .rank = 1, .vectors = 2}},
+      {"return {{name='a', expr=outer(post, pre)}, {name='b', expr=outer(e_post, pre)}}",
+       {.terms = 2, .rank = 1, .vectors = 3}},
+      {"return {{name='a', expr=outer(ones_post, pre)}, {name='b', expr=outer(ones_post, e_pre)},"
+       " {name='c', expr=outer(post, e_pre)}}", {.terms = 3, .rank = 2, .rank_sums = 1, .vectors = 4}},
+      /* post (W^T post)^T and (W pre) pre^T: one product with W besides W pre, rank 2 */
+      {"return {{name='a', expr=post % post.T % W}, {name='b', expr=W % pre % pre.T}}",
+       {.terms = 2, .rank = 2, .wproducts = 1, .vectors = 4}},
+      /* a scalar times W: no rank-1 part, no product (the dot is a scalar) */
+      {"return {{name='a', expr=dot(post, post) * W}}", {.terms = 1, .wmat = 1, .vectors = 1}},
+      /* (post^T W e_pre) W: W e_pre is a product, then a dot */
+      {"return {{name='a', expr=(post.T % W % e_pre) * W}, {name='b', expr=outer(post, pre)}}",
+       {.terms = 2, .rank = 1, .wproducts = 1, .vectors = 4, .wmat = 1}},
+  };
+  for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+    mpl_termset *ts = mpl_termset_new();
+    mpl_err err = {0};
+    mpl_plan_info got;
+    if (mpl__rules_load_buffer("plan.lua", rules[i].lua, strlen(rules[i].lua), ts, &err) < 0 ||
+        mpl_termset_plan(ts, NULL, 0, &got, &err) < 0)
+      fail_msg("rule %zu: %s", i, err.msg);
+    const mpl_plan_info *w = &rules[i].want;
+    if (got.terms != w->terms || got.rank != w->rank || got.rank_sums != w->rank_sums ||
+        got.wproducts != w->wproducts || got.vectors != w->vectors || got.wmat != w->wmat || got.natives != 0)
+      fail_msg("rule %zu: terms %d rank %d (sums %d) W products %d vectors %d wmat %d natives %d; expected "
+               "%d %d (%d) %d %d %d 0", i, got.terms, got.rank, got.rank_sums, got.wproducts, got.vectors, got.wmat,
+               got.natives, w->terms, w->rank, w->rank_sums, w->wproducts, w->vectors, w->wmat);
+    mpl_termset_free(ts);
+  }
+  /* quadratic.lua: rank 6 (two groups share a ones vector), W^T post, W^T e_post and W e_pre */
+  int q[44];
+  for (int t = 0; t < 44; t++) q[t] = f->nq0 + t;
+  mpl_plan_info got;
+  mpl_err err = {0};
+  assert_int_equal(mpl_termset_plan(f->ts, q, 44, &got, &err), MPL_OK);
+  mpl_rule *r = compile(f->ts, q, 44);
+  assert_int_equal(got.terms, 44);
+  assert_int_equal(got.rank, r->n_groups);
+  assert_int_equal(got.rank, 6);
+  assert_int_equal(got.rank_sums, 2);
+  assert_int_equal(got.wproducts, 3);
+  assert_int_equal(got.wmat, 1);
+  mpl__rule_free(r);
+  /* an unknown term index fails cleanly */
+  const int bad = mpl_termset_count(f->ts);
+  assert_int_not_equal(mpl_termset_plan(f->ts, &bad, 1, &got, &err), MPL_OK);
+}
+
 /* ---- The grouped update and its adjoint against per-piece references ---- */
 
 static double *eval_vals(const mpl_rule *r, layer *d) {
@@ -384,6 +437,7 @@ int main(void) {
       cmocka_unit_test(test_cover_known),
       cmocka_unit_test(test_cover_random),
       cmocka_unit_test(test_known_ranks),
+      cmocka_unit_test(test_plan_info),
       cmocka_unit_test(test_grouped_update),
       cmocka_unit_test(test_lazy_vs_dense),
       cmocka_unit_test(test_gradcheck_quadratic),

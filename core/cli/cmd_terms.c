@@ -35,6 +35,19 @@ static int source_help(const char *cmd, const char *what) {
   return 0;
 }
 
+/* After a blank line, what the terms compile to (mpl_plan_info): the figures an episode's cost
+ * follows. */
+static void print_plan(const mpl_plan_info *pi) {
+  printf("\ncompiled: %d term%s; per layer and step, an update of rank %d", pi->terms, pi->terms == 1 ? "" : "s",
+         pi->rank);
+  if (pi->rank_sums) printf(" (%d of them row or column sums)", pi->rank_sums);
+  if (pi->wmat) printf(" plus a multiple of W");
+  printf(", %d product%s with W besides W pre, %d vector values", pi->wproducts, pi->wproducts == 1 ? "" : "s",
+         pi->vectors);
+  if (pi->natives) printf("; %d native term%s (dense updates)", pi->natives, pi->natives == 1 ? "" : "s");
+  printf("\n");
+}
+
 int cmd_terms(int argc, char **argv) {
   if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
     return source_help("terms", "List a term source's terms with their formulas in the paper's notation.");
@@ -51,9 +64,14 @@ int cmd_terms(int argc, char **argv) {
            mpl_termset_is_native(ts, t) ? " (native)" : "",
            sg > 0 ? " [coefficient kept >= 0]" : sg < 0 ? " [coefficient kept <= 0]" : "");
   }
+  mpl_plan_info pi;
+  mpl_err err = {0};
+  int rc = mpl_termset_plan(ts, sel.which, sel.n, &pi, &err);
+  if (rc < 0) fprintf(stderr, PROG ": %s: %s\n", argv[1], err.msg);
+  else print_plan(&pi);
   mpl_selection_free(&sel);
   mpl_termset_free(ts);
-  return 0;
+  return rc < 0;
 }
 
 int cmd_check(int argc, char **argv) {

@@ -22,6 +22,11 @@ end
 assert(r.theta.F0 >= 0 and r.theta.F9 >= 0, "sign constraints")
 local listed, oja = mp.terms("paper:F0,F9"), mp.terms("oja")
 assert(listed[1].sign == "free" and listed[2].sign == "+" and oja[2].sign == "+", "declared signs in metaplast.terms")
+local pool, quad = mp.plan("paper"), mp.plan("quadratic:post_pre,post_post_W,W_pre_pre,one_pre")
+assert(pool.terms == 10 and pool.rank == 3 and pool.rank_sums == 1 and pool.wproducts == 1 and pool.wmat, "plan of the pool")
+assert(quad.terms == 4 and quad.rank == 2 and quad.rank_sums == 0 and quad.wproducts == 1 and not quad.wmat and
+       quad.natives == 0, "plan of four quadratic terms")
+assert(not pcall(mp.plan, "paper:nosuch"), "plan of an unknown term")
 assert(r.equation:find("ΔW =", 1, true) and r.equations.text == r.equation, "text equation")
 assert(r.equations.latex:find("\\Delta W_{\\ell-1,\\ell} =", 1, true), "LaTeX equation")
 local escaped = r.equations.latex:gsub("\\", "\\\\")

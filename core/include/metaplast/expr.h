@@ -112,6 +112,29 @@ MPL_API int mpl_termset_sign(const mpl_termset *ts, int i);
 /* Index of the first term called name, or -1. */
 MPL_API int mpl_termset_find(const mpl_termset *ts, const char *name);
 
+/* What terms compile to, and so what they cost. The engine lowers the selected terms into one
+ * plan per layer: shared vector values (signals, elementwise functions, products with W), an
+ * update omega W plus `rank` rank-1 matrices (pieces that share a vector are summed into one,
+ * the shared vectors a minimum vertex cover), and dense native terms. An episode's extra cost
+ * over FA grows with rank and wproducts (each about a pass over W per step, forward and
+ * reverse), not with the number of terms: 44 terms that read few distinct vectors cost less
+ * than 5 that read many (bench/README.md). */
+typedef struct mpl_plan_info {
+  int terms;     /* terms compiled */
+  int rank;      /* rank-1 matrices in each layer's update at each step */
+  int rank_sums; /* of these, those whose shared vector is a ones vector: kept as a row or column
+                 * sum, no pass over W */
+  int wproducts; /* products W x or W^T x per layer and step besides W pre (the forward pass's own) */
+  int vectors;   /* distinct vector values the plan computes or reads, signals included */
+  int wmat;      /* 1 if some term has a part proportional to W itself (a scalar times W) */
+  int natives;   /* native terms: dense n_post x n_pre updates, which make every layer dense */
+} mpl_plan_info;
+
+/* Compile terms which[0..n-1] of ts (all of them if which is NULL) and describe the plan. Fails
+ * as a search would with those terms (a term the engine cannot lower names itself), and with
+ * MPL_EINVAL for an index that is not a term of ts. */
+MPL_API int mpl_termset_plan(const mpl_termset *ts, const int *which, int n, mpl_plan_info *info, mpl_err *err);
+
 /* ---- Inspection and printing ---- */
 MPL_API mpl_dim mpl_expr_rows(const mpl_expr *e);
 MPL_API mpl_dim mpl_expr_cols(const mpl_expr *e);
