@@ -71,20 +71,30 @@ def primal(a):
 
 
 def quadratic_names():
-    """rules/quadratic.lua's term names in file order (the unindented lines of `metaplast terms`)."""
-    out = run([METAPLAST, "terms", "rules/quadratic.lua"]).stdout
+    """rules/quadratic.lua's term names in file order (the unindented lines of `metaplast terms`
+    before the blank line that precedes its `compiled:` summary)."""
+    out = run([METAPLAST, "terms", "rules/quadratic.lua"]).stdout.split("\n\n")[0]
     return [ln.split()[0] for ln in out.splitlines() if ln and not ln[0].isspace()]
 
 
 def episode_ir(terms_, n=2):
-    """Instructions of mpl_episode_run per episode (callgrind, n episodes at theta 0, no warm-up)."""
+    """Instructions of mpl_episode_run per episode (callgrind, n episodes at theta 0, no warm-up),
+    and bench/episode's result (with what the terms compile to)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        run(["valgrind", "--tool=callgrind", "--toggle-collect=mpl_episode_run", f"--callgrind-out-file={out}",
-             EPISODE, "--terms", terms_, "--data", "fashion-mnist-test", "--episodes", str(n), "--warmup", "0",
-             "--theta", "0", "--others", "0"])
+        p = run(["valgrind", "--tool=callgrind", "--toggle-collect=mpl_episode_run", f"--callgrind-out-file={out}",
+                 EPISODE, "--terms", terms_, "--data", "fashion-mnist-test", "--episodes", str(n), "--warmup", "0",
+                 "--theta", "0", "--others", "0"])
         with open(out) as f:
-            return next(int(ln.split()[1]) for ln in f if ln.startswith("summary:")) / n
+            ir = next(int(ln.split()[1]) for ln in f if ln.startswith("summary:")) / n
+        return ir, json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def plan(e):
+    """What the terms compile to, from bench/episode's result: "rows + products", the update's
+    rank-1 rows that cost a pass over W (its rank less its row or column sums) and the products
+    with W besides W pre."""
+    return f"{e['rank'] - e['rank_sums']} + {e['wproducts']}"
 
 
 def terms(a):
@@ -96,9 +106,9 @@ def terms(a):
     def table(items):
         for _, t in items:
             if t not in cost:
-                cost[t] = (episode(t, a.episodes, a.warmup, "--theta", "0", "--others", "0"), episode_ir(t))
+                cost[t] = (episode(t, a.episodes, a.warmup, "--theta", "0", "--others", "0"), episode_ir(t)[0])
         b = next(cost[t] for _, t in items if cost[t][0]["R"] == 10)
-        return "\n".join(f"| {label} | {cost[t][0]['R']} | {cost[t][0]['cpu_ms']:.1f} | "
+        return "\n".join(f"| {label} | {cost[t][0]['R']} | {plan(cost[t][0])} | {cost[t][0]['cpu_ms']:.1f} | "
                          f"{cost[t][0]['cpu_ms'] / b[0]['cpu_ms']:.2f}x | {cost[t][1] / 1e6:.0f} | {cost[t][1] / b[1]:.2f}x |"
                          for label, t in items)
 
@@ -110,19 +120,23 @@ def terms(a):
         rng = random.Random(d)
         for r in draws:
             draws[r].append(episode_ir(quad(rng.sample(names, r)), 1))
-    med = statistics.median(draws[40]) / statistics.median(draws[10])
+    med = statistics.median(d[0] for d in draws[40]) / statistics.median(d[0] for d in draws[10])
+    listed = lambda r: ", ".join(f"{ir / 1e6:.0f} ({plan(e)})" for ir, e in sorted(draws[r], key=lambda d: d[0]))
     # Across term families: the paper's three, the paper's pool, the whole quadratic library.
     frows = table([(t, t) for t in ("paper:F0,F2,F9", "paper", "rules/quadratic.lua")])
-    head = ("| terms | R | ms (CPU) | CPU vs R = 10 | M instr. / episode | instr. vs R = 10 |\n"
-            "|---|---:|---:|---:|---:|---:|\n")
+    head = ("| terms | R | rows + W products | ms (CPU) | CPU vs R = 10 | M instr. / episode | instr. vs R = 10 |\n"
+            "|---|---:|---:|---:|---:|---:|---:|\n")
     return ("### Cost against the number of terms R (target: R = 40 ≤ 1.5× R = 10)\n\n"
             "Every θ is 0, which costs the same work as any other value. Instructions: callgrind, "
-            "`mpl_episode_run` over 2 episodes, halved.\n\n"
+            "`mpl_episode_run` over 2 episodes, halved. *Rows + W products*: what the terms compile to "
+            "(`metaplast terms` prints it): the rank-1 rows of each layer's update that cost a pass over W "
+            "(its rank less its row or column sums) + the products with W besides W pre; each costs passes "
+            "over W at every step, forward and reverse, and the cost follows them, not R.\n\n"
             "**R terms of rules/quadratic.lua** (the first R in file order):\n\n" + head + rows + "\n\n"
             f"**Random draws** ({a.draws} seeded draws of 10 and of 40 terms of rules/quadratic.lua, "
-            f"`random.Random(d).sample`, d = 1..{a.draws}; one episode each): instructions per episode, R = 10: "
-            + ", ".join(f"{x / 1e6:.0f}" for x in sorted(draws[10])) + " M; R = 40: "
-            + ", ".join(f"{x / 1e6:.0f}" for x in sorted(draws[40])) + f" M; median R = 40 / median R = 10: **{med:.2f}×**.\n\n"
+            f"`random.Random(d).sample`, d = 1..{a.draws}; one episode each): million instructions per episode "
+            "(rows + W products), R = 10: " + listed(10) + "; R = 40: " + listed(40)
+            + f"; median R = 40 / median R = 10: **{med:.2f}×**.\n\n"
             "**Across term families** (the paper's three terms, its ten-term pool, and all of rules/quadratic.lua, "
             "whose terms read twice the pool's distinct vectors and products with W):\n\n" + head + frows + "\n")
 
