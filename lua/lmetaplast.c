@@ -1007,19 +1007,26 @@ static void push_term_text(lua_State *L, const mpl_termset *ts, int i, mpl_forma
   luaL_pushresultsize(&b, n);
 }
 
-/* metaplast.terms("paper:F0,F9") -> list of {name, formula, latex, code, source, description,
- * native, theta0}. */
-static int l_terms(lua_State *L) {
+/* The term set and selection of the specification at argument 1, kept in two boxes on the stack
+ * (freed when the function returns or fails); fn names the function in messages. */
+static const mpl_selection *check_terms(lua_State *L, const char *fn, const mpl_termset **ts) {
   const char *spec = luaL_checkstring(L, 1);
   box *tb = newbox(L, release_termset);
   box *sb = newbox(L, release_selection);
   tb->p = mpl_termset_new();
   sb->p = calloc(1, sizeof(mpl_selection));
-  if (!tb->p || !sb->p) return luaL_error(L, "metaplast.terms: out of memory");
+  if (!tb->p || !sb->p) luaL_error(L, "%s: out of memory", fn);
   mpl_err err = {0};
-  if (mpl_terms_parse(spec, tb->p, sb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
-  const mpl_termset *ts = tb->p;
-  const mpl_selection *sel = sb->p;
+  if (mpl_terms_parse(spec, tb->p, sb->p, &err) < 0) luaL_error(L, "%s", err.msg);
+  *ts = tb->p;
+  return sb->p;
+}
+
+/* metaplast.terms("paper:F0,F9") -> list of {name, formula, latex, code, source, description,
+ * native, theta0}. */
+static int l_terms(lua_State *L) {
+  const mpl_termset *ts;
+  const mpl_selection *sel = check_terms(L, "metaplast.terms", &ts);
   lua_createtable(L, sel->n, 0);
   for (int k = 0; k < sel->n; k++) {
     int i = sel->which[k];
@@ -1051,17 +1058,11 @@ static int l_terms(lua_State *L) {
 /* metaplast.plan("rules/quadratic.lua") -> {terms, rank, rank_sums, wproducts, vectors, wmat,
  * natives}: what the terms compile to (mpl_termset_plan), the figures an episode's cost follows. */
 static int l_plan(lua_State *L) {
-  const char *spec = luaL_checkstring(L, 1);
-  box *tb = newbox(L, release_termset);
-  box *sb = newbox(L, release_selection);
-  tb->p = mpl_termset_new();
-  sb->p = calloc(1, sizeof(mpl_selection));
-  if (!tb->p || !sb->p) return luaL_error(L, "metaplast.plan: out of memory");
+  const mpl_termset *ts;
+  const mpl_selection *sel = check_terms(L, "metaplast.plan", &ts);
   mpl_err err = {0};
   mpl_plan_info pi;
-  const mpl_selection *sel = sb->p;
-  if (mpl_terms_parse(spec, tb->p, sb->p, &err) < 0 || mpl_termset_plan(tb->p, sel->which, sel->n, &pi, &err) < 0)
-    return luaL_error(L, "%s", err.msg);
+  if (mpl_termset_plan(ts, sel->which, sel->n, &pi, &err) < 0) return luaL_error(L, "%s", err.msg);
   lua_createtable(L, 0, 7);
   const struct { const char *key; int v; } f[] = {{"terms", pi.terms}, {"rank", pi.rank}, {"rank_sums", pi.rank_sums},
                                                   {"wproducts", pi.wproducts}, {"vectors", pi.vectors},
