@@ -65,6 +65,14 @@ static void expect_status(const result *r, int want, const char *what) {
   }
 }
 
+/* Run `metaplast args`, which must succeed and print want. */
+static void expect_output(const char *args, const char *want) {
+  result r = cli("%s", args);
+  expect_status(&r, 0, args);
+  mpl_assert_contains(r.out, want);
+  result_free(&r);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(root, sizeof root, "%s", mpl_test_path("cli"));
@@ -171,12 +179,8 @@ static void test_gradcheck_steps8(void **state) {
 
 static void test_gradcheck(void **state) {
   (void)state;
-  result r = cli("gradcheck");
-  expect_status(&r, 0, "gradcheck");
-  mpl_assert_contains(r.out, "PASS");
-  result_free(&r);
-
-  r = cli("gradcheck --terms paper:F0,F9 --feedback fixed --seed 3");
+  expect_output("gradcheck", "PASS");
+  result r = cli("gradcheck --terms paper:F0,F9 --feedback fixed --seed 3");
   expect_status(&r, 0, "gradcheck --terms paper:F0,F9 --feedback fixed");
   mpl_assert_contains(r.out, "PASS");
   assert_null(strstr(r.out, "symmetric"));
@@ -262,11 +266,8 @@ static void test_search_and_report(void **state) {
  * the pool's line, which must stay the program's. */
 static void test_terms_plan(void **state) {
   (void)state;
-  result r = cli("terms paper:F0");
-  expect_status(&r, 0, "terms paper:F0");
-  mpl_assert_contains(r.out, "\n\ncompiled: 1 term; per layer and step, an update of rank 1, 0 products with W");
-  result_free(&r);
-  r = cli("terms paper");
+  expect_output("terms paper:F0", "\n\ncompiled: 1 term; per layer and step, an update of rank 1, 0 products with W");
+  result r = cli("terms paper");
   expect_status(&r, 0, "terms paper");
   const char *last = strstr(r.out, "\n\ncompiled: ");
   assert_non_null(last);
