@@ -191,7 +191,7 @@ static void test_known_ranks(void **state) {
 }
 
 /* mpl_termset_plan describes the compiled plan: for rules written for a known plan, and for
- * quadratic.lua and the pool against the rule itself. */
+ * quadratic.lua against the compiled rule. */
 static void test_plan_info(void **state) {
   fixture *f = *state;
   static const struct { const char *lua; mpl_plan_info want; } rules[] = {

@@ -116,9 +116,9 @@ MPL_API int mpl_termset_find(const mpl_termset *ts, const char *name);
  * plan per layer: shared vector values (signals, elementwise functions, products with W), an
  * update omega W plus `rank` rank-1 matrices (pieces that share a vector are summed into one,
  * the shared vectors a minimum vertex cover), and dense native terms. An episode's extra cost
- * over FA grows with rank and wproducts (each about a pass over W per step, forward and
- * reverse), not with the number of terms: 44 terms that read few distinct vectors cost less
- * than 5 that read many (bench/README.md). */
+ * over FA grows with rank - rank_sums and with wproducts (each a few passes over W per step,
+ * forward and reverse), not with the number of terms: ten terms of rules/quadratic.lua cost
+ * 587-847 M instructions per episode depending on which (results/bench/extra.md). */
 typedef struct mpl_plan_info {
   int terms;     /* terms compiled */
   int rank;      /* rank-1 matrices in each layer's update at each step */
