@@ -206,7 +206,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->slot = ep->rowlists + 4 * (size_t)ep->L * ep->ng;
   ep->one_s = ep->one_r = -1;
   for (int g = 0; g < ep->ng; g++) { /* a ones vector's rows are summed, its products are G's sums */
-    if (ep->lazy && ep->rule->nodes[ep->rule->group_vec[g]].op == MPL_P_ONES) {
+    if (ep->lazy && mpl__rule_group_is_sum(ep->rule, g)) {
       ep->sums = 1;
       *(ep->rule->group_side[g] ? &ep->one_r : &ep->one_s) = g;
       ep->slot[g] = -1;

@@ -466,7 +466,7 @@ void mpl__rule_row_kinds(const mpl_rule *r, unsigned dead, int sums, char *kind_
   live_nodes(r, dead, live);
   for (int g = 0; g < r->n_groups; g++) {
     int vec = r->group_vec[g];
-    char own = sums && r->nodes[vec].op == MPL_P_ONES ? MPL_ROW_SUM : MPL_ROW_PRODUCT;
+    char own = sums && mpl__rule_group_is_sum(r, g) ? MPL_ROW_SUM : MPL_ROW_PRODUCT;
     char other = live[vec] ? MPL_ROW_PRODUCT : MPL_ROW_NONE;
     kind_p[g] = r->group_side[g] ? other : own;
     kind_q[g] = r->group_side[g] ? own : other;
@@ -646,6 +646,8 @@ int mpl__rule_has_wpre(const mpl_rule *r) {
   return 0;
 }
 
+int mpl__rule_group_is_sum(const mpl_rule *r, int g) { return r->nodes[r->group_vec[g]].op == MPL_P_ONES; }
+
 int mpl__rule_nrank1(const mpl_rule *r) {
   int k = 0;
   for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_P_GEMV || r->nodes[i].op == MPL_P_GEMVT;
@@ -661,14 +663,11 @@ int mpl_termset_plan(const mpl_termset *ts, const int *which, int n, mpl_plan_in
   mpl_rule *r;
   int rc = mpl__rule_compile(ts, which, n, &r, err);
   if (rc < 0) return rc;
+  /* the products as the engine counts them (mpl_episode's nwx): every W x or W^T x node but W pre */
   *info = (mpl_plan_info){.terms = r->n_terms, .rank = r->n_groups, .wmat = mpl__rule_has_wmat(r),
-                          .natives = r->n_natives};
-  for (int g = 0; g < r->n_groups; g++) info->rank_sums += r->nodes[r->group_vec[g]].op == MPL_P_ONES;
-  for (int i = 0; i < r->n_nodes; i++) {
-    const mpl_pnode *q = &r->nodes[i];
-    info->wproducts += (q->op == MPL_P_GEMV || q->op == MPL_P_GEMVT) && !is_wpre(r, q);
-    info->vectors += q->dim != MPL_DIM_ONE;
-  }
+                          .wproducts = mpl__rule_nrank1(r) - mpl__rule_has_wpre(r), .natives = r->n_natives};
+  for (int g = 0; g < r->n_groups; g++) info->rank_sums += mpl__rule_group_is_sum(r, g);
+  for (int i = 0; i < r->n_nodes; i++) info->vectors += r->nodes[i].dim != MPL_DIM_ONE;
   mpl__rule_free(r);
   return MPL_OK;
 }

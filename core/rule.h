@@ -189,6 +189,9 @@ MPL_INTERNAL void mpl__rankk_flush(mpl_rankk *acc, double *C);
 MPL_INTERNAL int mpl__rule_nrank1(const mpl_rule *r);
 /* 1 if the plan has the node W pre (whose value and adjoint mpl_layer_io's z and zbar can take). */
 MPL_INTERNAL int mpl__rule_has_wpre(const mpl_rule *r);
+/* 1 if group g shares a ones vector: its rows are a row or column sum, which the lazy engine keeps
+ * as running sums instead of passes over W. */
+MPL_INTERNAL int mpl__rule_group_is_sum(const mpl_rule *r, int g);
 
 /* The same as mpl__rule_vjp, but G is only read: dL/dW_new is acc's matrix over the base G
  * (eta (G + queued rows) on entry), and on return acc represents dL/dW_old: its scalar times
