@@ -229,6 +229,14 @@ static void test_zero_and_absurd_dims(void **state) {
   d[0] = 3, d[2] = 100000;
   f = idx_blob(IMG, 3, d, pix3, sizeof pix3);
   images_fail(&f, 0, MPL_EFORMAT, "dimension 2 (columns) is 100000, implausibly large");
+  /* every dimension bound, at the first value past it (4096 is the largest plausible side) */
+  d[0] = 3, d[1] = 4097, d[2] = 3;
+  f = idx_blob(IMG, 3, d, pix3, sizeof pix3);
+  images_fail(&f, 0, MPL_EFORMAT, "dimension 1 (rows) is 4097, implausibly large (at most 4096)");
+  images_fail(&f, 1, MPL_EFORMAT, "dimension 1 (rows) is 4097, implausibly large (at most 4096)");
+  d[1] = 2, d[2] = 4097;
+  f = idx_blob(IMG, 3, d, pix3, sizeof pix3);
+  images_fail(&f, 0, MPL_EFORMAT, "dimension 2 (columns) is 4097, implausibly large (at most 4096)");
   uint32_t n = 0;
   blob l = idx_blob(LAB, 1, &n, lab3, 0);
   labels_fail(&l, 0, MPL_EFORMAT, "dimension 0 (label count) is 0");

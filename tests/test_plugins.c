@@ -52,6 +52,8 @@ static void test_bad_descriptors(void **state) {
   expect_refused(plugin("broken_noentry"), MPL_EPLUGIN, "no entry symbol mpl_plugin_entry", "not a metaplast plugin");
   expect_refused(plugin("broken_nulldesc"), MPL_EPLUGIN, "broken_nulldesc.so", "returned NULL");
   expect_refused(plugin("broken_abi"), MPL_EABI, "built for ABI 99.0", "this metaplast has ABI 1.");
+  /* an older major is refused as firmly as a newer one (built for 0.7 here, the major before 1) */
+  expect_refused(plugin("broken_abi_old"), MPL_EABI, "built for ABI 0.7", "this metaplast has ABI 1.");
   expect_refused(plugin("broken_small"), MPL_EABI, "descriptor of 16 bytes", "smaller");
 }
 
