@@ -332,6 +332,30 @@ static void cli_trials(void **state) {
   mpl_assert_contains(se, "trials 2/2 done, 0 running  episodes 60/60");
   assert_null(strstr(se, "episode 1/"));   /* the single-search progress line */
   free(so), free(se);
+  /* the command's summaries against its two trials' own files: every episode's mean accuracy
+   * and loss, each term's mean theta and survival count */
+  char *sum = mpl_test_read_in(out, "summary.csv"), *terms = mpl_test_read_in(out, "terms.csv"), *logs[2], *tsv[2];
+  for (int t = 0; t < 2; t++) {
+    char sub[64];
+    snprintf(sub, sizeof sub, "trial-%03d/log.csv", t + 1);
+    logs[t] = mpl_test_read_in(out, sub);
+    snprintf(sub, sizeof sub, "trial-%03d/theta.tsv", t + 1);
+    tsv[t] = mpl_test_read_in(out, sub);
+  }
+  for (int ep = 1; ep <= 30; ep++) {
+    mpl_assert_close(csv_num(sum, ep, "accuracy_mean"), (csv_num(logs[0], ep, "accuracy") + csv_num(logs[1], ep, "accuracy")) / 2,
+                     1e-12, 1e-15);
+    mpl_assert_close(csv_num(sum, ep, "loss_mean"), (csv_num(logs[0], ep, "loss") + csv_num(logs[1], ep, "loss")) / 2, 1e-12,
+                     1e-15);
+  }
+  const char *tn[2] = {"F0", "F9"};
+  for (int i = 0; i < 2; i++) {
+    double a = tsv_theta(tsv[0], tn[i]), b = tsv_theta(tsv[1], tn[i]);
+    mpl_assert_close(csv_num(terms, i + 1, "theta_mean"), (a + b) / 2, 1e-12, 1e-18);
+    assert_int_equal((int)csv_num(terms, i + 1, "survived"), (a != 0) + (b != 0));
+  }
+  free(sum), free(terms);
+  for (int t = 0; t < 2; t++) free(logs[t]), free(tsv[t]);
   /* --lambda-path: the printed table, and the path figure when gnuplot is installed */
   char lp[4200], fig[4300];
   snprintf(lp, sizeof lp, "%s", tmpdir("cli-path"));
