@@ -13,6 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
+#include <gsl/gsl_rng.h>
+
+#include "metaplast/data.h"
+#include "metaplast/net.h"
 #include "metaplast/optim.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
@@ -710,7 +716,20 @@ static void test_bad_configs(void **state) {
   }
 }
 
-/* A short search on Fashion-MNIST with the default network. */
+/* docs/method.md (deviation 6): episode e's task and weights come from one mt19937 stream seeded
+ * with the splitmix64 hash of (seed, task, e); written out from that description. */
+static unsigned long splitmix_seed(unsigned long seed, unsigned long stream, unsigned long episode) {
+  uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)stream * 0xD1B54A32D192ED03ull ^
+               ((uint64_t)episode + 1) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (unsigned long)(z ^ (z >> 31));
+}
+
+/* A short search on Fashion-MNIST with the default network. Each episode's logged query loss and
+ * accuracy equal the episode run through the public API on the task and weights drawn as
+ * documented (M K = 250 online steps at the logged theta), and the first step is Adam's first
+ * step, lr g / (|g| + eps) (clip_rms starts with the second step). */
 static void test_fashion_mnist(void **state) {
   (void)state;
   struct stat st;
@@ -728,19 +747,52 @@ static void test_fashion_mnist(void **state) {
   mpl_search_result r;
   run_ok(&c, &r);
   assert_int_equal(r.failures, 0);
-  for (int e = 0; e < 5; e++) {
-    assert_true(r.accuracy[e] >= 0 && r.accuracy[e] <= 1);
-    assert_true(isfinite(r.loss[e]));
-  }
-  assert_true(r.theta[0] != 1e-3 && isfinite(r.theta[0]));
   char *log = mpl_test_read_in(d, "log.csv"), *cfg = mpl_test_read_in(d, "config.txt");
   assert_int_equal(count_lines(log), 1 + 5);
-  for (int e = 1; e <= 5; e++) {
-    double a = csv_number(log, e, "accuracy");
-    assert_true(a >= 0 && a <= 1);
-  }
   mpl_assert_contains(cfg, "data = fashion-mnist\n");
   mpl_assert_contains(cfg, "network = 784-170-130-100-70-10\n");
+  /* the first meta-step */
+  double g1 = csv_number(log, 1, "grad_F0");
+  mpl_assert_close(csv_number(log, 1, "theta_F0"), 1e-3, 0, 0);
+  mpl_assert_close(csv_number(log, 2, "theta_F0"), 1e-3 - 1e-3 * g1 / (fabs(g1) + 1e-8), 1e-15, 0);
+  /* the episodes through the API */
+  mpl_err err = {0};
+  mpl_dataset *ds = NULL;
+  if (mpl_dataset_open("fashion-mnist", 0, &ds, &err) < 0) fail_msg("%s", err.msg);
+  mpl_termset *ts = mpl_termset_new();
+  mpl_selection sel;
+  if (mpl_terms_parse("paper:F0", ts, &sel, &err) < 0) fail_msg("%s", err.msg);
+  mpl_net_cfg net = {.n_layers = 5, .sizes = {784, 170, 130, 100, 70, 10}, .beta = 10, .feedback = MPL_FB_FIXED};
+  mpl_episode *ep = NULL;
+  if (mpl_episode_new(&net, ts, sel.which, 1, &ep, &err) < 0) fail_msg("%s", err.msg);
+  mpl_task task;
+  assert_int_equal(mpl_task_init(&task, &c.task, &err), MPL_OK);
+  int nt = c.task.m * c.task.k, nq = c.task.m * c.task.q;
+  assert_int_equal(nt, 250);
+  double *tx = malloc((size_t)nt * 784 * sizeof *tx), *qx = malloc((size_t)nq * 784 * sizeof *qx);
+  int *ty = malloc((size_t)nt * sizeof *ty), *qy = malloc((size_t)nq * sizeof *qy);
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+  for (int e = 0; e < 5; e++) {
+    gsl_rng_set(rng, splitmix_seed(c.seed, 0, (unsigned long)e));
+    assert_int_equal(mpl_task_sample(ds, &c.task, rng, &task, &err), MPL_OK);
+    mpl_episode_init_weights(ep, rng);
+    mpl_task_gather(ds, &task, tx, ty, qx, qy);
+    double theta = csv_number(log, e + 1, "theta_F0"), g;
+    mpl_episode_stats es;
+    if (mpl_episode_run(ep, &theta, tx, ty, nt, qx, qy, nq, &es, &g, &err) < 0) fail_msg("%s", err.msg);
+    mpl_assert_close(csv_number(log, e + 1, "loss"), es.loss, 0, 0);
+    mpl_assert_close(csv_number(log, e + 1, "accuracy"), es.accuracy, 0, 0);
+    mpl_assert_close(csv_number(log, e + 1, "grad_F0"), g, 0, 0);
+    mpl_assert_close(r.accuracy[e], es.accuracy, 0, 0);
+    mpl_assert_close(r.loss[e], es.loss, 0, 0);
+  }
+  gsl_rng_free(rng);
+  free(tx), free(qx), free(ty), free(qy);
+  mpl_task_free(&task);
+  mpl_episode_free(ep);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+  mpl_dataset_free(ds);
   free(log), free(cfg);
   mpl_search_result_free(&r);
 }
