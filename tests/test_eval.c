@@ -259,6 +259,7 @@ static void test_diverged(void **state) {
     double sum = 0;
     for (int t = 0; t < 4; t++) sum += res.acc[m][t];
     mpl_assert_close(res.mean[m], sum / 4, 1e-15, 0);
+    assert_true(res.mean[m] >= 0 && res.mean[m] <= 1);
   }
   mpl_eval_result_free(&res);
 }

@@ -785,7 +785,9 @@ static void test_fashion_mnist(void **state) {
     mpl_assert_close(csv_number(log, e + 1, "grad_F0"), g, 0, 0);
     mpl_assert_close(r.accuracy[e], es.accuracy, 0, 0);
     mpl_assert_close(r.loss[e], es.loss, 0, 0);
+    assert_true(es.accuracy >= 0 && es.accuracy <= 1 && isfinite(es.loss)); /* and sane */
   }
+  assert_true(r.theta[0] != 1e-3 && isfinite(r.theta[0]));
   gsl_rng_free(rng);
   free(tx), free(qx), free(ty), free(qy);
   mpl_task_free(&task);
