@@ -194,6 +194,31 @@ static void plot_trials_svg(void **state) {
   mpl_assert_contains(gp, "moving average over the last 5 episodes");
   assert_null(strstr(gp, ".png'"));
   free(gp);
+  /* the band's numbers: fig-data-1.dat's accuracy_lo_ma and accuracy_hi_ma are the trailing
+   * 5-episode averages of summary.csv's accuracy_lo and accuracy_hi, its accuracy the mean */
+  char *dat = read_in(prefix, "data-1.dat"), *sum = read_in(trials_dir, "/summary.csv");
+  mpl_assert_contains(dat, "episode accuracy accuracy_ma loss loss_ma accuracy_lo_ma accuracy_hi_ma ");
+  const char *p = strchr(dat, '\n') + 1, *q = strchr(sum, '\n') + 1;
+  double lo[64], hi[64];
+  int rows = 0;
+  for (; *p && *q && rows < 64; rows++) {
+    int ep, e2, n;
+    double acc, ma, loss, lma, blo, bhi, mean, slo, shi;
+    assert_int_equal(sscanf(p, "%d %lf %lf %lf %lf %lf %lf", &ep, &acc, &ma, &loss, &lma, &blo, &bhi), 7);
+    assert_int_equal(sscanf(q, "%d,%d,%lf,%lf,%lf", &e2, &n, &mean, &slo, &shi), 5);
+    assert_int_equal(ep, rows + 1);
+    assert_int_equal(e2, rows + 1);
+    lo[rows] = slo, hi[rows] = shi;
+    double sl = 0, sh = 0;
+    int k = 0;
+    for (int j = rows - 4 < 0 ? 0 : rows - 4; j <= rows; j++) sl += lo[j], sh += hi[j], k++;
+    mpl_assert_close(acc, mean, 1e-9, 1e-12);
+    mpl_assert_close(blo, sl / k, 1e-9, 1e-12);
+    mpl_assert_close(bhi, sh / k, 1e-9, 1e-12);
+    p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1;
+  }
+  assert_true(rows >= 5);
+  free(dat), free(sum);
 }
 
 /* Several runs: one figure per quantity, the legend naming each run. */
