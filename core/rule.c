@@ -13,6 +13,7 @@
 #include "metaplast/plugin.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,21 @@
 
 typedef struct plist { mpl_piece *p; int n, cap; } plist;
 
+/* The work one term may take to compile. Lowering multiplies out products of sums and walks a
+ * shared subexpression once per use, so a term of a few dozen nodes can expand exponentially
+ * ((a + b) * (c + d) * ... , x = x + x repeated); rule files may come from others. Units: a
+ * lower or emit call, a plan node looked up (plus 1 per 64 nodes scanned), 8 per piece. The
+ * shipped terms take at most a few thousand; the budget bounds one term to well under a second
+ * and a few tens of MB. */
+#define MAX_WORK (1L << 20)
+
 typedef struct compiler {
   mpl_rule *r;
   int cap_nodes;
   const char *term;   /* name of the term being compiled, for messages */
   mpl_err *err;
   int failed;
+  long work;          /* spent on the current term */
 } compiler;
 
 static int fail(compiler *C, int code, const char *what) {
@@ -35,9 +45,19 @@ static int fail(compiler *C, int code, const char *what) {
   return -1;
 }
 
+/* Charge units of work to the current term; -1 (failed) once it has spent MAX_WORK. */
+static int spend(compiler *C, long units) {
+  if (C->failed) return -1;
+  if ((C->work += units) <= MAX_WORK) return 0;
+  char msg[256];
+  snprintf(msg, sizeof msg, "too large to compile: multiplying out its products of sums and repeated "
+           "subexpressions takes more than %ld steps (write it with fewer factors, or as a native term)", MAX_WORK);
+  return fail(C, MPL_EUNSUPPORTED, msg);
+}
+
 static int pnode(compiler *C, mpl_pop op, mpl_dim dim, int a, int b, int arg, double num) {
   mpl_rule *r = C->r;
-  if (C->failed) return -1;
+  if (spend(C, 1 + r->n_nodes / 64) < 0) return -1;
   for (int i = 0; i < r->n_nodes; i++) { /* common subexpressions: one node */
     const mpl_pnode *q = &r->nodes[i];
     if (q->op == op && q->dim == dim && q->a == a && q->b == b && q->arg == arg &&
@@ -100,7 +120,7 @@ static int smul(compiler *C, int s1, int s2) {
 }
 
 static int push(compiler *C, plist *L, mpl_piece p) {
-  if (C->failed) return -1;
+  if (spend(C, 8) < 0) return -1;
   if (L->n == L->cap) {
     int cap = L->cap ? 2 * L->cap : 8;
     mpl_piece *q = realloc(L->p, (size_t)cap * sizeof *q);
@@ -188,7 +208,7 @@ static int emit_matmul(compiler *C, const mpl_expr *e) {
 
 /* Plan node for a scalar or vector expression (row vectors are stored as vectors). */
 static int emit(compiler *C, const mpl_expr *e) {
-  if (C->failed) return -1;
+  if (spend(C, 1) < 0) return -1;
   mpl_dim d = e->rows != MPL_DIM_ONE ? e->rows : e->cols;
   switch (e->op) {
   case MPL_OP_SIG: return pnode(C, MPL_P_SIG, d, -1, -1, e->sig, 0);
@@ -298,7 +318,7 @@ static int lower_binary(compiler *C, const mpl_expr *e, plist *L) {
 
 /* Pieces of a matrix expression (both dimensions > 1). */
 static int lower(compiler *C, const mpl_expr *e, plist *L) {
-  if (C->failed) return -1;
+  if (spend(C, 1) < 0) return -1;
   switch (e->op) {
   case MPL_OP_SIG: return push(C, L, (mpl_piece){.wmat = 1, .u = -1, .v = -1, .s = -1, .c = 1});
   case MPL_OP_T: {
@@ -548,6 +568,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
     int idx = which ? which[t] : t;
     plist L = {0};
     C.term = mpl_termset_name(ts, idx);
+    C.work = 0;
     if (ts->terms[idx].native) {
       r->native_term[r->n_natives] = t;
       r->natives[r->n_natives++] = ts->terms[idx].native;

@@ -6,7 +6,9 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <lualib.h>
 
 #include "internal.h"
+#include "metaplast/terms.h"
 #include "rule.h"
 
 #ifndef MPL_RULES_INSTALL_DIR
@@ -37,6 +40,8 @@
 #define MAX_OPS 100000               /* expression operations (builder calls) */
 #define MAX_NODES 10000              /* new IR nodes */
 #define MAX_DEPTH 256                /* nesting of one expression */
+#define MAX_SIZE 100000L             /* operations of one expression written out as a tree (shared
+                                      * subexpressions counted each time: x = x + x doubles it) */
 #define MAX_TERMS 4096               /* terms per file */
 #define MAX_NAME 63                  /* characters in a term name */
 #define MAX_FILE ((long)4 << 20)     /* bytes of a rule file */
@@ -44,6 +49,16 @@
 #define EXPR_MT "metaplast.expr"
 
 /* {====== The sandbox ====== */
+
+/* The caller's stop flag (mpl_terms_set_stop): loads in every thread poll it. */
+static _Atomic(volatile sig_atomic_t *) stop_flag;
+
+void mpl_terms_set_stop(volatile sig_atomic_t *flag) { atomic_store(&stop_flag, flag); }
+
+static int stop_requested(void) {
+  volatile sig_atomic_t *f = atomic_load_explicit(&stop_flag, memory_order_relaxed);
+  return f && *f;
+}
 
 typedef struct sandbox {
   mpl_termset *ts;
@@ -121,16 +136,19 @@ static int error_at(lua_State *L, int line, int code, const char *fmt, ...) {
 
 #define error_here(L, code, ...) error_at(L, cur_line(L), code, __VA_ARGS__)
 
-/* The instruction and time budgets. Once exhausted, the hook fires at every instruction, so
- * that a script catching the error with pcall is stopped again at its next instruction. */
+/* The instruction and time budgets, and the caller's stop flag. Once exhausted, the hook fires at
+ * every instruction, so that a script catching the error with pcall is stopped again at its next
+ * instruction. Lua runs an error's message handler with hooks off when the error is raised from
+ * a hook, so the sandbox's xpcall (safe_xpcall) never lets Lua call a handler itself. */
 static void hook(lua_State *L, lua_Debug *ar) {
   sandbox *S = box(L);
   (void)ar;
   if (!S->limit[0]) {
-    const char *what = ++S->steps > MAX_STEPS / HOOK_EVERY ? "its budget of 10000000 instructions (an endless loop?)"
-                       : S->steps % 10 == 0 && now() - S->t0 > MAX_SECONDS ? "its time budget of 2 s" : NULL;
+    const char *what = stop_requested() ? "was interrupted (a stop signal arrived during its load)"
+                       : ++S->steps > MAX_STEPS / HOOK_EVERY ? "exceeds its budget of 10000000 instructions (an endless loop?)"
+                       : S->steps % 10 == 0 && now() - S->t0 > MAX_SECONDS ? "exceeds its time budget of 2 s" : NULL;
     if (!what) return;
-    snprintf(S->limit, sizeof S->limit, "%s:%d: rule file exceeds %s", S->chunk, cur_line(L), what);
+    snprintf(S->limit, sizeof S->limit, "%s:%d: rule file %s", S->chunk, cur_line(L), what);
     lua_sethook(L, hook, LUA_MASKCOUNT, 1);
   }
   lua_pushstring(L, S->limit); /* report() gives this message whatever the script does with it */
@@ -148,13 +166,15 @@ typedef struct lexpr {
   mpl_expr *e;
   int line;   /* line of the operation that built it (0: a leaf) */
   int depth;  /* nesting */
+  long size;  /* operations and leaves of the expression written out as a tree (<= MAX_SIZE) */
 } lexpr;
 
-static lexpr *push_lexpr(lua_State *L, mpl_expr *e, int line, int depth) {
+static lexpr *push_lexpr(lua_State *L, mpl_expr *e, int line, int depth, long size) {
   lexpr *x = lua_newuserdatauv(L, sizeof *x, 1);
   x->e = e;
   x->line = line;
   x->depth = depth;
+  x->size = size;
   luaL_setmetatable(L, EXPR_MT);
   return x;
 }
@@ -170,11 +190,14 @@ static const char *poison_msg(lua_State *L, int i) {
 }
 
 /* Push the result of a builder: the node, or a poisoned expression with the set's error. */
-static int push_built(lua_State *L, sandbox *S, mpl_expr *e, int depth) {
+static int push_built(lua_State *L, sandbox *S, mpl_expr *e, int depth, long size) {
   if (depth > MAX_DEPTH) return error_here(L, MPL_EINVAL, "expression nested deeper than %d operations", MAX_DEPTH);
+  if (size > MAX_SIZE) /* printing, storing and compiling it would take that long */
+    return error_here(L, MPL_EINVAL, "expression larger than %ld operations when written out (a subexpression "
+                      "used twice counts twice: x = x + x doubles x)", MAX_SIZE);
   if (S->ts->n_nodes - S->nodes0 > MAX_NODES)
     return error_here(L, MPL_EINVAL, "rule file builds more than %d expression nodes", MAX_NODES);
-  push_lexpr(L, e, cur_line(L), depth);
+  push_lexpr(L, e, cur_line(L), depth, size);
   if (!e) {
     const char *m = mpl_termset_error(S->ts);
     lua_pushstring(L, m ? m : "out of memory");
@@ -228,14 +251,17 @@ static void check_operand(lua_State *L, const op_info *op, int i) {
         luaL_typename(L, i));
 }
 
-/* Argument i as a node (a number becomes a 1x1 constant); its depth goes into *depth. */
-static mpl_expr *operand(lua_State *L, sandbox *S, int i, int *depth) {
+/* Argument i as a node (a number becomes a 1x1 constant); its depth goes into *depth, its size
+ * is added to *size. */
+static mpl_expr *operand(lua_State *L, sandbox *S, int i, int *depth, long *size) {
   lexpr *x = to_lexpr(L, i);
   if (x) {
     if (x->depth > *depth) *depth = x->depth;
+    *size += x->size; /* each <= MAX_SIZE, at most a few operands: no overflow */
     return x->e;
   }
   if (*depth < 1) *depth = 1;
+  *size += 1;
   return mpl_num(S->ts, lua_tonumber(L, i));
 }
 
@@ -255,10 +281,14 @@ static int run_op(lua_State *L, sandbox *S, const op_info *op, int n) {
   if ((S->ops += n > 1 ? n - 1 : 1) > MAX_OPS)
     return error_here(L, MPL_EINVAL, "rule file performs more than %d expression operations", MAX_OPS);
   int depth = 0;
-  mpl_expr *e = operand(L, S, 1, &depth);
+  long size = n > 1 ? n - 1 : 1;
+  mpl_expr *e = operand(L, S, 1, &depth, &size);
   if (op->arity == 1) e = apply1(S, op, e);
-  for (int i = 2; i <= n && e; i++) e = op->f2(S->ts, e, operand(L, S, i, &depth));
-  return push_built(L, S, e, depth + (n > 1 ? n - 1 : 1));
+  for (int i = 2; i <= n && e; i++) {
+    e = op->f2(S->ts, e, operand(L, S, i, &depth, &size));
+    if (size > MAX_SIZE) break; /* matmul(x, x, x, ...): push_built reports it */
+  }
+  return push_built(L, S, e, depth + (n > 1 ? n - 1 : 1), size);
 }
 
 /* Global formula functions: upvalue 1 is the op's index. */
@@ -366,7 +396,7 @@ static int push_leaf(lua_State *L, sandbox *S, int k) {
   mpl_expr *e = k < MPL_SIG_COUNT ? mpl_sig(S->ts, (mpl_signal)k)
                                   : mpl_ones(S->ts, k == MPL_SIG_COUNT ? MPL_DIM_PRE : MPL_DIM_POST);
   if (!e) return error_here(L, MPL_ENOMEM, "out of memory");
-  push_lexpr(L, e, 0, 1);
+  push_lexpr(L, e, 0, 1, 1);
   return 1;
 }
 
@@ -430,6 +460,32 @@ static int safe_rep(lua_State *L) {
   return 1;
 }
 
+/* xpcall(f, msgh, ...): f runs protected; on an error, msgh(message) runs after the error has
+ * unwound, as an ordinary call under the budgets. Lua's own xpcall calls msgh where the error is
+ * raised, and for an error raised by the budget hook that is inside the hook, with hooks off: a
+ * handler that loops or recurses forever would never be stopped. An exhausted budget, the stop
+ * flag and a memory error are not handed to msgh: they end the load. The handler also sees no
+ * stack to walk (debug is absent), so nothing else differs. */
+static int safe_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_rotate(L, 2, -1); /* f, args..., msgh */
+  lua_insert(L, 1);     /* msgh, f, args... */
+  int st = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+  sandbox *S = box(L);
+  if (st == LUA_OK) {
+    lua_pushboolean(L, 1);
+    lua_replace(L, 1);
+    return lua_gettop(L);
+  }
+  if (S->limit[0] || st == LUA_ERRMEM) return lua_error(L); /* msgh, error */
+  st = lua_pcall(L, 1, 1, 0); /* msgh(error) */
+  if (st != LUA_OK && (S->limit[0] || st == LUA_ERRMEM)) return lua_error(L);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /* __index of the library tables: what the sandbox leaves out is named as such. */
 static int lib_missing(lua_State *L) {
   return error_here(L, MPL_EINVAL, "'%s.%s' is not available in rule files (sandbox: docs/rules.md)",
@@ -455,7 +511,7 @@ static void copy_fields(lua_State *L, int src, const char *lib, const char *cons
 
 static void open_libs(lua_State *L, int B) {
   static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
-                                     "tostring", "type", "xpcall", "_VERSION", NULL};
+                                     "tostring", "type", "_VERSION", NULL};
   static const char *const str[] = {"byte", "char", "format", "len", "lower", "reverse", "sub", "upper", NULL};
   static const char *const tab[] = {"concat", "insert", "pack", "remove", "sort", "unpack", NULL};
   static const char *const math[] = {"abs", "acos", "asin", "atan", "ceil", "cos", "exp", "floor", "fmod", "huge",
@@ -466,6 +522,8 @@ static void open_libs(lua_State *L, int B) {
     lua_getfield(L, -1, base[i]);
     lua_setfield(L, B, base[i]);
   }
+  lua_pushcfunction(L, safe_xpcall);
+  lua_setfield(L, B, "xpcall");
   luaL_requiref(L, "string", luaopen_string, 0);
   copy_fields(L, -1, "string", str);
   lua_getfield(L, -2, "rep");

@@ -11,6 +11,7 @@
 
 #include "metaplast/plot.h"
 #include "metaplast/search.h"
+#include "metaplast/terms.h"
 #include "metaplast/trials.h"
 
 #include "cli.h"
@@ -287,6 +288,7 @@ static int search(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   c.stop = &stop_signal;
+  mpl_terms_set_stop(&stop_signal);   /* a rule file being loaded stops too (issue 23) */
   if (multi.trials || multi.lambda_path) {
     int mrc = run_multi(&c);
     free(cmd);

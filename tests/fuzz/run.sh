@@ -26,9 +26,10 @@ for t in $targets; do
   before=$(ls "$here/crashes/$t" | wc -l)
   # Leaks are crashes too; a rule file that loops is a timeout (the sandbox must stop it first).
   quiet=; [ "$t" = args ] && quiet=-close_fd_mask=2 # its refusals are printed
+  seeds=; [ "$t" = rules ] && seeds="$top/tests/hostile" # the hostile rule files seed the rules fuzzer
   ASAN_OPTIONS=detect_leaks=1 TMPDIR="$build" "$build/tests/fuzz/fuzz_$t" $quiet -max_total_time="$secs" -timeout=10 \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$here/crashes/$t/" \
-    "$build/corpus/$t" "$here/corpus/$t" >"$build/fuzz_$t.log" 2>&1 || true
+    "$build/corpus/$t" "$here/corpus/$t" $seeds >"$build/fuzz_$t.log" 2>&1 || true
   after=$(ls "$here/crashes/$t" | wc -l)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz_$t.log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$build/fuzz_$t.log" | tail -1)

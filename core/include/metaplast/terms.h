@@ -3,6 +3,8 @@
 #ifndef METAPLAST_TERMS_H
 #define METAPLAST_TERMS_H
 
+#include <signal.h>
+
 #include "metaplast/expr.h"
 #include "metaplast/status.h"
 
@@ -45,6 +47,12 @@ MPL_API int mpl_selection_set_init(mpl_selection *sel, const mpl_termset *ts, co
 MPL_API int mpl_selection_set_sign(mpl_selection *sel, const mpl_termset *ts, const char *spec, mpl_err *err);
 
 MPL_API void mpl_selection_free(mpl_selection *sel);
+
+/* A stop flag for loading term sources, e.g. the one a SIGINT/SIGTERM handler sets: while
+ * *flag is non-zero, a rule file being loaded stops at its next Lua instruction and the load
+ * fails with "FILE:LINE: rule file was interrupted ...". Process-wide (loads in every thread
+ * poll it); NULL, the default, turns it off. `metaplast search` passes its signal flag here. */
+MPL_API void mpl_terms_set_stop(volatile sig_atomic_t *flag);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,2 @@
+-- expect: is built in and cannot be assigned
+xpcall = function() while true do end end

@@ -1,0 +1,2 @@
+-- expect: 'collectgarbage' is not available in rule files
+collectgarbage("stop")

@@ -1,0 +1,2 @@
+-- expect: 'coroutine' is not available in rule files
+local c = _ENV["corou" .. "tine"]

@@ -1,0 +1,2 @@
+-- expect: xxxxxxxxxxxxxxxx
+error(string.rep("x", 4e6))

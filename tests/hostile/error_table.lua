@@ -1,0 +1,2 @@
+-- expect: raised an error that is not a message but a table
+error({})

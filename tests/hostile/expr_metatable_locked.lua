@@ -1,0 +1,2 @@
+-- expect: expressions cannot be modified
+pre.__gc = function() while true do end end

@@ -1,0 +1,2 @@
+-- expect: invalid conversion
+local s = string.format("%0999999d", 1)

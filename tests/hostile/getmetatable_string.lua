@@ -1,0 +1,2 @@
+-- expect: 'getmetatable' is not available in rule files
+getmetatable("").__index = {}

@@ -1,0 +1,2 @@
+-- expect: exceeds its budget of 10000000 instructions
+::top:: goto top

@@ -1,0 +1,2 @@
+-- expect: 'load' is not available in rule files
+load("os.exit(3)")()

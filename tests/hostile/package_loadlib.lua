@@ -1,0 +1,2 @@
+-- expect: 'package' is not available in rule files
+package.loadlib("libc.so.6", "system")

@@ -1,0 +1,2 @@
+-- expect: 'rawset' is not available in rule files
+rawset(_ENV, "pcall", nil)

@@ -1,0 +1,2 @@
+-- expect: string.rep: result too large
+local s = string.rep("x", 1e12)

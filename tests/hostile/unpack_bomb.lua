@@ -1,0 +1,2 @@
+-- expect: too many results to unpack
+local n = select("#", table.unpack({}, 1, 1e8))

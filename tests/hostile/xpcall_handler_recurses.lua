@@ -1,0 +1,3 @@
+-- expect: exceeds its
+local function h(e) return h(e) .. "" end
+xpcall(error, h)
