@@ -24,6 +24,20 @@ static const char *const libraries[] = {
 };
 #define N_LIBRARIES ((int)(sizeof libraries / sizeof *libraries))
 
+/* The relative errors mpl_gradcheck reports are the ones check.h defines:
+ * |g - fd| / max(|g|, |fd|, 1e-4 max_r |g_r|), and worst is their maximum. */
+static void check_rel(const mpl_gradcheck_result *r) {
+  double gmax = 0, worst = 0;
+  for (int i = 0; i < r->n; i++) gmax = fmax(gmax, fabs(r->grad[i]));
+  for (int i = 0; i < r->n; i++) {
+    double den = fmax(fmax(fabs(r->grad[i]), fabs(r->fd[i])), 1e-4 * gmax);
+    double rel = den > 0 ? fabs(r->grad[i] - r->fd[i]) / den : 0;
+    mpl_assert_close(r->rel[i], rel, 1e-12, 1e-300);
+    worst = fmax(worst, rel);
+  }
+  mpl_assert_close(r->worst, worst, 1e-12, 1e-300);
+}
+
 /* mpl_gradcheck on F0 + every term of lib; a term passes at one of a few steps (relative error
  * below TOL, or an absolute one below 1e-9, the rounding floor of the finite differences). A
  * draw (weights, data, theta) whose inner loop diverges, or nearly (a gradient above 1e3), checks
@@ -76,6 +90,7 @@ static void gradcheck_library(const char *lib, mpl_feedback fb, unsigned long se
     if (rc < 0) fail_msg("gradcheck %s, seed %lu: %s", spec, seed, err.msg);
     if (!(isfinite(r.loss) && r.loss > 0)) fail_msg("gradcheck %s: loss %g", spec, r.loss);
     all = 1;
+    check_rel(&r);
     for (int i = 0; i < n; i++) {
       if (!isfinite(r.grad[i])) fail_msg("%s: gradient of %s is %g", spec, mpl_termset_name(ts, sel.which[i]), r.grad[i]);
       best[i] = fmin(best[i], r.rel[i]);
@@ -131,11 +146,39 @@ static void test_check_each_term(void **state) {
   assert_true(total >= 10 + 44); /* the paper pool and quadratic.lua at least */
 }
 
+/* The checks see a wrong derivative: broken_native's vjp forgets the adjoint of pre (the test
+ * plugin's deliberate bug), which both the meta-gradient check and the per-term check report. */
+static void test_wrong_vjp_caught(void **state) {
+  (void)state;
+  char spec[4096];
+  snprintf(spec, sizeof spec, "paper:F0;%s/broken_native.so", MPL_TEST_PLUGIN_DIR);
+  mpl_termset *ts = mpl_termset_new();
+  mpl_selection sel;
+  mpl_err err = {0};
+  if (mpl_terms_parse(spec, ts, &sel, &err) < 0) fail_msg("%s: %s", spec, err.msg);
+  assert_int_equal(sel.n, 2);
+  mpl_gradcheck_cfg cfg;
+  mpl_gradcheck_defaults(&cfg);
+  cfg.theta_scale = 0.05; /* the wrong term must weigh on the trajectory */
+  mpl_gradcheck_result r;
+  if (mpl_gradcheck(&cfg, ts, sel.which, sel.n, &r, &err) < 0) fail_msg("%s", err.msg);
+  check_rel(&r);
+  if (!(r.worst > 1e-4)) fail_msg("mpl_gradcheck: worst relative error %.2e with a wrong vjp", r.worst);
+  mpl_gradcheck_result_free(&r);
+  double rel[2];
+  assert_int_equal(mpl_check_terms(ts, sel.which, sel.n, 3, 5, rel, &err), MPL_OK);
+  assert_true(rel[0] < 1e-6);
+  if (!(rel[1] > 1e-2)) fail_msg("mpl_check_terms: relative error %.2e with a wrong vjp", rel[1]);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gradcheck_fixed),
       cmocka_unit_test(test_gradcheck_symmetric),
       cmocka_unit_test(test_check_each_term),
+      cmocka_unit_test(test_wrong_vjp_caught),
   };
   return cmocka_run_group_tests_name("libraries", tests, NULL, NULL);
 }

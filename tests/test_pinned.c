@@ -154,6 +154,50 @@ static void test_tiny_episode(void **state) {
   mpl_termset_free(ts);
 }
 
+/* A tiny episode with the given last-layer weights (scaled), F0 at theta, n training steps. */
+static mpl_episode *tiny_with(mpl_termset *ts, const int *which, double w3_scale, int zero_w3) {
+  mpl_net_cfg cfg = {.n_layers = TL, .beta = 10, .feedback = MPL_FB_FIXED};
+  for (int l = 0; l <= TL; l++) cfg.sizes[l] = TN[l];
+  mpl_episode *ep = NULL;
+  mpl_err err = {0};
+  if (mpl_episode_new(&cfg, ts, which, 1, &ep, &err) < 0) fail_msg("%s", err.msg);
+  for (int l = 1; l <= TL; l++) {
+    double *W = mpl_episode_weights(ep, l);
+    for (int k = 0; k < TN[l] * TN[l - 1]; k++) W[k] = l == TL ? (zero_w3 ? 0 : w3_scale * TW[l][k]) : TW[l][k];
+    memcpy(mpl_episode_feedback(ep, l), TB[l], (size_t)(TN[l] * TN[l - 1]) * sizeof(double));
+  }
+  return ep;
+}
+
+/* Output logits that tie (W_3 = 0, no training step): every query costs log 3 exactly, and the
+ * predicted class is the first of the tied ones (numpy's and PyTorch's argmax), so with labels
+ * 0, 0, 1, 2 the accuracy is 1/2. Logits 2000 times larger than the hand-set ones (a spread far
+ * beyond exp's range): the softmax of the training step stays finite (it is shifted by the
+ * largest logit), and so do the loss and the gradient. */
+static void test_softmax_extremes(void **state) {
+  (void)state;
+  mpl_termset *ts = mpl_termset_new();
+  mpl_selection sel;
+  mpl_err err = {0};
+  if (mpl_terms_parse("paper:F0", ts, &sel, &err) < 0) fail_msg("%s", err.msg);
+  mpl_episode *ep = tiny_with(ts, sel.which, 1, 1);
+  static const int yq[4] = {0, 0, 1, 2};
+  const double theta = 0.5;
+  mpl_episode_stats st;
+  if (mpl_episode_run(ep, &theta, TX, TY, 0, TXQ, yq, 4, &st, NULL, &err) < 0) fail_msg("%s", err.msg);
+  mpl_assert_close(st.loss, log(3.0), 1e-15, 0);
+  mpl_assert_close(st.accuracy, 0.5, 0, 0);
+  mpl_episode_free(ep);
+  ep = tiny_with(ts, sel.which, 2000, 0);
+  double g;
+  int rc = mpl_episode_run(ep, &theta, TX, TY, 2, TXQ, TYQ, 4, &st, &g, &err);
+  if (rc < 0) fail_msg("logits 2000x: %s", err.msg);
+  assert_true(st.finite && isfinite(st.loss) && isfinite(g));
+  mpl_episode_free(ep);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+}
+
 /* }====== */
 
 /* {====== A search's episode through the public API ====== */
@@ -405,6 +449,7 @@ static void test_rollback_full_state(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tiny_episode),
+      cmocka_unit_test(test_softmax_extremes),
       cmocka_unit_test(test_search_episode),
       cmocka_unit_test(test_clip_grad),
       cmocka_unit_test(test_rollback_full_state),

@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "metaplast/check.h"
+#include "metaplast/plugin.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
 
@@ -55,6 +56,9 @@ static void test_bad_descriptors(void **state) {
   /* an older major is refused as firmly as a newer one (built for 0.7 here, the major before 1) */
   expect_refused(plugin("broken_abi_old"), MPL_EABI, "built for ABI 0.7", "this metaplast has ABI 1.");
   expect_refused(plugin("broken_small"), MPL_EABI, "descriptor of 16 bytes", "smaller");
+  char one_short[64]; /* the bound itself: one byte below ABI 1.0's descriptor */
+  snprintf(one_short, sizeof one_short, "descriptor of %zu bytes", sizeof(mpl_plugin_desc) - 1);
+  expect_refused(plugin("broken_small1"), MPL_EABI, one_short, "smaller");
 }
 
 static void test_bad_terms(void **state) {

@@ -60,13 +60,15 @@ MPL_PLUGIN_EXPORT int not_an_entry(void) { return 42; }
 #elif defined(BROKEN_NULLDESC)
 MPL_PLUGIN_EXPORT const mpl_plugin_desc *mpl_plugin_entry(void);
 MPL_PLUGIN_EXPORT const mpl_plugin_desc *mpl_plugin_entry(void) { return NULL; }
-#elif defined(BROKEN_ABI) || defined(BROKEN_ABI_OLD) || defined(BROKEN_SMALL)
+#elif defined(BROKEN_ABI) || defined(BROKEN_ABI_OLD) || defined(BROKEN_SMALL) || defined(BROKEN_SMALL1)
 MPL_PLUGIN_EXPORT const mpl_plugin_desc *mpl_plugin_entry(void);
 MPL_PLUGIN_EXPORT const mpl_plugin_desc *mpl_plugin_entry(void) {
 #if defined(BROKEN_ABI)
   static const mpl_plugin_desc d = {MPL_PLUGIN_ABI_MAJOR + 98, 0, sizeof d, "future", "9", "from the future", init_ok};
 #elif defined(BROKEN_ABI_OLD) /* built for the major before this one (0 when this is 1), minor 7 */
   static const mpl_plugin_desc d = {MPL_PLUGIN_ABI_MAJOR - 1, 7, sizeof d, "past", "0", "from the past", init_ok};
+#elif defined(BROKEN_SMALL1) /* one byte short of the descriptor ABI 1.0 defined */
+  static const mpl_plugin_desc d = {MPL_PLUGIN_ABI_MAJOR, 0, sizeof d - 1, "short", "1", "one byte short", init_ok};
 #else
   static const mpl_plugin_desc d = {MPL_PLUGIN_ABI_MAJOR, 0, 16, "tiny", "1", "truncated descriptor", init_ok};
 #endif
