@@ -55,6 +55,12 @@ static void test_leaf_shapes(void **state) {
   assert_null(mpl_num(ts, NAN));
   mpl_assert_contains(mpl_termset_error(ts), "not finite");
   mpl_termset_clear_error(ts);
+  assert_null(mpl_num(ts, INFINITY));
+  mpl_assert_contains(mpl_termset_error(ts), "constant inf is not finite");
+  mpl_termset_clear_error(ts);
+  assert_null(mpl_num(ts, -INFINITY));
+  mpl_assert_contains(mpl_termset_error(ts), "not finite");
+  mpl_termset_clear_error(ts);
   assert_null(mpl_sig(ts, (mpl_signal)17));
   mpl_assert_contains(mpl_termset_error(ts), "unknown signal 17");
   mpl_termset_clear_error(ts);

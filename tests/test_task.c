@@ -232,6 +232,12 @@ static void test_check_clean_too_few_eligible(void **state) {
   mpl_assert_contains(err.msg, "only 1 classes have K+Q = 15 images or more");
   mpl_assert_contains(err.msg, "M = 3");
   mpl_assert_contains(err.msg, "class 0 has 10");
+  /* the bound itself: a class of exactly K+Q images is eligible, one of K+Q-1 is not */
+  cfg = (mpl_task_cfg){3, 6, 4, MPL_SAMPLE_CLEAN}; /* 10: classes 0 (10), 1 (12), 4 (20) */
+  assert_int_equal(mpl_task_check(ds, &cfg, &err), MPL_OK);
+  cfg.k = 7;                                         /* 11: class 0 (10) drops out */
+  assert_int_equal(mpl_task_check(ds, &cfg, &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "only 2 classes have K+Q = 11 images or more");
   mpl_dataset_free(ds);
 }
 
