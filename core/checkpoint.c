@@ -123,11 +123,12 @@ static int get_choice(const kv *p, const char *a, const char *b, int *out, mpl_e
 /* The keys write_config (search.c) writes, in its order. */
 enum { K_COMMAND, K_DATA, K_SOURCE, K_IMAGES, K_LABELS, K_PERCLASS, K_CLASSES, K_SAMPLING, K_M, K_K, K_Q, K_NETWORK,
        K_BETA, K_FEEDBACK, K_DETACH, K_TERMS, K_INIT, K_SIGN, K_EPISODES, K_MBATCH, K_SEED, K_LR, K_B1, K_B2, K_EPS,
-       K_LAMBDA, K_L1, K_ZTOL, K_MAXFAIL, K_CLIP, K_CLIPRMS, K_DEAD, K_CKPT, K_NKEYS };
+       K_LAMBDA, K_L1, K_ZTOL, K_MAXFAIL, K_CLIP, K_CLIPRMS, K_DEAD, K_CKPT, K_METHOD, K_LAUTO, K_VTASKS, K_VEVERY, K_NKEYS };
 static const char *const keys[K_NKEYS] = {
   "command", "data", "source", "images", "labels", "per_class", "classes", "sampling", "M", "K", "Q", "network",
   "beta", "feedback", "bp_detach", "terms", "init", "sign", "episodes", "meta_batch", "seed", "lr", "beta1", "beta2",
-  "eps", "lambda", "l1", "zero_tol", "max_failures", "clip_grad", "clip_rms", "dead_guard", "checkpoint_every"};
+  "eps", "lambda", "l1", "zero_tol", "max_failures", "clip_grad", "clip_rms", "dead_guard", "checkpoint_every",
+  "method", "lambda_auto", "val_tasks", "validate_every"};
 /* Keys a config.txt must hold (the others have defaults or are informative). */
 static const int required[] = {K_DATA, K_PERCLASS, K_SAMPLING, K_M, K_K, K_Q, K_NETWORK, K_BETA, K_FEEDBACK, K_DETACH,
                                K_TERMS, K_EPISODES, K_MBATCH, K_SEED, K_LR, K_B1, K_B2, K_EPS, K_LAMBDA, K_L1, K_ZTOL,
@@ -177,6 +178,10 @@ static int set_key(int k, const kv *p, mpl_search_cfg *c, mpl_err *err) {
   case K_CLIPRMS: rc = get_double(p, 0, 1e300, &c->adam.clip_rms, err); break;
   case K_DEAD: rc = get_choice(p, "off", "on", &c->dead_guard, err); break;
   case K_CKPT: rc = get_int(p, 0, INT_MAX, &c->checkpoint_every, err); break;
+  case K_METHOD: if ((rc = get_choice(p, "robust", "plain", &v, err)) == 0) c->method = v ? MPL_METHOD_PLAIN : MPL_METHOD_ROBUST; break;
+  case K_LAUTO: rc = get_choice(p, "off", "on", &c->lambda_auto, err); break;
+  case K_VTASKS: rc = get_int(p, 0, 100000, &c->val_tasks, err); break;
+  case K_VEVERY: rc = get_int(p, 0, INT_MAX, &c->validate_every, err); break;
   }
   return rc;
 }
@@ -185,6 +190,9 @@ int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search
   mpl_search_defaults(cfg);
   cfg->data = NULL;
   cfg->adam.clip_rms = 0; /* a config.txt without the key predates --clip-rms: plain Adam */
+  cfg->method = MPL_METHOD_PLAIN; /* one without `method` predates the robust method ... */
+  cfg->val_tasks = 0;             /* ... and validation */
+  cfg->dead_guard = 0;
   *mem = NULL;
   if (memchr(text, '\0', len)) return mpl_errorf(err, MPL_EFORMAT, "%s: not a text file (holds a NUL byte)", path);
   char *s = malloc(len + 1);
@@ -286,6 +294,10 @@ const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg
   if (a->adam.clip_rms != b->adam.clip_rms) return "clip_rms";
   if (a->dead_guard != b->dead_guard) return "dead_guard";
   if (a->checkpoint_every != b->checkpoint_every) return "checkpoint_every";
+  if (a->method != b->method) return "method";
+  if (a->lambda_auto != b->lambda_auto) return "lambda_auto";
+  if (a->val_tasks != b->val_tasks) return "val_tasks";
+  if (a->validate_every != b->validate_every) return "validate_every";
   return NULL;
 }
 
@@ -328,6 +340,7 @@ void mpl__ckpt_free(mpl__ckpt *c) {
   free(c->terms);
   free(c->theta), free(c->m), free(c->v);
   free(c->good_theta), free(c->good_m), free(c->good_v);
+  free(c->extra);
   memset(c, 0, sizeof *c);
 }
 
@@ -338,7 +351,7 @@ static void put_vec(mpl__sb *s, const char *key, const double *x, int n) {
 }
 
 char *mpl__ckpt_format(const mpl__ckpt *c) {
-  size_t cap = 512 + strlen(c->terms) + (size_t)c->n * 6 * 32;
+  size_t cap = 512 + strlen(c->terms) + (size_t)c->n * 6 * 32 + (size_t)c->n_extra * 32;
   char *text = malloc(cap);
   if (!text) return NULL;
   mpl__sb s = {text, cap, 0};
@@ -353,6 +366,10 @@ char *mpl__ckpt_format(const mpl__ckpt *c) {
   mpl__sb_printf(&s, "good_adam_t %ld\n", c->good_t);
   put_vec(&s, "good_adam_m", c->good_m, c->n);
   put_vec(&s, "good_adam_v", c->good_v, c->n);
+  if (c->n_extra > 0) {
+    mpl__sb_printf(&s, "extra %d\n", c->n_extra);
+    put_vec(&s, "extra_values", c->extra, c->n_extra);
+  }
   if (s.len + 32 >= cap) { free(text); return NULL; }
   unsigned long crc = crc32(0L, (const Bytef *)text, (uInt)s.len);
   mpl__sb_printf(&s, "crc32 %08lx\n", crc);
@@ -463,6 +480,13 @@ int mpl__ckpt_parse(const char *text, size_t len, const char *path, mpl__ckpt *c
   if ((rc = field_vec(&c, "good_adam_m", ck->good_m, n)) < 0) goto done;
   if ((rc = field_vec(&c, "good_adam_v", ck->good_v, n)) < 0) goto done;
   ck->t = t, ck->good_episode = good, ck->good_t = good_t;
+  if (!strncmp(c.p, "extra ", 6)) {   /* optional: the discovery method's state */
+    int ne = 0;
+    if ((rc = field_int(&c, "extra", 1, 1 << 24, &ne)) < 0) goto done;
+    if (!(ck->extra = malloc((size_t)ne * sizeof *ck->extra))) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); goto done; }
+    ck->n_extra = ne;
+    if ((rc = field_vec(&c, "extra_values", ck->extra, ne)) < 0) goto done;
+  }
   if (*c.p) rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: unexpected line before the checksum", path, c.line + 1);
   else if (failures < streak || good > episode)
     rc = mpl_errorf(err, MPL_EFORMAT, "%s: inconsistent counters (episode %d, failures %d, streak %d, good %d)", path,

@@ -31,6 +31,8 @@ typedef struct mpl__ckpt {
   int good_episode;       /* the rollback point: the last episode that went well (0 = the start) */
   double *good_theta, *good_m, *good_v;
   long good_t;
+  int n_extra;            /* the discovery method's state (search.c), an optional line; 0: none */
+  double *extra;
 } mpl__ckpt;
 
 /* Allocate the arrays for n coefficients (terms is copied). */

@@ -116,7 +116,18 @@ void mpl__result_pack(mpl__buf *b, const mpl_search_result *res) {
   if (res->theta) {
     for (int i = 0; i < res->n_terms; i++) put_str(b, res->names[i]), put_str(b, res->formulas[i]);
     mpl__buf_put(b, res->theta, (size_t)res->n_terms * sizeof *res->theta);
+    for (int k = 0; k < 2; k++) {   /* the last iterate and the scales (robust method: conclude) */
+      const double *x = k ? res->scale : res->theta_final;
+      int32_t have = x != NULL;
+      mpl__buf_put(b, &have, sizeof have);
+      if (have) mpl__buf_put(b, x, (size_t)res->n_terms * sizeof *x);
+    }
   }
+  int32_t v[2] = {res->healthy, res->best_episode};
+  double d[3] = {res->lambda, res->val_rule, res->val_fa};
+  mpl__buf_put(b, v, sizeof v);
+  mpl__buf_put(b, d, sizeof d);
+  put_str(b, res->health);
   if (h[5] & 2) {
     mpl__buf_put(b, res->accuracy, (size_t)res->episodes * sizeof *res->accuracy);
     mpl__buf_put(b, res->loss, (size_t)res->episodes * sizeof *res->loss);
@@ -136,7 +147,20 @@ int mpl__result_unpack(mpl__rd *r, mpl_search_result *res) {
     if (!res->names || !res->formulas) r->bad = 1;
     for (int i = 0; !r->bad && i < h[0]; i++) res->names[i] = get_str(r), res->formulas[i] = get_str(r);
     res->theta = get_doubles(r, h[0]);
+    for (int k = 0; k < 2 && !r->bad; k++) {
+      int32_t have = 0;
+      mpl__rd_get(r, &have, sizeof have);
+      if (have) *(k ? &res->scale : &res->theta_final) = get_doubles(r, h[0]);
+    }
   }
+  int32_t v[2] = {0, 0};
+  double d[3] = {0, 0, 0};
+  mpl__rd_get(r, v, sizeof v);
+  mpl__rd_get(r, d, sizeof d);
+  res->healthy = v[0], res->best_episode = v[1], res->lambda = d[0], res->val_rule = d[1], res->val_fa = d[2];
+  char *health = get_str(r);
+  if (health) snprintf(res->health, sizeof res->health, "%s", health);
+  free(health);
   if (!r->bad && (h[5] & 2)) res->accuracy = get_doubles(r, h[1]), res->loss = get_doubles(r, h[1]);
   return r->bad ? MPL_EFORMAT : MPL_OK;
 }

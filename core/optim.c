@@ -45,7 +45,8 @@ void mpl_adam_step(mpl_adam *opt, double *theta, const double *grad) {
   double bc1 = 1 - pow(c->beta1, (double)opt->t), bc2 = 1 - pow(c->beta2, (double)opt->t);
   double bc2p = 1 - pow(c->beta2, (double)(opt->t - 1)); /* the previous step's: its vhat bounds g */
   for (int j = 0; j < opt->n; j++) {
-    double g = grad[j] + (c->l1 == MPL_L1_PENALTY ? c->lambda * sign(theta[j]) : 0);
+    double lambda = opt->pf ? c->lambda * opt->pf[j] : c->lambda;
+    double g = grad[j] + (c->l1 == MPL_L1_PENALTY ? lambda * sign(theta[j]) : 0);
     if (c->clip_rms > 0 && opt->t > 1) {
       double cap = c->clip_rms * sqrt(opt->v[j] / bc2p);
       g = g > cap ? cap : g < -cap ? -cap : g;
@@ -54,8 +55,8 @@ void mpl_adam_step(mpl_adam *opt, double *theta, const double *grad) {
     opt->v[j] = c->beta2 * opt->v[j] + (1 - c->beta2) * g * g;
     double den = sqrt(opt->v[j] / bc2) + c->eps; /* PyTorch's form */
     theta[j] -= c->lr * (opt->m[j] / bc1) / den;
-    if (c->l1 == MPL_L1_PROX && c->lambda > 0) {
-      double thr = c->lr * c->lambda / den, a = fabs(theta[j]) - thr;
+    if (c->l1 == MPL_L1_PROX && lambda > 0) {
+      double thr = c->lr * lambda / den, a = fabs(theta[j]) - thr;
       theta[j] = a > 0 ? sign(theta[j]) * a : 0.0;
     }
   }

@@ -71,7 +71,19 @@ static void term_free(mpl_readout_term *t) {
   free(t->text), free(t->latex), free(t->code);
 }
 
+int mpl_readout_use_final(mpl_readout *r, mpl_err *err) {
+  for (int i = 0; i < r->n_terms; i++)
+    if (!isfinite(r->terms[i].theta_final))
+      return mpl_errorf(err, MPL_ENOTFOUND, "term %s: the rule records no last iterate (theta_final)", r->terms[i].name);
+  for (int i = 0; i < r->n_terms; i++) r->terms[i].theta = r->terms[i].theta_final;
+  free(r->health);
+  r->health = mpl__strdup("health: not judged: the last iterate (--final); the verdict was given on the reported rule\n");
+  r->healthy = 0;
+  return MPL_OK;
+}
+
 void mpl_readout_free(mpl_readout *r) {
+  free(r->health);
   if (!r) return;
   for (int i = 0; i < r->n_terms; i++) term_free(&r->terms[i]);
   for (int i = 0; i < r->n_config; i++) free(r->keys[i]), free(r->values[i]);
@@ -159,6 +171,7 @@ int mpl_readout_from_terms(const mpl_termset *ts, const int *which, const double
     t->latex = print_term(ts, j, MPL_FMT_LATEX);
     t->code = mpl_termset_is_native(ts, j) ? NULL : print_term(ts, j, MPL_FMT_CODE);
     t->theta = theta[i];
+    t->theta_final = t->scale = NAN;
     if (!term_complete(t) || (!t->code && !mpl_termset_is_native(ts, j))) rc = MPL_ENOMEM;
   }
   if (rc) {
@@ -204,6 +217,7 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
       names[i] = r->terms[i].name, formulas[i] = r->terms[i].text, theta[i] = r->terms[i].theta;
     mpl_search_result res = {.n_terms = r->n_terms, .names = names, .formulas = formulas, .theta = theta};
     mpl_search_cfg cfg = {.zero_tol = r->zero_tol};
+    if (r->health) mpl__sb_printf(s, "%s", r->health);
     size_t need = mpl__rule_text(&res, &cfg, NULL, 0);
     char *buf = malloc(need + 1);
     if (buf) mpl__rule_text(&res, &cfg, buf, need + 1), mpl__sb_printf(s, "%s", buf);
@@ -226,6 +240,11 @@ static void format_latex(const mpl_readout *r, mpl__sb *s) {
                     "to W.\n");
   if (r->zero_tol == 0) mpl__sb_printf(s, "%% Terms whose theta is exactly 0 are dropped.\n");
   else mpl__sb_printf(s, "%% Terms with |theta| <= %g (the zero tolerance) are dropped.\n", r->zero_tol);
+  for (const char *h = r->health; h && *h;) {   /* the verdict, as comments */
+    size_t k = strcspn(h, "\n");
+    mpl__sb_printf(s, "%% %.*s\n", (int)k, h);
+    h += k + (h[k] == '\n');
+  }
   mpl__sb_printf(s, "%% Needs \\usepackage{amsmath}. Every term (name, theta, survives):\n");
   for (int i = 0; i < r->n_terms; i++)
     mpl__sb_printf(s, "%%   %s %.17g %s\n", r->terms[i].name, r->terms[i].theta,
@@ -241,6 +260,7 @@ static void md_cell(mpl__sb *s, const char *text) {
 }
 
 static void format_markdown(const mpl_readout *r, mpl__sb *s) {
+  if (r->health) mpl__sb_printf(s, "```\n%s```\n\n", r->health);
   mpl__sb_printf(s, "ΔW = Σ_r θ_r F_r over the surviving terms, shared by every layer ℓ (W = W_{ℓ−1,ℓ}); "
                     MPL_SIGN_CONVENTION ". ");
   tol_sentence(s, r->zero_tol);
@@ -276,9 +296,15 @@ static json_t *json_term(const mpl_readout *r, int i) {
   const mpl_readout_term *t = &r->terms[i];
   json_t *f = json_pack("{s:s, s:s, s:o}", "text", t->text, "latex", t->latex, "code",
                         t->code ? json_string(t->code) : json_null());
-  return json_pack("{s:s, s:s, s:s, s:f, s:b, s:b, s:o}", "name", t->name, "source", t->source, "description",
-                   t->description, "theta", t->theta, "survives", mpl_readout_survives(r, i), "native", !t->code,
-                   "formula", f);
+  json_t *o = json_pack("{s:s, s:s, s:s, s:f, s:b, s:b, s:o}", "name", t->name, "source", t->source, "description",
+                        t->description, "theta", t->theta, "survives", mpl_readout_survives(r, i), "native", !t->code,
+                        "formula", f);
+  if (o && isfinite(t->theta_final)) json_object_set_new(o, "theta_final", json_real(t->theta_final));
+  if (o && isfinite(t->scale)) {
+    json_object_set_new(o, "scale", json_real(t->scale));
+    json_object_set_new(o, "standardized", json_real(t->theta / t->scale));
+  }
+  return o;
 }
 
 static json_t *json_doc(const mpl_readout *r) {
@@ -305,6 +331,8 @@ static json_t *json_doc(const mpl_readout *r) {
       doc = json_pack("{s:s, s:i, s:s, s:f, s:O, s:O, s:O}", "format", RULE_FORMAT, "version", RULE_VERSION,
                       "sign_convention", MPL_SIGN_CONVENTION, "zero_tol", r->zero_tol, "equation", eq, "terms",
                       terms, "config", config);
+    if (doc && r->health)
+      json_object_set_new(doc, "health", json_pack("{s:b, s:s}", "healthy", r->healthy, "text", r->health));
   }
   json_decref(eq), json_decref(terms), json_decref(config);
   free(tex), free(names), free(formulas), free(theta);
@@ -384,6 +412,15 @@ static int load_json_term(json_t *jt, int i, const char *path, mpl_readout *r, m
   snprintf(field, sizeof field, "%stheta", where);
   if (rc == 0 && !json_is_number(th)) rc = field_error(err, path, field, th ? "expected a number" : "missing");
   if (rc == 0 && !isfinite(t->theta = json_number_value(th))) rc = field_error(err, path, field, "not finite");
+  t->theta_final = t->scale = NAN;
+  static const char *const opt[] = {"theta_final", "scale"};
+  for (int k = 0; rc == 0 && k < 2; k++) {
+    json_t *v = json_object_get(jt, opt[k]);
+    snprintf(field, sizeof field, "%s%s", where, opt[k]);
+    if (v && (!json_is_number(v) || !isfinite(json_number_value(v)) || (k == 1 && !(json_number_value(v) > 0))))
+      rc = field_error(err, path, field, k ? "expected a finite number > 0" : "expected a finite number");
+    else if (v) *(k ? &t->scale : &t->theta_final) = json_number_value(v);
+  }
   snprintf(field, sizeof field, "%sformula", where);
   if (rc == 0 && !json_is_object(f)) rc = field_error(err, path, field, f ? "expected an object" : "missing");
   snprintf(field, sizeof field, "%sformula.", where);
@@ -443,6 +480,11 @@ static int load_json_doc(json_t *doc, const char *path, mpl_readout *r, mpl_err 
         return field_error(err, path, field, "a second term of that name");
       }
   }
+  json_t *h = json_object_get(doc, "health"), *ht = h ? json_object_get(h, "text") : NULL;
+  if (h && (!json_is_object(h) || !json_is_string(ht) || !json_is_boolean(json_object_get(h, "healthy"))))
+    return field_error(err, path, "health", "expected an object with a boolean 'healthy' and a string 'text'");
+  if (h && !(r->health = mpl__strdup(json_string_value(ht)))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (h) r->healthy = json_is_true(json_object_get(h, "healthy"));
   return load_json_config(json_object_get(doc, "config"), path, r, err);
 }
 
@@ -711,6 +753,12 @@ int mpl_report(const char *dir, FILE *out, mpl_err *err) {
 }
 
 int mpl_report_write_json(const char *dir, const mpl_termset *ts, const int *which, const double *theta, int n,
+                          mpl_err *err) {
+  return mpl_report_write_run(dir, ts, which, theta, NULL, NULL, n, NULL, 0, err);
+}
+
+int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
+                         const double *theta_final, const double *scale, int n, const char *health, int healthy,
                          mpl_err *err) {
   char path[4200];
   mpl__join(path, sizeof path, dir, "config.txt");
@@ -721,6 +769,12 @@ int mpl_report_write_json(const char *dir, const mpl_termset *ts, const int *whi
   if (rc < 0) return rc;
   const char *tol = mpl_readout_config(&r, "zero_tol");
   r.zero_tol = tol && strtod(tol, NULL) > 0 ? strtod(tol, NULL) : 0;
+  for (int i = 0; i < n; i++) {
+    if (theta_final) r.terms[i].theta_final = theta_final[i];
+    if (scale) r.terms[i].scale = scale[i];
+  }
+  if (health && !(r.health = mpl__strdup(health))) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  r.healthy = healthy;
   char *text = mpl_readout_format(&r, MPL_REPORT_JSON, err);
   rc = text ? mpl__write_atomic(dir, "rule.json", text, err) : err ? err->code : MPL_ENOMEM;
   free(text);

@@ -20,6 +20,7 @@
 #include "metaplast/terms.h"
 
 #include "checkpoint.h"
+#include "discover.h"
 #include "dist.h"
 #include "internal.h"
 
@@ -38,7 +39,9 @@ void mpl_search_defaults(mpl_search_cfg *cfg) {
   mpl_adam_defaults(&cfg->adam);
   cfg->max_failures = 20;
   cfg->meta_batch = 1;
-  cfg->dead_guard = 0; /* detected and logged always; failing the episode is opt-in (docs/reliability.md) */
+  cfg->dead_guard = 0; /* detected and logged always; failing the episode is opt-in (always on when robust) */
+  cfg->method = MPL_METHOD_PLAIN; /* the robust method is opt-in until the suite covers it (docs/discovery.md) */
+  cfg->val_tasks = 16;
   cfg->checkpoint_every = 10;
 }
 
@@ -69,6 +72,15 @@ static int cmp_double(const void *a, const void *b) {
 
 /* {====== Results directory ====== */
 
+#define MAX_STAGES 5
+
+/* One lambda of the path (the only one unless lambda auto): its best validated rule. */
+typedef struct stage {
+  double lambda, best;     /* best: mean validation accuracy of theta (-1: not validated yet) */
+  int best_episode, active;
+  double *theta, *acc;     /* [n] and [val_tasks] */
+} stage;
+
 typedef struct run {
   const mpl_search_cfg *cfg;
   mpl_dataset *ds;
@@ -81,7 +93,7 @@ typedef struct run {
   gsl_rng *rng;
   double *tx, *qx, *grad, *gsum;
   int *ty, *qy;
-  FILE *log;
+  FILE *log, *vlog;       /* log.csv, validation.csv */
   double *act[2];       /* forward-pass buffers of the dead-network probe */
   double spread;        /* the probe's last measure: output spread, adapted / initial network */
   /* The state between episodes (what a checkpoint holds): theta and Adam's, and the rollback
@@ -89,6 +101,20 @@ typedef struct run {
   double *theta, *good_theta, *good_m, *good_v;
   long good_t;
   int good_episode, streak, failures;
+  /* The robust method (discover.h, docs/discovery.md). Training tasks come from tds, validation
+   * tasks from vds: views of ds split by image (robust), or ds itself (plain). */
+  const mpl_dataset *tds, *vds;
+  mpl_dataset tview, vview;
+  double *scale, *pf;      /* theta = scale * standardized; L1 penalty factor per coefficient */
+  double *phi, *gphi;      /* scratch: standardized theta and gradient */
+  double kappa;            /* the step's trust factor in (0, 1]: halved by a failure, regrown by successes */
+  double lambda_max;       /* lambda auto: the smallest lambda at which every penalized coefficient is 0 */
+  int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
+  stage st[MAX_STAGES];
+  double *vacc, *fail_theta; /* the last validation's accuracy per task; theta of a failed episode */
+  double val_last;
+  mpl_termset *fa_ts;      /* FA alone (the pseudo-gradient), the verdict's baseline */
+  mpl_episode *fa_ep;
   int failures_logged;  /* resuming: failed rows in the part of the log kept */
   /* Distributed meta-steps (comm.h): this process's block of task records, and on process 0
    * everyone's, in task order (NULL when the search runs in one process). */
@@ -135,6 +161,9 @@ static int write_config(run *R, int check, mpl_err *err) {
   mpl__sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
   mpl__sb_printf(&s, "clip_grad = %.17g\nclip_rms = %.17g\ndead_guard = %s\ncheckpoint_every = %d\n", c->clip_grad,
                  c->adam.clip_rms, c->dead_guard ? "on" : "off", c->checkpoint_every);
+  mpl__sb_printf(&s, "method = %s\nlambda_auto = %s\nval_tasks = %d\nvalidate_every = %d\n",
+                 c->method == MPL_METHOD_PLAIN ? "plain" : "robust", c->lambda_auto ? "on" : "off", c->val_tasks,
+                 c->validate_every);
   if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
   if (!check) return mpl__write_atomic(c->out, "config.txt", text, err);
   /* resuming: the recorded facts the configuration does not set (the data's name, its classes,
@@ -225,11 +254,19 @@ static int count_active(const double *theta, int n, double tol) {
   return k;
 }
 
+/* The L1 term of the meta-loss: lambda sum |theta| (plain), lambda sum pf |standardized| (robust). */
+static double penalty(const run *R, const double *theta) {
+  double lambda = R->opt.cfg.lambda, s = 0;
+  if (R->cfg->method == MPL_METHOD_PLAIN) return mpl_l1(theta, R->sel.n, lambda);
+  for (int i = 0; i < R->sel.n; i++) s += R->pf[i] * fabs(theta[i] / R->scale[i]);
+  return lambda * s;
+}
+
 static int log_row(run *R, int e, const mpl_episode_stats *st, const double *theta, const char *status, double secs,
                    mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   if (!R->log) return MPL_OK;
-  fprintf(R->log, "%d,%.17g,%.17g,%.17g,%d", e + 1, st->loss, st->loss + mpl_l1(theta, R->sel.n, c->adam.lambda),
+  fprintf(R->log, "%d,%.17g,%.17g,%.17g,%d", e + 1, st->loss, st->loss + penalty(R, theta),
           st->accuracy, count_active(theta, R->sel.n, c->zero_tol));
   for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",%.17g", theta[i]);
   for (int i = 0; i < R->sel.n; i++) fprintf(R->log, ",%.17g", R->grad[i]);
@@ -262,6 +299,10 @@ static void rollback(run *R) {
   memcpy(R->opt.v, R->good_v, b);
   R->opt.t = R->good_t;
 }
+
+static int robust_setup(run *R, mpl_err *err);
+static void robust_teardown(run *R);
+static int lambda_path(run *R, mpl_err *err);
 
 static int setup(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
@@ -320,7 +361,8 @@ static int setup(run *R, mpl_err *err) {
   if (c->resume && !c->out) return mpl_errorf(err, MPL_EINVAL, "resume: no results directory given");
   memcpy(R->theta, R->sel.theta0, (size_t)R->sel.n * sizeof *R->theta);
   save_good(R, 0);
-  return MPL_OK;
+  if ((rc = robust_setup(R, err)) < 0) return rc;
+  return lambda_path(R, err);
 }
 
 static void teardown(run *R) {
@@ -336,16 +378,22 @@ static void teardown(run *R) {
   free(R->act[0]); free(R->act[1]);
   free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
   free(R->mine); free(R->recs);
+  robust_teardown(R);
 }
 
-/* Draw episode e's task and weights (one RNG stream per episode) and gather its images. */
-static int prepare_episode(run *R, int e, int task, mpl_err *err) {
-  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, (unsigned long)task, (unsigned long)e));
-  int rc = mpl_task_sample(R->ds, &R->cfg->task, R->rng, &R->task, err);
+/* Draw a task from ds and weights into ep from stream (stream, e) and gather its images. */
+static int prepare_task(run *R, const mpl_dataset *ds, mpl_episode *ep, unsigned long stream, int e, mpl_err *err) {
+  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, stream, (unsigned long)e));
+  int rc = mpl_task_sample(ds, &R->cfg->task, R->rng, &R->task, err);
   if (rc < 0) return rc;
-  mpl_episode_init_weights(R->ep, R->rng);
-  mpl_task_gather(R->ds, &R->task, R->tx, R->ty, R->qx, R->qy);
+  mpl_episode_init_weights(ep, R->rng);
+  mpl_task_gather(ds, &R->task, R->tx, R->ty, R->qx, R->qy);
   return MPL_OK;
+}
+
+/* Episode e's task b (one RNG stream per task of a meta-step). */
+static int prepare_episode(run *R, int e, int task, mpl_err *err) {
+  return prepare_task(R, R->tds, R->ep, (unsigned long)task, e, err);
 }
 
 static void progress(const run *R, int e, int start, const double *acc, const double *theta, double t0) {
@@ -383,6 +431,22 @@ static int fill_result(run *R, mpl_search_result *res, const double *theta, mpl_
   return MPL_OK;
 }
 
+static void reported_theta(run *R, mpl_search_result *res);
+static int robust(const run *R);
+static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err);
+
+/* The last iterate, the scales, the rule reported and its verdict. */
+static int conclude(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
+  size_t b = (size_t)R->sel.n * sizeof(double);
+  res->theta_final = malloc(b + sizeof(double));
+  res->scale = malloc(b + sizeof(double));
+  if (!res->theta_final || !res->scale) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  memcpy(res->theta_final, res->theta, b);
+  memcpy(res->scale, R->scale, b);
+  reported_theta(R, res);
+  return judge(R, res, episodes, err);
+}
+
 static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   if (!R->cfg->out) return MPL_OK;
   size_t cap = 65536;
@@ -398,13 +462,358 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   }
   int rc = s.len < cap ? mpl__write_atomic(R->cfg->out, "theta.tsv", text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");
   if (rc == 0) {
-    size_t need = mpl__rule_text(res, R->cfg, text, cap);
+    size_t h = strlen(res->health) < cap ? strlen(res->health) : 0;
+    memcpy(text, res->health, h);
+    size_t need = h + mpl__rule_text(res, R->cfg, text + h, cap - h);
     rc = need < cap ? mpl__write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
   }
-  if (rc == 0) rc = mpl_report_write_json(R->cfg->out, R->ts, R->sel.which, res->theta, res->n_terms, err); /* report.h */
+  if (rc == 0)
+    rc = mpl_report_write_run(R->cfg->out, R->ts, R->sel.which, res->theta, res->theta_final, res->scale, res->n_terms,
+                              res->health, res->healthy, err); /* report.h */
   free(text);
   return rc;
 }
+
+/* {====== The robust method (docs/discovery.md) ====== */
+
+#define STREAM_VAL 0x76616cUL      /* validation task t: stream (STREAM_VAL, t) */
+#define STREAM_PROBE 0x70726fUL    /* the magnitude probe's task and weights; lambda auto's probe tasks follow */
+#define PROBE_IMAGES 50            /* images of the probe task whose signals measure the terms */
+#define LAMBDA_PROBE_TASKS 4       /* tasks whose mean gradient at the start gives lambda_max */
+#define LAMBDA_SPAN 2.0            /* decades from lambda_max to the path's last lambda */
+#define KAPPA_MIN (1.0 / 1024)     /* the smallest trust factor: failing there stops the search */
+#define KAPPA_GROW 1.25            /* the trust factor's growth per successful episode (up to 1) */
+#define DECLINE 0.05               /* a validation this far below the stage's best reverts to it */
+#define ONE_SE_CAP 0.02            /* lambda auto: the 1-SE tolerance, at most this much accuracy */
+
+static int robust(const run *R) { return R->cfg->method == MPL_METHOD_ROBUST; }
+static int validating(const run *R) { return R->cfg->val_tasks > 0; }
+
+/* Which lambda stage episode e (0-based) belongs to. */
+static int stage_of(const run *R, int e) {
+  return (int)((long)e * R->n_stages / R->cfg->episodes);
+}
+
+static int split_data(run *R, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  R->tds = R->vds = R->ds;
+  if (!robust(R) || !validating(R)) return MPL_OK;
+  int rc = mpl__dataset_split(R->ds, &c->task, &R->tview, &R->vview, err);
+  if (rc < 0) return rc;
+  R->tds = &R->tview, R->vds = &R->vview;
+  if ((rc = mpl_task_check(R->tds, &c->task, err)) < 0 || (rc = mpl_task_check(R->vds, &c->task, err)) < 0)
+    return mpl_err_prefix(err, "holding out the last sixth of each class's images for validation (--val-tasks 0 "
+                          "trains on all of them, without a verdict): ");
+  return MPL_OK;
+}
+
+/* Scale-free coefficients: theta_r = scale_r * standardized_r with scale_r = 1 / (|F_r| / |F_0|),
+ * measured on the start network; the pseudo-gradient keeps scale 1 and no L1 penalty. */
+static int standardize(run *R, mpl_err *err) {
+  int n = R->sel.n, nt = R->cfg->task.m * R->cfg->task.k;
+  for (int i = 0; i < n; i++) R->scale[i] = 1, R->pf[i] = 1;
+  if (!robust(R)) return MPL_OK;
+  for (int i = 0; i < n; i++)
+    if (mpl__is_pseudo_gradient(R->ts, R->sel.which[i])) R->pf[i] = 0;
+  int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
+  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, STREAM_PROBE, 1));
+  if (rc == 0)
+    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->tx, R->ty,
+                              nt < PROBE_IMAGES ? nt : PROBE_IMAGES, R->rng, R->phi, err);
+  for (int i = 0; rc == 0 && i < n; i++) R->scale[i] = R->pf[i] == 0 ? 1.0 : 1.0 / R->phi[i];
+  return rc;
+}
+
+/* One meta-step on theta: Adam on theta (plain) or on the standardized coefficients with the
+ * step scaled by the trust factor (robust). */
+static void step(run *R) {
+  int n = R->sel.n;
+  if (!robust(R)) { mpl_adam_step(&R->opt, R->theta, R->grad); return; }
+  for (int i = 0; i < n; i++) R->phi[i] = R->theta[i] / R->scale[i], R->gphi[i] = R->grad[i] * R->scale[i];
+  double lr = R->opt.cfg.lr;
+  R->opt.cfg.lr = lr * R->kappa;
+  mpl_adam_step(&R->opt, R->phi, R->gphi);
+  R->opt.cfg.lr = lr;
+  for (int i = 0; i < n; i++) R->theta[i] = R->phi[i] * R->scale[i];
+}
+
+static void project(run *R, double *theta) {
+  for (int i = 0; i < R->sel.n; i++)
+    if (R->sel.sign[i] * theta[i] < 0) theta[i] = 0.0;
+}
+
+/* Accuracy of theta (with workspace ep) on every validation task (a diverged task scores 0 and
+ * is counted); their mean. */
+static int validate(run *R, mpl_episode *ep, const double *theta, double *acc, int *diverged, double *mean,
+                    mpl_err *err) {
+  int V = R->cfg->val_tasks, nt = R->cfg->task.m * R->cfg->task.k, nq = R->cfg->task.m * R->cfg->task.q;
+  double sum = 0;
+  *diverged = 0;
+  for (int t = 0; t < V; t++) {
+    mpl_episode_stats st;
+    mpl_err eerr = {0};
+    int rc = prepare_task(R, R->vds, ep, STREAM_VAL, t, err);
+    if (rc < 0) return mpl_err_prefix(err, "validation task %d: ", t + 1);
+    rc = mpl_episode_run(ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, NULL, &eerr);
+    if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) { acc[t] = 0, (*diverged)++; continue; }
+    if (rc < 0) return mpl_errorf(err, rc, "validation task %d: %s", t + 1, eerr.msg);
+    sum += (acc[t] = st.accuracy);
+  }
+  *mean = sum / V;
+  return MPL_OK;
+}
+
+/* The stage whose best validated rule anchors episode e's stage: the latest validated one. */
+static stage *anchor(run *R, int e) {
+  for (int s = stage_of(R, e); s >= 0; s--)
+    if (R->st[s].best >= 0) return &R->st[s];
+  return NULL;
+}
+
+/* Back to a validated rule: theta := its, Adam's first moment forgotten, the step halved. */
+static void revert(run *R, const double *theta) {
+  memcpy(R->theta, theta, (size_t)R->sel.n * sizeof *R->theta);
+  memset(R->opt.m, 0, (size_t)R->sel.n * sizeof *R->opt.m);
+  R->kappa = fmax(R->kappa / 2, KAPPA_MIN);
+}
+
+/* After a failed episode e (theta already rolled back to the last good one): a first failure
+ * steps back by half the step that failed; a second in a row returns to the best validated rule.
+ * Either way the momentum is dropped and the step halved. */
+static void back_off(run *R, int e) {
+  stage *a = anchor(R, e);
+  if (R->streak >= 1 && a) { revert(R, a->theta); return; }
+  for (int i = 0; i < R->sel.n; i++) R->theta[i] -= 0.5 * (R->fail_theta[i] - R->theta[i]);
+  project(R, R->theta);
+  revert(R, R->theta);
+}
+
+static int open_vlog(run *R, int start, mpl_err *err);
+
+/* How far below the stage's best a validation may fall before the rule is reverted: DECLINE, or
+ * three standard errors of the paired difference over the tasks if that is more. */
+static double decline_tol(const run *R, const stage *S) {
+  double mx, my, se;
+  mpl__paired(R->vacc, S->acc, R->cfg->val_tasks, &mx, &my, &se);
+  return isfinite(se) ? fmax(DECLINE, 3 * se) : DECLINE;
+}
+
+/* The validation after `done` episodes: the stage's best rule, or (robust) a revert to it when
+ * the rule declined by more than DECLINE; a row of validation.csv. */
+static int validation_point(run *R, int done, mpl_err *err) {
+  stage *S = &R->st[stage_of(R, done > 0 ? done - 1 : 0)];
+  int diverged, n = R->sel.n, active = count_active(R->theta, n, R->cfg->zero_tol);
+  double mean;
+  int rc = validate(R, R->ep, R->theta, R->vacc, &diverged, &mean, err);
+  if (rc < 0) return rc;
+  R->val_last = mean;
+  const char *action = "";
+  if (mean > S->best) {
+    S->best = mean, S->best_episode = done, S->active = active, action = "best";
+    memcpy(S->theta, R->theta, (size_t)n * sizeof *S->theta);
+    memcpy(S->acc, R->vacc, (size_t)R->cfg->val_tasks * sizeof *S->acc);
+  } else if (robust(R) && mean < S->best - decline_tol(R, S)) {
+    revert(R, S->theta);
+    action = "reverted";
+  }
+  if (R->vlog) {
+    fprintf(R->vlog, "%d,%.17g,%.17g,%.17g,%d,%d,%s\n", done, R->opt.cfg.lambda, R->kappa, mean, diverged, active,
+            action);
+    if (fflush(R->vlog) != 0) return mpl_errorf(err, MPL_EIO, "%s/validation.csv: cannot write", R->cfg->out);
+  }
+  return MPL_OK;
+}
+
+static int validation_due(const run *R, int done) {
+  if (!validating(R)) return 0;
+  return done % R->every == 0 || done == R->cfg->episodes || stage_of(R, done) != stage_of(R, done - 1);
+}
+
+/* lambda auto: lambda_max = max over penalized r of |mean dL/d standardized_r| at the start,
+ * over LAMBDA_PROBE_TASKS tasks: below it the proximal step keeps every penalized coefficient
+ * at 0. The stages' lambdas are log-spaced from lambda_max down LAMBDA_SPAN decades. */
+static int lambda_path(run *R, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  int n = R->sel.n, nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, k = 0;
+  R->n_stages = 1;
+  R->st[0].lambda = c->adam.lambda;
+  if (!c->lambda_auto) return MPL_OK;
+  memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
+  for (int b = 0; b < LAMBDA_PROBE_TASKS; b++) {
+    mpl_episode_stats st;
+    mpl_err eerr = {0};
+    int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE + 1 + (unsigned long)b, 0, err);
+    if (rc < 0) return rc;
+    rc = mpl_episode_run(R->ep, R->theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, R->grad, &eerr);
+    if (rc == MPL_ENUMERIC) continue;
+    if (rc < 0) return mpl_errorf(err, rc, "lambda auto: %s", eerr.msg);
+    for (int i = 0; i < n; i++) R->gsum[i] += R->grad[i] * R->scale[i];
+    k++;
+  }
+  R->lambda_max = 0;
+  for (int i = 0; k > 0 && i < n; i++) R->lambda_max = fmax(R->lambda_max, R->pf[i] * fabs(R->gsum[i] / k));
+  if (!(R->lambda_max > 0))
+    return mpl_errorf(err, MPL_EINVAL, "lambda auto: no penalized coefficient has a gradient at the start (%d of %d "
+                      "probe tasks diverged); give --lambda a number", LAMBDA_PROBE_TASKS - k, LAMBDA_PROBE_TASKS);
+  R->n_stages = c->episodes / 20 < 1 ? 1 : c->episodes / 20 > MAX_STAGES ? MAX_STAGES : c->episodes / 20;
+  for (int s = 0; s < R->n_stages; s++)
+    R->st[s].lambda = R->lambda_max * pow(10, -LAMBDA_SPAN * (R->n_stages > 1 ? (double)s / (R->n_stages - 1) : 1));
+  return MPL_OK;
+}
+
+/* lambda auto's choice: the sparsest stage whose validation accuracy is within one standard
+ * error (of its paired difference to the best, at most ONE_SE_CAP) of the best; ties go to the
+ * larger lambda. Otherwise the only stage. */
+static int choose_stage(run *R) {
+  int b = -1, pick = -1;
+  for (int s = 0; s < R->n_stages; s++)
+    if (R->st[s].best >= 0 && (b < 0 || R->st[s].best > R->st[b].best)) b = s;
+  if (b < 0) return R->n_stages - 1;
+  for (int s = 0; s < R->n_stages; s++) {
+    double mx, my, se;
+    if (R->st[s].best < 0) continue;
+    mpl__paired(R->st[s].acc, R->st[b].acc, R->cfg->val_tasks, &mx, &my, &se);
+    double tol = isfinite(se) ? fmin(se, ONE_SE_CAP) : 0;
+    if (R->st[s].best >= R->st[b].best - tol && (pick < 0 || R->st[s].active < R->st[pick].active)) pick = s;
+  }
+  return pick;
+}
+
+/* The verdict on the reported theta (health): its validation against FA's on the same tasks at
+ * its own pseudo-gradient rate (1e-3 without one), the failures, the coefficients at a bound. */
+static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
+  int n = R->sel.n, V = R->cfg->val_tasks, pg = -1, dr = 0, df = 0, nb = 0;
+  mpl__health h = {.episodes = episodes, .failed = R->failures, .dead = res->dead, .val_tasks = V,
+                   .val_last = R->val_last, .best_episode = res->best_episode};
+  const char *bound[64];
+  for (int i = 0; i < n; i++) {
+    if (pg < 0 && mpl__is_pseudo_gradient(R->ts, R->sel.which[i])) pg = i;
+    if (R->sel.sign[i] && res->theta[i] == 0 && R->sel.sign[i] * R->grad[i] > 0 && nb < 64)
+      bound[nb++] = mpl_termset_name(R->ts, R->sel.which[i]);
+  }
+  if (!robust(R) && !(R->cfg->dead_guard)) h.failed += res->dead;   /* dead episodes are failures here */
+  if (V > 0) {
+    double rate = pg >= 0 && res->theta[pg] > 0 ? res->theta[pg] : 1e-3, mr, mf;
+    double *fa = malloc((size_t)V * sizeof *fa);
+    if (!fa) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    int rc = validate(R, R->ep, res->theta, R->vacc, &dr, &mr, err);
+    if (rc == 0) rc = validate(R, R->fa_ep, &rate, fa, &df, &mf, err);
+    if (rc == 0) mpl__paired(R->vacc, fa, V, &h.val_rule, &h.val_fa, &h.val_se);
+    free(fa);
+    if (rc < 0) return rc;
+    h.val_diverged = dr;
+  }
+  mpl__health_judge(&h, res->accuracy, episodes, R->cfg->task.m, bound, nb);
+  res->healthy = h.healthy, res->val_rule = h.val_rule, res->val_fa = h.val_fa;
+  snprintf(res->health, sizeof res->health, "%s", h.text);
+  return MPL_OK;
+}
+
+/* The rule to report: the chosen stage's best validated theta (robust), or the last (plain). */
+static void reported_theta(run *R, mpl_search_result *res) {
+  int s = choose_stage(R);
+  res->best_episode = R->cfg->episodes;
+  res->lambda = R->st[s].lambda;
+  if (!robust(R) || !validating(R) || R->st[s].best < 0) return;
+  memcpy(res->theta, R->st[s].theta, (size_t)R->sel.n * sizeof *res->theta);
+  res->best_episode = R->st[s].best_episode;
+}
+
+/* The robust method's state for a checkpoint: kappa, lambda_max, the last validation, then per
+ * stage lambda, best, best_episode, active, theta[n], acc[V]. */
+static size_t extra_len(const run *R) {
+  return 3 + (size_t)R->n_stages * (4 + (size_t)R->sel.n + (size_t)R->cfg->val_tasks);
+}
+
+static void extra_io(run *R, double *x, int save) {
+  size_t k = 0, n = (size_t)R->sel.n, V = (size_t)R->cfg->val_tasks;
+#define IO(v) (save ? (void)(x[k++] = (double)(v)) : (void)((v) = x[k++]))
+  IO(R->kappa); IO(R->lambda_max); IO(R->val_last);
+  for (int s = 0; s < R->n_stages; s++) {
+    stage *S = &R->st[s];
+    IO(S->lambda); IO(S->best); IO(S->best_episode); IO(S->active);
+    if (save) memcpy(x + k, S->theta, n * sizeof *x), memcpy(x + k + n, S->acc, V * sizeof *x);
+    else memcpy(S->theta, x + k, n * sizeof *x), memcpy(S->acc, x + k + n, V * sizeof *x);
+    k += n + V;
+  }
+#undef IO
+}
+
+/* The robust method's set-up: the split, scales, FA's workspace, stages, the validation log. */
+static int robust_setup(run *R, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  int n = R->sel.n, V = c->val_tasks, rc;
+  if (V < 0 || V > 100000) return mpl_errorf(err, MPL_EINVAL, "--val-tasks must be in [0, 100000], got %d", V);
+  if (c->validate_every < 0) return mpl_errorf(err, MPL_EINVAL, "--validate-every must be >= 0, got %d", c->validate_every);
+  if (c->method != MPL_METHOD_ROBUST && c->method != MPL_METHOD_PLAIN)
+    return mpl_errorf(err, MPL_EINVAL, "method: expected robust or plain, got %d", c->method);
+  R->every = c->validate_every > 0 ? c->validate_every : c->episodes / 20 > 5 ? c->episodes / 20 : 5;
+  R->kappa = 1;
+  R->val_last = NAN;
+  R->scale = malloc(((size_t)n + 1) * sizeof(double)), R->pf = malloc(((size_t)n + 1) * sizeof(double));
+  R->phi = malloc(((size_t)n + 1) * sizeof(double)), R->gphi = malloc(((size_t)n + 1) * sizeof(double));
+  R->fail_theta = malloc(((size_t)n + 1) * sizeof(double));
+  R->vacc = malloc(((size_t)V + 1) * sizeof(double));
+  for (int s = 0; s < MAX_STAGES; s++) {
+    R->st[s].best = -1;
+    R->st[s].theta = calloc((size_t)n + 1, sizeof(double)), R->st[s].acc = calloc((size_t)V + 1, sizeof(double));
+    if (!R->st[s].theta || !R->st[s].acc) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
+  if (!R->scale || !R->pf || !R->phi || !R->gphi || !R->fail_theta || !R->vacc)
+    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if ((rc = split_data(R, err)) < 0 || (rc = standardize(R, err)) < 0) return rc;
+  R->opt.pf = robust(R) ? R->pf : NULL;
+  if (V > 0) {
+    mpl_net_cfg fa = R->net;
+    fa.feedback = MPL_FB_FIXED;
+    if (!(R->fa_ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    mpl_expr *pg = mpl_neg(R->fa_ts, mpl_outer(R->fa_ts, mpl_sig(R->fa_ts, MPL_SIG_EPOST), mpl_sig(R->fa_ts, MPL_SIG_PRE)));
+    if ((rc = mpl_termset_add(R->fa_ts, "FA", "pseudo-gradient", pg, err)) < 0) return rc;
+    if ((rc = mpl_episode_new(&fa, R->fa_ts, NULL, 1, &R->fa_ep, err)) < 0) return rc;
+  }
+  return MPL_OK;
+}
+
+static void robust_teardown(run *R) {
+  mpl__dataset_view_free(&R->tview), mpl__dataset_view_free(&R->vview);
+  free(R->scale), free(R->pf), free(R->phi), free(R->gphi), free(R->fail_theta), free(R->vacc);
+  for (int s = 0; s < MAX_STAGES; s++) free(R->st[s].theta), free(R->st[s].acc);
+  mpl_episode_free(R->fa_ep);
+  mpl_termset_free(R->fa_ts);
+  if (R->vlog) fclose(R->vlog);
+}
+
+/* validation.csv: a fresh header, or (resuming at episode start) the rows up to it kept. */
+static int open_vlog(run *R, int start, mpl_err *err) {
+  static const char head[] = "episode,lambda,kappa,val_accuracy,val_diverged,active,action\n";
+  char path[4200], *text = NULL;
+  size_t len = 0;
+  if (!R->cfg->out || !validating(R)) return MPL_OK;
+  mpl__join(path, sizeof path, R->cfg->out, "validation.csv");
+  if (start > 0) {
+    int rc = mpl__read_file(path, (size_t)1 << 30, &text, &len, err);
+    if (rc == MPL_ENOTFOUND) mpl_err_clear(err), text = NULL;
+    else if (rc < 0) return rc;
+  }
+  size_t keep = 0;
+  if (text && len >= sizeof head - 1 && !memcmp(text, head, sizeof head - 1)) {
+    keep = sizeof head - 1;
+    for (char *p = text + keep; p < text + len;) {
+      char *nl = memchr(p, '\n', (size_t)(text + len - p));
+      if (!nl || atoi(p) > start) break;
+      keep = (size_t)(nl - text) + 1, p = nl + 1;
+    }
+  }
+  FILE *f = fopen(path, "w");
+  if (!f) { free(text); return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno)); }
+  if (keep) fwrite(text, 1, keep, f);
+  else fputs(head, f);
+  free(text);
+  R->vlog = f;
+  return fflush(f) == 0 ? MPL_OK : mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
+}
+
+/* }====== */
 
 /* {====== Guards ====== */
 
@@ -477,7 +886,14 @@ static int write_checkpoint(run *R, int e, mpl_err *err) {
   mpl__ckpt c = {.episode = e, .streak = R->streak, .failures = R->failures, .n = R->sel.n, .terms = names,
                  .theta = R->theta, .m = R->opt.m, .v = R->opt.v, .t = R->opt.t, .good_episode = R->good_episode,
                  .good_theta = R->good_theta, .good_m = R->good_m, .good_v = R->good_v, .good_t = R->good_t};
+  double *extra = NULL;
+  if (robust(R) || validating(R)) {
+    c.n_extra = (int)extra_len(R);
+    if (!(c.extra = extra = malloc((size_t)c.n_extra * sizeof *extra))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    extra_io(R, extra, 1);
+  }
   char *text = mpl__ckpt_format(&c);
+  free(extra);
   if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   int rc = mpl__write_atomic(R->cfg->out, MPL__CKPT_FILE, text, err);
   free(text);
@@ -510,6 +926,10 @@ static int read_checkpoint(run *R, int *start, mpl_err *err) {
     R->opt.t = c.t, R->good_t = c.good_t, R->good_episode = c.good_episode;
     R->streak = c.streak, R->failures = c.failures;
     *start = c.episode;
+    if ((robust(R) || validating(R)) && c.n_extra != (int)extra_len(R))
+      rc = mpl_errorf(err, MPL_EFORMAT, "%s: holds %d numbers of the discovery state, the configuration needs %zu", path,
+                      c.n_extra, extra_len(R));
+    else if (c.n_extra) extra_io(R, c.extra, 0);
   }
   mpl__ckpt_free(&c);
   return rc;
@@ -796,6 +1216,10 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   if (rc == 0 && (!secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (rc == 0 && (rc = open_outputs(&R, res, secs, &e, err)) < 0) e = 0; /* nothing run, nothing to write */
+  if (rc == 0 && R.log && (rc = open_vlog(&R, e, err)) == 0 && e == 0 && validating(&R))
+    rc = validation_point(&R, 0, err);   /* the start: the first anchor */
+  if (rc == 0 && e > 0 && e < cfg->episodes) R.opt.cfg.lambda = R.st[stage_of(&R, e)].lambda;
+  if (rc == 0 && e == 0) R.opt.cfg.lambda = R.st[0].lambda;
   int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
   if (rc == 0 && cfg->resume && cfg->progress)
     fprintf(cfg->progress, "resuming %s at episode %d/%d\n", cfg->out, e + 1, cfg->episodes);
@@ -817,7 +1241,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
       snprintf(eerr.msg, sizeof eerr.msg, "dead network: its output barely depends on the input (spread %.3g of the "
                "initial network's) and query accuracy %.3g is at chance", R.spread, st.accuracy);
     }
-    int dead = !strcmp(status, "dead"), failed = erc == MPL_ENUMERIC || (dead && cfg->dead_guard);
+    int dead = !strcmp(status, "dead"), failed = erc == MPL_ENUMERIC || (dead && (cfg->dead_guard || robust(&R)));
     secs[e] = now() - t1;
     res->accuracy[e] = st.accuracy;
     res->loss[e] = st.loss;
@@ -828,24 +1252,34 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     if (!failed) {
       save_good(&R, e);
       clip(R.grad, n, cfg->clip_grad);
-      mpl_adam_step(&R.opt, R.theta, R.grad);
-      for (int i = 0; i < n; i++) /* projection onto the sign constraints */
-        if (R.sel.sign[i] * R.theta[i] < 0) R.theta[i] = 0.0;
+      step(&R);
+      project(&R, R.theta); /* onto the sign constraints */
       if (!all_finite(R.theta, n) || !all_finite(R.opt.m, n) || !all_finite(R.opt.v, n)) {
         rollback(&R); /* a finite but enormous gradient; the next episode redraws */
         if (cfg->progress) fprintf(cfg->progress, "%sepisode %d: the step made theta non-finite; rolled back\n",
                                    tty ? "\n" : "", e + 1);
       }
       R.streak = 0;
+      R.kappa = fmin(1, R.kappa * KAPPA_GROW);
     } else {
       R.failures++;
+      memcpy(R.fail_theta, R.theta, (size_t)n * sizeof *R.theta);
       rollback(&R);
-      if (cfg->progress)
-        fprintf(cfg->progress, "%sepisode %d %s: %s; theta rolled back to episode %d's\n", tty ? "\n" : "", e + 1,
-                status, eerr.msg, R.good_episode + 1);
+      if (robust(&R)) back_off(&R, e);
+      if (cfg->progress && (!robust(&R) || R.streak == 0 || tty))
+        fprintf(cfg->progress, "%sepisode %d %s: %s; %s\n", tty ? "\n" : "", e + 1, status, eerr.msg,
+                robust(&R) ? (R.streak ? "back to the best validated rule, step halved" : "stepped back, step halved")
+                           : "theta rolled back");
       if (++R.streak >= cfg->max_failures)
-        rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed (%s; last: %s)",
-                        e + 1, R.streak, dead ? "dead network" : "diverged", eerr.msg);
+        rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed%s (%s; last: %s)",
+                        e + 1, R.streak, robust(&R) ? ", down to steps of 1/1024 of Adam's" : "",
+                        dead ? "dead network" : "diverged", eerr.msg);
+    }
+    if (rc == 0 && validation_due(&R, e + 1)) rc = validation_point(&R, e + 1, err);
+    if (rc == 0 && e + 1 < cfg->episodes && stage_of(&R, e + 1) != stage_of(&R, e)) {
+      stage *prev = &R.st[stage_of(&R, e)];   /* the next lambda starts from this one's best rule */
+      if (robust(&R) && prev->best >= 0) memcpy(R.theta, prev->theta, (size_t)n * sizeof *R.theta);
+      R.opt.cfg.lambda = R.st[stage_of(&R, e + 1)].lambda;
     }
     progress(&R, e, start, res->accuracy, R.theta, t0);
     if (cfg->on_episode) cfg->on_episode(cfg->on_episode_ud, e + 1, st.accuracy, st.loss);
@@ -869,6 +1303,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   if (R.theta && n > 0 && e > 0) {
     mpl_err werr = {0};
     int frc = fill_result(&R, res, R.theta, &werr);
+    if (frc == 0) frc = conclude(&R, res, e, &werr);
     if (frc == 0) frc = write_outputs(&R, res, &werr);
     if (frc < 0 && rc == 0) rc = frc, *err = werr;
     if (frc == 0 && rc == 0 && e == cfg->episodes && cfg->out) { /* complete: the checkpoint has served */
@@ -895,6 +1330,8 @@ void mpl_search_result_free(mpl_search_result *res) {
   free(res->names);
   free(res->formulas);
   free(res->theta);
+  free(res->theta_final);
+  free(res->scale);
   free(res->accuracy);
   free(res->loss);
   memset(res, 0, sizeof *res);

@@ -235,6 +235,23 @@ static void set_l1(opt_ctx *o, mpl_search_cfg *c, int i) {
 }
 static void push_l1(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, l1_names[c->adam.l1 == MPL_L1_PENALTY]); }
 
+static const char *const method_names[] = {"robust", "plain", NULL};
+static void set_method(opt_ctx *o, mpl_search_cfg *c, int i) {
+  c->method = check_choice(o->L, i, SEARCH, "method", method_names) ? MPL_METHOD_PLAIN : MPL_METHOD_ROBUST;
+}
+static void push_method(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, method_names[c->method != 0]); }
+
+/* lambda = a number, or "auto" (the path chosen by validation, docs/discovery.md). */
+static void set_lambda(opt_ctx *o, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  c->lambda_auto = lua_type(L, i) == LUA_TSTRING && !strcmp(lua_tostring(L, i), "auto");
+  c->adam.lambda = c->lambda_auto ? 0 : check_num(L, i, SEARCH, "lambda", 0, 1e12);
+}
+static void push_lambda(lua_State *L, const mpl_search_cfg *c) {
+  if (c->lambda_auto) lua_pushstring(L, "auto");
+  else lua_pushnumber(L, c->adam.lambda);
+}
+
 /* hidden = {170, 130, 100, 70} (hidden layer sizes; {} for none). */
 static void set_hidden(opt_ctx *o, mpl_search_cfg *c, int i) {
   lua_State *L = o->L;
@@ -361,7 +378,10 @@ static const sopt search_opts[] = {
   {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
   {"beta2", O_NUM, F(adam.beta2), 0, 0.999999999, NULL, NULL},
   {"eps", O_NUM, F(adam.eps), 1e-300, 1, NULL, NULL},
-  {"lambda", O_NUM, F(adam.lambda), 0, 1e12, NULL, NULL},
+  {"lambda", FN(lambda)},
+  {"method", FN(method)},
+  {"val_tasks", O_INT, F(val_tasks), 0, 100000, NULL, NULL},
+  {"validate_every", O_INT, F(validate_every), 0, INT_MAX, NULL, NULL},
   {"l1", FN(l1)},
   {"zero_tol", O_NUM, F(zero_tol), 0, 1e12, NULL, NULL},
   {"max_failures", O_INT, F(max_failures), 1, INT_MAX, NULL, NULL},
@@ -710,6 +730,12 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
     lua_rawseti(L, terms, i + 1);
   }
   lua_setfield(L, res, "theta");
+  lua_pushboolean(L, r->healthy);
+  lua_setfield(L, res, "healthy");
+  lua_pushstring(L, r->health);
+  lua_setfield(L, res, "health");
+  lua_pushinteger(L, r->best_episode);
+  lua_setfield(L, res, "best_episode");
   lua_createtable(L, 0, 2);
   push_text_equation(L, r, c->zero_tol);
   lua_pushvalue(L, -1);

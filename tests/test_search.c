@@ -215,7 +215,7 @@ static void test_results_directory(void **state) {
   assert_true(r.seconds_per_episode >= 0);
 
   char *list = listing(d);
-  assert_string_equal(list, "config.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\n"); /* no temporary files left */
+  assert_string_equal(list, "config.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\nvalidation.csv\n"); /* no temporary files left */
   free(list);
 
   char *cfg = mpl_test_read_in(d, "config.txt");
@@ -566,7 +566,7 @@ static void test_prox_zeros(void **state) {
   mpl_equation(r.names, r.formulas, r.theta, r.n_terms, 0, eq, sizeof eq);
   assert_string_equal(eq, "ΔW = 0");
   char *rule = mpl_test_read_in(d, "rule.txt"), *tsv = mpl_test_read_in(d, "theta.tsv"), *log = mpl_test_read_in(d, "log.csv");
-  assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  assert_true(strncmp(rule, "health: ", 8) == 0 && strstr(rule, "\nΔW = 0\n")); /* the verdict, then the rule */
   mpl_assert_contains(rule, "(zero)");
   for (int i = 0; i < 3; i++) {
     char line[256];
@@ -595,7 +595,10 @@ static void test_prox_zeros(void **state) {
     if (r.theta[i] != 0.0 && !strstr(eq, r.formulas[i])) fail_msg("live term %s missing from %s", r.names[i], eq);
   }
   rule = mpl_test_read_in(d, "rule.txt");
-  assert_true(strncmp(rule, eq, strlen(eq)) == 0 && rule[strlen(eq)] == '\n');
+  { /* the verdict's lines, then the equation */
+    const char *at = strstr(rule, eq);
+    assert_true(!strncmp(rule, "health: ", 8) && at && at[-1] == '\n' && at[strlen(eq)] == '\n');
+  }
   free(rule);
   log = mpl_test_read_in(d, "log.csv");
   assert_true(csv_number(log, 1, "active") == 1); /* F0 only: F2 and F9 start at exactly 0 */
@@ -620,7 +623,7 @@ static void test_penalty_zero_tol(void **state) {
   char *cfg = mpl_test_read_in(d, "config.txt"), *rule = mpl_test_read_in(d, "rule.txt");
   mpl_assert_contains(cfg, "l1 = penalty\n");
   mpl_assert_contains(cfg, "zero_tol = 0.004");
-  assert_true(strncmp(rule, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  assert_true(strncmp(rule, "health: ", 8) == 0 && strstr(rule, "\nΔW = 0\n")); /* the verdict, then the rule */
   mpl_assert_contains(rule, "0.004");
   char *buf = NULL;
   size_t len = 0;
@@ -628,7 +631,7 @@ static void test_penalty_zero_tol(void **state) {
   mpl_err err = {0};
   assert_int_equal(mpl_report(d, f, &err), MPL_OK);
   fclose(f);
-  assert_true(strncmp(buf, "ΔW = 0\n", strlen("ΔW = 0\n")) == 0);
+  assert_true(strncmp(buf, "health: ", 8) == 0 && strstr(buf, "\nΔW = 0\n"));
   free(buf), free(cfg), free(rule);
   /* at tolerance 0 the same coefficients are all in the equation */
   char eq[4096];

@@ -42,12 +42,23 @@ static void search_help(FILE *f) {
     "                       with ';' to combine sources\n"
     "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
     "  --sign NAME=+|-,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step (none)\n"
+    "Method (docs/discovery.md)\n"
+    "  --method M           plain (default) or robust: standardized coefficients, validation on held-out images,\n"
+    "                       step control after failures, the best validated rule reported, a verdict;\n"
+    "                       plain: Adam on theta as published (validated for the verdict only)\n"
+    "  --paper-exact        the paper's method exactly: --method plain --sign none --clip-rms 0\n"
+    "                       --dead-guard off (lambda a number, default 0)\n"
+    "  --val-tasks V        validation tasks (16; 0 = none, and no verdict)\n"
+    "  --validate-every N   episodes between validations (0 = max(5, episodes/20))\n"
+    "  --strict             exit 3 when the result is unhealthy (for scripts and CI)\n"
     "Meta-optimisation\n"
     "  --episodes N         meta-training episodes, i.e. meta-steps (600)\n"
     "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
     "  --seed S             seed of every random draw (1); same seed, same results bit for bit\n"
     "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8; eps > 0)\n"
-    "  --lambda L           L1 weight (0)\n"
+    "  --lambda L|auto      L1 weight (0); robust: on standardized coefficients, where 1e-3 moves a term\n"
+    "                       as much as FA at its start rate; auto: a path from lambda_max down, the\n"
+    "                       sparsest rule within one SE of the best validated one (docs/discovery.md)\n"
     "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
     "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
@@ -56,7 +67,8 @@ static void search_help(FILE *f) {
     "                       (sqrt(vhat)) from the second step on, so that one outlier cannot freeze Adam\n"
     "                       (5; 0 = off: PyTorch's plain Adam, as the reference)\n"
     "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance), always\n"
-    "                       logged, also fails the episode and rolls theta back like a diverged one (off)\n"
+    "                       logged, also fails the episode and rolls theta back like a diverged one (on;\n"
+    "                       always on with --method robust)\n"
     "Trials and the sparsity path (docs/trials.md)\n"
     "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
     "                       DIR/summary.csv, terms.csv, summary.md (bands: 98%% bootstrap, 500 resamples)\n"
@@ -76,7 +88,7 @@ static void search_help(FILE *f) {
 enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
        O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
        O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN,
-       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_CLIPRMS, O_DEAD };
+       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_CLIPRMS, O_DEAD, O_METHOD, O_PAPER, O_VTASKS, O_VEVERY, O_STRICT };
 
 static const struct option search_opts[] = {
   {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
@@ -87,10 +99,12 @@ static const struct option search_opts[] = {
   {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
   {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
   {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP}, {"clip-rms", 1, 0, O_CLIPRMS},
-  {"dead-guard", 1, 0, O_DEAD}, {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH}, {0, 0, 0, 0}};
+  {"dead-guard", 1, 0, O_DEAD}, {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH},
+  {"method", 1, 0, O_METHOD}, {"paper-exact", 0, 0, O_PAPER}, {"val-tasks", 1, 0, O_VTASKS},
+  {"validate-every", 1, 0, O_VEVERY}, {"strict", 0, 0, O_STRICT}, {0, 0, 0, 0}};
 
 /* --trials, --jobs, --lambda-path (reset by each cmd_search). */
-static struct { int trials, jobs; const char *lambda_path; } multi;
+static struct { int trials, jobs, strict; const char *lambda_path; } multi;
 
 static int add_terms(mpl_search_cfg *c, const char *a);
 
@@ -123,7 +137,21 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_B1: return cli_parse_double("--beta1", a, 0, 0.999999999, &c->adam.beta1);
   case O_B2: return cli_parse_double("--beta2", a, 0, 0.999999999, &c->adam.beta2);
   case O_EPS: return cli_parse_double("--eps", a, 1e-300, 1, &c->adam.eps);
-  case O_LAMBDA: return cli_parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
+  case O_LAMBDA:
+    if (!strcmp(a, "auto")) { c->lambda_auto = 1; c->adam.lambda = 0; return 0; }
+    c->lambda_auto = 0;
+    return cli_parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
+  case O_METHOD:
+    if (!strcmp(a, "robust")) c->method = MPL_METHOD_ROBUST;
+    else if (!strcmp(a, "plain")) c->method = MPL_METHOD_PLAIN;
+    else return cli_bad("--method", a, "expected robust or plain");
+    return 0;
+  case O_PAPER:
+    c->method = MPL_METHOD_PLAIN, c->sign = "none", c->adam.clip_rms = 0, c->dead_guard = 0;
+    return 0;
+  case O_VTASKS: return cli_parse_int("--val-tasks", a, 0, 100000, &c->val_tasks);
+  case O_VEVERY: return cli_parse_int("--validate-every", a, 0, INT_MAX, &c->validate_every);
+  case O_STRICT: multi.strict = 1; return 0;
   case O_L1:
     if (!strcmp(a, "prox")) c->adam.l1 = MPL_L1_PROX;
     else if (!strcmp(a, "penalty")) c->adam.l1 = MPL_L1_PENALTY;
@@ -218,7 +246,7 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
   int q = 0;
   for (int i = 0; i < n_given; i++) {
     int o = given[i].o;
-    if (o == O_RESUME || o == O_QUIET || o == O_FORCE) continue;
+    if (o == O_RESUME || o == O_QUIET || o == O_FORCE || o == O_STRICT) continue;
     if (o == O_OUT && strcmp(given[i].a, dir) != 0) {
       fprintf(stderr, PROG ": --resume %s: --out %s names another directory\n", dir, given[i].a);
       return 2;
@@ -317,23 +345,26 @@ static int search(int argc, char **argv) {
             c.out, c.out);
   if (res.episodes > 0) {
     double acc = 0;
-    int k = 0;
-    for (int i = 0; i < res.episodes; i++) if (!isnan(res.accuracy[i])) acc += res.accuracy[i], k++;
-    printf("%d episodes, %.4f s/episode (median), mean query accuracy %.4f, %d failed", res.episodes,
-           res.seconds_per_episode, k ? acc / k : NAN, res.failures);
+    int k = 0, w = res.episodes < 50 ? res.episodes : 50;
+    for (int i = res.episodes - w; i < res.episodes; i++) if (!isnan(res.accuracy[i])) acc += res.accuracy[i], k++;
+    printf("%d episodes, %.4f s/episode (median), query accuracy %.4f over the last %d, %d failed", res.episodes,
+           res.seconds_per_episode, k ? acc / k : NAN, w, res.failures);
     if (res.dead) printf(", %d with a dead network", res.dead);
     printf("\n");
     if (res.theta) {
       char eq[16384];
       mpl_equation(res.names, res.formulas, res.theta, res.n_terms, c.zero_tol, eq, sizeof eq);
-      printf("discovered rule: %s\nresults in %s/\n", eq, c.out);
+      printf("%s", res.health);
+      printf("%s: %s\n(the rule of episode %d: %s)\nresults in %s/\n",
+             res.healthy ? "discovered rule" : "rule (not a discovery)", eq, res.best_episode,
+             c.method == MPL_METHOD_ROBUST && c.val_tasks > 0 ? "the best validated" : "the last iterate", c.out);
     }
   }
-  int interrupted = res.interrupted;
+  int interrupted = res.interrupted, unhealthy = res.theta && !res.healthy;
   mpl_search_result_free(&res);
   free(resume_mem);
   if (interrupted) return 128 + (stop_signal ? (int)stop_signal : SIGINT);
-  return rc < 0 ? 1 : 0;
+  return rc < 0 ? 1 : multi.strict && unhealthy ? 3 : 0;
 }
 
 /* Under an MPI launcher the ranks share the work (docs/mpi.md); otherwise one process. */

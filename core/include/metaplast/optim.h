@@ -30,6 +30,7 @@ typedef struct mpl_adam {
   int n;
   long t;           /* steps taken */
   double *m, *v;    /* first and second moment estimates (owned) */
+  const double *pf; /* per-coordinate L1 penalty factor (borrowed; NULL: all 1) */
 } mpl_adam;
 
 MPL_API int mpl_adam_init(mpl_adam *opt, int n, const mpl_adam_cfg *cfg, mpl_err *err);

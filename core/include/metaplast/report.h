@@ -43,6 +43,8 @@ typedef struct mpl_readout_term {
   char *text, *latex;/* formula in the paper's notation (Unicode) and in LaTeX */
   char *code;        /* the MPL_FMT_CODE form (mpl_expr_parse), NULL for a native term */
   double theta;
+  double theta_final;/* the search's last iterate (NaN if not recorded; theta is the reported rule) */
+  double scale;      /* theta = scale * standardized (NaN if not recorded; 1 in the plain method) */
 } mpl_readout_term;
 
 typedef struct mpl_readout {
@@ -51,6 +53,8 @@ typedef struct mpl_readout {
   double zero_tol;   /* |θ| <= zero_tol is gone (0: only exact zeros) */
   int n_config;      /* the run's configuration (config.txt), in order; values as text */
   char **keys, **values;
+  char *health;      /* the search's verdict, lines "health: ..." and reasons (NULL if not recorded) */
+  int healthy;       /* with health: 1 healthy, 0 not */
 } mpl_readout;
 
 /* Load a rule from a results directory (DIR/rule.json; or, for directories written before
@@ -88,6 +92,16 @@ MPL_API int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selecti
  * configuration and zero tolerance read from DIR/config.txt (a search calls this last). */
 MPL_API int mpl_report_write_json(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
                                   int n, mpl_err *err);
+/* The same with the last iterate, the scales (theta = scale * standardized) and the verdict
+ * (health text, healthy) recorded beside the reported theta; any of them may be NULL. */
+MPL_API int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
+                                 const double *theta_final, const double *scale, int n, const char *health,
+                                 int healthy, mpl_err *err);
+
+/* Replace every term's θ with the search's last iterate (where rule.json recorded it) and drop
+ * the verdict, which was given on the reported rule: `report --final`, `eval --final`.
+ * MPL_ENOTFOUND if the rule records no last iterate. */
+MPL_API int mpl_readout_use_final(mpl_readout *r, mpl_err *err);
 
 MPL_API int mpl_report_print(const char *path, mpl_report_format fmt, double tol, FILE *f, mpl_err *err);
 

@@ -17,6 +17,8 @@
 extern "C" {
 #endif
 
+enum { MPL_METHOD_ROBUST = 0, MPL_METHOD_PLAIN = 1 };
+
 typedef struct mpl_search_cfg {
   const char *data;        /* named source (mpl_dataset_open), default "fashion-mnist" */
   const char *images;      /* or an explicit IDX pair (both set) */
@@ -29,6 +31,15 @@ typedef struct mpl_search_cfg {
   mpl_feedback feedback;
   int bp_detach;
   const char *terms;       /* --terms specification, default "paper:F0" */
+  /* The method (docs/discovery.md): MPL_METHOD_ROBUST (default) meta-learns standardized
+   * coefficients on training images, validates the rule on held-out images, controls the step
+   * after failures and reports the best validated rule; MPL_METHOD_PLAIN is Adam on theta as
+   * published (with sign none and clip_rms 0: the paper's method exactly), validated for the
+   * verdict only, on tasks drawn from the same images. */
+  int method;
+  int lambda_auto;         /* choose lambda on a warm-started path by validation (--lambda auto) */
+  int val_tasks;           /* validation tasks (default 16; 0 = none: no verdict can be given) */
+  int validate_every;      /* episodes between validations (0 = max(5, episodes / 20)) */
   const char *init;        /* initial-theta overrides "F9=0.01,...", or NULL */
   const char *sign;        /* sign constraints "F9=+,F2=-", or NULL (none, the paper) */
   int episodes;            /* meta-steps */
@@ -71,6 +82,15 @@ typedef struct mpl_search_result {
   int dead;                /* episodes whose adapted network was dead (status "dead" in log.csv) */
   double *accuracy, *loss; /* per episode (owned), NaN for a diverged episode */
   double seconds_per_episode; /* median wall time */
+  /* The rule reported (theta above) is the best validated one (robust method; theta_final is
+   * the last iterate) or the last iterate (plain method: theta_final = theta). */
+  double *theta_final;     /* (owned) */
+  double *scale;           /* theta_r = scale_r * standardized_r (owned; all 1 in the plain method) */
+  int best_episode;        /* the episode after which the reported theta was validated (0: start) */
+  double lambda;           /* the L1 weight of the reported rule (the one chosen with lambda auto) */
+  int healthy;             /* the verdict (health, below) */
+  double val_rule, val_fa; /* validation accuracy of the reported rule and of FA on the same tasks */
+  char health[2048];       /* the verdict and its reasons, lines starting "health: " */
 } mpl_search_result;
 
 /* Run a search. On success (and, where possible, on failure after some episodes) the results
