@@ -3,6 +3,7 @@
 #include "metaplast/check.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +157,19 @@ static double *randvec(gsl_rng *rng, size_t n, double lo, double hi) {
   return v;
 }
 
-static double check_one(const mpl_rule *r, gsl_rng *rng) {
+/* "" if x[0..n-1] is finite, else "NaN" or "infinite" for the first entry that is not, at *at. */
+static const char *nonfinite(const double *x, size_t n, size_t *at) {
+  for (size_t k = 0; k < n; k++)
+    if (!isfinite(x[k])) {
+      *at = k;
+      return isnan(x[k]) ? "NaN" : "infinite";
+    }
+  return "";
+}
+
+/* The worst relative error of the term on one random layer into *rel; 0, or -1 with why[] saying
+ * what is not finite (the value at the test point or near it, or the reverse-mode derivative). */
+static int check_one(const mpl_rule *r, gsl_rng *rng, double *rel, char *why, size_t nwhy) {
   layer_case c = {.np = 3 + (int)gsl_rng_uniform_int(rng, 6), .nq = 2 + (int)gsl_rng_uniform_int(rng, 6)};
   size_t nw = (size_t)c.np * c.nq;
   for (int s = 0; s < 4; s++) {
@@ -186,9 +199,27 @@ static double check_one(const mpl_rule *r, gsl_rng *rng) {
   double h = 1e-3, d1 = (probe(r, &c, h) - probe(r, &c, -h)) / (2 * h);
   double d2 = (probe(r, &c, h / 2) - probe(r, &c, -h / 2)) / h, fd = (4 * d2 - d1) / 3;
   double den = fmax(fmax(fabs(adj), fabs(fd)), 1e-10);
+  probe(r, &c, 0); /* the value at the test point, into c.out */
+  size_t at = 0;
+  const char *v = nonfinite(c.out, nw, &at), *g = "";
+  for (int s = 0; s < 4 && !g[0]; s++) g = nonfinite(c.bar[s], (size_t)sig_len(&c, s), &at);
+  if (!g[0]) g = nonfinite(c.Gw, nw, &at);
+  int bad = 1;
+  if (v[0])
+    snprintf(why, nwhy, "its value is %s (entry %zu, %zu of a %d x %d layer with random signals: activities in "
+             "[0.1, 1], errors and W of either sign)", v, at / (size_t)c.np + 1, at % (size_t)c.np + 1, c.nq, c.np);
+  else if (g[0])
+    snprintf(why, nwhy, "its derivative (reverse mode, vjp) is %s on a %d x %d layer with random signals where "
+             "its value is finite", g, c.nq, c.np);
+  else if (!isfinite(fd) || !isfinite(adj))
+    snprintf(why, nwhy, "its value is not finite near the test point (within 1e-3 of random signals on a %d x %d "
+             "layer)", c.nq, c.np);
+  else
+    bad = 0;
+  *rel = bad ? NAN : fabs(adj - fd) / den;
   for (int s = 0; s < 4; s++) free(c.sig[s]), free(c.dir[s]), free(c.bar[s]);
   free(c.W); free(c.dW); free(c.G); free(c.Gw); free(c.out); free(c.val); free(c.vbar); free(c.scratch);
-  return fabs(adj - fd) / den;
+  return bad ? -1 : 0;
 }
 
 int mpl_check_terms(const mpl_termset *ts, const int *which, int n, int trials, unsigned long seed, double *rel,
@@ -197,16 +228,30 @@ int mpl_check_terms(const mpl_termset *ts, const int *which, int n, int trials, 
   gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
   if (!rng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   gsl_rng_set(rng, seed);
-  int rc = MPL_OK;
+  int rc = MPL_OK, n_bad = 0, first_bad = -1;
+  char why[512] = "";
   for (int i = 0; i < n && rc == 0; i++) {
     int idx = which ? which[i] : i;
     mpl_rule *r;
     if ((rc = mpl__rule_compile(ts, &idx, 1, &r, err)) < 0) break;
     rel[i] = 0;
-    for (int t = 0; t < trials; t++) rel[i] = fmax(rel[i], check_one(r, rng));
+    for (int t = 0; t < trials && !isnan(rel[i]); t++) {
+      double e;
+      char w[512];
+      if (check_one(r, rng, &e, w, sizeof w) < 0) {
+        rel[i] = NAN;
+        if (n_bad++ == 0) first_bad = idx, snprintf(why, sizeof why, "%s", w);
+      } else {
+        rel[i] = fmax(rel[i], e);
+      }
+    }
     mpl__rule_free(r);
   }
   gsl_rng_free(rng);
+  if (rc == 0 && n_bad) /* the other terms were checked; rel[] holds NaN for the bad ones */
+    return mpl_errorf(err, MPL_ENUMERIC, "term '%s' from %s: %s%s", mpl_termset_name(ts, first_bad),
+                      mpl_termset_source(ts, first_bad)[0] ? mpl_termset_source(ts, first_bad) : "(no source)", why,
+                      n_bad > 1 ? "; more terms are not finite (NaN in the table)" : "");
   return rc;
 }
 

@@ -11,10 +11,12 @@
 #include "rule.h"
 
 #include "metaplast/plugin.h"
+#include "metaplast/terms.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -560,7 +562,9 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   plist all = {0};
   r->native_term = malloc(((size_t)n + 1) * sizeof *r->native_term);
   r->natives = malloc(((size_t)n + 1) * sizeof *r->natives);
-  if (!r->native_term || !r->natives) {
+  r->native_src = malloc(((size_t)n + 1) * sizeof *r->native_src);
+  r->native_name = malloc(((size_t)n + 1) * sizeof *r->native_name);
+  if (!r->native_term || !r->natives || !r->native_src || !r->native_name) {
     mpl__rule_free(r);
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   }
@@ -571,6 +575,8 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
     C.work = 0;
     if (ts->terms[idx].native) {
       r->native_term[r->n_natives] = t;
+      r->native_src[r->n_natives] = mpl_termset_source(ts, idx);
+      r->native_name[r->n_natives] = mpl_termset_name(ts, idx);
       r->natives[r->n_natives++] = ts->terms[idx].native;
       continue;
     }
@@ -601,7 +607,50 @@ void mpl__rule_free(mpl_rule *r) {
   free(r->group_first);
   free(r->native_term);
   free(r->natives);
+  free(r->native_src);
+  free(r->native_name);
   free(r);
+}
+
+/* }====== */
+
+/* {====== Native callbacks, with the fault context ====== */
+
+/* The native callback this thread is running, for a fault handler (mpl_native_current): plain
+ * thread-local pointers, written before the call and cleared after it. */
+static _Thread_local const char *cur_term, *cur_src, *cur_phase;
+
+int mpl_native_current(const char **term, const char **source, const char **phase) {
+  if (!cur_term) return 0;
+  if (term) *term = cur_term;
+  if (source) *source = cur_src ? cur_src : "";
+  if (phase) *phase = cur_phase;
+  return 1;
+}
+
+static void enter(const mpl_rule *r, int k, const char *phase) {
+  cur_src = r->native_src[k];
+  cur_phase = phase;
+  cur_term = r->native_name[k];
+  atomic_signal_fence(memory_order_seq_cst); /* set before the callback runs, as a handler sees it */
+}
+
+static void leave(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  cur_term = NULL;
+}
+
+static void native_value(const mpl_rule *r, int k, const mpl_native_io *io, double *out) {
+  enter(r, k, "value");
+  r->natives[k]->value(r->natives[k]->user, io, out);
+  leave();
+}
+
+static void native_vjp_call(const mpl_rule *r, int k, const mpl_native_io *io, const double *G, double *const bar[4],
+                            double *bar_W) {
+  enter(r, k, "vjp");
+  r->natives[k]->vjp(r->natives[k]->user, io, G, bar, bar_W);
+  leave();
 }
 
 /* }====== */
@@ -914,7 +963,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     mpl_native_io nio = native_io(io);
     memset(D, 0, nw * sizeof *D);
     for (int k = 0; k < r->n_natives; k++) {
-      r->natives[k]->value(r->natives[k]->user, &nio, tmp);
+      native_value(r, k, &nio, tmp);
       cblas_daxpy((int)nw, theta[r->native_term[k]], tmp, 1, D, 1);
     }
     acc.dense = D;
@@ -1004,14 +1053,13 @@ static void native_vjp(const mpl_rule *r, const double *theta, const mpl_layer_i
   for (int s = 0; s < 4; s++) bar[s] = sig_bar[s] ? sig_bar[s] : sink;
   mpl_native_io nio = native_io(io);
   for (int k = 0; k < r->n_natives; k++) {
-    const mpl_native_term *t = r->natives[k];
     int term = r->native_term[k];
-    t->value(t->user, &nio, tmp);
+    native_value(r, k, &nio, tmp);
     theta_bar[term] += cblas_ddot((int)nw, G, 1, tmp, 1);
     if (theta[term] == 0) continue;
     memcpy(tmp, G, nw * sizeof *tmp);
     cblas_dscal((int)nw, theta[term], tmp, 1);
-    t->vjp(t->user, &nio, tmp, bar, acc->dense);
+    native_vjp_call(r, k, &nio, tmp, bar, acc->dense);
     acc->has_dense = 1;
   }
 }
@@ -1167,7 +1215,7 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
   for (int k = 0; k < r->n_natives; k++)
     if (r->native_term[k] == t) {
       mpl_native_io nio = native_io(io);
-      r->natives[k]->value(r->natives[k]->user, &nio, out);
+      native_value(r, k, &nio, out);
     }
   for (int i = 0; i < r->n_pieces; i++) {
     const mpl_piece *p = &r->pieces[i];

@@ -51,6 +51,8 @@ typedef struct mpl_rule {
   int n_natives;            /* native terms (C callbacks), evaluated densely */
   int *native_term;         /* their indices among the rule's terms */
   const struct mpl_native_term **natives;
+  const char **native_src;  /* their sources and names (the term set's strings), for fault reports */
+  const char **native_name;
 } mpl_rule;
 
 /* One layer's view: sizes, signals and weights. The weights may be held lazily as

@@ -141,12 +141,13 @@ static int expect_stopped(const char *path, double max_seconds) {
 }
 
 static int check_stop(const char *dir) {
-  char slow[4096];
+  char slow[4096], loop[4096];
   snprintf(slow, sizeof slow, "%s/rep_churn.lua", dir); /* 2 s of CPU without the flag */
+  snprintf(loop, sizeof loop, "%s/goto_loop.lua", dir);
   int failed = 0;
   mpl_terms_set_stop(&stop);
-  stop = 1;
-  failed += expect_stopped(slow, 0.5);
+  stop = 1; /* stopped at the first check, 100 instructions in */
+  failed += expect_stopped(loop, 2.0);
   stop = 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

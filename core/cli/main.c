@@ -1,8 +1,12 @@
 /* metaplast: the command-line interface. One file per command (cmd_*.c); this one dispatches.
  * See LICENSE for copyright. */
+#define _GNU_SOURCE /* sigaltstack, SA_ONSTACK */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "metaplast/terms.h"
 #include "metaplast/version.h"
 
 #include "cli.h"
@@ -33,7 +37,60 @@ static void main_help(FILE *f) {
     "'" PROG " COMMAND --help' describes each.\n");
 }
 
+/* {====== A fault inside a native term (issue 23) ======
+ * A plugin's callback that crashes takes the process with it; the handler names the term, its
+ * source and the phase before the process exits with status 70 (write(2) and _exit only: async-
+ * signal-safe). A fault anywhere else gets the default action (SA_RESETHAND, then the faulting
+ * instruction runs again). `metaplast check` runs each term of a source with native terms in a
+ * child process (cmd_terms.c), so one crashing term is reported and the others still checked. */
+
+#define NATIVE_FAULT_STATUS 70
+
+static void put(const char *s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t k = write(STDERR_FILENO, s, n);
+    if (k <= 0) return;
+    s += k, n -= (size_t)k;
+  }
+}
+
+static void on_fault(int sig) {
+  const char *term, *source, *phase;
+  if (!mpl_native_current(&term, &source, &phase)) return; /* not ours: the default action */
+  const char *name = sig == SIGSEGV ? "SIGSEGV (invalid memory access)" : sig == SIGBUS ? "SIGBUS (bus error)"
+                     : sig == SIGFPE ? "SIGFPE (arithmetic fault)" : "SIGILL (illegal instruction)";
+  put(PROG ": fatal: ");
+  put(name);
+  put(" in native term '");
+  put(term);
+  put("' from ");
+  put(source[0] ? source : "(unknown source)");
+  put(", in its ");
+  put(phase);
+  put(" callback: the plugin is at fault ('" PROG " check ");
+  put(source[0] ? source : "SOURCE");
+  put("' checks its terms one by one; a search keeps its last checkpoint)\n");
+  _exit(NATIVE_FAULT_STATUS);
+}
+
+static void catch_native_faults(void) {
+  static char altstack[1 << 16]; /* a callback that overflows its stack still gets a message (main thread) */
+  stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+  sigaltstack(&ss, NULL);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fault;
+  sa.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+/* }====== */
+
 int main(int argc, char **argv) {
+  catch_native_faults();
   if (argc < 2) { main_help(stderr); return 2; }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { main_help(stdout); return 0; }

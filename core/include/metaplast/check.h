@@ -49,6 +49,9 @@ MPL_API void mpl_gradcheck_result_free(mpl_gradcheck_result *res);
 /* For each term which[0..n-1] of ts (all if which is NULL): on `trials` random layers (random
  * sizes, signals, W and adjoint G), compare the reverse-mode derivative of <G, F> along a random
  * direction of all inputs (the four signals and W) with Richardson-extrapolated central
- * differences of F. rel[i] (n doubles, caller's) receives the worst relative error of term i. */
+ * differences of F. rel[i] (n doubles, caller's) receives the worst relative error of term i.
+ * A term whose value or reverse-mode derivative is NaN or infinite on a test layer gets rel[i] =
+ * NaN; the other terms are still checked, and the call then fails with MPL_ENUMERIC naming the
+ * first such term, its source and what was not finite. */
 MPL_API int mpl_check_terms(const mpl_termset *ts, const int *which, int n, int trials, unsigned long seed,
                             double *rel, mpl_err *err);
