@@ -199,6 +199,7 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if (c->resamples < 1 || !(c->level > 0 && c->level < 1))
     return mpl_errorf(err, MPL_EINVAL, "bootstrap: %d resamples at level %g (need >= 1 and (0, 1))", c->resamples, c->level);
   int rc = mpl_readout_load(c->rule, &E->rule, err);
+  if (rc == 0 && c->final) rc = mpl_readout_use_final(&E->rule, err);
   if (rc < 0) return rc;
   if (!(E->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = mpl_readout_build(&E->rule, E->ts, &E->sel, err)) < 0) return mpl_err_prefix(err, "%s: ", c->rule);
@@ -347,6 +348,18 @@ size_t mpl_eval_table(const mpl_eval_result *res, const mpl_eval_cfg *c, char *b
   if (n) buf[0] = '\0';
   mpl__sb_printf(&s, "%s on %s: %d tasks, seed %lu; FA and BP rate %.6g (%s)\n", c->rule, res->dataset, res->tasks,
                  c->seed, res->rate, res->rate_from);
+  /* the verdict first: diverged tasks are left out of the means, so they are stated here */
+  int dr = res->diverged[MPL_EVAL_RULE];
+  if (dr > 0)
+    mpl__sb_printf(&s, "verdict: UNHEALTHY: the rule diverged on %d of %d tasks (left out of its mean below)\n", dr,
+                   res->tasks);
+  else if (!(res->lo[MPL_EVAL_RULE] > res->hi[MPL_EVAL_FA]) && !(res->mean[MPL_EVAL_RULE] >= res->mean[MPL_EVAL_FA]))
+    mpl__sb_printf(&s, "verdict: the rule does worse than FA on these tasks (%.4f against %.4f): not a discovery\n",
+                   res->mean[MPL_EVAL_RULE], res->mean[MPL_EVAL_FA]);
+  else if (res->lo[MPL_EVAL_RULE] > res->hi[MPL_EVAL_FA])
+    mpl__sb_printf(&s, "verdict: the rule beats FA (intervals disjoint); no task diverged\n");
+  else
+    mpl__sb_printf(&s, "verdict: the rule is not significantly better than FA (intervals overlap); no task diverged\n");
   char head[32];
   snprintf(head, sizeof head, "%g%% interval", 100 * c->level);
   mpl__sb_printf(&s, "%-6s %9s  %-22s %s\n", "method", "accuracy", head, "diverged");

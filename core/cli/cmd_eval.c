@@ -29,6 +29,7 @@ static void eval_help(FILE *f) {
     "  --fa RULE2         FA and BP use θ_F0 of RULE2 (default: the rule's own θ_F0)\n"
     "  --fa-rate X        or this rate\n"
     "  --out DIR          write DIR/eval.csv (per task) and DIR/eval.json (summary)\n"
+    "  --final            the search's last iterate instead of its reported (best validated) rule\n"
     "  --quiet            no progress lines\n"
     "Task shape (M-way, K+Q), network and feedback are the rule's (its config).\n");
 }
@@ -50,6 +51,7 @@ static int eval_option(int o, const char *arg, mpl_eval_cfg *c, int *quiet) {
     c->sampling = arg;
     return 0;
   case 'q': *quiet = 1; return 0;
+  case 'F': c->final = 1; return 0;
   default: return -1;
   }
 }
@@ -61,7 +63,7 @@ int cmd_eval(int argc, char **argv) {
     {"labels", required_argument, NULL, 'l'}, {"per-class", required_argument, NULL, 'p'},
     {"fa", required_argument, NULL, 'f'}, {"fa-rate", required_argument, NULL, 'r'},
     {"out", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'}, {"sampling", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    {"final", no_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
   mpl_eval_cfg c;
   mpl_eval_defaults(&c);
   int o, quiet = 0;

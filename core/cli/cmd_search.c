@@ -67,7 +67,7 @@ static void search_help(FILE *f) {
     "                       (sqrt(vhat)) from the second step on, so that one outlier cannot freeze Adam\n"
     "                       (5; 0 = off: PyTorch's plain Adam, as the reference)\n"
     "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance), always\n"
-    "                       logged, also fails the episode and rolls theta back like a diverged one (on;\n"
+    "                       logged, also fails the episode and rolls theta back like a diverged one (off;\n"
     "                       always on with --method robust)\n"
     "Trials and the sparsity path (docs/trials.md)\n"
     "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"

@@ -36,6 +36,7 @@ typedef struct mpl_eval_cfg {
   const char *out;         /* a directory for eval.csv and eval.json (created), or NULL */
   FILE *progress;          /* a progress line per 10% of the tasks, or NULL */
   const char *sampling;    /* task sampler "clean" or "paper", or NULL: the rule's own */
+  int final;               /* 1: the search's last iterate instead of its reported (best validated) rule */
 } mpl_eval_cfg;
 
 MPL_API void mpl_eval_defaults(mpl_eval_cfg *cfg);
