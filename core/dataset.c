@@ -30,6 +30,31 @@ static int keep(size_t *seen, uint8_t c, size_t per_class) {
   return per_class == 0 || seen[c]++ < per_class;
 }
 
+/* The classes are 0..top, the output layer's width is top + 1 (labels are never remapped), and
+ * a task draws from classes with images: a class below the largest label without any image is a
+ * bad label (200 in a 10-class file widened the output layer to 201 classes). The message names
+ * the file, the first record whose label lies beyond the gap, and what was expected. */
+static int check_labels(const char *path, const uint8_t *lab, size_t n, mpl_err *err) {
+  size_t count[N_LABELS] = {0};
+  int top = 0, gap = -1;
+  for (size_t i = 0; i < n; i++) {
+    count[lab[i]]++;
+    if (lab[i] > top) top = lab[i];
+  }
+  for (int c = 0; c <= top && gap < 0; c++)
+    if (!count[c]) gap = c;
+  if (gap < 0) return MPL_OK;
+  size_t i = 0, above = 0;
+  while (lab[i] < gap) i++; /* the first record beyond the gap */
+  for (int c = gap + 1; c <= top; c++) above += count[c];
+  char seen[64] = "";
+  if (gap > 0) snprintf(seen, sizeof seen, "labels 0..%d all occur, then ", gap - 1);
+  return mpl_errorf(err, MPL_EFORMAT,
+                    "%s: label %d of record %zu (counting from 0) is out of range: labels must be the classes 0..K-1 "
+                    "with at least one image each, but no record has label %d (%s%zu record%s with labels up to %d)",
+                    path, lab[i], i, gap, seen, above, above == 1 ? "" : "s", top);
+}
+
 /* Allocate a dataset sized for the images that per_class keeps from these labels. */
 static int alloc_dataset(const uint8_t *lab, size_t n, size_t dim, size_t per_class, mpl_dataset **out,
                          mpl_err *err) {
@@ -89,6 +114,10 @@ int mpl_dataset_load_idx(const char *images, const char *labels, size_t per_clas
   *out = NULL;
   int rc = mpl_idx_read_labels(labels, &lab, &nl, err);
   if (rc < 0) return rc;
+  if ((rc = check_labels(labels, lab, nl, err)) < 0) {
+    free(lab);
+    return rc;
+  }
   rc = mpl__idx_open(images, 3, &r, dims, err);
   if (rc < 0) { free(lab); return rc; }
   if (dims[0] != nl)

@@ -43,7 +43,9 @@ typedef struct mpl_dataset {
 /* Load an image/label IDX pair. per_class > 0 keeps only the first per_class images of each
  * class in file order (0 keeps all); classes with fewer images keep what they have.
  * Images not kept are never held in memory at once (the reader streams).
- * Errors name the file; an image/label count mismatch names both files. */
+ * Errors name the file; an image/label count mismatch names both files. The labels must be the
+ * classes 0..K-1 with at least one image each: a label beyond a class without images (200 in a
+ * 10-class file) is MPL_EFORMAT naming the file, the label, its record and the missing class. */
 MPL_API int mpl_dataset_load_idx(const char *images, const char *labels, size_t per_class,
                                  mpl_dataset **out, mpl_err *err);
 
