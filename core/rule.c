@@ -31,6 +31,7 @@ typedef struct plist { mpl_piece *p; int n, cap; } plist;
  * shipped terms take at most a few thousand; the budget bounds one term to well under a second
  * and a few tens of MB. */
 #define MAX_WORK (1L << 20)
+#define MAX_TOTAL_WORK (1L << 24) /* all the terms of one compile (a selection, at most 4096 terms per file) */
 
 typedef struct compiler {
   mpl_rule *r;
@@ -39,6 +40,7 @@ typedef struct compiler {
   mpl_err *err;
   int failed;
   long work;          /* spent on the current term */
+  long total;         /* spent on all terms */
 } compiler;
 
 static int fail(compiler *C, int code, const char *what) {
@@ -47,13 +49,19 @@ static int fail(compiler *C, int code, const char *what) {
   return -1;
 }
 
-/* Charge units of work to the current term; -1 (failed) once it has spent MAX_WORK. */
+/* Charge units of work to the current term; -1 (failed) once it has spent MAX_WORK, or all the
+ * terms MAX_TOTAL_WORK. */
 static int spend(compiler *C, long units) {
   if (C->failed) return -1;
-  if ((C->work += units) <= MAX_WORK) return 0;
+  C->total += units;
+  if ((C->work += units) <= MAX_WORK && C->total <= MAX_TOTAL_WORK) return 0;
   char msg[256];
-  snprintf(msg, sizeof msg, "too large to compile: multiplying out its products of sums and repeated "
-           "subexpressions takes more than %ld steps (write it with fewer factors, or as a native term)", MAX_WORK);
+  if (C->work > MAX_WORK)
+    snprintf(msg, sizeof msg, "too large to compile: multiplying out its products of sums and repeated "
+             "subexpressions takes more than %ld steps (write it with fewer factors, or as a native term)", MAX_WORK);
+  else
+    snprintf(msg, sizeof msg, "the selected terms are too large to compile together: more than %ld steps in all "
+             "(select fewer terms)", MAX_TOTAL_WORK);
   return fail(C, MPL_EUNSUPPORTED, msg);
 }
 
