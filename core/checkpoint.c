@@ -193,6 +193,7 @@ int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search
   cfg->method = MPL_METHOD_PLAIN; /* one without `method` predates the robust method ... */
   cfg->val_tasks = 0;             /* ... and validation */
   cfg->dead_guard = 0;
+  cfg->lambda_auto = 0;
   *mem = NULL;
   if (memchr(text, '\0', len)) return mpl_errorf(err, MPL_EFORMAT, "%s: not a text file (holds a NUL byte)", path);
   char *s = malloc(len + 1);

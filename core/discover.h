@@ -15,8 +15,8 @@
 
 #include "internal.h"
 
-/* 1 if term i of ts is the pseudo-gradient −e_ℓ y_{ℓ−1}ᵀ (printed in code form identically to
- * the one built here), whatever its name. */
+/* 1 if term i of ts is the pseudo-gradient −e_ℓ y_{ℓ−1}ᵀ, however written and named: its value
+ * equals −e_post preᵀ to 1e-12 on two random layers. */
 MPL_INTERNAL int mpl__is_pseudo_gradient(const mpl_termset *ts, int i);
 
 /* The typical magnitude of terms which[0..n-1] on the network a search starts from: initial
@@ -47,6 +47,7 @@ typedef struct mpl__health {
   int val_tasks, val_diverged;
   double val_last;         /* validation accuracy of the final iterate (NaN if none) */
   int best_episode;        /* the episode whose theta is reported (0: the start) */
+  int shared_val;          /* validation tasks drew from the training images */
   char text[2048];         /* the verdict and its reasons, one per line */
 } mpl__health;
 

@@ -39,8 +39,9 @@ void mpl_search_defaults(mpl_search_cfg *cfg) {
   mpl_adam_defaults(&cfg->adam);
   cfg->max_failures = 20;
   cfg->meta_batch = 1;
-  cfg->dead_guard = 0; /* detected and logged always; failing the episode is opt-in (always on when robust) */
-  cfg->method = MPL_METHOD_PLAIN; /* the robust method is opt-in until the suite covers it (docs/discovery.md) */
+  cfg->dead_guard = 0; /* plain method: detected and logged, failing the episode opt-in; robust: always a failure */
+  cfg->method = MPL_METHOD_ROBUST;
+  cfg->lambda_auto = 1;   /* robust: lambda chosen on a path by validation (docs/discovery.md) */
   cfg->val_tasks = 16;
   cfg->checkpoint_every = 10;
 }
@@ -113,6 +114,7 @@ typedef struct run {
   stage st[MAX_STAGES];
   double *vacc, *fail_theta; /* the last validation's accuracy per task; theta of a failed episode */
   double val_last;
+  int shared_val;          /* validation tasks drawn from the training images (plain, or too few to split) */
   mpl_termset *fa_ts;      /* FA alone (the pseudo-gradient), the verdict's baseline */
   mpl_episode *fa_ep;
   int failures_logged;  /* resuming: failed rows in the part of the log kept */
@@ -501,9 +503,13 @@ static int split_data(run *R, mpl_err *err) {
   int rc = mpl__dataset_split(R->ds, &c->task, &R->tview, &R->vview, err);
   if (rc < 0) return rc;
   R->tds = &R->tview, R->vds = &R->vview;
-  if ((rc = mpl_task_check(R->tds, &c->task, err)) < 0 || (rc = mpl_task_check(R->vds, &c->task, err)) < 0)
-    return mpl_err_prefix(err, "holding out the last sixth of each class's images for validation (--val-tasks 0 "
-                          "trains on all of them, without a verdict): ");
+  mpl_err e1 = {0};
+  if (mpl_task_check(R->tds, &c->task, &e1) < 0 || mpl_task_check(R->vds, &c->task, &e1) < 0) {
+    /* too few images per class to hold a sixth out: validate on tasks drawn from all of them */
+    mpl__dataset_view_free(&R->tview), mpl__dataset_view_free(&R->vview);
+    R->tds = R->vds = R->ds;
+    R->shared_val = 1;
+  }
   return MPL_OK;
 }
 
@@ -578,12 +584,13 @@ static void revert(run *R, const double *theta) {
 }
 
 /* After a failed episode e (theta already rolled back to the last good one): a first failure
- * steps back by half the step that failed; a second in a row returns to the best validated rule.
- * Either way the momentum is dropped and the step halved. */
+ * moves theta half way back to the best validated rule (the anchor), a second in a row all the
+ * way. Either way the momentum is dropped and the step halved. Without validation, rollback only. */
 static void back_off(run *R, int e) {
   stage *a = anchor(R, e);
-  if (R->streak >= 1 && a) { revert(R, a->theta); return; }
-  for (int i = 0; i < R->sel.n; i++) R->theta[i] -= 0.5 * (R->fail_theta[i] - R->theta[i]);
+  if (!a) { revert(R, R->theta); return; }
+  if (R->streak >= 1) { revert(R, a->theta); return; }
+  for (int i = 0; i < R->sel.n; i++) R->theta[i] += 0.5 * (a->theta[i] - R->theta[i]);
   project(R, R->theta);
   revert(R, R->theta);
 }
@@ -652,9 +659,10 @@ static int lambda_path(run *R, mpl_err *err) {
   }
   R->lambda_max = 0;
   for (int i = 0; k > 0 && i < n; i++) R->lambda_max = fmax(R->lambda_max, R->pf[i] * fabs(R->gsum[i] / k));
-  if (!(R->lambda_max > 0))
-    return mpl_errorf(err, MPL_EINVAL, "lambda auto: no penalized coefficient has a gradient at the start (%d of %d "
-                      "probe tasks diverged); give --lambda a number", LAMBDA_PROBE_TASKS - k, LAMBDA_PROBE_TASKS);
+  if (!(R->lambda_max > 0)) {   /* nothing to penalize (FA alone), or every probe task diverged: lambda 0 */
+    R->st[0].lambda = 0;
+    return MPL_OK;
+  }
   R->n_stages = c->episodes / 20 < 1 ? 1 : c->episodes / 20 > MAX_STAGES ? MAX_STAGES : c->episodes / 20;
   for (int s = 0; s < R->n_stages; s++)
     R->st[s].lambda = R->lambda_max * pow(10, -LAMBDA_SPAN * (R->n_stages > 1 ? (double)s / (R->n_stages - 1) : 1));
@@ -703,6 +711,7 @@ static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
     if (rc < 0) return rc;
     h.val_diverged = dr;
   }
+  h.shared_val = R->shared_val || !robust(R);
   mpl__health_judge(&h, res->accuracy, episodes, R->cfg->task.m, bound, nb);
   res->healthy = h.healthy, res->val_rule = h.val_rule, res->val_fa = h.val_fa;
   snprintf(res->health, sizeof res->health, "%s", h.text);
@@ -1268,7 +1277,8 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
       if (robust(&R)) back_off(&R, e);
       if (cfg->progress && (!robust(&R) || R.streak == 0 || tty))
         fprintf(cfg->progress, "%sepisode %d %s: %s; %s\n", tty ? "\n" : "", e + 1, status, eerr.msg,
-                robust(&R) ? (R.streak ? "back to the best validated rule, step halved" : "stepped back, step halved")
+                robust(&R) ? (R.streak ? "back to the best validated rule, step halved"
+                                       : "half way back to the best validated rule, step halved")
                            : "theta rolled back");
       if (++R.streak >= cfg->max_failures)
         rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed%s (%s; last: %s)",

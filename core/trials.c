@@ -709,7 +709,7 @@ static int path_finish(mpl_path_result *P, const mpl_search_cfg *cfg, mpl_err *e
     mpl_search_cfg c = *cfg;
     mpl_lambda_dirname(P->lambda[l], sub, sizeof sub);
     snprintf(dir, sizeof dir, "%s/%s", cfg->out, sub);
-    c.out = dir, c.adam.lambda = P->lambda[l];
+    c.out = dir, c.adam.lambda = P->lambda[l], c.lambda_auto = 0;
     mpl_trials_result *T = &P->run[l];
     rc = summarise(T, &c, err);
     if (rc == MPL_ENUMERIC && T->n_ok == 0) {   /* every run of this lambda diverged: a row of NaNs */
@@ -754,7 +754,7 @@ int mpl_path_run(const mpl_search_cfg *cfg, const double *lambda, int n, int n_t
       snprintf(tsub, sizeof tsub, "trial-%03d", t + 1);
       rc = n_trials == 1 ? job_setup(j, cfg, &res->run[l], t, cfg->seed, dir, NULL, err)
                          : job_setup(j, cfg, &res->run[l], t, cfg->seed + (unsigned long)t + 1, dir, tsub, err);
-      j->cfg.adam.lambda = lambda[l];
+      j->cfg.adam.lambda = lambda[l], j->cfg.lambda_auto = 0;
     }
   }
   if (rc == 0) rc = pool_run(J, n * n_trials, jobs, cfg->progress, "runs", cfg->comm, err);

@@ -238,6 +238,7 @@ static void push_l1(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, l
 static const char *const method_names[] = {"robust", "plain", NULL};
 static void set_method(opt_ctx *o, mpl_search_cfg *c, int i) {
   c->method = check_choice(o->L, i, SEARCH, "method", method_names) ? MPL_METHOD_PLAIN : MPL_METHOD_ROBUST;
+  if (c->method == MPL_METHOD_PLAIN) c->lambda_auto = 0;
 }
 static void push_method(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, method_names[c->method != 0]); }
 
@@ -378,8 +379,8 @@ static const sopt search_opts[] = {
   {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
   {"beta2", O_NUM, F(adam.beta2), 0, 0.999999999, NULL, NULL},
   {"eps", O_NUM, F(adam.eps), 1e-300, 1, NULL, NULL},
+  {"method", FN(method)},   /* before lambda: plain drops lambda auto, an explicit lambda wins */
   {"lambda", FN(lambda)},
-  {"method", FN(method)},
   {"val_tasks", O_INT, F(val_tasks), 0, 100000, NULL, NULL},
   {"validate_every", O_INT, F(validate_every), 0, INT_MAX, NULL, NULL},
   {"l1", FN(l1)},

@@ -67,6 +67,8 @@ static void base_cfg(mpl_search_cfg *c, const char *out) {
   c->seed = 3;
   c->out = out;
   c->force = 1;
+  c->method = MPL_METHOD_PLAIN;   /* the plain method's guards; the robust method's: test_robust */
+  c->lambda_auto = 0;
 }
 
 static void in_root(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", root, name); }

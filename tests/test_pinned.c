@@ -87,6 +87,8 @@ static void base_cfg(mpl_search_cfg *c, const char *out) {
   c->seed = 3;
   c->out = out;
   c->force = 1;
+  c->method = MPL_METHOD_PLAIN;   /* pins the plain method (Adam on theta); test_robust the robust one */
+  c->lambda_auto = 0;
 }
 
 static void run_search(const mpl_search_cfg *c, mpl_search_result *r) {

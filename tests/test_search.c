@@ -89,6 +89,8 @@ static void base_cfg(mpl_search_cfg *c, const char *out) {
   c->seed = 7;
   c->out = out;
   c->progress = NULL;
+  c->method = MPL_METHOD_PLAIN;   /* these tests pin the plain method's mechanics; test_robust the other's */
+  c->lambda_auto = 0;
 }
 
 /* Run a search that must succeed. */
@@ -747,6 +749,8 @@ static void test_fashion_mnist(void **state) {
   c.episodes = 5;
   c.terms = "paper:F0";
   c.out = d;
+  c.method = MPL_METHOD_PLAIN;   /* the draws below are from the whole set; test_robust checks the split */
+  c.lambda_auto = 0;
   mpl_search_result r;
   run_ok(&c, &r);
   assert_int_equal(r.failures, 0);

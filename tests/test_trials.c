@@ -75,6 +75,8 @@ static void cfg_small(mpl_search_cfg *c, const char *out) {
   c->episodes = EPISODES;
   c->terms = "paper:F0,F2,F9";
   c->adam.lambda = 1e-3;
+  c->method = MPL_METHOD_PLAIN;   /* trials' mechanics, fast; the robust method's: test_robust */
+  c->lambda_auto = 0;
   c->seed = SEED;
   c->out = out;
   c->force = 1;   /* directories are per process (mpl_test_path); some are reused */

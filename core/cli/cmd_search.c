@@ -43,9 +43,10 @@ static void search_help(FILE *f) {
     "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
     "  --sign NAME=+|-,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step (none)\n"
     "Method (docs/discovery.md)\n"
-    "  --method M           plain (default) or robust: standardized coefficients, validation on held-out images,\n"
+    "  --method M           robust (default): standardized coefficients, validation on held-out images,\n"
     "                       step control after failures, the best validated rule reported, a verdict;\n"
-    "                       plain: Adam on theta as published (validated for the verdict only)\n"
+    "                       plain: Adam on theta as published (validated for the verdict only; lambda\n"
+    "                       a number, default 0)\n"
     "  --paper-exact        the paper's method exactly: --method plain --sign none --clip-rms 0\n"
     "                       --dead-guard off (lambda a number, default 0)\n"
     "  --val-tasks V        validation tasks (16; 0 = none, and no verdict)\n"
@@ -56,9 +57,10 @@ static void search_help(FILE *f) {
     "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
     "  --seed S             seed of every random draw (1); same seed, same results bit for bit\n"
     "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8; eps > 0)\n"
-    "  --lambda L|auto      L1 weight (0); robust: on standardized coefficients, where 1e-3 moves a term\n"
-    "                       as much as FA at its start rate; auto: a path from lambda_max down, the\n"
-    "                       sparsest rule within one SE of the best validated one (docs/discovery.md)\n"
+    "  --lambda L|auto      L1 weight (robust: auto; plain: 0). Robust: on standardized coefficients, at L\n"
+    "                       a coefficient stays 0 while |mean dL/d(its standardized value)| < L; auto: a\n"
+    "                       path from lambda_max down, the sparsest rule within one SE of the best\n"
+    "                       validated one (docs/discovery.md)\n"
     "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
     "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
@@ -104,7 +106,7 @@ static const struct option search_opts[] = {
   {"validate-every", 1, 0, O_VEVERY}, {"strict", 0, 0, O_STRICT}, {0, 0, 0, 0}};
 
 /* --trials, --jobs, --lambda-path (reset by each cmd_search). */
-static struct { int trials, jobs, strict; const char *lambda_path; } multi;
+static struct { int trials, jobs, strict, lambda_given; const char *lambda_path; } multi;
 
 static int add_terms(mpl_search_cfg *c, const char *a);
 
@@ -138,16 +140,18 @@ static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
   case O_B2: return cli_parse_double("--beta2", a, 0, 0.999999999, &c->adam.beta2);
   case O_EPS: return cli_parse_double("--eps", a, 1e-300, 1, &c->adam.eps);
   case O_LAMBDA:
+    multi.lambda_given = 1;
     if (!strcmp(a, "auto")) { c->lambda_auto = 1; c->adam.lambda = 0; return 0; }
     c->lambda_auto = 0;
     return cli_parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
   case O_METHOD:
     if (!strcmp(a, "robust")) c->method = MPL_METHOD_ROBUST;
-    else if (!strcmp(a, "plain")) c->method = MPL_METHOD_PLAIN;
+    else if (!strcmp(a, "plain")) c->method = MPL_METHOD_PLAIN, c->lambda_auto = c->lambda_auto && multi.lambda_given;
     else return cli_bad("--method", a, "expected robust or plain");
     return 0;
   case O_PAPER:
     c->method = MPL_METHOD_PLAIN, c->sign = "none", c->adam.clip_rms = 0, c->dead_guard = 0;
+    c->lambda_auto = c->lambda_auto && multi.lambda_given;
     return 0;
   case O_VTASKS: return cli_parse_int("--val-tasks", a, 0, 100000, &c->val_tasks);
   case O_VEVERY: return cli_parse_int("--validate-every", a, 0, INT_MAX, &c->validate_every);
