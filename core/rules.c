@@ -71,6 +71,7 @@ typedef struct sandbox {
   size_t mem;               /* bytes held by the Lua state */
   int mem_hit;              /* an allocation was refused by the cap */
   long steps;               /* instructions run (in HOOK_EVERY units) */
+  size_t churn;             /* bytes allocated since the last look at the clock */
   double t0;                /* start time (s) */
   char limit[4352];         /* the budget message once a budget is exhausted: sticky */
   int ops, nodes0;          /* builder calls so far; node count before the file */
@@ -107,6 +108,7 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p = realloc(ptr, nsize);
   if (!p) return nsize <= old ? ptr : NULL;
   S->mem = S->mem - old + nsize;
+  if (nsize > old) S->churn += nsize - old;
   return p;
 }
 
@@ -140,13 +142,22 @@ static int error_at(lua_State *L, int line, int code, const char *fmt, ...) {
  * every instruction, so that a script catching the error with pcall is stopped again at its next
  * instruction. Lua runs an error's message handler with hooks off when the error is raised from
  * a hook, so the sandbox's xpcall (safe_xpcall) never lets Lua call a handler itself. */
+/* Whether the hook looks at the clock now: every 10th call (1000 instructions), or sooner after
+ * 1 MiB of allocations, the mark of work inside library calls (string.rep, table.concat), which
+ * under a sanitizer take milliseconds each. */
+static int clock_due(sandbox *S) {
+  if (S->steps % 10 != 0 && S->churn < ((size_t)1 << 20)) return 0;
+  S->churn = 0;
+  return 1;
+}
+
 static void hook(lua_State *L, lua_Debug *ar) {
   sandbox *S = box(L);
   (void)ar;
   if (!S->limit[0]) {
     const char *what = stop_requested() ? "was interrupted (a stop signal arrived during its load)"
                        : ++S->steps > MAX_STEPS / HOOK_EVERY ? "exceeds its budget of 10000000 instructions (an endless loop?)"
-                       : S->steps % 10 == 0 && now() - S->t0 > MAX_SECONDS ? "exceeds its time budget of 2 s" : NULL;
+                       : clock_due(S) && now() - S->t0 > MAX_SECONDS ? "exceeds its time budget of 2 s" : NULL;
     if (!what) return;
     snprintf(S->limit, sizeof S->limit, "%s:%d: rule file %s", S->chunk, cur_line(L), what);
     lua_sethook(L, hook, LUA_MASKCOUNT, 1);

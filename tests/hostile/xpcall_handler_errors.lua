@@ -1,3 +1,3 @@
--- expect: exceeds its budget of 10000000 instructions
+-- expect: rule file exceeds its
 -- a handler that raises, caught in a loop forever
 while true do xpcall(error, function(e) error(e) end) end

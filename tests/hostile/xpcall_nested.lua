@@ -1,4 +1,4 @@
--- expect: exceeds its budget of 10000000 instructions
+-- expect: rule file exceeds its
 local function h(e)
   return xpcall(error, h)
 end
