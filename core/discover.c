@@ -102,6 +102,10 @@ static void layer_norms(probe *P, const mpl_rule *rule, int n, double *val, doub
   }
 }
 
+/* Below this fraction of the pseudo-gradient's magnitude a term is zero up to rounding (a - a
+ * evaluates to ~1e-17, not 0). */
+#define MAGNITUDE_MIN 1e-10
+
 int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_termset *ts, const int *which, int n,
                          const double *x, const int *y, int images, gsl_rng *rng, double *rel, mpl_err *err) {
   mpl_rule *rule;
@@ -133,10 +137,10 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
   }
   for (int r = 0; r < n && rc == 0; r++) {
     rel[r] = sqrt(acc[r] / pg_acc);
-    if (!(rel[r] > 0) || !isfinite(rel[r]))
-      rc = mpl_errorf(err, MPL_EINVAL, "term %s: its magnitude on the start network is %s (relative to the "
-                      "pseudo-gradient's: %g): it cannot be standardized; remove it, or run with --method plain",
-                      mpl_termset_name(ts, which[r]), isfinite(rel[r]) ? "zero" : "not finite", rel[r]);
+    if (!(rel[r] > MAGNITUDE_MIN) || !isfinite(rel[r]))
+      rc = mpl_errorf(err, MPL_EINVAL, "term %s: its magnitude on the start network is %s (%g of the "
+                      "pseudo-gradient's): it cannot be standardized; remove it, or run with --method plain",
+                      mpl_termset_name(ts, which[r]), isfinite(rel[r]) ? "zero up to rounding" : "not finite", rel[r]);
   }
   free(buf);
   mpl__rule_free(rule);

@@ -23,7 +23,8 @@ MPL_INTERNAL int mpl__is_pseudo_gradient(const mpl_termset *ts, int i);
  * weights and feedback drawn from rng (the episode's own draw), signals of the first `images`
  * training images x (labels y) through the network, without learning. rel[r] = RMS over images
  * of (sum over layers |F_r|_F^2)^(1/2), divided by the same for the pseudo-gradient. A term whose
- * magnitude is zero or not finite is MPL_EINVAL naming it. */
+ * magnitude is below 1e-10 of the pseudo-gradient's (zero up to rounding) or not finite is
+ * MPL_EINVAL naming it. */
 MPL_INTERNAL int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_termset *ts,
                                       const int *which, int n, const double *x, const int *y, int images,
                                       gsl_rng *rng, double *rel, mpl_err *err);

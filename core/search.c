@@ -1282,7 +1282,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
                            : "theta rolled back");
       if (++R.streak >= cfg->max_failures)
         rc = mpl_errorf(err, MPL_ENUMERIC, "search stopped at episode %d: %d consecutive episodes failed%s (%s; last: %s)",
-                        e + 1, R.streak, robust(&R) ? ", down to steps of 1/1024 of Adam's" : "",
+                        e + 1, R.streak, robust(&R) ? ", each from the best validated rule with a smaller step" : "",
                         dead ? "dead network" : "diverged", eerr.msg);
     }
     if (rc == 0 && validation_due(&R, e + 1)) rc = validation_point(&R, e + 1, err);

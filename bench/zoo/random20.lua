@@ -1,0 +1,23 @@
+-- 20 random candidate terms, bench/zoo/random_terms.py 1 20 (generated; do not edit)
+return {
+  { name = "R00", desc = "random term 0", expr = (0.00640008 * outer(sigmoid(W % e_pre), (W.T % e_post))) },
+  { name = "R01", desc = "random term 1", expr = ((0.00365727 * sum(e_pre)) * outer(sigmoid(post), (W.T % post))) },
+  { name = "R02", desc = "random term 2", expr = (3.52306 * outer(square(post), sigmoid(pre))) },
+  { name = "R03", desc = "random term 3", expr = -((13.1493 * dot(e_post, e_post)) * outer(sigmoid(e_post), square(W.T % e_post))) },
+  { name = "R04", desc = "random term 4", expr = ((0.0250326 * dot(e_post, e_post)) * outer(tanh(W % e_pre), sigmoid(pre))) },
+  { name = "R05", desc = "random term 5", expr = (106.04 * outer((W % pre), square(W.T % post))) },
+  { name = "R06", desc = "random term 6", expr = -((415.569 * dot(pre, pre)) * matmul(W, tanh(e_pre), t(square(W.T % post)))) },
+  { name = "R07", desc = "random term 7", expr = -((692.96 * sum(e_pre)) * W) },
+  { name = "R08", desc = "random term 8", expr = ((0.229151 * sum(post)) * outer(sigmoid(W % e_pre), tanh(e_pre))) },
+  { name = "R09", desc = "random term 9", expr = -(1.96242 * outer((post), tanh(W.T % e_post))) },
+  { name = "R10", desc = "random term 10", expr = ((0.867284 * sum(post)) * outer((W % e_pre), square(e_pre))) },
+  { name = "R11", desc = "random term 11", expr = ((0.0229945 * sum(e_pre)) * outer(sigmoid(e_post), square(W.T % post))) },
+  { name = "R12", desc = "random term 12", expr = -((0.131718 * dot(e_post, e_post)) * outer(sigmoid(post), square(e_pre))) },
+  { name = "R13", desc = "random term 13", expr = ((46.1725 * sum(post)) * W) },
+  { name = "R14", desc = "random term 14", expr = -((0.770213 * dot(pre, pre)) * outer(sigmoid(W % e_pre), sigmoid(W.T % post))) },
+  { name = "R15", desc = "random term 15", expr = -((0.119253 * sum(post)) * outer((e_post), (e_pre))) },
+  { name = "R16", desc = "random term 16", expr = -(61.7495 * matmul(W, (pre), t(sigmoid(pre)))) },
+  { name = "R17", desc = "random term 17", expr = -(0.00122281 * outer(tanh(e_post), (W.T % post))) },
+  { name = "R18", desc = "random term 18", expr = -((0.0101116 * dot(pre, pre)) * W) },
+  { name = "R19", desc = "random term 19", expr = -((8.70841 * sum(post)) * matmul(sigmoid(W % e_pre), t((post)), W)) },
+}

@@ -1,0 +1,398 @@
+/* metaplast tests: the robust discovery method (docs/discovery.md): term magnitudes and the
+ * pseudo-gradient's recognition, the train/validation split, Adam's first step on standardized
+ * coefficients, the best validated rule reported with its verdict, lambda auto's stages, the
+ * failure policy, the verdict's rules, and an exact resume. See LICENSE for copyright. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <gsl/gsl_rng.h>
+
+#include "metaplast/data.h"
+#include "metaplast/expr.h"
+#include "metaplast/net.h"
+#include "metaplast/search.h"
+
+#include "discover.h"
+#include "testutil.h"
+
+static char images[4096], labels[4096];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(images, sizeof images, "%s", mpl_test_path("robust-images.gz"));
+  snprintf(labels, sizeof labels, "%s", mpl_test_path("robust-labels.gz"));
+  mpl_test_write_synthetic(images, labels);
+  return 0;
+}
+
+static void base_cfg(mpl_search_cfg *c, const char *out) {
+  mpl_search_defaults(c);   /* the robust method, lambda auto */
+  c->images = images;
+  c->labels = labels;
+  c->task = (mpl_task_cfg){.m = 3, .k = 5, .q = 3, .mode = MPL_SAMPLE_CLEAN};
+  c->n_hidden = 2;
+  c->hidden[0] = 12;
+  c->hidden[1] = 10;
+  c->terms = "paper:F0,F2,F9";
+  c->episodes = 20;
+  c->seed = 4;
+  c->val_tasks = 6;
+  c->validate_every = 5;
+  c->out = out;
+  c->force = 1;
+}
+
+static void run_ok(const mpl_search_cfg *c, mpl_search_result *r) {
+  mpl_err err = {0};
+  if (mpl_search_run(c, r, &err) < 0) fail_msg("search into %s: %s", c->out ? c->out : "-", err.msg);
+}
+
+/* Field `col` (by header name) of data row `row` (1-based) of a CSV text, as a number. */
+static double csv(const char *text, int row, const char *col) {
+  const char *p = text;
+  int k = 0, want = -1;
+  for (const char *f = text; *f && *f != '\n'; k++) {
+    size_t n = strcspn(f, ",\n");
+    if (n == strlen(col) && !strncmp(f, col, n)) want = k;
+    f += n + (f[n] == ',');
+  }
+  if (want < 0) fail_msg("no column %s", col);
+  for (int r = 0; r < row; r++) {
+    p = strchr(p, '\n');
+    if (!p || !p[1]) fail_msg("no row %d", row);
+    p++;
+  }
+  for (int i = 0; i < want; i++) p = strchr(p, ',') + 1;
+  return strtod(p, NULL);
+}
+
+static int csv_rows(const char *text) {
+  int n = 0;
+  for (const char *p = text; (p = strchr(p, '\n')); p++) n++;
+  return n - 1;
+}
+
+/* {====== Term magnitudes and the pseudo-gradient ====== */
+
+static mpl_expr *pg(mpl_termset *ts) {
+  return mpl_neg(ts, mpl_outer(ts, mpl_sig(ts, MPL_SIG_EPOST), mpl_sig(ts, MPL_SIG_PRE)));
+}
+static mpl_expr *oja(mpl_termset *ts) {
+  mpl_expr *y = mpl_sig(ts, MPL_SIG_POST);
+  return mpl_sub(ts, mpl_outer(ts, y, mpl_sig(ts, MPL_SIG_PRE)),
+                 mpl_matmul(ts, mpl_outer(ts, y, y), mpl_sig(ts, MPL_SIG_W)));
+}
+
+static void test_pseudo_gradient(void **state) {
+  (void)state;
+  mpl_termset *ts = mpl_termset_new();
+  mpl_err err = {0};
+  assert_int_equal(mpl_termset_add(ts, "F0", "", pg(ts), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "minus_one", "", mpl_mul(ts, mpl_num(ts, -1),
+                   mpl_outer(ts, mpl_sig(ts, MPL_SIG_EPOST), mpl_sig(ts, MPL_SIG_PRE))), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "twice", "", mpl_mul(ts, mpl_num(ts, 2), pg(ts)), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "ehebb", "", mpl_neg(ts, mpl_outer(ts, mpl_sig(ts, MPL_SIG_EPOST),
+                   mpl_sig(ts, MPL_SIG_EPRE))), &err), MPL_OK);
+  assert_true(mpl__is_pseudo_gradient(ts, 0));
+  assert_true(mpl__is_pseudo_gradient(ts, 1));   /* however written */
+  assert_false(mpl__is_pseudo_gradient(ts, 2));
+  assert_false(mpl__is_pseudo_gradient(ts, 3));
+  mpl_termset_free(ts);
+}
+
+/* Magnitudes on the start network: F0's is 1 (the unit), a multiple k F scales by |k|; a term
+ * that is zero or not finite on the probe is an error naming it. */
+static void test_magnitudes(void **state) {
+  (void)state;
+  mpl_termset *ts = mpl_termset_new();
+  mpl_err err = {0};
+  assert_int_equal(mpl_termset_add(ts, "F0", "", pg(ts), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "F9", "", oja(ts), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "F9x3", "", mpl_mul(ts, mpl_num(ts, -3), oja(ts)), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "F0x2", "", mpl_mul(ts, mpl_num(ts, 2), pg(ts)), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "nan", "", mpl_outer(ts, mpl_fn(ts, MPL_FN_LOG, mpl_sig(ts, MPL_SIG_EPOST)),
+                   mpl_sig(ts, MPL_SIG_PRE)), &err), MPL_OK);
+  assert_int_equal(mpl_termset_add(ts, "zero", "", mpl_sub(ts, pg(ts), pg(ts)), &err), MPL_OK);
+  mpl_net_cfg net = {.n_layers = 3, .sizes = {16, 9, 7, 5}, .beta = 10, .feedback = MPL_FB_FIXED};
+  int which[6] = {0, 1, 2, 3, 4, 5};
+  mpl_episode *ep;
+  assert_int_equal(mpl_episode_new(&net, ts, which, 4, &ep, &err), MPL_OK);
+  gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937), *draw = gsl_rng_alloc(gsl_rng_mt19937);
+  double x[6 * 16], rel[6];
+  int y[6];
+  for (int i = 0; i < 6 * 16; i++) x[i] = gsl_rng_uniform(draw);
+  for (int i = 0; i < 6; i++) y[i] = i % 5;
+  gsl_rng_set(rng, 9);
+  assert_int_equal(mpl__term_magnitudes(&net, ep, ts, which, 4, x, y, 6, rng, rel, &err), MPL_OK);
+  mpl_assert_close(rel[0], 1, 1e-14, 0);
+  mpl_assert_close(rel[3], 2, 1e-14, 0);
+  mpl_assert_close(rel[2], 3 * rel[1], 1e-13, 0);
+  assert_true(rel[1] > 0 && isfinite(rel[1]));
+  for (int bad = 4; bad <= 5; bad++) {   /* each alone after F0, so the error is its */
+    int w[2] = {0, bad};
+    mpl_episode *e2;
+    if (mpl_episode_new(&net, ts, w, 2, &e2, &err) < 0) fail_msg("%s", err.msg);
+    gsl_rng_set(rng, 9);
+    int mrc = mpl__term_magnitudes(&net, e2, ts, w, 2, x, y, 6, rng, rel, &err); /* zero: a - a, ~1e-17 */
+    if (mrc != MPL_EINVAL) fail_msg("term %d: rc %d, rel %g %g", bad, mrc, rel[0], rel[1]);
+    mpl_assert_contains(err.msg, bad == 4 ? "term nan:" : "term zero:");
+    mpl_assert_contains(err.msg, bad == 4 ? "not finite" : "zero");
+    mpl_episode_free(e2);
+  }
+  gsl_rng_free(rng), gsl_rng_free(draw);
+  mpl_episode_free(ep);
+  mpl_termset_free(ts);
+}
+
+/* }====== */
+
+/* The split: each class's last max(ceil(n/6), K+Q) images validate, the rest train, disjoint. */
+static void test_split(void **state) {
+  (void)state;
+  mpl_dataset *ds, tr, va;
+  mpl_err err = {0};
+  assert_int_equal(mpl_dataset_load_idx(images, labels, 0, &ds, &err), MPL_OK);
+  mpl_task_cfg task = {.m = 3, .k = 5, .q = 3};
+  assert_int_equal(mpl__dataset_split(ds, &task, &tr, &va, &err), MPL_OK);
+  for (int c = 0; c < ds->n_classes; c++) {
+    size_t n = ds->class_off[c + 1] - ds->class_off[c], nv = va.class_off[c + 1] - va.class_off[c];
+    size_t nt = tr.class_off[c + 1] - tr.class_off[c];
+    assert_int_equal(n, MPL_SYN_PER_CLASS);
+    assert_int_equal(nv, 8);   /* max(ceil(30 / 6) = 5, K + Q = 8) */
+    assert_int_equal(nt + nv, n);
+    for (size_t i = 0; i < nt; i++) assert_int_equal(tr.class_idx[tr.class_off[c] + i], ds->class_idx[ds->class_off[c] + i]);
+    for (size_t i = 0; i < nv; i++)
+      assert_int_equal(va.class_idx[va.class_off[c] + i], ds->class_idx[ds->class_off[c] + nt + i]);
+  }
+  mpl__dataset_view_free(&tr), mpl__dataset_view_free(&va);
+  task.k = 13;   /* K + Q = 16: 30 < 2 x 16, every class stays whole for training */
+  assert_int_equal(mpl__dataset_split(ds, &task, &tr, &va, &err), MPL_OK);
+  assert_int_equal(va.class_off[ds->n_classes], 0);
+  assert_int_equal(tr.class_off[ds->n_classes], ds->n);
+  mpl__dataset_view_free(&tr), mpl__dataset_view_free(&va);
+  mpl_dataset_free(ds);
+}
+
+/* Adam's first step moves every standardized coefficient by lr (times g / (|g| + eps)): in the
+ * paper's units theta_r moves by lr scale_r, with scale_r recorded in rule.json. */
+static void test_first_step(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-step");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.lambda_auto = 0;
+  c.sign = "none";
+  c.episodes = 3;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  char *log = mpl_test_read_in(d, "log.csv");
+  static const char *const th[] = {"theta_F0", "theta_F2", "theta_F9"}, *const gr[] = {"grad_F0", "grad_F2", "grad_F9"};
+  assert_true(r.scale[0] == 1.0);   /* the pseudo-gradient is the unit */
+  for (int i = 0; i < 3; i++) {
+    double g = csv(log, 1, gr[i]) * r.scale[i], step = -1e-3 * g / (fabs(g) + 1e-8);
+    mpl_assert_close(csv(log, 2, th[i]), csv(log, 1, th[i]) + r.scale[i] * step, 1e-12, 1e-300);
+  }
+  assert_true(r.scale[1] != 1.0 && r.scale[2] != 1.0);
+  char *json = mpl_test_read_in(d, "rule.json");
+  mpl_assert_contains(json, "\"scale\"");
+  mpl_assert_contains(json, "\"standardized\"");
+  mpl_assert_contains(json, "\"theta_final\"");
+  free(json), free(log);
+  mpl_search_result_free(&r);
+}
+
+/* The reported rule is the best validated one: validation.csv's last "best" row names its episode,
+ * and the verdict's validation accuracy is that row's, recomputed bit for bit. */
+static void test_best_validated(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-best");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.lambda_auto = 0;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  char *val = mpl_test_read_in(d, "validation.csv"), *log = mpl_test_read_in(d, "log.csv");
+  int rows = csv_rows(val), best = -1;
+  assert_true(csv(val, 1, "episode") == 0);   /* the start is validated */
+  for (int k = 1; k <= rows; k++) {
+    int e = (int)csv(val, k, "episode");
+    assert_true(e == 0 || e % 5 == 0);
+    const char *row = val;
+    for (int i = 0; i < k; i++) row = strchr(row, '\n') + 1;
+    if (!strncmp(row + strcspn(row, "\n") - 4, "best", 4)) best = k;
+  }
+  assert_true(best > 0);
+  int eb = (int)csv(val, best, "episode");
+  assert_int_equal(r.best_episode, eb);
+  assert_true(r.val_rule == csv(val, best, "val_accuracy"));
+  static const char *const th[] = {"theta_F0", "theta_F2", "theta_F9"};
+  for (int i = 0; i < 3; i++)   /* the theta validated after episode eb ran episode eb + 1 */
+    if (eb < c.episodes) assert_true(r.theta[i] == csv(log, eb + 1, th[i]));
+    else assert_true(r.theta[i] == r.theta_final[i]);
+  assert_true(!strncmp(r.health, "health: ", 8));
+  assert_int_equal(r.healthy, strstr(r.health, "UNHEALTHY") == NULL);
+  char *rule = mpl_test_read_in(d, "rule.txt");
+  assert_true(!strncmp(rule, r.health, strlen(r.health)));   /* the verdict above the equation */
+  free(rule), free(val), free(log);
+  mpl_search_result_free(&r);
+}
+
+/* lambda auto: one stage per 20 episodes (3 here), lambda log-spaced over two decades from
+ * lambda_max; the lambda reported is one of them. */
+static void test_lambda_auto(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-auto");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.episodes = 60;
+  c.validate_every = 10;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  char *val = mpl_test_read_in(d, "validation.csv");
+  double lam[3] = {0};
+  int k = 0;
+  for (int row = 1; row <= csv_rows(val); row++) {
+    double l = csv(val, row, "lambda");
+    int e = (int)csv(val, row, "episode");
+    if (e > 0 && (k == 0 || l != lam[k - 1])) {
+      assert_true(k < 3);
+      lam[k++] = l;
+    }
+  }
+  assert_int_equal(k, 3);
+  assert_true(lam[0] > 0);
+  mpl_assert_close(lam[1], lam[0] / 10, 1e-12, 0);
+  mpl_assert_close(lam[2], lam[0] / 100, 1e-12, 0);
+  assert_true(r.lambda == lam[0] || r.lambda == lam[1] || r.lambda == lam[2]);
+  free(val);
+  mpl_search_result_free(&r);
+}
+
+/* Every episode diverges (an absurd Oja coefficient): the search stops after max_failures in a
+ * row, says so, and its verdict is unhealthy; the step halves with each failure. */
+static void test_failures(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-fail");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.lambda_auto = 0;
+  c.init = "F9=1e30";
+  c.max_failures = 4;
+  mpl_search_result r;
+  mpl_err err = {0};
+  assert_int_equal(mpl_search_run(&c, &r, &err), MPL_ENUMERIC);
+  mpl_assert_contains(err.msg, "4 consecutive episodes failed");
+  assert_int_equal(r.episodes, 4);
+  assert_int_equal(r.failures, 4);
+  assert_int_equal(r.healthy, 0);
+  mpl_assert_contains(r.health, "UNHEALTHY");
+  mpl_assert_contains(r.health, "4 of 4 episodes failed");
+  mpl_search_result_free(&r);
+}
+
+/* The verdict's rules on made-up numbers. */
+static void test_judge(void **state) {
+  (void)state;
+  double acc[10];
+  for (int i = 0; i < 10; i++) acc[i] = 0.6;
+  mpl__health h = {.episodes = 10, .failed = 2, .val_tasks = 16, .val_rule = 0.6, .val_fa = 0.3, .val_se = 0.02,
+                   .val_last = 0.6, .best_episode = 10};
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 1);
+  assert_int_equal(h.gain, 1);
+  mpl_assert_contains(h.text, "health: healthy: validation accuracy 0.600 against FA's 0.300");
+  h.failed = 3;   /* 30% > 20% */
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 0);
+  mpl_assert_contains(h.text, "3 of 10 episodes failed");
+  h.failed = 0, h.val_rule = 0.29;   /* worse than FA */
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 0);
+  mpl_assert_contains(h.text, "does worse than FA");
+  h.val_rule = 0.31, h.val_se = 0.05;   /* better, not significantly */
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 1);
+  assert_int_equal(h.gain, 0);
+  mpl_assert_contains(h.text, "no significant gain");
+  h.val_rule = 0.6, h.val_diverged = 1;
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 0);
+  mpl_assert_contains(h.text, "diverges on 1 of 16 validation tasks");
+  h.val_diverged = 0, h.val_last = 0.5;   /* a late decline is a note */
+  const char *bound[] = {"F9"};
+  mpl__health_judge(&h, acc, 10, 5, bound, 1);
+  assert_int_equal(h.healthy, 1);
+  mpl_assert_contains(h.text, "declined to 0.500");
+  mpl_assert_contains(h.text, "θ_F9 is held at 0");
+}
+
+/* Interrupted at episode 12 and resumed: log.csv, validation.csv and rule.json are those of an
+ * uninterrupted run, bit for bit (the method's state is in the checkpoint). */
+static volatile sig_atomic_t stop_flag;
+static void stop_at_12(void *ud, int e, double acc, double loss) {
+  (void)ud, (void)acc, (void)loss;
+  if (e == 12) stop_flag = 1;
+}
+
+static void test_resume(void **state) {
+  (void)state;
+  char a[4096], b[4096];
+  snprintf(a, sizeof a, "%s", mpl_test_path("robust-whole"));
+  snprintf(b, sizeof b, "%s", mpl_test_path("robust-parts"));
+  mpl_search_cfg c;
+  mpl_search_result r;
+  base_cfg(&c, a);
+  c.episodes = 40;
+  c.validate_every = 3;
+  c.checkpoint_every = 5;
+  run_ok(&c, &r);
+  mpl_search_result_free(&r);
+  base_cfg(&c, b);
+  c.episodes = 40;
+  c.validate_every = 3;
+  c.checkpoint_every = 5;
+  stop_flag = 0;
+  c.stop = &stop_flag;
+  c.on_episode = stop_at_12;
+  run_ok(&c, &r);
+  assert_int_equal(r.interrupted, 1);
+  mpl_search_result_free(&r);
+  mpl_search_cfg rc;
+  char *mem = NULL;
+  mpl_err err = {0};
+  if (mpl_search_config_load(b, &rc, &mem, &err) < 0) fail_msg("%s", err.msg);
+  run_ok(&rc, &r);
+  assert_int_equal(r.episodes, 40);
+  mpl_search_result_free(&r);
+  free(mem);
+  static const char *const files[] = {"validation.csv", "rule.json"};
+  for (int i = 0; i < 2; i++) {
+    char *x = mpl_test_read_in(a, files[i]), *y = mpl_test_read_in(b, files[i]);
+    if (i == 1) {   /* rule.json records the command (out differs) */
+      char *p = strstr(x, "\"config\""), *q = strstr(y, "\"config\"");
+      if (p) *p = '\0';
+      if (q) *q = '\0';
+    }
+    assert_string_equal(x, y);
+    free(x), free(y);
+  }
+  char *x = mpl_test_read_in(a, "log.csv"), *y = mpl_test_read_in(b, "log.csv");
+  char *sx = mpl_test_strip_last_column(x), *sy = mpl_test_strip_last_column(y);
+  assert_string_equal(sx, sy);
+  free(x), free(y), free(sx), free(sy);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_pseudo_gradient), cmocka_unit_test(test_magnitudes), cmocka_unit_test(test_split),
+    cmocka_unit_test(test_first_step),      cmocka_unit_test(test_best_validated), cmocka_unit_test(test_lambda_auto),
+    cmocka_unit_test(test_failures),        cmocka_unit_test(test_judge),          cmocka_unit_test(test_resume),
+  };
+  return cmocka_run_group_tests_name("robust", tests, setup, NULL);
+}
