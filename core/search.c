@@ -482,7 +482,7 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
 #define STREAM_PROBE 0x70726fUL    /* the magnitude probe's task and weights; lambda auto's probe tasks follow */
 #define PROBE_IMAGES 50            /* images of the probe task whose signals measure the terms */
 #define LAMBDA_PROBE_TASKS 4       /* tasks whose mean gradient at the start gives lambda_max */
-#define LAMBDA_SPAN 2.0            /* decades from lambda_max to the path's last lambda */
+#define LAMBDA_SPAN 3.0            /* decades from lambda_max to the path's last lambda (glmnet: 2 to 4) */
 #define KAPPA_MIN (1.0 / 1024)     /* the smallest trust factor: failing there stops the search */
 #define KAPPA_GROW 1.25            /* the trust factor's growth per successful episode (up to 1) */
 #define DECLINE 0.05               /* a validation this far below the stage's best reverts to it */

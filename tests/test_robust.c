@@ -243,7 +243,7 @@ static void test_best_validated(void **state) {
   mpl_search_result_free(&r);
 }
 
-/* lambda auto: one stage per 20 episodes (3 here), lambda log-spaced over two decades from
+/* lambda auto: one stage per 20 episodes (3 here), lambda log-spaced over three decades from
  * lambda_max; the lambda reported is one of them. */
 static void test_lambda_auto(void **state) {
   (void)state;
@@ -267,8 +267,8 @@ static void test_lambda_auto(void **state) {
   }
   assert_int_equal(k, 3);
   assert_true(lam[0] > 0);
-  mpl_assert_close(lam[1], lam[0] / 10, 1e-12, 0);
-  mpl_assert_close(lam[2], lam[0] / 100, 1e-12, 0);
+  mpl_assert_close(lam[1], lam[0] / pow(10, 1.5), 1e-12, 0);
+  mpl_assert_close(lam[2], lam[0] / 1000, 1e-12, 0);
   assert_true(r.lambda == lam[0] || r.lambda == lam[1] || r.lambda == lam[2]);
   free(val);
   mpl_search_result_free(&r);
