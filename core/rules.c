@@ -138,10 +138,6 @@ static int error_at(lua_State *L, int line, int code, const char *fmt, ...) {
 
 #define error_here(L, code, ...) error_at(L, cur_line(L), code, __VA_ARGS__)
 
-/* The instruction and time budgets, and the caller's stop flag. Once exhausted, the hook fires at
- * every instruction, so that a script catching the error with pcall is stopped again at its next
- * instruction. Lua runs an error's message handler with hooks off when the error is raised from
- * a hook, so the sandbox's xpcall (safe_xpcall) never lets Lua call a handler itself. */
 /* Whether the hook looks at the clock now: every 10th call (1000 instructions), or sooner after
  * 1 MiB of allocations, the mark of work inside library calls (string.rep, table.concat), which
  * under a sanitizer take milliseconds each. */
@@ -151,6 +147,10 @@ static int clock_due(sandbox *S) {
   return 1;
 }
 
+/* The instruction and time budgets, and the caller's stop flag. Once exhausted, the hook fires at
+ * every instruction, so that a script catching the error with pcall is stopped again at its next
+ * instruction. Lua runs an error's message handler with hooks off when the error is raised from
+ * a hook, so the sandbox's xpcall (safe_xpcall) never lets Lua call a handler itself. */
 static void hook(lua_State *L, lua_Debug *ar) {
   sandbox *S = box(L);
   (void)ar;
@@ -268,7 +268,7 @@ static mpl_expr *operand(lua_State *L, sandbox *S, int i, int *depth, long *size
   lexpr *x = to_lexpr(L, i);
   if (x) {
     if (x->depth > *depth) *depth = x->depth;
-    *size += x->size; /* each <= MAX_SIZE, at most a few operands: no overflow */
+    *size += x->size; /* each <= MAX_SIZE; run_op stops adding once past it: no overflow */
     return x->e;
   }
   if (*depth < 1) *depth = 1;
