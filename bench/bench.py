@@ -3,7 +3,7 @@
 identical configurations, one after the other, each on a single thread.
 
 For every configuration it runs
-    build/metaplast search --sign none --clip-rms 0 --terms ... --episodes W+N --seed S --quiet --out <tmp>
+    build/metaplast search --paper-exact --terms ... --episodes W+N --seed S --quiet --out <tmp>
     /usr/bin/python3 bench/torch_metaplast.py --terms ... --warmup W --episodes N --seed S --json
 under `/usr/bin/time -f %M` (peak RSS of the whole process, KiB), and reports the median wall time
 per meta-training episode over the N episodes after W warm-up episodes (metaplast: the `seconds`
@@ -79,7 +79,7 @@ def run_metaplast(binary, opts, warmup, episodes, seed):
         # --sign none --clip-rms 0: the torch implementation's coefficients are unconstrained and its
         # Adam is PyTorch's (metaplast's defaults keep Oja's F9 >= 0 and clip outlier gradients, work
         # that costs nothing next to an episode)
-        cmd = [binary, "search", "--sign", "none", "--clip-rms", "0"] + opts + ["--episodes", str(warmup + episodes), "--seed", str(seed),
+        cmd = [binary, "search", "--paper-exact"] + opts + ["--episodes", str(warmup + episodes), "--seed", str(seed),
                                           "--quiet", "--out", out]
         stdout, rss, wall = timed_run(cmd, {"OPENBLAS_NUM_THREADS": "1"}, ROOT)
         with open(os.path.join(out, "log.csv")) as f:

@@ -161,7 +161,7 @@ def strip_seconds(path):
 
 def trials(a):
     n = max(5 * a.episodes, 100)
-    base = [METAPLAST, "search", "--terms", "paper:F0,F2,F9", "--episodes", str(n), "--quiet", "--force"]
+    base = [METAPLAST, "search", "--method", "plain", "--terms", "paper:F0,F2,F9", "--episodes", str(n), "--quiet", "--force"]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         for s in (1, 2):
@@ -208,7 +208,7 @@ def rss(a):
     for name, terms_ in (("FA+eHebb+Oja", "paper:F0,F2,F9"), ("pool (R=10)", "paper")):
         with tempfile.TemporaryDirectory() as tmp:
             tf = os.path.join(tmp, "time")
-            run(["/usr/bin/time", "-o", tf, "-f", "%M", METAPLAST, "search", "--data", "emnist-bymerge:" + EMNIST,
+            run(["/usr/bin/time", "-o", tf, "-f", "%M", METAPLAST, "search", "--method", "plain", "--data", "emnist-bymerge:" + EMNIST,
                  "--per-class", "400", "--terms", terms_, "--episodes", "5", "--quiet", "--out", os.path.join(tmp, "r")])
             with open(tf) as f:
                 kib = int(f.read().split()[-1])

@@ -312,7 +312,7 @@ def run_crosscheck(args):
     args.warmup, args.episodes, args.json = 0, n, True
     init = ",".join(f"{k}={v:g}" for k, v in args.init_map.items())
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [args.metaplast, "search", "--terms", "paper:" + ",".join(args.term_list), "--init", init,
+        cmd = [args.metaplast, "search", "--paper-exact", "--terms", "paper:" + ",".join(args.term_list), "--init", init,
                "--feedback", args.feedback, "--lr", repr(args.lr), "--episodes", str(n), "--seed", str(args.seed),
                "--quiet", "--out", os.path.join(tmp, "run")]
         print("metaplast:", " ".join(cmd), flush=True)

@@ -369,10 +369,26 @@ char *mpl_trials_summary_text(const mpl_trials_result *T, const mpl_search_cfg *
   FILE *f = open_memstream(&text, &len);
   if (!f) return NULL;
   fprintf(f, "# Trials: %s\n\n", cfg->out ? cfg->out : "");
-  fprintf(f, "%d trials (seeds %lu..%lu), %d episodes each, %d finished; lambda = %g.\n", T->n_trials,
-          T->seed[0], T->seed[T->n_trials - 1], T->episodes, T->n_ok, cfg->adam.lambda);
+  char lam[32];
+  snprintf(lam, sizeof lam, cfg->lambda_auto ? "auto" : "%g", cfg->adam.lambda);
+  fprintf(f, "%d trials (seeds %lu..%lu), %d episodes each, %d finished; lambda = %s.\n", T->n_trials,
+          T->seed[0], T->seed[T->n_trials - 1], T->episodes, T->n_ok, lam);
   for (int t = 0; t < T->n_trials; t++)
     if (T->status[t] != MPL_OK) fprintf(f, "Trial %d (seed %lu) failed: %s.\n", t + 1, T->seed[t], mpl_strerror(T->status[t]));
+  int healthy = 0, judged = 0;   /* the trials' verdicts (docs/discovery.md) */
+  for (int t = 0; t < T->n_trials; t++)
+    if (T->trial[t].health[0]) judged++, healthy += T->trial[t].healthy;
+  if (judged) {
+    fprintf(f, "Health: %d of %d trials healthy%s\n", healthy, T->n_trials, healthy < T->n_trials ? ":" : ".");
+    for (int t = 0; t < T->n_trials; t++) {
+      const char *h = T->trial[t].health;
+      if (T->trial[t].healthy || !h[0]) continue;
+      const char *reason = strchr(h, '\n');   /* the first reason after the verdict line */
+      reason = reason && reason[1] ? reason + 1 : h;
+      reason += 3 * !strncmp(reason, "  -", 3);
+      fprintf(f, "  trial %d (seed %lu):%.*s\n", t + 1, T->seed[t], (int)strcspn(reason, "\n"), reason);
+    }
+  }
   if (T->n_ok > 0) {
     fprintf(f, "Final accuracy (mean query accuracy of the last %d episodes): %.4f, 98%% bootstrap interval "
             "[%.4f, %.4f] over %s.\nSurviving terms per trial: %.2f on average (|theta| > %g).\n\n",

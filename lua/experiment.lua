@@ -25,6 +25,7 @@ function ex.paper_options(extra)
     episodes = 600, seeds = "1-20", hidden = {170, 130, 100, 70},
     ways = 5, shots = 50, queries = 10, meta_batch = 1, lr = 1e-3,
     sign = "none", out = "runs/experiment", quiet = true, jobs = 0,
+    method = "plain",   -- the paper's Adam on θ, λ in θ's units (docs/discovery.md); "robust" for the other
   }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
@@ -52,7 +53,7 @@ end
 function ex.search_config(o, extra)
   local c = {}
   for _, k in ipairs{"data", "per_class", "sampling", "episodes", "hidden", "ways", "shots", "queries",
-                     "meta_batch", "lr", "quiet"} do
+                     "meta_batch", "lr", "quiet", "method"} do
     c[k] = o[k]
   end
   if o.sign ~= "" then c.sign = o.sign end

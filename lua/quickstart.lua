@@ -25,5 +25,6 @@ end
 print(("\n%d episodes, %.3f s/episode, %d diverged; query accuracy %.3f (first 10 episodes) -> %.3f (last %d)"):format(
       r.stats.episodes, r.stats.seconds_per_episode, r.stats.failures, first / k, r.stats.final_accuracy,
       r.stats.window))
-print("discovered rule: " .. r.equation)
+io.write(r.health)   -- the verdict (docs/discovery.md)
+print((r.healthy and "discovered rule: " or "rule (not a discovery): ") .. r.equation)
 print("results in " .. r.out .. "/")

@@ -19,7 +19,7 @@ for r in "${runs[@]}"; do
   name=${r%%|*}; args=${r#*|}
   mkdir -p "$here/$name"
   # shellcheck disable=SC2086
-  "$bin" search $args --episodes 200 --seed 1 --out "$here/$name" --force --quiet | tee "$here/$name/stdout.txt"
+  "$bin" search --method plain $args --episodes 200 --seed 1 --out "$here/$name" --force --quiet | tee "$here/$name/stdout.txt"
 done
 {
   echo "| run | command | mean acc. ep. 1-100 | mean acc. ep. 151-200 | diverged episodes | median s/episode |"

@@ -24,7 +24,7 @@ col() { awk -F, -v c="$2" -v r="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i 
       case $v in fa) t="--terms paper:F0";; oja) t="--terms paper:F0,F9 --sign none --clip-rms 0";; ojap) t="--terms paper:F0,F9";; esac
       # shellcheck disable=SC2086
       # a run stopped by --max-failures still counts, over the episodes it logged (marked † below)
-      "$bin" search --feedback fixed $t --episodes 100 --seed $s ${EXTRA:-} --quiet --out "$tmp/$v-$s" > /dev/null 2>&1 ||
+      "$bin" search --method plain --feedback fixed $t --episodes 100 --seed $s ${EXTRA:-} --quiet --out "$tmp/$v-$s" > /dev/null 2>&1 ||
         touch "$tmp/$v-$s/stopped"
     done
     fa=$(mean_acc "$tmp/fa-$s/log.csv"); oja=$(mean_acc "$tmp/oja-$s/log.csv"); ojap=$(mean_acc "$tmp/ojap-$s/log.csv")

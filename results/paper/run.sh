@@ -45,8 +45,10 @@ emnist=${EMNIST:-../shared/data/emnist}
 lambda=${LAMBDA:-1.5}   # the pool's lambda: the sweep found no lambda that works, so the reference's (README.md)
 
 common=(--data "emnist-bymerge:$emnist" --per-class 400 --sampling paper --episodes 600
-        --seed 0 --trials 20 --jobs 2 --quiet --force --sign none --clip-rms 0)
-# --sign none --clip-rms 0: the paper's method exactly (unconstrained θ, PyTorch's plain Adam)
+        --seed 0 --trials 20 --jobs 2 --quiet --force --paper-exact)
+# --paper-exact: the paper's method exactly (--method plain: Adam on θ, λ in θ's units, the last iterate
+# reported; --sign none: unconstrained θ; --clip-rms 0: PyTorch's plain Adam; --dead-guard off).
+# Every part below was run before the robust method existed, with these settings (docs/discovery.md).
 
 label() { mkdir -p "$here/$1"; echo "$2" > "$here/$1/label.txt"; }
 
