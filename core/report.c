@@ -332,7 +332,8 @@ static json_t *json_doc(const mpl_readout *r) {
                       "sign_convention", MPL_SIGN_CONVENTION, "zero_tol", r->zero_tol, "equation", eq, "terms",
                       terms, "config", config);
     if (doc && r->health)
-      json_object_set_new(doc, "health", json_pack("{s:b, s:s}", "healthy", r->healthy, "text", r->health));
+      json_object_set_new(doc, "health", json_pack("{s:b, s:s, s:i}", "healthy", r->healthy, "text", r->health,
+                                                   "episode", r->episode));
   }
   json_decref(eq), json_decref(terms), json_decref(config);
   free(tex), free(names), free(formulas), free(theta);
@@ -485,6 +486,8 @@ static int load_json_doc(json_t *doc, const char *path, mpl_readout *r, mpl_err 
     return field_error(err, path, "health", "expected an object with a boolean 'healthy' and a string 'text'");
   if (h && !(r->health = mpl__strdup(json_string_value(ht)))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (h) r->healthy = json_is_true(json_object_get(h, "healthy"));
+  json_t *ep = h ? json_object_get(h, "episode") : NULL;
+  r->episode = json_is_integer(ep) ? (int)json_integer_value(ep) : -1;
   return load_json_config(json_object_get(doc, "config"), path, r, err);
 }
 
@@ -754,12 +757,12 @@ int mpl_report(const char *dir, FILE *out, mpl_err *err) {
 
 int mpl_report_write_json(const char *dir, const mpl_termset *ts, const int *which, const double *theta, int n,
                           mpl_err *err) {
-  return mpl_report_write_run(dir, ts, which, theta, NULL, NULL, n, NULL, 0, err);
+  return mpl_report_write_run(dir, ts, which, theta, NULL, NULL, n, NULL, 0, -1, err);
 }
 
 int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
                          const double *theta_final, const double *scale, int n, const char *health, int healthy,
-                         mpl_err *err) {
+                         int episode, mpl_err *err) {
   char path[4200];
   mpl__join(path, sizeof path, dir, "config.txt");
   char *config = slurp(path);
@@ -775,6 +778,7 @@ int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *whic
   }
   if (health && !(r.health = mpl__strdup(health))) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   r.healthy = healthy;
+  r.episode = episode;
   char *text = mpl_readout_format(&r, MPL_REPORT_JSON, err);
   rc = text ? mpl__write_atomic(dir, "rule.json", text, err) : err ? err->code : MPL_ENOMEM;
   free(text);

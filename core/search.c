@@ -449,6 +449,29 @@ static int conclude(run *R, mpl_search_result *res, int episodes, mpl_err *err) 
   return judge(R, res, episodes, err);
 }
 
+/* A finished run resumed (nothing left to run): its reported rule, last iterate, scales and
+ * verdict as its rule.json recorded them; its files stay as they are. */
+static int recall(run *R, mpl_search_result *res, mpl_err *err) {
+  mpl_readout r;
+  int rc = mpl_readout_load(R->cfg->out, &r, err), n = R->sel.n;
+  if (rc < 0) return rc;
+  size_t b = ((size_t)n + 1) * sizeof(double);
+  if (!(res->theta_final = malloc(b)) || !(res->scale = malloc(b))) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  for (int i = 0; rc == 0 && i < n; i++) {
+    if (i >= r.n_terms || strcmp(r.terms[i].name, res->names[i])) {
+      rc = mpl_errorf(err, MPL_EFORMAT, "%s/rule.json: its terms are not the run's", R->cfg->out);
+      break;
+    }
+    res->theta[i] = r.terms[i].theta;
+    res->theta_final[i] = isfinite(r.terms[i].theta_final) ? r.terms[i].theta_final : r.terms[i].theta;
+    res->scale[i] = isfinite(r.terms[i].scale) ? r.terms[i].scale : 1;
+  }
+  if (rc == 0 && r.health) snprintf(res->health, sizeof res->health, "%s", r.health), res->healthy = r.healthy;
+  res->best_episode = r.health && r.episode >= 0 ? r.episode : R->cfg->episodes;
+  mpl_readout_free(&r);
+  return rc;
+}
+
 static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   if (!R->cfg->out) return MPL_OK;
   size_t cap = 65536;
@@ -471,7 +494,7 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   }
   if (rc == 0)
     rc = mpl_report_write_run(R->cfg->out, R->ts, R->sel.which, res->theta, res->theta_final, res->scale, res->n_terms,
-                              res->health, res->healthy, err); /* report.h */
+                              res->health, res->healthy, res->best_episode, err); /* report.h */
   free(text);
   return rc;
 }
@@ -1313,8 +1336,8 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   if (R.theta && n > 0 && e > 0) {
     mpl_err werr = {0};
     int frc = fill_result(&R, res, R.theta, &werr);
-    if (frc == 0) frc = conclude(&R, res, e, &werr);
-    if (frc == 0) frc = write_outputs(&R, res, &werr);
+    if (frc == 0 && e == start && cfg->resume) frc = recall(&R, res, &werr);   /* a finished run: as it was */
+    else if (frc == 0 && (frc = conclude(&R, res, e, &werr)) == 0) frc = write_outputs(&R, res, &werr);
     if (frc < 0 && rc == 0) rc = frc, *err = werr;
     if (frc == 0 && rc == 0 && e == cfg->episodes && cfg->out) { /* complete: the checkpoint has served */
       char path[4200];

@@ -55,6 +55,7 @@ typedef struct mpl_readout {
   char **keys, **values;
   char *health;      /* the search's verdict, lines "health: ..." and reasons (NULL if not recorded) */
   int healthy;       /* with health: 1 healthy, 0 not */
+  int episode;       /* with health: the episode after which the reported θ was validated (-1: unknown) */
 } mpl_readout;
 
 /* Load a rule from a results directory (DIR/rule.json; or, for directories written before
@@ -93,10 +94,11 @@ MPL_API int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selecti
 MPL_API int mpl_report_write_json(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
                                   int n, mpl_err *err);
 /* The same with the last iterate, the scales (theta = scale * standardized) and the verdict
- * (health text, healthy) recorded beside the reported theta; any of them may be NULL. */
+ * (health text, healthy, the episode the reported theta is from) recorded beside the reported
+ * theta; theta_final, scale and health may be NULL. */
 MPL_API int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *which, const double *theta,
                                  const double *theta_final, const double *scale, int n, const char *health,
-                                 int healthy, mpl_err *err);
+                                 int healthy, int episode, mpl_err *err);
 
 /* Replace every term's θ with the search's last iterate (where rule.json recorded it) and drop
  * the verdict, which was given on the reported rule: `report --final`, `eval --final`.
