@@ -237,6 +237,15 @@ static void test_search_and_report(void **state) {
   if (strncmp(r.out, "health: ", 8) != 0 || !at || at[-1] != '\n' || at[strlen(eq)] != '\n')
     fail_msg("report:\n%s\ndoes not give the verdict, then the search's equation\n%s", r.out, eq);
   mpl_assert_contains(r.out, "F2");
+  int unhealthy = strstr(r.out, "UNHEALTHY") != NULL;
+  result_free(&r);
+  /* --strict: the verdict decides the exit status, the same for search and report */
+  r = cli("report run1 --strict");
+  expect_status(&r, unhealthy ? 3 : 0, "report --strict");
+  result_free(&r);
+  r = cli("search --images '%s' --labels '%s' %s --out run1s --strict", images_path, labels_path, common);
+  expect_status(&r, unhealthy ? 3 : 0, "search --strict");
+  mpl_assert_contains(r.out, unhealthy ? "rule (not a discovery): " : "discovered rule: ");
   result_free(&r);
 
   char path[3072];

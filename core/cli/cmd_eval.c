@@ -30,6 +30,7 @@ static void eval_help(FILE *f) {
     "  --fa-rate X        or this rate\n"
     "  --out DIR          write DIR/eval.csv (per task) and DIR/eval.json (summary)\n"
     "  --final            the search's last iterate instead of its reported (best validated) rule\n"
+    "  --strict           exit 3 when the rule diverged on a task or did worse than FA (the verdict line)\n"
     "  --quiet            no progress lines\n"
     "Task shape (M-way, K+Q), network and feedback are the rule's (its config).\n");
 }
@@ -63,13 +64,15 @@ int cmd_eval(int argc, char **argv) {
     {"labels", required_argument, NULL, 'l'}, {"per-class", required_argument, NULL, 'p'},
     {"fa", required_argument, NULL, 'f'}, {"fa-rate", required_argument, NULL, 'r'},
     {"out", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'}, {"sampling", required_argument, NULL, 'm'},
-    {"final", no_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    {"final", no_argument, NULL, 'F'}, {"strict", no_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
   mpl_eval_cfg c;
   mpl_eval_defaults(&c);
-  int o, quiet = 0;
+  int o, quiet = 0, strict = 0;
   optind = 1;
   while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (o == 'h') { eval_help(stdout); return 0; }
+    if (o == 'S') { strict = 1; continue; }
     if (o == '?' || eval_option(o, optarg, &c, &quiet) < 0) {
       fprintf(stderr, "Try '" PROG " eval --help'.\n");
       return 2;
@@ -96,6 +99,8 @@ int cmd_eval(int argc, char **argv) {
     if (c.out) printf("per task: %s/eval.csv; summary: %s/eval.json\n", c.out, c.out);
     free(text);
   }
+  /* --strict: a rule that diverged on a task or did worse than FA is a failure (exit 3) */
+  int bad = rc == 0 && (res.diverged[MPL_EVAL_RULE] > 0 || !(res.mean[MPL_EVAL_RULE] >= res.mean[MPL_EVAL_FA]));
   mpl_eval_result_free(&res);
-  return rc < 0 ? 1 : 0;
+  return rc < 0 ? 1 : strict && bad ? 3 : 0;
 }
