@@ -55,10 +55,16 @@ size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, cha
   free(eq);
   mpl__sb_printf(&s, "Shared by every layer ℓ; W = W_{ℓ−1,ℓ}; " MPL_SIGN_CONVENTION ".\n");
   tol_sentence(&s, tol);
-  mpl__sb_printf(&s, "\n%-8s %14s  %s\n", "term", "theta", "formula");
-  for (int i = 0; i < r->n_terms; i++)
-    mpl__sb_printf(&s, "%-8s %14.6g  %s%s\n", r->names[i], r->theta[i], r->formulas[i],
+  int std = r->scale != NULL;   /* the standardized coefficients, where the run recorded its scales */
+  for (int i = 0; std && i < r->n_terms; i++) std = isfinite(r->scale[i]) && r->scale[i] > 0;
+  if (std) mpl__sb_printf(&s, "θ = scale · standardized (docs/discovery.md); L1 acts on the standardized values.\n");
+  mpl__sb_printf(&s, "\n%-8s %14s  %s%s\n", "term", "theta", std ? "  standardized  " : "", "formula");
+  for (int i = 0; i < r->n_terms; i++) {
+    char z[32] = "";
+    if (std) snprintf(z, sizeof z, "%14.6g  ", r->theta[i] / r->scale[i]);
+    mpl__sb_printf(&s, "%-8s %14.6g  %s%s%s\n", r->names[i], r->theta[i], z, r->formulas[i],
                    fabs(r->theta[i]) > tol ? "" : "   (zero)");
+  }
   return s.len;
 }
 
@@ -211,11 +217,13 @@ static void latex_equation(const mpl_readout *r, mpl__sb *s) {
 
 static void format_text(const mpl_readout *r, mpl__sb *s) {
   char **names = calloc((size_t)r->n_terms + 1, sizeof *names), **formulas = calloc((size_t)r->n_terms + 1, sizeof *formulas);
-  double *theta = calloc((size_t)r->n_terms + 1, sizeof *theta);
-  if (names && formulas && theta) {
+  double *theta = calloc((size_t)r->n_terms + 1, sizeof *theta), *scale = calloc((size_t)r->n_terms + 1, sizeof *scale);
+  if (names && formulas && theta && scale) {
     for (int i = 0; i < r->n_terms; i++)
-      names[i] = r->terms[i].name, formulas[i] = r->terms[i].text, theta[i] = r->terms[i].theta;
-    mpl_search_result res = {.n_terms = r->n_terms, .names = names, .formulas = formulas, .theta = theta};
+      names[i] = r->terms[i].name, formulas[i] = r->terms[i].text, theta[i] = r->terms[i].theta,
+      scale[i] = r->terms[i].scale;
+    mpl_search_result res = {.n_terms = r->n_terms, .names = names, .formulas = formulas, .theta = theta,
+                             .scale = scale};
     mpl_search_cfg cfg = {.zero_tol = r->zero_tol};
     if (r->health) mpl__sb_printf(s, "%s", r->health);
     size_t need = mpl__rule_text(&res, &cfg, NULL, 0);
@@ -231,7 +239,7 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
   } else {
     s->len = (size_t)-1 / 2; /* a length no allocation satisfies: reported as out of memory */
   }
-  free(names), free(formulas), free(theta);
+  free(names), free(formulas), free(theta), free(scale);
 }
 
 static void format_latex(const mpl_readout *r, mpl__sb *s) {

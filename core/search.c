@@ -445,6 +445,7 @@ static int conclude(run *R, mpl_search_result *res, int episodes, mpl_err *err) 
   if (!res->theta_final || !res->scale) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   memcpy(res->theta_final, res->theta, b);
   memcpy(res->scale, R->scale, b);
+  if (!robust(R)) free(res->scale), res->scale = NULL;   /* the plain method has no standardized values */
   reported_theta(R, res);
   return judge(R, res, episodes, err);
 }

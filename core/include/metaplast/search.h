@@ -85,7 +85,7 @@ typedef struct mpl_search_result {
   /* The rule reported (theta above) is the best validated one (robust method; theta_final is
    * the last iterate) or the last iterate (plain method: theta_final = theta). */
   double *theta_final;     /* (owned) */
-  double *scale;           /* theta_r = scale_r * standardized_r (owned; all 1 in the plain method) */
+  double *scale;           /* theta_r = scale_r * standardized_r (owned; NULL in the plain method) */
   int best_episode;        /* the episode after which the reported theta was validated (0: start) */
   double lambda;           /* the L1 weight of the reported rule (the one chosen with lambda auto) */
   int healthy;             /* the verdict (health, below) */
