@@ -14,6 +14,7 @@ targets=${*:-idx config checkpoint args rules}
 build=${MPL_FUZZ_BUILD:-$top/build-fuzz}
 # Wall-clock seconds one input may take. A rule file's budgets are CPU time (2 s), which a loaded
 # machine stretches: raise it there (MPL_FUZZ_TIMEOUT=30) rather than commit false timeouts.
+# Inputs slower than this are also what libFuzzer saves as slow units (counted as crashes here).
 timeout=${MPL_FUZZ_TIMEOUT:-10}
 command -v clang >/dev/null || { echo "run.sh: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 CC=clang cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMETAPLAST_FUZZ=ON \
@@ -30,7 +31,7 @@ for t in $targets; do
   # Leaks are crashes too; a rule file that loops is a timeout (the sandbox must stop it first).
   quiet=; [ "$t" = args ] && quiet=-close_fd_mask=2 # its refusals are printed
   seeds=; [ "$t" = rules ] && seeds="$top/tests/hostile" # the hostile rule files seed the rules fuzzer
-  ASAN_OPTIONS=detect_leaks=1 TMPDIR="$build" "$build/tests/fuzz/fuzz_$t" $quiet -max_total_time="$secs" -timeout="$timeout" \
+  ASAN_OPTIONS=detect_leaks=1 TMPDIR="$build" "$build/tests/fuzz/fuzz_$t" $quiet -max_total_time="$secs" -timeout="$timeout" -report_slow_units="$timeout" \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$here/crashes/$t/" \
     "$build/corpus/$t" "$here/corpus/$t" $seeds >"$build/fuzz_$t.log" 2>&1 || true
   after=$(ls "$here/crashes/$t" | wc -l)
