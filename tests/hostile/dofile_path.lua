@@ -1,0 +1,2 @@
+-- expect: 'dofile' is not available in rule files
+dofile("/etc/passwd")

@@ -1,0 +1,3 @@
+-- expect: '_G' is not available in rule files
+local g = _G
+g.os.execute("touch /tmp/metaplast-hostile-escaped")
