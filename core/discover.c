@@ -233,6 +233,9 @@ void mpl__health_judge(mpl__health *h, const double *acc, int episodes, int chan
   if (h->val_tasks > 0 && h->val_rule >= h->val_fa && !h->gain)
     mpl__sb_printf(&v, "  - no significant gain over FA (%.3f against %.3f, SE of the difference %.3f)\n", h->val_rule,
                    h->val_fa, h->val_se);
+  if (isfinite(h->val_best) && h->val_rule < h->val_best - HEALTH_DECLINE)
+    mpl__sb_printf(&v, "  - the reported rule is %.3f below the best validated one (%.3f after episode %d)\n",
+                   h->val_best - h->val_rule, h->val_best, h->val_best_episode);
   if (isfinite(h->val_last) && h->val_last < h->val_rule - HEALTH_DECLINE)
     mpl__sb_printf(&v, "  - the final iterate declined to %.3f on the validation tasks: the rule of episode %d is "
                    "reported (--final for the last)\n", h->val_last, h->best_episode);

@@ -47,6 +47,8 @@ typedef struct mpl__health {
   double val_rule, val_fa, val_se;  /* validation means of the reported rule and of FA, SE of the paired difference */
   int val_tasks, val_diverged;
   double val_last;         /* validation accuracy of the final iterate (NaN if none) */
+  double val_best;         /* the best validation accuracy seen in the run (NaN if none) ... */
+  int val_best_episode;    /* ... after this episode */
   int best_episode;        /* the episode whose theta is reported (0: the start) */
   int shared_val;          /* validation tasks drew from the training images */
   char text[2048];         /* the verdict and its reasons, one per line */

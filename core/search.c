@@ -736,6 +736,10 @@ static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
     h.val_diverged = dr;
   }
   h.shared_val = R->shared_val || !robust(R);
+  h.val_best = NAN;
+  for (int s = 0; s < R->n_stages; s++)
+    if (R->st[s].best >= 0 && !(R->st[s].best <= h.val_best))
+      h.val_best = R->st[s].best, h.val_best_episode = R->st[s].best_episode;
   mpl__health_judge(&h, res->accuracy, episodes, R->cfg->task.m, bound, nb);
   res->healthy = h.healthy, res->val_rule = h.val_rule, res->val_fa = h.val_fa;
   snprintf(res->health, sizeof res->health, "%s", h.text);

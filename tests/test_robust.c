@@ -302,7 +302,7 @@ static void test_judge(void **state) {
   double acc[10];
   for (int i = 0; i < 10; i++) acc[i] = 0.6;
   mpl__health h = {.episodes = 10, .failed = 2, .val_tasks = 16, .val_rule = 0.6, .val_fa = 0.3, .val_se = 0.02,
-                   .val_last = 0.6, .best_episode = 10};
+                   .val_last = 0.6, .best_episode = 10, .val_best = 0.61, .val_best_episode = 5};
   mpl__health_judge(&h, acc, 10, 5, NULL, 0);
   assert_int_equal(h.healthy, 1);
   assert_int_equal(h.gain, 1);
@@ -330,6 +330,11 @@ static void test_judge(void **state) {
   assert_int_equal(h.healthy, 1);
   mpl_assert_contains(h.text, "declined to 0.500");
   mpl_assert_contains(h.text, "θ_F9 is held at 0");
+  assert_null(strstr(h.text, "below the best validated"));   /* 0.01 below: within 0.03 */
+  h.val_best = 0.7;   /* the plain method reports its last iterate: a late decline is a note */
+  mpl__health_judge(&h, acc, 10, 5, NULL, 0);
+  assert_int_equal(h.healthy, 1);
+  mpl_assert_contains(h.text, "the reported rule is 0.100 below the best validated one (0.700 after episode 5)");
 }
 
 /* Interrupted at episode 12 and resumed: log.csv, validation.csv and rule.json are those of an

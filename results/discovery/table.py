@@ -21,9 +21,12 @@ for s in sorted((x for x in os.listdir(d) if x.startswith("seed-") and os.path.i
     out = open(run + ".out").read() if os.path.exists(run + ".out") else ""
     m = re.search(r"query accuracy ([\d.na]+) over the last (\d+), (\d+) failed(?:, (\d+) with a dead network)?", out)
     acc, failed, dead = (m.group(1), m.group(3), m.group(4) or "0") if m else ("–", "–", "–")
+    if not os.path.exists(os.path.join(run, "rule.json")):
+        continue   # still running, or stopped before writing its rule
     rule = json.load(open(os.path.join(run, "rule.json")))
     h = rule.get("health", {})
-    mm = re.search(r"validation accuracy ([\d.]+) against FA's ([\d.]+)", h.get("text", ""))
+    mm = (re.search(r"validation accuracy ([\d.]+) against FA's ([\d.]+)", h.get("text", "")) or
+          re.search(r"worse than FA on the validation tasks \(([\d.]+) against ([\d.]+)\)", h.get("text", "")))
     best = None
     if os.path.exists(os.path.join(run, "validation.csv")):
         best = max(float(r["val_accuracy"]) for r in csv.DictReader(open(os.path.join(run, "validation.csv"))))
