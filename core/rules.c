@@ -480,16 +480,15 @@ static int safe_rep(lua_State *L) {
 static int safe_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_rotate(L, 2, -1); /* f, args..., msgh */
-  lua_insert(L, 1);     /* msgh, f, args... */
+  lua_rotate(L, 2, -1);  /* f, args..., msgh */
+  lua_insert(L, 1);      /* msgh, f, args... */
+  lua_pushboolean(L, 1); /* pushed before the call, as luaB_xpcall does: the results may fill the stack */
+  lua_insert(L, 2);      /* msgh, true, f, args... */
   int st = lua_pcall(L, n - 2, LUA_MULTRET, 0);
   sandbox *S = box(L);
-  if (st == LUA_OK) {
-    lua_pushboolean(L, 1);
-    lua_replace(L, 1);
-    return lua_gettop(L);
-  }
-  if (S->limit[0] || st == LUA_ERRMEM) return lua_error(L); /* msgh, error */
+  if (st == LUA_OK) return lua_gettop(L) - 1; /* true, results... */
+  if (S->limit[0] || st == LUA_ERRMEM) return lua_error(L); /* msgh, true, error */
+  lua_remove(L, 2);
   st = lua_pcall(L, 1, 1, 0); /* msgh(error) */
   if (st != LUA_OK && (S->limit[0] || st == LUA_ERRMEM)) return lua_error(L);
   lua_pushboolean(L, 0);
