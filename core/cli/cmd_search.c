@@ -367,7 +367,7 @@ static int search(int argc, char **argv) {
   int interrupted = res.interrupted, unhealthy = res.theta && !res.healthy;
   mpl_search_result_free(&res);
   free(resume_mem);
-  if (interrupted) return 128 + (stop_signal ? (int)stop_signal : SIGINT);
+  if (interrupted || (rc < 0 && stop_signal)) return 128 + (stop_signal ? (int)stop_signal : SIGINT); /* e.g. during a rule file's load */
   return rc < 0 ? 1 : multi.strict && unhealthy ? 3 : 0;
 }
 
