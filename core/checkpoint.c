@@ -3,6 +3,7 @@
  * exactly. See docs/reliability.md. See LICENSE for copyright. */
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -242,6 +243,39 @@ int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search
   return MPL_OK;
 }
 
+/* Why dir has no config.txt to resume from: no directory; a run stopped before its config.txt
+ * was written (dir holds nothing but config.txt.tmp.PID files and a lock): what to run, its
+ * recorded command if a temporary file holds it whole; the parent of a --trials or
+ * --lambda-path run; or not a results directory. */
+static int no_config(const char *dir, mpl_err *err) {
+  DIR *d = opendir(dir);
+  if (!d) return mpl_errorf(err, MPL_ENOTFOUND, "%s: cannot open: %s", dir, strerror(errno));
+  char tmp[4200] = "";
+  int other = 0, runs = 0;
+  for (struct dirent *ent; (ent = readdir(d));) {
+    const char *name = ent->d_name;
+    if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, MPL__LOCK_FILE)) continue;
+    if (!strncmp(name, "config.txt.tmp.", 15)) mpl__join(tmp, sizeof tmp, dir, name);
+    else if (!strncmp(name, "trial-", 6) || !strncmp(name, "lambda-", 7)) runs = 1;
+    else other = 1;
+  }
+  closedir(d);
+  if (runs)
+    return mpl_errorf(err, MPL_ENOTFOUND, "%s: no config.txt: it holds the runs of --trials or --lambda-path; resume "
+                      "each of them (%s/trial-NNN, %s/lambda-L)", dir, dir, dir);
+  if (other) return mpl_errorf(err, MPL_ENOTFOUND, "%s: no config.txt: is it a metaplast results directory?", dir);
+  char *text = NULL, cmd[2048] = "";
+  size_t len;
+  mpl_err ignore = {0};
+  if (tmp[0] && mpl__read_file(tmp, 1 << 20, &text, &len, &ignore) == 0) {
+    const char *c = strstr(text, "\ncommand = "), *nl = c ? strchr(c + 11, '\n') : NULL;
+    if (nl && nl - (c + 11) < (long)sizeof cmd - 32) snprintf(cmd, sizeof cmd, " (its command: %.*s)", (int)(nl - (c + 11)), c + 11);
+  }
+  free(text);
+  return mpl_errorf(err, MPL_ENOTFOUND, "%s holds no started run (stopped before config.txt was written): run the "
+                    "search again with --out %s%s", dir, dir, cmd);
+}
+
 int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl_err *err) {
   char path[4200];
   mpl__join(path, sizeof path, dir, "config.txt");
@@ -249,7 +283,7 @@ int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl
   size_t len;
   *mem = NULL;
   int rc = mpl__read_file(path, 1 << 20, &text, &len, err);
-  if (rc == MPL_ENOTFOUND) return mpl_errorf(err, rc, "%s: no config.txt: is it a metaplast results directory?", dir);
+  if (rc == MPL_ENOTFOUND) return no_config(dir, err);
   if (rc < 0) return rc;
   rc = mpl__config_parse(text, len, path, cfg, mem, err);
   free(text);

@@ -2,7 +2,6 @@
  * log and results directory, and the rule's read-out. See LICENSE for copyright. */
 #include "metaplast/search.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -122,6 +121,7 @@ typedef struct run {
    * everyone's, in task order (NULL when the search runs in one process). */
   char *mine, *recs;
   size_t rec_size;
+  int locked, lock_fd;  /* cfg->out's lock (mpl__dir_lock), held from open_outputs to teardown */
 } run;
 
 static int write_config(run *R, int check, mpl_err *err) {
@@ -381,6 +381,7 @@ static void teardown(run *R) {
   free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
   free(R->mine); free(R->recs);
   robust_teardown(R);
+  if (R->locked) mpl__dir_unlock(R->cfg->out, R->lock_fd);   /* after the last write (validation.csv) */
 }
 
 /* Draw a task from ds and weights into ep from stream (stream, e) and gather its images. */
@@ -993,32 +994,22 @@ static int read_final_theta(run *R, mpl_err *err) {
   return rc;
 }
 
-/* Remove the temporary files of atomic writes a killed run left behind (NAME.tmp.PID). */
-static void remove_stale(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  char path[4200];
-  while ((ent = readdir(d))) {
-    const char *t = strstr(ent->d_name, ".tmp.");
-    if (!t || t == ent->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
-    mpl__join(path, sizeof path, dir, ent->d_name);
-    unlink(path);
-  }
-  closedir(d);
-}
-
-/* Prepare the results directory: a fresh run (config.txt, log.csv header; refuse to overwrite a
- * run without force), or a resumed one (state from the checkpoint, log cut back). *start is the
- * first episode to run. */
+/* Prepare the results directory, under its lock (held until teardown: a second run into it is
+ * refused, so the checks below hold while this run writes): a fresh run (config.txt, log.csv
+ * header; refuse to overwrite a run without force), or a resumed one (state from the
+ * checkpoint, log cut back). Temporary files of a killed run are removed either way. *start is
+ * the first episode to run. */
 static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   char path[4200];
   int rc;
   *start = 0;
   if (!c->out) return MPL_OK;
+  if (!c->resume && (rc = mpl__make_dirs(c->out, err)) < 0) return rc;
+  if ((rc = mpl__dir_lock(c->out, &R->lock_fd, err)) < 0) return rc;
+  R->locked = 1;
+  mpl__remove_stale(c->out);
   if (!c->resume) {
-    if ((rc = mpl__make_dirs(c->out, err)) < 0) return rc;
     mpl__join(path, sizeof path, c->out, "log.csv");
     if (!c->force && access(path, F_OK) == 0)
       return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
@@ -1033,7 +1024,6 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
     return open_log(R, err);
   }
   if ((rc = write_config(R, 1, err)) < 0) return rc;
-  remove_stale(c->out);
   rc = read_checkpoint(R, start, err);
   if (rc == MPL_ENOTFOUND) { /* complete (theta.tsv holds the final theta), or killed before its first checkpoint */
     mpl_err_clear(err);

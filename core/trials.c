@@ -534,20 +534,26 @@ static int agree(const mpl_search_cfg *cfg, int rc, mpl_err *err) {
 
 /* }====== */
 
-static int check_cfg(const mpl_search_cfg *cfg, int n_trials, mpl_err *err) {
+/* Check the settings and make cfg->out; process 0 (or the only one) locks it, for the summaries it
+ * writes there (*lock, -1 if not locked; each run locks its own directory). */
+static int check_cfg(const mpl_search_cfg *cfg, int n_trials, int *lock, mpl_err *err) {
+  *lock = -1;
   if (n_trials < 1 || n_trials > 999999) return mpl_errorf(err, MPL_EINVAL, "--trials must be in [1, 999999], got %d", n_trials);
   if (!cfg->out || !cfg->out[0]) return mpl_errorf(err, MPL_EINVAL, "trials need a results directory (--out)");
   if (cfg->episodes < 1) return mpl_errorf(err, MPL_EINVAL, "--episodes must be at least 1, got %d", cfg->episodes);
-  return mpl__make_dirs(cfg->out, err);
+  int rc = mpl__make_dirs(cfg->out, err);
+  if (rc == 0 && is_root(cfg) && (rc = mpl__dir_lock(cfg->out, lock, err)) == 0) mpl__remove_stale(cfg->out);
+  return rc;
 }
 
 int mpl_trials_run(const mpl_search_cfg *cfg, int n_trials, int jobs, mpl_trials_result *res, mpl_err *err) {
   memset(res, 0, sizeof *res);
-  int rc = check_cfg(cfg, n_trials, err);
+  int lock, rc = check_cfg(cfg, n_trials, &lock, err);
   if (rc < 0) return gather_runs(NULL, 0, cfg->comm, rc, err);
   job *J = calloc((size_t)n_trials, sizeof *J);
   if (!J || trials_alloc(res, n_trials, cfg->episodes) < 0) {
     free(J);
+    mpl__dir_unlock(cfg->out, lock);
     return gather_runs(NULL, 0, cfg->comm, mpl_errorf(err, MPL_ENOMEM, "out of memory"), err);
   }
   for (int t = 0; t < n_trials && rc == 0; t++) {
@@ -561,6 +567,7 @@ int mpl_trials_run(const mpl_search_cfg *cfg, int n_trials, int jobs, mpl_trials
   if (rc == 0 && is_root(cfg)) rc = summarise(res, cfg, err);
   if (rc == 0 && is_root(cfg)) rc = write_summaries(res, cfg, err);
   free(J);
+  mpl__dir_unlock(cfg->out, lock);
   return agree(cfg, rc, err);
 }
 
@@ -735,7 +742,9 @@ static int path_finish(mpl_path_result *P, const mpl_search_cfg *cfg, mpl_err *e
       continue;
     }
     if (rc < 0) mpl_err_prefix(err, "%s: ", dir);
-    if (rc == 0 && T->n_trials > 1) rc = write_summaries(T, &c, err);
+    int lock = -1;   /* this lambda's directory holds its trials' summaries: a run of its own may not write there */
+    if (rc == 0 && T->n_trials > 1 && (rc = mpl__dir_lock(dir, &lock, err)) == 0) rc = write_summaries(T, &c, err);
+    mpl__dir_unlock(dir, lock);
   }
   if (rc == 0 && finished_none == P->n) rc = mpl_errorf(err, MPL_ENUMERIC, "every run of the path diverged");
   if (rc == 0) rc = write_path_csv(P, cfg->out, err);
@@ -751,7 +760,7 @@ int mpl_path_run(const mpl_search_cfg *cfg, const double *lambda, int n, int n_t
                  mpl_err *err) {
   memset(res, 0, sizeof *res);
   if (n < 1) return mpl_errorf(err, MPL_EINVAL, "--lambda-path: no lambda value");
-  int rc = check_cfg(cfg, n_trials, err);
+  int lock, rc = check_cfg(cfg, n_trials, &lock, err);
   if (rc < 0) return gather_runs(NULL, 0, cfg->comm, rc, err);
   res->lambda = malloc((size_t)n * sizeof *res->lambda);
   res->run = calloc((size_t)n, sizeof *res->run);
@@ -778,6 +787,7 @@ int mpl_path_run(const mpl_search_cfg *cfg, const double *lambda, int n, int n_t
   if (rc == 0 && is_root(cfg)) rc = first_error(J, n * n_trials, err);
   if (rc == 0 && is_root(cfg)) rc = path_finish(res, cfg, err);
   free(J);
+  mpl__dir_unlock(cfg->out, lock);
   return agree(cfg, rc, err);
 }
 

@@ -1,10 +1,15 @@
 /* metaplast: small private helpers shared by the engine's sources: directories, atomic writes,
  * a growing-string printer. See LICENSE for copyright. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -50,6 +55,87 @@ int mpl__write_atomic(const char *dir, const char *file, const char *text, mpl_e
   return MPL_OK;
 }
 
+/* {====== Results-directory locks ======
+ * DIR/.lock, held with flock(LOCK_EX | LOCK_NB) and holding the holder's process id. The kernel
+ * drops a flock when its process dies (kill -9 included), so a lock file a dead run left behind
+ * is no obstacle: the next run takes it over. Released, the file is removed while still locked;
+ * a run that opened it just before then finds, once it has the lock, that the path names
+ * another file (or none) and starts again, so two runs never both hold DIR's lock. */
+
+/* The process id recorded in the lock file fd (0 if none yet: its holder may be writing it). */
+static long lock_holder(int fd) {
+  char buf[32];
+  for (int i = 0; i < 20; i++) {
+    ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+    if (k > 0) {
+      buf[k] = '\0';
+      long pid = strtol(buf, NULL, 10);
+      if (pid > 0) return pid;
+    }
+    nanosleep(&(struct timespec){0, 5000000}, NULL);
+  }
+  return 0;
+}
+
+int mpl__dir_lock(const char *dir, int *fd_out, mpl_err *err) {
+  char path[4200];
+  mpl__join(path, sizeof path, dir, MPL__LOCK_FILE);
+  *fd_out = -1;
+  for (int tries = 0; tries < 1000; tries++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return mpl_errorf(err, MPL_EIO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      int e = errno;
+      long pid = e == EWOULDBLOCK ? lock_holder(fd) : 0;
+      close(fd);
+      if (e == EINTR) continue;
+      if (e != EWOULDBLOCK) return mpl_errorf(err, MPL_EIO, "%s: cannot lock: %s", path, strerror(e));
+      if (pid)
+        return mpl_errorf(err, MPL_EIO, "%s is in use by another run (process %ld holds %s): wait for it to end "
+                          "or choose another directory", dir, pid, path);
+      return mpl_errorf(err, MPL_EIO, "%s is in use by another run (it holds %s)", dir, path);
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      char buf[32];
+      int k = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+      if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)k, 0) != k) {
+        int e = errno;
+        close(fd);
+        return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(e));
+      }
+      *fd_out = fd;
+      return MPL_OK;
+    }
+    close(fd);   /* its holder released it (removed the file) meanwhile: lock the new one */
+  }
+  return mpl_errorf(err, MPL_EIO, "%s: cannot lock: the lock file keeps changing", path);
+}
+
+void mpl__dir_unlock(const char *dir, int fd) {
+  if (fd < 0) return;
+  char path[4200];
+  mpl__join(path, sizeof path, dir, MPL__LOCK_FILE);
+  unlink(path);   /* still locked: a run waiting on this file will see that it is gone */
+  close(fd);
+}
+
+/* }====== */
+
+/* Remove the temporary files of atomic writes a killed run left behind (NAME.tmp.PID). */
+void mpl__remove_stale(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  char path[4200];
+  while ((ent = readdir(d))) {
+    const char *t = strstr(ent->d_name, ".tmp.");
+    if (!t || t == ent->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
+    mpl__join(path, sizeof path, dir, ent->d_name);
+    unlink(path);
+  }
+  closedir(d);
+}
 
 void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) {
   va_list ap;
