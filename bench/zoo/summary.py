@@ -18,8 +18,8 @@ out = sys.argv[1] if len(sys.argv) > 1 else "runs/zoo"
 def run_row(d):
     r = {"dir": d}
     s = open(os.path.join(d, "search.out")).read() if os.path.exists(os.path.join(d, "search.out")) else ""
-    m = re.search(r"status (\d+) seconds ([\d.]+)", s)
-    r["status"], r["seconds"] = (int(m.group(1)), float(m.group(2))) if m else (None, None)
+    m = re.findall(r"status (\d+) seconds ([\d.]+)", s)   # the last: a re-run appends its own
+    r["status"], r["seconds"] = (int(m[-1][0]), float(m[-1][1])) if m else (None, None)
     try:
         rule = json.load(open(os.path.join(d, "run", "rule.json")))
     except (OSError, ValueError):
@@ -52,7 +52,8 @@ rows = {}
 for ds in sorted(os.listdir(out)):
     for lib in sorted(os.listdir(os.path.join(out, ds))):
         base = os.path.join(out, ds, lib)
-        runs = [run_row(os.path.join(base, s)) for s in sorted(os.listdir(base)) if s.startswith("seed-")]
+        runs = [run_row(os.path.join(base, s)) for s in sorted(os.listdir(base), key=lambda x: int(x[5:]))
+                if s.startswith("seed-") and os.path.exists(os.path.join(base, s, "eval.out"))]   # finished runs
         rows[(ds, lib)] = runs
 
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
