@@ -712,6 +712,8 @@ static int choose_stage(run *R) {
   return pick;
 }
 
+static void path_table(const run *R, mpl_search_result *res);
+
 /* The verdict on the reported theta (health): its validation against FA's on the same tasks at
  * its own pseudo-gradient rate (1e-3 without one), the failures, the coefficients at a bound. */
 static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
@@ -744,7 +746,25 @@ static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
   mpl__health_judge(&h, res->accuracy, episodes, R->cfg->task.m, bound, nb);
   res->healthy = h.healthy, res->val_rule = h.val_rule, res->val_fa = h.val_fa;
   snprintf(res->health, sizeof res->health, "%s", h.text);
+  path_table(R, res);
   return MPL_OK;
+}
+
+/* lambda auto: the path's table and why its lambda was chosen, after the verdict. */
+static void path_table(const run *R, mpl_search_result *res) {
+  if (R->n_stages < 2) return;
+  size_t k = strlen(res->health);
+  mpl__sb s = {res->health + k, sizeof res->health - k, 0};
+  int pick = choose_stage((run *)R), b = -1;
+  for (int t = 0; t < R->n_stages; t++)
+    if (R->st[t].best >= 0 && (b < 0 || R->st[t].best > R->st[b].best)) b = t;
+  mpl__sb_printf(&s, "lambda auto: %d stages from lambda_max %.4g; chosen %.4g, the sparsest within one SE (at most "
+                 "%.2f) of the best validation accuracy\n  %12s %9s %7s\n", R->n_stages, R->lambda_max,
+                 R->st[pick].lambda, ONE_SE_CAP, "lambda", "val. acc.", "active");
+  for (int t = 0; t < R->n_stages; t++)
+    mpl__sb_printf(&s, "  %12.4g %9.3f %7d%s%s\n", R->st[t].lambda, R->st[t].best, R->st[t].active,
+                   t == pick ? "  <- chosen" : "", t == b && t != pick ? "  (best)" : "");
+  if (s.len >= s.n) res->health[sizeof res->health - 1] = '\0';
 }
 
 /* The rule to report: the chosen stage's best validated theta (robust), or the last (plain). */
