@@ -85,9 +85,12 @@ static int resolve_rate(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if (!c->fa) {
     res->rate = theta_f0(&E->rule);
     snprintf(res->rate_from, sizeof res->rate_from, "the rule's own θ_F0");
-    return isfinite(res->rate) ? MPL_OK
-                               : mpl_errorf(err, MPL_EINVAL, "%s: the rule has no term F0 to give FA and BP their "
-                                            "rate; name a run with one (--fa RULE) or a rate (--fa-rate X)", c->rule);
+    if (isfinite(res->rate)) return MPL_OK;
+    char names[512] = "";
+    for (int i = 0, k = 0; i < E->rule.n_terms && k < (int)sizeof names - 1; i++)
+      k += snprintf(names + k, sizeof names - (size_t)k, "%s%s", i ? ", " : "", E->rule.terms[i].name);
+    return mpl_errorf(err, MPL_EINVAL, "%s: the rule has no term F0 to give FA and BP their rate (its terms: %s); "
+                      "pass a rate (--fa-rate X) or a run with an F0 (--fa RULE)", c->rule, names);
   }
   mpl_readout other;
   int rc = mpl_readout_load(c->fa, &other, err);
@@ -202,7 +205,8 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if (rc == 0 && c->final) rc = mpl_readout_use_final(&E->rule, err);
   if (rc < 0) return rc;
   if (!(E->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if ((rc = mpl_readout_build(&E->rule, E->ts, &E->sel, err)) < 0) return mpl_err_prefix(err, "%s: ", c->rule);
+  if ((rc = mpl_readout_build_noted(&E->rule, E->ts, &E->sel, res->notes, sizeof res->notes, err)) < 0)
+    return mpl_err_prefix(err, "%s: ", c->rule);
   if ((rc = resolve_rate(E, res, err)) < 0 || (rc = find_f0(E, err)) < 0) return rc;
   if ((rc = open_data(E, err)) < 0 || (rc = read_config(E, err)) < 0) return rc;
   snprintf(res->dataset, sizeof res->dataset, "%s", E->ds->name);

@@ -2,6 +2,7 @@
  * (text, LaTeX, Markdown, JSON through jansson), loading it back from a results directory or a
  * JSON file, and rebuilding it as a fixed rule. See LICENSE for copyright. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -723,23 +724,108 @@ static int build_native_term(const mpl_readout_term *t, mpl_termset *ts, mpl_err
   return idx;
 }
 
-int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
+/* A term's recorded source, loaded whole once for the identity check (checking). rc: the load's
+ * status, MPL_ENOTFOUND for a source this installation does not have; msg its error. */
+typedef struct checked_source {
+  const char *name;
+  mpl_termset *ts;
+  int rc;
+  char msg[sizeof ((mpl_err *)0)->msg];
+} checked_source;
+
+static checked_source *source_of(checked_source *cs, int *n, const char *name) {
+  for (int i = 0; i < *n; i++)
+    if (!strcmp(cs[i].name, name)) return &cs[i];
+  checked_source *c = &cs[(*n)++];
+  c->name = name;
+  mpl_err e = {0};
+  mpl_selection all = {0};
+  if (!(c->ts = mpl_termset_new())) c->rc = mpl_errorf(&e, MPL_ENOMEM, "out of memory");
+  else c->rc = mpl_terms_parse(name, c->ts, &all, &e);
+  mpl_selection_free(&all);
+  snprintf(c->msg, sizeof c->msg, "%s", e.msg);
+  return c;
+}
+
+static void note_add(char *notes, size_t n, const char *fmt, ...) MPL_PRINTF(3, 4);
+static void note_add(char *notes, size_t n, const char *fmt, ...) {
+  if (!notes || !n) return;
+  size_t k = strlen(notes);
+  if (k && k + 2 < n) notes[k++] = '\n', notes[k] = '\0';
+  va_list ap;
+  va_start(ap, fmt);
+  if (k < n) vsnprintf(notes + k, n - k, fmt, ap);
+  va_end(ap);
+}
+
+/* Term t (index idx in ts, built from its stored formula or its plugin) against its recorded
+ * source: a source this installation has must hold a term of that name with the same formula
+ * (printed in one format from both, so spelling does not count); a source it does not have, or
+ * none recorded, leaves the stored formula in use, with a note. */
+static int check_identity(const mpl_readout_term *t, const mpl_termset *ts, int idx, checked_source *cs, int *ncs,
+                          char *notes, size_t nn, mpl_err *err) {
+  if (!t->source[0]) {
+    note_add(notes, nn, "term %s records no source: evaluated from its stored formula", t->name);
+    return MPL_OK;
+  }
+  checked_source *c = source_of(cs, ncs, t->source);
+  if (c->rc == MPL_ENOTFOUND) {
+    note_add(notes, nn, "term %s: its source %s is not installed here: evaluated from its stored formula (%s)", t->name,
+             t->source, t->code);
+    return MPL_OK;
+  }
+  if (c->rc < 0)
+    return mpl_errorf(err, c->rc, "term %s: its source %s does not load, so the term cannot be checked: %s", t->name,
+                      t->source, c->msg);
+  int j = mpl_termset_find(c->ts, t->name);
+  if (j < 0) {
+    char names[512] = "";
+    for (int i = 0, k = 0; i < mpl_termset_count(c->ts) && k < (int)sizeof names - 1; i++)
+      k += snprintf(names + k, sizeof names - (size_t)k, "%s%s", i ? ", " : "", mpl_termset_name(c->ts, i));
+    return mpl_errorf(err, MPL_EFORMAT, "term %s: its source %s has no term %s (it has %s): renamed? a term keeps "
+                      "its source's name (a formula of your own: give it the source \"\")", t->name, t->source,
+                      t->name, names);
+  }
+  char *mine = print_term(ts, idx, MPL_FMT_CODE), *theirs = print_term(c->ts, j, MPL_FMT_CODE);
+  int rc = !mine || !theirs ? mpl_errorf(err, MPL_ENOMEM, "out of memory") : MPL_OK;
+  if (rc == 0 && mpl_termset_is_native(c->ts, j) != !t->code)
+    rc = mpl_errorf(err, MPL_EFORMAT, "term %s: the rule records it as %s, but %s's %s is %s", t->name,
+                    t->code ? "a formula" : "native", t->source, t->name, t->code ? "native" : "a formula");
+  else if (rc == 0 && strcmp(mine, theirs))
+    rc = mpl_errorf(err, MPL_EFORMAT, "term %s: the stored formula %s is not %s's %s, which is %s (the rule was "
+                    "edited or the source changed; a formula of your own: give it the source \"\")", t->name,
+                    t->code ? t->code : mine, t->source, t->name, theirs);
+  free(mine), free(theirs);
+  return rc;
+}
+
+int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
+                            mpl_err *err) {
   memset(sel, 0, sizeof *sel);
-  int n = r->n_terms;
+  if (notes && nn) notes[0] = '\0';
+  int n = r->n_terms, ncs = 0;
   sel->which = calloc((size_t)n + 1, sizeof *sel->which);
   sel->theta0 = calloc((size_t)n + 1, sizeof *sel->theta0);
   sel->sign = calloc((size_t)n + 1, sizeof *sel->sign);
-  int rc = sel->which && sel->theta0 && sel->sign ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  checked_source *cs = calloc((size_t)n + 1, sizeof *cs);
+  int rc = sel->which && sel->theta0 && sel->sign && cs ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (int i = 0; rc == 0 && i < n; i++) {
     const mpl_readout_term *t = &r->terms[i];
     int idx = t->code ? build_code_term(t, ts, err) : build_native_term(t, ts, err);
     if (idx < 0) { rc = idx; break; }
+    if ((rc = check_identity(t, ts, idx, cs, &ncs, notes, nn, err)) < 0) break;
     sel->which[i] = idx;
     sel->theta0[i] = t->theta;
     sel->n = i + 1;
   }
+  for (int i = 0; cs && i < ncs; i++) mpl_termset_free(cs[i].ts);
+  free(cs);
   if (rc < 0) mpl_selection_free(sel);
   return rc;
+}
+
+int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
+  return mpl_readout_build_noted(r, ts, sel, NULL, 0, err);
 }
 
 /* }====== */

@@ -91,6 +91,11 @@ int cmd_eval(int argc, char **argv) {
   mpl_eval_result res;
   mpl_err err = {0};
   int rc = mpl_eval_run(&c, &res, &err);
+  for (const char *p = res.notes; *p;) {   /* terms evaluated from their stored formula */
+    size_t k = strcspn(p, "\n");
+    fprintf(stderr, PROG ": note: %.*s\n", (int)k, p);
+    p += k + (p[k] == '\n');
+  }
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
   else {
     size_t n = mpl_eval_table(&res, &c, NULL, 0);

@@ -50,6 +50,9 @@ typedef struct mpl_eval_result {
   double mean[MPL_EVAL_METHODS];       /* over the tasks that did not diverge */
   double lo[MPL_EVAL_METHODS], hi[MPL_EVAL_METHODS];  /* bootstrap interval of the mean */
   int diverged[MPL_EVAL_METHODS];
+  char notes[1024];                    /* terms evaluated from their stored formula because their source
+                                        * is not installed or not recorded, one line each ("" if none;
+                                        * mpl_readout_build_noted) */
 } mpl_eval_result;
 
 /* "rule", "FA", "BP". */

@@ -86,6 +86,16 @@ MPL_API int mpl_report_format_parse(const char *name, mpl_report_format *fmt);
  * sel receives the terms' indices in ts and theta0 = θ (free with mpl_selection_free).
  * Errors name the term and the field ("term F9: formula.code: column 12: ..."). */
 MPL_API int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, mpl_err *err);
+/* The same, checking each term's identity against its recorded source (issue 23): a source this
+ * installation has (plugin or rule file) must hold a term of the recorded name and the same
+ * formula (compared as printed in code form from both), else MPL_EFORMAT naming the term, the
+ * source and the mismatch (a term missing from it, the two formulas, native against formula); a
+ * source that does not load is an error naming it. A term whose source is not installed here
+ * (MPL_ENOTFOUND), or that records none (""), is built from its stored formula and a line saying
+ * so is added to notes (n bytes, lines separated by newlines; may be NULL). mpl_readout_build
+ * makes the same checks and drops the notes. */
+MPL_API int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t n,
+                                    mpl_err *err);
 
 /* Print a results directory's rule (mpl_readout_load) in fmt to f; tol < 0 keeps the rule's own
  * zero_tol, tol >= 0 replaces it. */
