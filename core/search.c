@@ -218,6 +218,10 @@ static int reopen_log(run *R, int E, mpl_search_result *res, double *secs, mpl_e
   if (rc == MPL_ENOTFOUND && E == 0) return open_log(R, err);
   if (rc < 0) return rc;
   log_header(R, &s);
+  if (E == 0 && s.len < sizeof head && len < s.len && !memcmp(text, head, len)) {
+    free(text);   /* killed while its header was being written (an empty log.csv): nothing to keep */
+    return open_log(R, err);
+  }
   if (s.len >= sizeof head) rc = mpl_errorf(err, MPL_EINVAL, "too many terms for the log's header");
   else if (len < s.len || memcmp(text, head, s.len))
     rc = mpl_errorf(err, MPL_EFORMAT, "%s: its header is not that of this run's configuration", path);

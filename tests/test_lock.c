@@ -4,7 +4,8 @@
  * one run whole (its config.txt's seed, that seed's log.csv, theta.tsv and rule.json); the same
  * for --trials and --lambda-path; a lock file a dead process left is no obstacle; a held lock
  * refuses a search, a resume, a trials run and a path. --resume on a directory a run left
- * without config.txt says what to run, and a fresh run there removes the temporary file. The
+ * without config.txt says what to run, and a fresh run there removes the temporary file; one
+ * killed while writing log.csv's header resumes. The
  * 100-try measurement is tests/soak/concurrent.sh. See LICENSE for copyright. */
 #include "testutil.h"
 
@@ -301,6 +302,21 @@ static void test_killed_before_config(void **state) {
     if (rc != 0) fail_msg("a fresh run into it: exit %d: %s", rc, text_of(e));
     expect_one_run(dir, "after a kill before config.txt");
   }
+  /* killed while log.csv's header was being written (found by tests/soak/soak.sh): config.txt and
+   * an empty log.csv; --resume starts the run from episode 1 */
+  char torn[4096], e0[PATHMAX], p0[PATHMAX];
+  in_root(torn, sizeof torn, "torn-header");
+  snprintf(e0, sizeof e0, "%s.err", torn);
+  mkdir(torn, 0777);
+  char *cfg = mpl_test_read_in(ref[0], "config.txt");
+  snprintf(p0, sizeof p0, "%s/config.txt", torn);
+  mpl_test_write(p0, cfg, strlen(cfg));
+  free(cfg);
+  snprintf(p0, sizeof p0, "%s/log.csv", torn);
+  mpl_test_write(p0, "", 0);
+  int rc0 = run(e0, (char *[]){"search", "--resume", torn, "--quiet", NULL});
+  if (rc0 != 0) fail_msg("--resume with an empty log.csv: exit %d: %s", rc0, text_of(e0));
+  expect_one_run(torn, "an empty log.csv resumed");
   /* a directory of other files is not called a run, and a trials directory says to resume each */
   char e[PATHMAX], other[4096];
   in_root(other, sizeof other, "other");
