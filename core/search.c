@@ -598,11 +598,13 @@ static int validate(run *R, mpl_episode *ep, const double *theta, double *acc, i
   return MPL_OK;
 }
 
-/* The stage whose best validated rule anchors episode e's stage: the latest validated one. */
+/* The anchor of episode e: the best validated rule of the stages so far (NULL before any
+ * validation). A failure or a decline goes back to it, whichever stage it was found in. */
 static stage *anchor(run *R, int e) {
+  stage *a = NULL;
   for (int s = stage_of(R, e); s >= 0; s--)
-    if (R->st[s].best >= 0) return &R->st[s];
-  return NULL;
+    if (R->st[s].best >= 0 && (!a || R->st[s].best > a->best)) a = &R->st[s];
+  return a;
 }
 
 /* Back to a validated rule: theta := its, Adam's first moment forgotten, the step halved. */
@@ -634,8 +636,8 @@ static double decline_tol(const run *R, const stage *S) {
   return isfinite(se) ? fmax(DECLINE, 3 * se) : DECLINE;
 }
 
-/* The validation after `done` episodes: the stage's best rule, or (robust) a revert to it when
- * the rule declined by more than DECLINE; a row of validation.csv. */
+/* The validation after `done` episodes: the stage's best rule, and (robust) a revert to the
+ * anchor when the rule declined below it by more than decline_tol; a row of validation.csv. */
 static int validation_point(run *R, int done, mpl_err *err) {
   stage *S = &R->st[stage_of(R, done > 0 ? done - 1 : 0)];
   int diverged, n = R->sel.n, active = count_active(R->theta, n, R->cfg->zero_tol);
@@ -648,9 +650,11 @@ static int validation_point(run *R, int done, mpl_err *err) {
     S->best = mean, S->best_episode = done, S->active = active, action = "best";
     memcpy(S->theta, R->theta, (size_t)n * sizeof *S->theta);
     memcpy(S->acc, R->vacc, (size_t)R->cfg->val_tasks * sizeof *S->acc);
-  } else if (robust(R) && mean < S->best - decline_tol(R, S)) {
-    revert(R, S->theta);
-    action = "reverted";
+  }
+  stage *A = anchor(R, done > 0 ? done - 1 : 0);
+  if (robust(R) && A && mean < A->best - decline_tol(R, A)) {
+    revert(R, A->theta);
+    action = A == S && S->best_episode == done ? action : *action ? "best;reverted" : "reverted";
   }
   if (R->vlog) {
     fprintf(R->vlog, "%d,%.17g,%.17g,%.17g,%d,%d,%s\n", done, R->opt.cfg.lambda, R->kappa, mean, diverged, active,
@@ -665,9 +669,10 @@ static int validation_due(const run *R, int done) {
   return done % R->every == 0 || done == R->cfg->episodes || stage_of(R, done) != stage_of(R, done - 1);
 }
 
-/* lambda auto: lambda_max = max over penalized r of |mean dL/d standardized_r| at the start,
- * over LAMBDA_PROBE_TASKS tasks: below it the proximal step keeps every penalized coefficient
- * at 0. The stages' lambdas are log-spaced from lambda_max down LAMBDA_SPAN decades. */
+/* lambda auto: lambda_max = the largest |dL/d standardized_r| over penalized r and over
+ * LAMBDA_PROBE_TASKS tasks at the start: at it the proximal step keeps every penalized
+ * coefficient at 0 on every probe task (the mean over tasks let terms in at once: the paper pool
+ * had 5 active at lambda_max). The stages' lambdas are log-spaced from it down LAMBDA_SPAN decades. */
 static int lambda_path(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   int n = R->sel.n, nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, k = 0;
@@ -683,11 +688,11 @@ static int lambda_path(run *R, mpl_err *err) {
     rc = mpl_episode_run(R->ep, R->theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, R->grad, &eerr);
     if (rc == MPL_ENUMERIC) continue;
     if (rc < 0) return mpl_errorf(err, rc, "lambda auto: %s", eerr.msg);
-    for (int i = 0; i < n; i++) R->gsum[i] += R->grad[i] * R->scale[i];
+    for (int i = 0; i < n; i++) R->gsum[i] = fmax(R->gsum[i], R->pf[i] * fabs(R->grad[i] * R->scale[i]));
     k++;
   }
   R->lambda_max = 0;
-  for (int i = 0; k > 0 && i < n; i++) R->lambda_max = fmax(R->lambda_max, R->pf[i] * fabs(R->gsum[i] / k));
+  for (int i = 0; k > 0 && i < n; i++) R->lambda_max = fmax(R->lambda_max, R->gsum[i]);
   if (!(R->lambda_max > 0)) {   /* nothing to penalize (FA alone), or every probe task diverged: lambda 0 */
     R->st[0].lambda = 0;
     return MPL_OK;
