@@ -3,7 +3,8 @@
 # SEEDS seeds, on Fashion-MNIST and EMNIST ByMerge-400; each run's rule then evaluated on held-out
 # tasks (Fashion-MNIST's test split; EMNIST's whole test file) beside FA and BP. From the clone's root:
 #   bash bench/zoo/zoo.sh            # then: python3 bench/zoo/summary.py > results/discovery/zoo.md
-# Environment: EPISODES (300), SEEDS ("1 .. 10"), DATASETS ("fashion emnist"), JOBS (2), OUT (runs/zoo).
+# Environment: EPISODES (300), SEEDS ("1 .. 10"), DATASETS ("fashion emnist"), LIBS (all six), JOBS (2),
+# OUT (runs/zoo). A re-run skips the runs that have finished.
 set -u
 BIN=${BIN:-./build/metaplast}
 OUT=${OUT:-runs/zoo}
@@ -35,6 +36,7 @@ job() {   # dataset library terms seed
   $BIN eval "$dir/run" "${evaldata[@]}" --tasks 50 --quiet > "$dir/eval.tmp" 2>&1; mv "$dir/eval.tmp" "$dir/eval.out"
 }
 export -f job; export BIN OUT EPISODES EMNIST
-for ds in $DATASETS; do for lib in "${!LIB[@]}"; do for s in $SEEDS; do
+ORDER=${LIBS:-"pool pool-no-F5-F8 bio quadratic random20 extra"}   # the slowest (native terms) last
+for ds in $DATASETS; do for lib in $ORDER; do for s in $SEEDS; do
   printf '%s\t%s\t%s\t%s\n' "$ds" "$lib" "${LIB[$lib]}" "$s"
 done; done; done | xargs -P "$JOBS" -d '\n' -I{} bash -c 'IFS=$'"'"'\t'"'"' read -r a b c d <<< "{}"; job "$a" "$b" "$c" "$d"'
