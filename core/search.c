@@ -646,7 +646,7 @@ static int validation_point(run *R, int done, mpl_err *err) {
   if (rc < 0) return rc;
   R->val_last = mean;
   const char *action = "";
-  if (mean > S->best) {
+  if (mean > S->best && (diverged == 0 || !robust(R))) {   /* robust: a rule that diverges anywhere is never the best */
     S->best = mean, S->best_episode = done, S->active = active, action = "best";
     memcpy(S->theta, R->theta, (size_t)n * sizeof *S->theta);
     memcpy(S->acc, R->vacc, (size_t)R->cfg->val_tasks * sizeof *S->acc);
