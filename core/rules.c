@@ -726,9 +726,18 @@ static int l_main(lua_State *L) {
   return 0;
 }
 
+/* Lua shortens a file name longer than LUA_IDSIZE to "...TAIL" in its messages: the message with
+ * the whole name again, so that it names the file wherever the tree is. */
+static const char *whole_name(lua_State *L, const sandbox *S, const char *m) {
+  const char *colon = strncmp(m, "...", 3) ? NULL : strchr(m + 3, ':');
+  size_t n = strlen(S->chunk), k = colon ? (size_t)(colon - m - 3) : 0;
+  if (!colon || k > n || strncmp(S->chunk + n - k, m + 3, k)) return m;
+  return lua_pushfstring(L, "%s%s", S->chunk, colon);
+}
+
 /* The error of a failed run, into err. */
 static int report(lua_State *L, sandbox *S, int st, mpl_err *err) {
-  const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  const char *raw = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL, *m = raw;
   if (S->limit[0]) return mpl_errorf(err, MPL_EINVAL, "%s", S->limit);
   if (st == LUA_ERRMEM || (S->mem_hit && m && !strcmp(m, "not enough memory")))
     return S->mem_hit ? mpl_errorf(err, MPL_ENOMEM, "%s: rule file exceeds its memory limit of %zu MiB", S->chunk,
@@ -736,8 +745,8 @@ static int report(lua_State *L, sandbox *S, int st, mpl_err *err) {
                       : mpl_errorf(err, MPL_ENOMEM, "%s: out of memory", S->chunk);
   if (!m) return mpl_errorf(err, MPL_EINVAL, "%s: the rule file raised an error that is not a message but a %s",
                             S->chunk, luaL_typename(L, -1));
-  int ours = S->last[0] && !strncmp(m, S->last, strlen(S->last));
-  return mpl_errorf(err, ours ? S->code : MPL_EINVAL, "%s", m);
+  int ours = S->last[0] && !strncmp(raw, S->last, strlen(S->last));
+  return mpl_errorf(err, ours ? S->code : MPL_EINVAL, "%s", whole_name(L, S, raw));
 }
 
 static int run(sandbox *S, mpl_err *err) {

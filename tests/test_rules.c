@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -329,6 +330,22 @@ static void test_error_files(void **state) {
   FILE *f = fopen("/tmp/metaplast-rule-file-escaped", "r");
   if (f) fclose(f);
   assert_null(f);
+  /* a file whose path is longer than Lua's 60-character chunk names: its errors still start with the
+   * whole path (Lua writes "...TAIL"), wherever the tree is */
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("a-directory-whose-name-is-long-enough-to-be-cut-by-lua"));
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/bad_index.lua", dir);
+  static const char text[] = "local s = 'x'\nreturn s.a.b\n";
+  assert_int_equal(mpl_test_write(path, text, sizeof text - 1), 0);
+  mpl_termset *ts = mpl_termset_new();
+  mpl_selection sel;
+  mpl_err err = {0};
+  assert_true(strlen(path) > 60);
+  assert_int_equal(mpl_terms_parse(path, ts, &sel, &err), MPL_EINVAL);
+  if (strncmp(err.msg, path, strlen(path)) || strncmp(err.msg + strlen(path), ":2: ", 4))
+    fail_msg("'%s' does not start with '%s:2: '", err.msg, path);
+  mpl_termset_free(ts);
 }
 
 static void test_return_values(void **state) {
