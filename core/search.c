@@ -770,9 +770,12 @@ static void path_table(const run *R, mpl_search_result *res) {
   mpl__sb_printf(&s, "lambda auto: %d stages from lambda_max %.4g; chosen %.4g, the sparsest within one SE (at most "
                  "%.2f) of the best validation accuracy\n  %12s %9s %7s\n", R->n_stages, R->lambda_max,
                  R->st[pick].lambda, ONE_SE_CAP, "lambda", "val. acc.", "active");
-  for (int t = 0; t < R->n_stages; t++)
-    mpl__sb_printf(&s, "  %12.4g %9.3f %7d%s%s\n", R->st[t].lambda, R->st[t].best, R->st[t].active,
-                   t == pick ? "  <- chosen" : "", t == b && t != pick ? "  (best)" : "");
+  for (int t = 0; t < R->n_stages; t++) {
+    char v[32] = "        -", a[16] = "      -";   /* a stage without a validated rule that never diverged */
+    if (R->st[t].best >= 0) snprintf(v, sizeof v, "%9.3f", R->st[t].best), snprintf(a, sizeof a, "%7d", R->st[t].active);
+    mpl__sb_printf(&s, "  %12.4g %s %s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
+                   t == b && t != pick ? "  (best)" : "");
+  }
   if (s.len >= s.n) res->health[sizeof res->health - 1] = '\0';
 }
 
