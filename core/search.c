@@ -110,6 +110,7 @@ typedef struct run {
   double kappa;            /* the step's trust factor in (0, 1]: halved by a failure, regrown by successes */
   double lambda_max;       /* lambda auto: the smallest lambda at which every penalized coefficient is 0 */
   int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
+  int pg;                  /* the first coefficient whose term is the pseudo-gradient, or -1 */
   stage st[MAX_STAGES];
   double *vacc, *fail_theta; /* the last validation's accuracy per task; theta of a failed episode */
   double val_last;
@@ -546,10 +547,15 @@ static int split_data(run *R, mpl_err *err) {
  * measured on the start network; the pseudo-gradient keeps scale 1 and no L1 penalty. */
 static int standardize(run *R, mpl_err *err) {
   int n = R->sel.n, nt = R->cfg->task.m * R->cfg->task.k;
-  for (int i = 0; i < n; i++) R->scale[i] = 1, R->pf[i] = 1;
+  R->pg = -1;
+  for (int i = 0; i < n; i++) {
+    R->scale[i] = 1, R->pf[i] = 1;
+    if (mpl__is_pseudo_gradient(R->ts, R->sel.which[i])) {   /* once per run: the verdict's FA rate uses it too */
+      if (R->pg < 0) R->pg = i;
+      if (robust(R)) R->pf[i] = 0;
+    }
+  }
   if (!robust(R)) return MPL_OK;
-  for (int i = 0; i < n; i++)
-    if (mpl__is_pseudo_gradient(R->ts, R->sel.which[i])) R->pf[i] = 0;
   int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
   gsl_rng_set(R->rng, mix_seed(R->cfg->seed, STREAM_PROBE, 1));
   if (rc == 0)
@@ -726,12 +732,11 @@ static void path_table(const run *R, mpl_search_result *res);
 /* The verdict on the reported theta (health): its validation against FA's on the same tasks at
  * its own pseudo-gradient rate (1e-3 without one), the failures, the coefficients at a bound. */
 static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
-  int n = R->sel.n, V = R->cfg->val_tasks, pg = -1, dr = 0, df = 0, nb = 0;
+  int n = R->sel.n, V = R->cfg->val_tasks, pg = R->pg, dr = 0, df = 0, nb = 0;
   mpl__health h = {.episodes = episodes, .failed = R->failures, .dead = res->dead, .val_tasks = V,
                    .val_last = R->val_last, .best_episode = res->best_episode};
   const char *bound[64];
   for (int i = 0; i < n; i++) {
-    if (pg < 0 && mpl__is_pseudo_gradient(R->ts, R->sel.which[i])) pg = i;
     if (R->sel.sign[i] && res->theta[i] == 0 && R->sel.sign[i] * R->grad[i] > 0 && nb < 64)
       bound[nb++] = mpl_termset_name(R->ts, R->sel.which[i]);
   }
