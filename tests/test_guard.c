@@ -2,6 +2,7 @@
  * to the last good theta and Adam state, the dead-network probe, gradient clipping, the failure
  * limit) and output directories that cannot be written (under a regular file, a full disk
  * simulated with RLIMIT_FSIZE): clear errors, no partial files. See LICENSE for copyright. */
+#include "search_fixture.h"
 #include "testutil.h"
 
 #include <dirent.h>
@@ -55,18 +56,9 @@ static double number(const char *log, int row, const char *name) {
 }
 
 static void base_cfg(mpl_search_cfg *c, const char *out) {
-  mpl_search_defaults(c);
-  c->images = images;
-  c->labels = labels;
-  c->task = (mpl_task_cfg){.m = 3, .k = 5, .q = 3, .mode = MPL_SAMPLE_CLEAN};
-  c->n_hidden = 2;
-  c->hidden[0] = 12;
-  c->hidden[1] = 10;
-  c->terms = "paper:F0,F2,F9";
+  mpl_test_small_search(c, images, labels, out);
   c->episodes = 10;
   c->seed = 3;
-  c->out = out;
-  c->force = 1;
   c->method = MPL_METHOD_PLAIN;   /* the plain method's guards; the robust method's: test_robust */
   c->lambda_auto = 0;
 }

@@ -14,6 +14,7 @@
  *    count) equals the state of a run stopped just before the last good episode, read from
  *    both runs' checkpoints.
  * See LICENSE for copyright. */
+#include "search_fixture.h"
 #include "testutil.h"
 
 #include <stdint.h>
@@ -75,18 +76,9 @@ static double number(const char *log, int row, const char *name) {
 }
 
 static void base_cfg(mpl_search_cfg *c, const char *out) {
-  mpl_search_defaults(c);
-  c->images = images;
-  c->labels = labels;
-  c->task = (mpl_task_cfg){.m = 3, .k = 5, .q = 3, .mode = MPL_SAMPLE_CLEAN};
-  c->n_hidden = 2;
-  c->hidden[0] = 12;
-  c->hidden[1] = 10;
-  c->terms = "paper:F0,F2,F9";
+  mpl_test_small_search(c, images, labels, out);
   c->episodes = 10;
   c->seed = 3;
-  c->out = out;
-  c->force = 1;
   c->method = MPL_METHOD_PLAIN;   /* pins the plain method (Adam on theta); test_robust the robust one */
   c->lambda_auto = 0;
 }

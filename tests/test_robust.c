@@ -19,6 +19,7 @@
 #include "metaplast/search.h"
 
 #include "discover.h"
+#include "search_fixture.h"
 #include "testutil.h"
 
 static char images[4096], labels[4096];
@@ -32,20 +33,11 @@ static int setup(void **state) {
 }
 
 static void base_cfg(mpl_search_cfg *c, const char *out) {
-  mpl_search_defaults(c);   /* the robust method, lambda auto */
-  c->images = images;
-  c->labels = labels;
-  c->task = (mpl_task_cfg){.m = 3, .k = 5, .q = 3, .mode = MPL_SAMPLE_CLEAN};
-  c->n_hidden = 2;
-  c->hidden[0] = 12;
-  c->hidden[1] = 10;
-  c->terms = "paper:F0,F2,F9";
+  mpl_test_small_search(c, images, labels, out);   /* the defaults: the robust method, lambda auto */
   c->episodes = 20;
   c->seed = 4;
   c->val_tasks = 6;
   c->validate_every = 5;
-  c->out = out;
-  c->force = 1;
 }
 
 static void run_ok(const mpl_search_cfg *c, mpl_search_result *r) {
