@@ -72,7 +72,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* {====== Results directory ====== */
 
-#define MAX_STAGES 5
+#define MAX_STAGES 6
 
 /* One lambda of the path (the only one unless lambda auto): its best validated rule. */
 typedef struct stage {
@@ -110,6 +110,8 @@ typedef struct run {
   double kappa;            /* the step's trust factor in (0, 1]: halved by a failure, regrown by successes */
   double lambda_max;       /* lambda auto: the smallest lambda at which every penalized coefficient is 0 */
   int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
+  int null_stage;          /* lambda auto: stage 0 fits the unpenalized coefficients alone (FA) and measures lambda_max */
+  int frozen, measuring;   /* this episode is in the null stage (its second half) */
   int pg;                  /* the first coefficient whose term is the pseudo-gradient, or -1 */
   stage st[MAX_STAGES];
   double *vacc, *fail_theta; /* the last validation's accuracy per task; theta of a failed episode */
@@ -565,6 +567,19 @@ static int standardize(run *R, mpl_err *err) {
   return rc;
 }
 
+/* lambda auto's null stage (glmnet's null model): the penalized coefficients stay 0 while the
+ * unpenalized ones (the pseudo-gradient's rate) fit. Adam's bias-corrected first moment of a
+ * penalized coefficient is what its proximal step compares with lambda (the coefficient leaves 0
+ * when |m| > lambda), so lambda_max is its largest size over the stage's second half. */
+static void null_fit(run *R) {
+  double bc1 = 1 - pow(R->opt.cfg.beta1, (double)R->opt.t);
+  for (int i = 0; i < R->sel.n; i++) {
+    if (R->pf[i] == 0) continue;
+    R->theta[i] = 0;
+    if (R->measuring) R->lambda_max = fmax(R->lambda_max, fabs(R->opt.m[i] / bc1));
+  }
+}
+
 /* One meta-step on theta: Adam on theta (plain) or on the standardized coefficients with the
  * step scaled by the trust factor (robust). */
 static void step(run *R) {
@@ -576,6 +591,7 @@ static void step(run *R) {
   mpl_adam_step(&R->opt, R->phi, R->gphi);
   R->opt.cfg.lr = lr;
   for (int i = 0; i < n; i++) R->theta[i] = R->phi[i] * R->scale[i];
+  if (R->frozen) null_fit(R);
 }
 
 static void project(run *R, double *theta) {
@@ -663,7 +679,7 @@ static int validation_point(run *R, int done, mpl_err *err) {
     action = A == S && S->best_episode == done ? action : *action ? "best;reverted" : "reverted";
   }
   if (R->vlog) {
-    fprintf(R->vlog, "%d,%.17g,%.17g,%.17g,%d,%d,%s\n", done, R->opt.cfg.lambda, R->kappa, mean, diverged, active,
+    fprintf(R->vlog, "%d,%.17g,%.17g,%.17g,%d,%d,%s\n", done, R->frozen ? INFINITY : R->opt.cfg.lambda, R->kappa, mean, diverged, active,
             action);
     if (fflush(R->vlog) != 0) return mpl_errorf(err, MPL_EIO, "%s/validation.csv: cannot write", R->cfg->out);
   }
@@ -675,16 +691,33 @@ static int validation_due(const run *R, int done) {
   return done % R->every == 0 || done == R->cfg->episodes || stage_of(R, done) != stage_of(R, done - 1);
 }
 
-/* lambda auto: lambda_max = the largest |dL/d standardized_r| over penalized r and over
- * LAMBDA_PROBE_TASKS tasks at the start: at it the proximal step keeps every penalized
- * coefficient at 0 on every probe task (the mean over tasks let terms in at once: the paper pool
- * had 5 active at lambda_max). The stages' lambdas are log-spaced from it down LAMBDA_SPAN decades. */
+/* The path's lambdas below lambda_max, log-spaced down LAMBDA_SPAN decades: stages 1.. after a
+ * null stage (stage 0 is the null model, at lambda_max), stages 0.. without one. */
+static void path_lambdas(run *R) {
+  int first = R->null_stage, k = R->n_stages - 1;
+  if (R->null_stage) R->st[0].lambda = R->lambda_max;
+  for (int s = first; s < R->n_stages; s++)
+    R->st[s].lambda = R->lambda_max * pow(10, -LAMBDA_SPAN * (k > 0 ? (double)s / k : 1));
+}
+
+/* lambda auto. With an unpenalized coefficient (the pseudo-gradient), the path starts with a null
+ * stage that fits it alone and measures lambda_max there (null_fit): the penalized terms' gradients
+ * grow as the network learns, so lambda_max measured at the start let 2-14 terms in at once (zoo,
+ * EMNIST). Without one, lambda_max is the largest |dL/d standardized_r| over penalized r and over
+ * LAMBDA_PROBE_TASKS tasks at the start: at it the proximal step keeps every penalized coefficient
+ * at 0 on every probe task. */
 static int lambda_path(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
-  int n = R->sel.n, nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, k = 0;
+  int n = R->sel.n, nt = c->task.m * c->task.k, nq = c->task.m * c->task.q, k = 0, free_ = 0, penalized = 0;
   R->n_stages = 1;
   R->st[0].lambda = c->adam.lambda;
   if (!c->lambda_auto) return MPL_OK;
+  for (int i = 0; i < n; i++) free_ += R->pf[i] == 0, penalized += R->pf[i] != 0;
+  int stages = c->episodes / 20 < 1 ? 1 : c->episodes / 20 > MAX_STAGES ? MAX_STAGES : c->episodes / 20;
+  if (robust(R) && free_ > 0 && penalized > 0 && stages >= 2) {
+    R->null_stage = 1, R->n_stages = stages, R->lambda_max = 0;
+    return MPL_OK;   /* the lambdas follow the null stage (enter_stage) */
+  }
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
   for (int b = 0; b < LAMBDA_PROBE_TASKS; b++) {
     mpl_episode_stats st;
@@ -703,10 +736,19 @@ static int lambda_path(run *R, mpl_err *err) {
     R->st[0].lambda = 0;
     return MPL_OK;
   }
-  R->n_stages = c->episodes / 20 < 1 ? 1 : c->episodes / 20 > MAX_STAGES ? MAX_STAGES : c->episodes / 20;
-  for (int s = 0; s < R->n_stages; s++)
-    R->st[s].lambda = R->lambda_max * pow(10, -LAMBDA_SPAN * (R->n_stages > 1 ? (double)s / (R->n_stages - 1) : 1));
+  R->n_stages = stages;
+  path_lambdas(R);
   return MPL_OK;
+}
+
+/* Episode e (0-based) is about to run: the null stage's freeze, and at a stage's first episode
+ * its lambda (after the null stage: the path's lambdas, now that lambda_max is measured). */
+static void enter_stage(run *R, int e) {
+  int s = stage_of(R, e), next = (int)(((long)(s + 1) * R->cfg->episodes + R->n_stages - 1) / R->n_stages);
+  R->frozen = R->null_stage && s == 0;
+  R->measuring = R->frozen && 2 * (e + 1) > next;
+  if (R->null_stage && s == 1 && stage_of(R, e - 1) == 0) path_lambdas(R);
+  R->opt.cfg.lambda = R->frozen ? 0 : R->st[s].lambda;
 }
 
 /* lambda auto's choice: the sparsest stage whose validation accuracy is within one standard
@@ -778,8 +820,8 @@ static void path_table(const run *R, mpl_search_result *res) {
   for (int t = 0; t < R->n_stages; t++) {
     char v[32] = "        -", a[16] = "      -";   /* a stage without a validated rule that never diverged */
     if (R->st[t].best >= 0) snprintf(v, sizeof v, "%9.3f", R->st[t].best), snprintf(a, sizeof a, "%7d", R->st[t].active);
-    mpl__sb_printf(&s, "  %12.4g %s %s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
-                   t == b && t != pick ? "  (best)" : "");
+    mpl__sb_printf(&s, "  %12.4g %s %s%s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
+                   t == b && t != pick ? "  (best)" : "", t == 0 && R->null_stage ? "  (null stage: FA's rate alone)" : "");
   }
   if (s.len >= s.n) res->health[sizeof res->health - 1] = '\0';
 }
@@ -1280,10 +1322,9 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   if (rc == 0 && (!secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (rc == 0 && (rc = open_outputs(&R, res, secs, &e, err)) < 0) e = 0; /* nothing run, nothing to write */
+  if (rc == 0 && e < cfg->episodes) enter_stage(&R, e);
   if (rc == 0 && R.log && (rc = open_vlog(&R, e, err)) == 0 && e == 0 && validating(&R))
     rc = validation_point(&R, 0, err);   /* the start: the first anchor */
-  if (rc == 0 && e > 0 && e < cfg->episodes) R.opt.cfg.lambda = R.st[stage_of(&R, e)].lambda;
-  if (rc == 0 && e == 0) R.opt.cfg.lambda = R.st[0].lambda;
   int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
   if (rc == 0 && cfg->resume && cfg->progress)
     fprintf(cfg->progress, "resuming %s at episode %d/%d\n", cfg->out, e + 1, cfg->episodes);
@@ -1293,6 +1334,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     mpl_episode_stats st;
     mpl_err eerr = {0};
     const char *status = "ok";
+    enter_stage(&R, e);
     int erc = meta_step(&R, e, R.theta, &st, &eerr, err);
     if (erc < 0 && erc != MPL_ENUMERIC && err->code == erc) { rc = erc; break; } /* task sampling */
     if (erc < 0 && erc != MPL_ENUMERIC) { rc = mpl_errorf(err, erc, "episode %d: %s", e + 1, eerr.msg); break; }
@@ -1344,7 +1386,6 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     if (rc == 0 && e + 1 < cfg->episodes && stage_of(&R, e + 1) != stage_of(&R, e)) {
       stage *prev = &R.st[stage_of(&R, e)];   /* the next lambda starts from this one's best rule */
       if (robust(&R) && prev->best >= 0) memcpy(R.theta, prev->theta, (size_t)n * sizeof *R.theta);
-      R.opt.cfg.lambda = R.st[stage_of(&R, e + 1)].lambda;
     }
     progress(&R, e, start, res->accuracy, R.theta, t0);
     if (cfg->on_episode) cfg->on_episode(cfg->on_episode_ud, e + 1, st.accuracy, st.loss);

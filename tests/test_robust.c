@@ -239,8 +239,11 @@ static void test_best_validated(void **state) {
   mpl_search_result_free(&r);
 }
 
-/* lambda auto: one stage per 20 episodes (3 here), lambda log-spaced over three decades from
- * lambda_max; the lambda reported is one of them. */
+/* lambda auto: one stage per 20 episodes (3 here). Stage 0 is the null stage: F0 alone learns
+ * (F2 and F9 exactly 0 in every row of log.csv, lambda "inf" in validation.csv) while lambda_max is
+ * measured; then lambda is log-spaced from lambda_max down three decades (stage 1 at
+ * lambda_max / 10^1.5 here), lambda_max bounded by the largest standardized gradient the null stage
+ * saw (it is a moving mean of them). The lambda reported is one of the stages'. */
 static void test_lambda_auto(void **state) {
   (void)state;
   const char *d = mpl_test_path("robust-auto");
@@ -250,22 +253,53 @@ static void test_lambda_auto(void **state) {
   c.validate_every = 10;
   mpl_search_result r;
   run_ok(&c, &r);
-  char *val = mpl_test_read_in(d, "validation.csv");
-  double lam[3] = {0};
+  char *val = mpl_test_read_in(d, "validation.csv"), *log = mpl_test_read_in(d, "log.csv");
+  double lam[2] = {0}, gmax = 0;
   int k = 0;
   for (int row = 1; row <= csv_rows(val); row++) {
     double l = csv(val, row, "lambda");
     int e = (int)csv(val, row, "episode");
-    if (e > 0 && (k == 0 || l != lam[k - 1])) {
-      assert_true(k < 3);
+    if (e <= 20) assert_true(isinf(l) && l > 0);   /* the null stage, its last validation included */
+    else if (k == 0 || l != lam[k - 1]) {
+      assert_true(k < 2);
       lam[k++] = l;
     }
   }
-  assert_int_equal(k, 3);
-  assert_true(lam[0] > 0);
-  mpl_assert_close(lam[1], lam[0] / pow(10, 1.5), 1e-12, 0);
-  mpl_assert_close(lam[2], lam[0] / 1000, 1e-12, 0);
-  assert_true(r.lambda == lam[0] || r.lambda == lam[1] || r.lambda == lam[2]);
+  assert_int_equal(k, 2);
+  for (int e = 1; e <= 20; e++) {
+    assert_true(csv(log, e, "theta_F2") == 0 && csv(log, e, "theta_F9") == 0);
+    gmax = fmax(gmax, fmax(fabs(csv(log, e, "grad_F2") * r.scale[1]), fabs(csv(log, e, "grad_F9") * r.scale[2])));
+  }
+  assert_true(csv(log, 20, "theta_F0") != csv(log, 1, "theta_F0"));   /* F0's rate was fitted */
+  double lmax = lam[0] * pow(10, 1.5);
+  assert_true(lmax > 0 && lmax <= gmax * (1 + 1e-9));
+  mpl_assert_close(lam[1], lmax / 1000, 1e-12, 0);
+  char want[64];
+  snprintf(want, sizeof want, "from lambda_max %.4g;", lmax);
+  if (!strstr(r.health, want)) fail_msg("no \"%s\" in the path table:\n%s", want, r.health);
+  assert_true(r.lambda == lmax || r.lambda == lam[0] || r.lambda == lam[1]);
+  free(val), free(log);
+  mpl_search_result_free(&r);
+}
+
+/* A library without an unpenalized term has no null stage: lambda_max is measured on probe tasks
+ * at the start and the first stage runs at it. */
+static void test_lambda_auto_no_null(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-auto-nonull");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.terms = "paper:F2,F9";
+  c.init = "F2=0.001";
+  c.episodes = 40;
+  c.validate_every = 10;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  char *val = mpl_test_read_in(d, "validation.csv");
+  for (int row = 1; row <= csv_rows(val); row++) assert_true(isfinite(csv(val, row, "lambda")));
+  char want[64];
+  snprintf(want, sizeof want, "from lambda_max %.4g;", csv(val, 2, "lambda"));
+  if (!strstr(r.health, want)) fail_msg("no \"%s\" in the path table:\n%s", want, r.health);
   free(val);
   mpl_search_result_free(&r);
 }
@@ -393,6 +427,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pseudo_gradient), cmocka_unit_test(test_magnitudes), cmocka_unit_test(test_split),
     cmocka_unit_test(test_first_step),      cmocka_unit_test(test_best_validated), cmocka_unit_test(test_lambda_auto),
+    cmocka_unit_test(test_lambda_auto_no_null),
     cmocka_unit_test(test_failures),        cmocka_unit_test(test_judge),          cmocka_unit_test(test_resume),
   };
   return cmocka_run_group_tests_name("robust", tests, setup, NULL);
