@@ -578,8 +578,9 @@ def check_claims(f, cmd, rc, out, cwd, ws, k, expects, reduced):
 
 def shape(line):
     """A line with its numbers blanked, for sample comparisons; of a verdict line ('health: ...',
-    'verdict: ...') only its start counts, since a verdict's words depend on the run."""
-    m = re.match(r"^\s*(%\s*)?(health|verdict):", line)
+    'verdict: ...') and of an equation ('ΔW = ...') only the start counts: their words and terms
+    depend on the run (which terms survive), not on the format the sample shows."""
+    m = re.match(r"^\s*(%\s*)?(health:|verdict:|ΔW =|discovered rule:|rule \(not a discovery\):)", line)
     if m:
         return m.group(0).strip()
     s = re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", "#", line.strip())
