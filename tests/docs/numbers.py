@@ -41,7 +41,7 @@ import sys
 
 PAGES = ["README.md", "docs/*.md", "plugins/README.md", "results/README.md", "bench/README.md"]
 STAMP = re.compile(r"\b(?:at|on|of|commit|commits)\s+`?([0-9a-f]{7,40})\b")
-FIGURE = re.compile(r"(?<![\w.])(\d+ of \d+|\d+/\d+|\d+(?:\.\d+)?×|[+−-]?\d+\.\d+)(?![\w.])")
+FIGURE = re.compile(r"(?<![\w.§])(\d+ of \d+|\d+/\d+|\d+(?:\.\d+)?×|[+−-]?\d+\.\d+)(?![\w.])")
 
 
 def norm(s):
