@@ -3,6 +3,7 @@
 
 Usage:
   run.py --cli BUILD/metaplast --build BUILD --src SOURCE --work DIR [--list] [--full] [--only PAGE]
+         [--timeout SECONDS]
 
 Pages: README.md, docs/*.md, plugins/README.md, results/README.md, bench/README.md.
 
@@ -443,8 +444,9 @@ def prepare_scratch(ctx, page):
     return repo, env
 
 
-def run_shell(cmd, cwd, env, stop=None, timeout=TIMEOUT, stderr_to=None):
+def run_shell(cmd, cwd, env, stop=None, timeout=None, stderr_to=None):
     """(exit status, output, seconds); stderr joins the output unless stderr_to (a file) takes it."""
+    timeout = timeout or TIMEOUT
     t0 = time.time()
     p = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=env, stdout=subprocess.PIPE,
                          stderr=stderr_to or subprocess.STDOUT, text=True, start_new_session=True)
@@ -785,7 +787,10 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--timeout", type=float, help="seconds per command (600; 7200 with --full)")
     a = ap.parse_args()
+    global TIMEOUT
+    TIMEOUT = a.timeout or (7200 if a.full else TIMEOUT)
     ctx = Ctx()
     ctx.cli, ctx.build, ctx.src = os.path.abspath(a.cli), os.path.abspath(a.build), os.path.abspath(a.src)
     ctx.work = os.path.abspath(a.work)
