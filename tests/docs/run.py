@@ -57,7 +57,8 @@ Claims checked without an annotation (what the docs say of every such command):
   printed (stdout), numbers aside; without '...' in it, every printed line must be in the sample.
 
 --list prints the fences and their classification without running anything. --full ignores the
-reductions (runs as written; minutes to hours). Exit status 0 when every claim holds, 1 otherwise.
+reductions (runs as written; minutes to hours) and also requires every single search to end
+`health: healthy` (the tour must show commands that are healthy, not only that run). Exit status 0 when every claim holds, 1 otherwise.
 The last lines printed are the coverage: fences found, run, reduced, syntax-checked only, then the
 same per command.
 """
@@ -77,6 +78,7 @@ SEARCH_KEYS = {"episodes", "trials", "jobs", "hidden", "data", "per-class", "lam
                "validate-every", "meta-batch", "lambda"}
 EVAL_KEYS = {"tasks", "resamples"}
 TIMEOUT = 600
+FULL = False
 
 
 class Fence:
@@ -491,6 +493,8 @@ def implicit_claims(ws, k):
             if d:
                 files += [f"{d}/{n}" for n in ("config.txt", "log.csv", "theta.tsv", "rule.txt", "rule.json")]
             lines += [r"^health: ", r"^(discovered rule|rule \(not a discovery\))"]
+            if FULL:
+                lines += [r"^health: healthy"]     # as written, a documented search must be healthy
     elif sub == "report":
         first = "verdict"
     elif sub == "eval":
@@ -789,7 +793,8 @@ def main():
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--timeout", type=float, help="seconds per command (600; 7200 with --full)")
     a = ap.parse_args()
-    global TIMEOUT
+    global TIMEOUT, FULL
+    FULL = a.full
     TIMEOUT = a.timeout or (7200 if a.full else TIMEOUT)
     ctx = Ctx()
     ctx.cli, ctx.build, ctx.src = os.path.abspath(a.cli), os.path.abspath(a.build), os.path.abspath(a.src)
