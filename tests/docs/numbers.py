@@ -166,12 +166,9 @@ def stamps_of(src, item):
             if re.search(r"(`|\b)" + re.escape(base) + r"(/|\.md|`|\b)", line) and "ran on" in line.lower() \
                     or re.search(r"`" + re.escape(name) + r"/?`", line):
                 found += STAMP.findall(line)
-    real = []
-    for h in found:
-        ok = git_ok(src, "cat-file", "-e", h + "^{commit}")
-        if ok is None or ok:
-            real.append(h)
-    return real
+    if not git_ok(src, "rev-parse", "--git-dir"):
+        return found              # no history here (a tarball): the hashes cannot be checked
+    return [h for h in found if git_ok(src, "cat-file", "-e", h + "^{commit}")]
 
 
 def main():
