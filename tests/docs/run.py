@@ -842,13 +842,20 @@ def main():
     cmds = sum(f.commands for f in cmd_fences)
     bad = [f for f in all_fences if f.failures]
     t = {key: sum(f.tally[key] for f in cmd_fences) for key in ("run", "reduced", "syntax")}
-    print(f"\ncoverage: {len(all_fences)} fences in {len(pages)} pages; {len(cmd_fences)} hold commands or Lua "
+    summary = []
+
+    def say(text):               # the coverage lines also go to WORK/coverage.txt
+        summary.append(text.strip())
+        print(text)
+    say(f"\ncoverage: {len(all_fences)} fences in {len(pages)} pages; {len(cmd_fences)} hold commands or Lua "
           f"({cmds} commands): {n('run')} run as written, {n('reduced')} run reduced, {n('syntax')} checked for "
           f"syntax only; {len(cmd_fences) - n('run') - n('reduced') - n('syntax')} not covered; "
           f"{len(all_fences) - len(cmd_fences)} other fences (C, CMake, JSON, output) not commands")
-    print(f"commands: {cmds}: {t['run']} run as written, {t['reduced']} run reduced, {t['syntax']} checked for syntax "
+    say(f"commands: {cmds}: {t['run']} run as written, {t['reduced']} run reduced, {t['syntax']} checked for syntax "
           f"only; {cmds - sum(t.values())} not covered")
-    print(f"docs test: {len(bad)} fences with failures, {time.time() - t_all:.0f} s")
+    say(f"docs test: {len(bad)} fences with failures, {time.time() - t_all:.0f} s")
+    with open(os.path.join(ctx.work, "coverage.txt"), "w") as cov:
+        cov.write("\n".join(summary) + "\n")
     return 1 if bad else 0
 
 
