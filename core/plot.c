@@ -606,6 +606,24 @@ typedef struct plotter {
 /* Load dirs[i] (a run, trials, or a path whose lambda runs are added) into G; with several
  * DIRs (many) a lambda run's label starts with its path's. */
 static int gather(plotter *G, const char *dir, const char *label, int many, mpl_err *err) {
+  if (!is_file(dir, "path.csv") && !is_file(dir, "summary.csv") && !is_file(dir, "log.csv")) {
+    /* A trials directory whose run was interrupted has no summary (docs/trials.md): each trial is
+     * drawn as a run of its own, as far as it got. */
+    struct dirent **ents;
+    int n = scandir(dir, &ents, trial_dir, alphasort), rc = MPL_OK, k = 0;
+    for (int i = 0; i < (n > 0 ? n : 0); i++) {
+      char sub[4096], lab[300];
+      snprintf(sub, sizeof sub, "%.3800s/%.255s", dir, ents[i]->d_name);
+      if (rc == 0 && is_file(sub, "log.csv")) {
+        snprintf(lab, sizeof lab, "%.200s%s%.64s", many ? label : "", many ? ", " : "", ents[i]->d_name);
+        if (G->S.n == MAX_RUNS) rc = mpl_errorf(err, MPL_EINVAL, "more than %d runs to plot", MAX_RUNS);
+        else rc = load_run(sub, lab, &G->runs[G->S.n++], err), k++;
+      }
+      free(ents[i]);
+    }
+    if (n > 0) free(ents);
+    if (k > 0 || rc < 0) return rc;
+  }
   if (!is_file(dir, "path.csv")) {
     if (G->S.n == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d runs to plot", MAX_RUNS);
     return load_run(dir, label, &G->runs[G->S.n++], err);

@@ -47,6 +47,7 @@ typedef struct job {
 typedef struct pool {
   job *jobs;
   int n, next, running, finished, alive;
+  int interrupted;            /* runs a stop signal ended early (checkpointed; not done) */
   int step, mine;             /* this process runs jobs next, next + step, ... (comm.h): mine of n */
   int stop;                   /* a job failed: start no more */
   long total, done;           /* episodes, over all jobs */
@@ -88,8 +89,13 @@ static void *worker(void *arg) {
     int rc = mpl_search_run(&J->cfg, J->res, &J->err);
     pthread_mutex_lock(&P->mu);
     *J->status = rc;
-    P->running--, P->finished++;
-    P->done += J->cfg.episodes - J->done;   /* a run that stopped early counts as done */
+    P->running--;
+    if (rc == MPL_OK && J->res->interrupted) {
+      P->interrupted++;                       /* stopped by a signal: neither done nor its episodes */
+    } else {
+      P->finished++;
+      P->done += J->cfg.episodes - J->done;   /* a run that stopped early (failures) counts as done */
+    }
     if (rc < 0 && rc != MPL_ENUMERIC) P->stop = 1;
     pthread_cond_signal(&P->cv);
   }
@@ -116,8 +122,11 @@ static void show_progress(pool *P, int last) {
     for (int i = 0; i < m; i++) sum += J->recent[i], k++;
   }
   double el = now() - P->t0, eta = P->done > 0 ? el / (double)P->done * (double)(P->total - P->done) : 0;
-  fprintf(f, "%s%s %d/%d done, %d running  episodes %ld/%ld  acc(last %d ep.) %.3f  ETA %02d:%02d:%02d%s",
-          tty ? "\r" : "", P->what, P->finished, P->mine, P->running, P->done, P->total, RECENT, k ? sum / k : NAN,
+  char stopped_text[48] = "";
+  if (P->interrupted) snprintf(stopped_text, sizeof stopped_text, ", %d interrupted", P->interrupted);
+  fprintf(f, "%s%s %d/%d done, %d running%s  episodes %ld/%ld  acc(last %d ep.) %.3f  ETA %02d:%02d:%02d%s",
+          tty ? "\r" : "", P->what, P->finished, P->mine, P->running, stopped_text, P->done, P->total, RECENT,
+          k ? sum / k : NAN,
           (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60), tty ? "  " : "\n");
   if (tty && last) fputc('\n', f);
   fflush(f);

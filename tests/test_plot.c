@@ -282,6 +282,33 @@ static void plot_quoting(void **state) {
 }
 
 /* No gnuplot: a clear error from the library and from the command (PATH without gnuplot). */
+/* A trials directory whose run was interrupted has no summary.csv: each trial-NNN/ with a log.csv
+ * is drawn as a run of its own (docs/trials.md), not refused as "not a results directory". */
+static void plot_interrupted_trials(void **state) {
+  (void)state;
+  NEED();
+  char dir[4200], prefix[4300], cmd[40000];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("plot-interrupted"));
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/trial-001' '%s/trial-002' '%s/trial-003' && "
+           "cp '%s/log.csv' '%s/trial-001/' && head -n 11 '%s/log.csv' > '%s/trial-002/log.csv'",
+           dir, dir, dir, dir, run_dir, dir, run_dir, dir);
+  assert_int_equal(system(cmd), 0);   /* trial-003 never started: no log.csv */
+  snprintf(prefix, sizeof prefix, "%s/fig-", dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&c);
+  c.out = prefix;
+  c.formats = "png";
+  if (mpl_plot(dirs, 1, &c, &err) < 0) fail_msg("%s", err.msg);
+  assert_magic(prefix, "accuracy.png", "\x89PNG\r\n");
+  char *gp = read_in(prefix, "plot.gp");
+  mpl_assert_contains(gp, "trial-001");
+  mpl_assert_contains(gp, "trial-002");
+  assert_null(strstr(gp, "trial-003"));
+  free(gp);
+}
+
 static void plot_without_gnuplot(void **state) {
   (void)state;
   if (!have_data()) skip();
@@ -327,7 +354,8 @@ static void plot_bad_input(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_bp_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
-    cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_without_gnuplot),
+    cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_interrupted_trials),
+    cmocka_unit_test(plot_without_gnuplot),
     cmocka_unit_test(plot_bad_input),
   };
   return cmocka_run_group_tests_name("plot", tests, setup, NULL);
