@@ -1,27 +1,32 @@
 #!/usr/bin/python3
-"""bench.py -- time metaplast against an independent PyTorch implementation (torch_metaplast.py) on
-identical configurations, one after the other, each on a single thread.
+"""bench.py -- time metaplast against PyTorch implementations of the same method (torch_metaplast.py)
+on identical configurations, each on a single thread.
 
-For every configuration it runs
+The headline: metaplast against the efficient PyTorch implementation (`torch_metaplast.py --grouped`:
+a layer's terms grouped into one addmm per step, Oja factored), in float64 and float32, interleaved:
+--rounds rounds in which metaplast, torch float64 and torch float32 each run --warmup + --episodes
+episodes, the order rotated every round. Reported: the median over all timed episodes and the
+fastest round's median, per side, and the ratios of the medians.
+
+Then (unless --no-term-by-term) the reference written term by term, as before: for every
+configuration
     build/metaplast search --paper-exact --terms ... --episodes W+N --seed S --quiet --out <tmp>
     /usr/bin/python3 bench/torch_metaplast.py --terms ... --warmup W --episodes N --seed S --json
-under `/usr/bin/time -f %M` (peak RSS of the whole process, KiB), and reports the median wall time
-per meta-training episode over the N episodes after W warm-up episodes (metaplast: the `seconds`
-column of log.csv; torch: its own per-episode timer; both time task sampling + inner loop +
-meta-gradient, not data loading).  Threads: OPENBLAS_NUM_THREADS=1 for metaplast (it forces one
-anyway); OMP/MKL/OPENBLAS_NUM_THREADS=1 and torch.set_num_threads(1) for PyTorch.
+one after the other, under `/usr/bin/time -f %M` (peak RSS of the whole process, KiB), with the
+median wall time per meta-training episode over the N episodes after W warm-up episodes (metaplast:
+the `seconds` column of log.csv; torch: its own per-episode timer; both time task sampling + inner
+loop + meta-gradient, not data loading). Each such torch configuration runs twice: as an ordinary
+user gets it, and with glibc's heap trimming disabled ("heap kept", see HEAP_KEPT); configurations
+with Oja's term also run with --oja-factored. A configuration whose last warm-up episode takes more
+than --max-seconds (3 s) is cut to 20 timed episodes, and metaplast then runs the same number.
 
-Each torch configuration runs twice: as an ordinary user gets it, and with glibc's heap trimming
-disabled ("heap kept", see HEAP_KEPT), which isolates the page-fault cost of re-allocating the
-autograd graph every episode on this VM.  Configurations with Oja's term also run torch with
---oja-factored.
+Threads: OPENBLAS_NUM_THREADS=1 for metaplast (it forces one anyway); OMP/MKL/OPENBLAS_NUM_THREADS=1
+and torch.set_num_threads(1) for PyTorch. The tables are printed and written, with the machine, the
+versions and the exact commands, to --md (default results/bench/last-run.md).
 
-A torch configuration whose last warm-up episode takes more than --max-seconds (3 s) is cut to 20
-timed episodes, and metaplast then runs the same number.  The table is printed and written, with the
-machine, the versions and the exact command, to --md (default results/bench/last-run.md).
-
-Usage: /usr/bin/python3 bench/bench.py [--episodes 20] [--warmup 2] [--seed 1] [--md FILE]
-                                       [--configs FA,BP,...] [--no-factored] [--no-heap-kept]
+Usage: /usr/bin/python3 bench/bench.py [--episodes 20] [--warmup 2] [--rounds 3] [--seed 1] [--md FILE]
+                                       [--configs FA,BP,...] [--no-term-by-term] [--no-factored]
+                                       [--no-heap-kept]
 """
 import argparse
 import csv
@@ -89,7 +94,7 @@ def run_metaplast(binary, opts, warmup, episodes, seed):
     acc = [float(r["accuracy"]) for r in timed]
     diverged = sum(not math.isfinite(float(r["loss"])) for r in timed)
     shown = [a if a != out else "$TMPDIR/run" for a in cmd]  # the command as reported
-    return dict(median=statistics.median(secs), episodes=len(secs), rss=rss, wall=wall, diverged=diverged,
+    return dict(median=statistics.median(secs), secs=secs, episodes=len(secs), rss=rss, wall=wall, diverged=diverged,
                 acc=statistics.fmean(acc), summary=stdout.strip().splitlines()[0], cmd=shown)
 
 
@@ -100,19 +105,59 @@ def run_metaplast(binary, opts, warmup, episodes, seed):
 HEAP_KEPT = {"MALLOC_TRIM_THRESHOLD_": str(10**12), "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
 
 
-def run_torch(opts, warmup, episodes, seed, max_seconds, factored, heap_kept=False):
+def run_torch(opts, warmup, episodes, seed, max_seconds, factored, heap_kept=False, grouped=False, dtype="float64"):
     cmd = [PY, os.path.join(HERE, "torch_metaplast.py")] + opts + [
         "--warmup", str(warmup), "--episodes", str(episodes), "--seed", str(seed), "--threads", "1",
-        "--max-seconds", str(max_seconds), "--json"] + (["--oja-factored"] if factored else [])
+        "--max-seconds", str(max_seconds), "--json", "--dtype", dtype] + (["--oja-factored"] if factored else []) + (
+        ["--grouped"] if grouped else [])
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     if heap_kept:
         env.update(HEAP_KEPT)
     stdout, rss, wall = timed_run(cmd, env, ROOT)
     r = json.loads(stdout.strip().splitlines()[-1])
     diverged = sum(not math.isfinite(row["loss"]) for row in r["rows"][warmup:])
-    return dict(median=r["median_seconds"], episodes=r["episodes"], capped=r["capped_to_20"], rss=rss,
+    return dict(median=r["median_seconds"], secs=[row["seconds"] for row in r["rows"][warmup:]], episodes=r["episodes"], capped=r["capped_to_20"], rss=rss,
                 diverged=diverged,
                 wall=wall, acc=r["mean_accuracy"], torch_version=r["torch_version"], cmd=cmd)
+
+
+def headline(args, configs, t_start):
+    """metaplast against torch --grouped (float64 and float32), interleaved: in round k the three
+    sides run in an order rotated by k, so drift of the machine's load falls on all of them."""
+    out, cmds = [], []
+    for name, opts, _ in configs:
+        sides = {"metaplast": [], "torch64": [], "torch32": []}
+        rss = {}
+        for k in range(args.rounds):
+            order = ["metaplast", "torch64", "torch32"]
+            order = order[k % 3:] + order[:k % 3]
+            for side in order:
+                print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: round {k + 1}, {side} ...", flush=True)
+                if side == "metaplast":
+                    r = run_metaplast(args.metaplast, opts, args.warmup, args.episodes, args.seed)
+                else:
+                    r = run_torch(opts, args.warmup, args.episodes, args.seed, 0, False, grouped=True,
+                                  dtype="float64" if side == "torch64" else "float32")
+                sides[side].append(r)
+                rss[side] = max(rss.get(side, 0), r["rss"])
+                if k == 0:
+                    cmds.append(shlex.join(r["cmd"]))
+        out.append((name, sides, rss))
+    return out, cmds
+
+
+def headline_table(rows):
+    lines = ["| config | metaplast s/ep median (min) | torch float64 s/ep median (min) | ratio | "
+             "torch float32 s/ep median (min) | ratio | RSS metaplast / torch64 / torch32 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, sides, rss in rows:
+        med = {k: statistics.median([x for r in v for x in r["secs"]]) for k, v in sides.items()}
+        mn = {k: min(r["median"] for r in v) for k, v in sides.items()}
+        lines.append(f"| {name} | {med['metaplast']:.4f} ({mn['metaplast']:.4f}) | {med['torch64']:.4f} "
+                     f"({mn['torch64']:.4f}) | {med['torch64'] / med['metaplast']:.1f}x | {med['torch32']:.4f} "
+                     f"({mn['torch32']:.4f}) | {med['torch32'] / med['metaplast']:.1f}x | "
+                     f"{fmt_rss(rss['metaplast'])} / {fmt_rss(rss['torch64'])} / {fmt_rss(rss['torch32'])} |")
+    return "\n".join(lines)
 
 
 def machine_description():
@@ -141,6 +186,9 @@ def main():
     ap.add_argument("--no-factored", action="store_true", help="skip the torch --oja-factored rows")
     ap.add_argument("--no-heap-kept", action="store_true",
                     help="skip the torch runs with glibc's heap trimming disabled (the 'heap kept' column)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the headline comparison (3)")
+    ap.add_argument("--term-by-term", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the reference written term by term (default on)")
     ap.add_argument("--md", default=os.path.join(ROOT, "results", "bench", "last-run.md"), help="markdown report (results/bench/last-run.md)")
     args = ap.parse_args()
     if args.episodes < 20:
@@ -152,8 +200,9 @@ def main():
     configs = [c for c in CONFIGS if not wanted or SHORT[c[0]] in wanted]
 
     t_start = time.perf_counter()
-    rows, notes, cmds = [], [], []
-    for name, opts, has_oja in configs:
+    head_rows, cmds = headline(args, configs, t_start)
+    rows, notes = [], []
+    for name, opts, has_oja in (configs if args.term_by_term else []):
         print(f"[{time.perf_counter() - t_start:6.0f} s] {name}: torch ...", flush=True)
         tr = run_torch(opts, args.warmup, args.episodes, args.seed, args.max_seconds, False)
         n = tr["episodes"]  # metaplast runs exactly as many timed episodes as torch did
@@ -186,19 +235,38 @@ def main():
                      f"| {hk_cells} | {fmt_rss(mp['rss'])} | {fmt_rss(tr['rss'])} "
                      f"| {mp['episodes']} / {tr['episodes']} | {mp['diverged']} / {tr['diverged']} "
                      f"| {mp['acc']:.2f} / {tr['acc']:.2f} |")
-    table = "\n".join(lines)
-    print("\n" + table + "\n")
+    table = "\n".join(lines) if rows else "(not run: --term-by-term)"
+    htable = headline_table(head_rows)
+    print("\n" + htable + "\n\n" + table + "\n")
     for n_ in notes:
         print("note:", n_)
 
     mp_version = subprocess.run([args.metaplast, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     git = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE,
                          text=True).stdout.strip()
-    torch_version = rows[0][2]["torch_version"] if rows else "?"
+    torch_version = head_rows[0][1]["torch64"][0]["torch_version"] if head_rows else "?"
     md = [
         f"# metaplast vs PyTorch: benchmark run of {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         "",
         f"Command: `{shlex.join([PY] + sys.argv)}` (run from `{os.getcwd()}`), total {total:.0f} s.",
+        "",
+        "## Against the efficient PyTorch implementation (the headline)",
+        "",
+        "`torch_metaplast.py --grouped`: what an experienced PyTorch user writes: a layer's terms grouped by "
+        "their presynaptic factor into one `addmm` per step (W <- (1 - theta_3) W + U V^T, F5-F8's scalars "
+        "folded into U, Oja factored), no weight-sized tensor per term; its meta-gradient equals the "
+        "term-by-term one's (`torch_metaplast.py --gradcheck`). metaplast (`--paper-exact`, float64) and "
+        f"torch float64 and float32 run interleaved, {args.rounds} rounds of metaplast, torch64, torch32 "
+        f"(the order rotating each round), {args.episodes} timed episodes each after {args.warmup} warm-up, "
+        "one thread each. *median*: over all timed episodes of all rounds; *min*: the fastest round's "
+        "median. Ratios: torch median / metaplast median.",
+        "",
+        htable,
+        "",
+        "## Against the reference written term by term",
+        "",
+        "`torch_metaplast.py` as first written (one weight-sized tensor per term, per layer and step; Oja "
+        "naive unless marked factored), run once per configuration after metaplast's own run:",
         "",
         f"Median wall time per meta-training episode over the timed episodes after {args.warmup} warm-up "
         f"episodes (seed {args.seed}), single thread each; peak RSS of the whole process from "

@@ -64,6 +64,8 @@ DATA_DIR = "/usr/share/datasets/fashion-mnist"
 TERM_NAMES = [f"F{r}" for r in range(10)]
 # terms that read the pre-synaptic error e_{l-1} (so e_0 is needed at layer 1)
 NEEDS_E_PRE = {"F1", "F2", "F4", "F6", "F7", "F8"}
+# every coefficient non-zero, small enough that the pool does not diverge in one episode (bench.py's)
+POOL_THETA_TORCH = "F0=0.003,F1=0.001,F2=-0.001,F3=1e-4,F4=1e-4,F5=1e-4,F6=1e-4,F7=1e-4,F8=1e-4,F9=0.002"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -79,6 +81,9 @@ def parse_args(argv=None):
                    help="fixed random feedback (FA) or symmetric B = W (BP, differentiated through)")
     p.add_argument("--oja-factored", action="store_true",
                    help="compute Oja's (y y^T) W as y (W^T y)^T instead of the naive matrix product")
+    p.add_argument("--grouped", action="store_true",
+                   help="the efficient implementation: a layer's terms grouped into one addmm per step "
+                        "(Oja factored; the fair opponent of bench.py's headline)")
     p.add_argument("--episodes", type=int, default=20, help="timed episodes (after the warm-up)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up episodes, meta-trained but not timed")
     p.add_argument("--max-seconds", type=float, default=0.0,
@@ -215,8 +220,55 @@ def inner_loop(theta, terms, W, B, Xtr, Ttr, feedback, beta, oja_factored):
     return W
 
 
+def inner_loop_grouped(theta, terms, W, B, Xtr, Ttr, feedback, beta):
+    """The same inner loop as an experienced PyTorch user writes it: a layer's terms grouped by
+    their presynaptic factor into one rank-k update, W_l <- (1 - theta_3) W_l + U V^T, one addmm
+    per layer and step (F3 = -W is the scale; F5-F8's scalars fold into U's columns; Oja factored as
+    y (y_pre - W^T y)^T); no weight-sized tensor per term. Same value as inner_loop up to rounding."""
+    L = len(W)
+    th = {name: theta[i] for i, name in enumerate(terms)}
+    need_e0 = any(t in NEEDS_E_PRE for t in terms)
+    uses_e_pre = any(t in th for t in ("F1", "F2", "F4", "F6", "F8"))
+    for x, target in zip(Xtr, Ttr):
+        y = [x]
+        for l, Wl in enumerate(W):
+            z = Wl @ y[-1]
+            y.append(F.softplus(z, beta=beta) if l < L - 1 else torch.softmax(z, dim=0))
+        fb = W if feedback == "symmetric" else B
+        e = [None] * (L + 1)
+        e[L] = y[L] - target
+        for l in range(L - 1, -1 if need_e0 else 0, -1):
+            e[l] = (fb[l].t() @ e[l + 1]) * (1 - torch.exp(-beta * y[l]))
+        new = []
+        for l, Wl in enumerate(W):
+            yp, yq, ep, eq = y[l], y[l + 1], e[l], e[l + 1]
+            us, vs = [], []
+            u = 0   # columns multiplying y_pre^T: F0, F5, F7, F9's Hebbian half
+            if "F0" in th: u = u - th["F0"] * eq
+            if "F5" in th: u = u - th["F5"] * yq.sum() * eq
+            if "F7" in th: u = u - th["F7"] * (yq @ (Wl @ ep)) * eq
+            if "F9" in th: u = u + th["F9"] * yq
+            if not isinstance(u, int): us.append(u), vs.append(yp)
+            if uses_e_pre:   # columns multiplying e_pre^T: F1, F2, F4, F6, F8
+                u = torch.zeros_like(yq)
+                if "F1" in th: u = u - th["F1"] * yq
+                if "F2" in th: u = u - th["F2"] * eq
+                if "F4" in th: u = u - th["F4"]
+                if "F6" in th: u = u - th["F6"] * (yq @ (Wl @ ep)) * yq
+                if "F8" in th: u = u - th["F8"] * (eq @ (Wl @ yp)) * yq
+                us.append(u), vs.append(ep)
+            if "F9" in th: us.append(-th["F9"] * yq), vs.append(Wl.t() @ yq)   # Oja's decay, factored
+            base = Wl * (1 - th["F3"]) if "F3" in th else Wl   # F3 = -W: a scale (addmm's beta takes no tensor)
+            new.append(torch.addmm(base, torch.stack(us, 1), torch.stack(vs, 0)) if us else base)
+        W = new
+    return W
+
+
 def meta_loss(theta, args, W0, B, Xtr, Ttr, Xq, Yq):
-    W = inner_loop(theta, args.term_list, W0, B, Xtr, Ttr, args.feedback, args.beta, args.oja_factored)
+    if getattr(args, "grouped", False):
+        W = inner_loop_grouped(theta, args.term_list, W0, B, Xtr, Ttr, args.feedback, args.beta)
+    else:
+        W = inner_loop(theta, args.term_list, W0, B, Xtr, Ttr, args.feedback, args.beta, args.oja_factored)
     logits = forward_batch(W, Xq, args.beta)
     return F.cross_entropy(logits, Yq), logits
 
@@ -356,15 +408,43 @@ def run_gradcheck(args):
     B = xavier(sizes + [C], torch.float64)
     ok = True
     for feedback in ["fixed", "symmetric"]:
-        for oja_factored in [False, True]:
-            args.term_list, args.feedback, args.oja_factored = list(TERM_NAMES), feedback, oja_factored
+        for impl in ["naive", "factored", "grouped"]:
+            args.term_list, args.feedback = list(TERM_NAMES), feedback
+            args.oja_factored, args.grouped = impl == "factored", impl == "grouped"
             theta = (0.05 * torch.randn(10, dtype=torch.float64)).requires_grad_()
             f = lambda th: meta_loss(th, args, W0, B, X, T, Xq, Yq)[0]
             res = torch.autograd.gradcheck(f, (theta,), eps=1e-6, atol=1e-7, rtol=1e-5, raise_exception=False)
-            print(f"gradcheck all ten terms, feedback {feedback:9s} oja {'factored' if oja_factored else 'naive   '}: "
-                  f"{'ok' if res else 'FAILED'}")
+            print(f"gradcheck all ten terms, feedback {feedback:9s} {impl:8s}: {'ok' if res else 'FAILED'}")
             ok &= res
+    ok &= compare_impls(args)
     sys.exit(0 if ok else 1)
+
+
+def compare_impls(args):
+    """The grouped implementation against the term-by-term one on one full-size episode (same task,
+    weights and theta): the largest relative difference of the meta-gradient over the ten terms."""
+    ok = True
+    for feedback in ["fixed", "symmetric"]:
+        grads = {}
+        for impl in ["term", "grouped"]:
+            args.term_list, args.feedback, args.grouped, args.oja_factored = list(TERM_NAMES), feedback, impl == "grouped", True
+            args.init_map = dict(item.split("=") for item in POOL_THETA_TORCH.split(","))
+            args.init_map = {k: float(v) for k, v in args.init_map.items()}
+            ml = MetaLearner(args)
+            a = args
+            xtr, ytr, xq, yq = sample_task(ml.rng, ml.images, ml.labels, ml.by_class, a.ways, a.shots, a.queries)
+            Xtr = torch.from_numpy(xtr).to(ml.dtype) / 255.0
+            Ttr = F.one_hot(torch.from_numpy(ytr), ml.C).to(ml.dtype)
+            Xq, Yq = torch.from_numpy(xq).to(ml.dtype) / 255.0, torch.from_numpy(yq)
+            W0, B = xavier(ml.sizes, ml.dtype), xavier(ml.sizes, ml.dtype)
+            loss, _ = meta_loss(ml.theta, a, W0, B, Xtr, Ttr, Xq, Yq)
+            loss.backward()
+            grads[impl] = ml.theta.grad.detach().clone()
+        rel = ((grads["grouped"] - grads["term"]).abs() / grads["term"].abs().clamp_min(1e-300)).max().item()
+        print(f"grouped vs term by term, one episode, all ten terms, feedback {feedback:9s}: "
+              f"largest relative difference of dL/dtheta {rel:.2e} ({'ok' if rel < 1e-9 else 'FAILED'})")
+        ok &= rel < 1e-9
+    return ok
 
 
 def main():
