@@ -40,6 +40,7 @@ void mpl_termset_free(mpl_termset *ts) {
   free(ts->terms);
   for (int i = 0; i < ts->n_handles; i++) dlclose(ts->handles[i]); /* after the terms: natives live there */
   free(ts->handles);
+  mpl__termset_free_sources(ts);
   free(ts);
 }
 

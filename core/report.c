@@ -90,8 +90,9 @@ int mpl_readout_use_final(mpl_readout *r, mpl_err *err) {
 }
 
 void mpl_readout_free(mpl_readout *r) {
-  free(r->health);
   if (!r) return;
+  free(r->health);
+  mpl__readout_sources_free(r);
   for (int i = 0; i < r->n_terms; i++) term_free(&r->terms[i]);
   for (int i = 0; i < r->n_config; i++) free(r->keys[i]), free(r->values[i]);
   free(r->terms), free(r->keys), free(r->values);
@@ -181,6 +182,7 @@ int mpl_readout_from_terms(const mpl_termset *ts, const int *which, const double
     t->theta_final = t->scale = NAN;
     if (!term_complete(t) || (!t->code && !mpl_termset_is_native(ts, j))) rc = MPL_ENOMEM;
   }
+  if (rc == 0) rc = mpl__readout_sources_from(r, ts);
   if (rc) {
     mpl_readout_free(r);
     return mpl_errorf(err, rc, "out of memory");
@@ -340,6 +342,7 @@ static json_t *json_doc(const mpl_readout *r) {
       doc = json_pack("{s:s, s:i, s:s, s:f, s:O, s:O, s:O}", "format", RULE_FORMAT, "version", RULE_VERSION,
                       "sign_convention", MPL_SIGN_CONVENTION, "zero_tol", r->zero_tol, "equation", eq, "terms",
                       terms, "config", config);
+    if (doc && r->n_sources) json_object_set_new(doc, "sources", mpl__readout_sources_json(r));
     if (doc && r->health)
       json_object_set_new(doc, "health", json_pack("{s:b, s:s, s:i}", "healthy", r->healthy, "text", r->health,
                                                    "episode", r->episode));
@@ -497,6 +500,8 @@ static int load_json_doc(json_t *doc, const char *path, mpl_readout *r, mpl_err 
   if (h) r->healthy = json_is_true(json_object_get(h, "healthy"));
   json_t *ep = h ? json_object_get(h, "episode") : NULL;
   r->episode = json_is_integer(ep) ? (int)json_integer_value(ep) : -1;
+  int rc = mpl__readout_sources_load(json_object_get(doc, "sources"), path, r, err);
+  if (rc < 0) return rc;
   return load_json_config(json_object_get(doc, "config"), path, r, err);
 }
 
@@ -709,14 +714,15 @@ static int build_code_term(const mpl_readout_term *t, mpl_termset *ts, mpl_err *
   return rc < 0 ? mpl_err_prefix(err, "term %s: ", t->name) : mpl_termset_count(ts) - 1;
 }
 
-/* Native term t from its plugin; returns its index in ts. */
-static int build_native_term(const mpl_readout_term *t, mpl_termset *ts, mpl_err *err) {
+/* Native term t from its plugin, found again (mpl__readout_locate); returns its index in ts. */
+static int build_native_term(const mpl_readout *r, const mpl_readout_term *t, mpl_termset *ts, mpl_err *err) {
   size_t n = strlen(t->source) + strlen(t->name) + 2;
-  char *spec = malloc(n);
+  char *spec = malloc(n), path[4096];
   if (!spec) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   snprintf(spec, n, "%s:%s", t->source, t->name);
   mpl_selection one = {0};
-  int rc = mpl_terms_parse(spec, ts, &one, err);
+  int rc = mpl__readout_locate(r, t->source, path, sizeof path, NULL, err);
+  if (rc == 0) rc = mpl__terms_parse_at(spec, path, ts, &one, err);
   free(spec);
   if (rc < 0) return mpl_err_prefix(err, "native term %s (source %s): ", t->name, t->source);
   int idx = one.which[0];
@@ -731,20 +737,29 @@ typedef struct checked_source {
   mpl_termset *ts;
   int rc;
   char msg[sizeof ((mpl_err *)0)->msg];
+  mpl__source_check chk; /* its content against the rule's record */
 } checked_source;
 
-static checked_source *source_of(checked_source *cs, int *n, const char *name) {
+static checked_source *source_of(const mpl_readout *r, checked_source *cs, int *n, const char *name) {
   for (int i = 0; i < *n; i++)
     if (!strcmp(cs[i].name, name)) return &cs[i];
   checked_source *c = &cs[(*n)++];
   c->name = name;
   mpl_err e = {0};
   mpl_selection all = {0};
+  char path[4096];
   if (!(c->ts = mpl_termset_new())) c->rc = mpl_errorf(&e, MPL_ENOMEM, "out of memory");
-  else c->rc = mpl_terms_parse(name, c->ts, &all, &e);
+  else if ((c->rc = mpl__readout_locate(r, name, path, sizeof path, &c->chk, &e)) == 0)
+    c->rc = mpl__terms_parse_at(name, path, c->ts, &all, &e);
   mpl_selection_free(&all);
   snprintf(c->msg, sizeof c->msg, "%s", e.msg);
   return c;
+}
+
+static int source_of_known(const checked_source *cs, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cs[i].name, name)) return 1;
+  return 0;
 }
 
 static void note_add(char *notes, size_t n, const char *fmt, ...) MPL_PRINTF(3, 4);
@@ -762,18 +777,20 @@ static void note_add(char *notes, size_t n, const char *fmt, ...) {
  * source: a source this installation has must hold a term of that name with the same formula
  * (printed in one format from both, so spelling does not count); a source it does not have, or
  * none recorded, leaves the stored formula in use, with a note. */
-static int check_identity(const mpl_readout_term *t, const mpl_termset *ts, int idx, checked_source *cs, int *ncs,
-                          char *notes, size_t nn, mpl_err *err) {
+static int check_identity(const mpl_readout *r, const mpl_readout_term *t, const mpl_termset *ts, int idx,
+                          checked_source *cs, int *ncs, char *notes, size_t nn, mpl_err *err) {
   if (!t->source[0]) {
     note_add(notes, nn, "term %s records no source: evaluated from its stored formula", t->name);
     return MPL_OK;
   }
-  checked_source *c = source_of(cs, ncs, t->source);
+  int fresh = !source_of_known(cs, *ncs, t->source);
+  checked_source *c = source_of(r, cs, ncs, t->source);
   if (c->rc == MPL_ENOTFOUND) {
-    note_add(notes, nn, "term %s: its source %s is not installed here: evaluated from its stored formula (%s)", t->name,
-             t->source, t->code);
+    note_add(notes, nn, "term %s: its source %s is not installed here: evaluated from its stored formula (%s) (%s)",
+             t->name, t->source, t->code, c->msg);
     return MPL_OK;
   }
+  if (fresh && c->rc == 0 && c->chk.changed) note_add(notes, nn, "%s", c->chk.note);
   if (c->rc < 0)
     return mpl_errorf(err, c->rc, "term %s: its source %s does not load, so the term cannot be checked: %s", t->name,
                       t->source, c->msg);
@@ -799,8 +816,8 @@ static int check_identity(const mpl_readout_term *t, const mpl_termset *ts, int 
   return rc;
 }
 
-int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
-                            mpl_err *err) {
+int mpl__readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
+                       int *changed, mpl_err *err) {
   memset(sel, 0, sizeof *sel);
   if (notes && nn) notes[0] = '\0';
   int n = r->n_terms, ncs = 0;
@@ -811,17 +828,25 @@ int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection
   int rc = sel->which && sel->theta0 && sel->sign && cs ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (int i = 0; rc == 0 && i < n; i++) {
     const mpl_readout_term *t = &r->terms[i];
-    int idx = t->code ? build_code_term(t, ts, err) : build_native_term(t, ts, err);
+    int idx = t->code ? build_code_term(t, ts, err) : build_native_term(r, t, ts, err);
     if (idx < 0) { rc = idx; break; }
-    if ((rc = check_identity(t, ts, idx, cs, &ncs, notes, nn, err)) < 0) break;
+    if ((rc = check_identity(r, t, ts, idx, cs, &ncs, notes, nn, err)) < 0) break;
     sel->which[i] = idx;
     sel->theta0[i] = t->theta;
     sel->n = i + 1;
   }
-  for (int i = 0; cs && i < ncs; i++) mpl_termset_free(cs[i].ts);
+  for (int i = 0; cs && i < ncs; i++) {
+    if (changed) *changed += cs[i].rc == 0 && cs[i].chk.changed;
+    mpl_termset_free(cs[i].ts);
+  }
   free(cs);
   if (rc < 0) mpl_selection_free(sel);
   return rc;
+}
+
+int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
+                            mpl_err *err) {
+  return mpl__readout_build(r, ts, sel, notes, nn, NULL, err);
 }
 
 int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {

@@ -36,7 +36,8 @@ static void expect_refused(const char *spec, int code, const char *m1, const cha
 
 static void test_missing_file(void **state) {
   (void)state;
-  expect_refused(plugin("does_not_exist"), MPL_ENOTFOUND, "does_not_exist.so", "no such plugin file");
+  expect_refused(plugin("does_not_exist"), MPL_ENOTFOUND, "does_not_exist.so not found: looked in " MPL_TEST_PLUGIN_DIR
+                 "/does_not_exist.so (as given), METAPLAST_PLUGIN_PATH (unset)", "set METAPLAST_PLUGIN_PATH");
   expect_refused("no_such_plugin_name", MPL_ENOTFOUND, "no plugin 'no_such_plugin_name'", "METAPLAST_PLUGIN_PATH");
 }
 
