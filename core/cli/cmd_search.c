@@ -85,7 +85,9 @@ static void search_help(FILE *f) {
     "  --force              write into a directory that already holds a run\n"
     "  --checkpoint-every N save DIR/checkpoint every N episodes (10; 0 = only on SIGINT/SIGTERM/failure)\n"
     "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
-    "                       (other flags may only repeat them); bit-identical to an uninterrupted run\n"
+    "                       (other flags may only repeat them); bit-identical to an uninterrupted run.\n"
+    "                       With --episodes N beyond the run's: extend it, finished or not (not a\n"
+    "                       --lambda auto run; the validation interval stays the run's: docs/reliability.md)\n"
     "  --quiet              no progress line\n"
     "  -h, --help           this help\n");
 }
@@ -250,10 +252,12 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
     return 1;
   }
   mpl_search_cfg f = *c;
-  int q = 0;
+  int q = 0, episodes = 0;
   for (int i = 0; i < n_given; i++) {
     int o = given[i].o;
     if (o == O_RESUME || o == O_QUIET || o == O_FORCE || o == O_STRICT) continue;
+    if (o == O_EPISODES && cli_parse_int("--episodes", given[i].a, 1, INT_MAX, &episodes) < 0) return 2;
+    if (o == O_EPISODES) continue; /* more episodes extend the run (mpl_search_extend) */
     if (o == O_OUT && strcmp(given[i].a, dir) != 0) {
       fprintf(stderr, PROG ": --resume %s: --out %s names another directory\n", dir, given[i].a);
       return 2;
@@ -264,6 +268,10 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
   if (key) {
     fprintf(stderr, PROG ": --resume %s: a flag contradicts '%s' in %s/config.txt (a resumed run keeps its "
             "configuration; edit config.txt to change it)\n", dir, key, dir);
+    return 2;
+  }
+  if (episodes && episodes != c->episodes && mpl_search_extend(c, episodes, &err) < 0) {
+    fprintf(stderr, PROG ": --resume %s\n", err.msg);
     return 2;
   }
   return 0;
