@@ -44,6 +44,13 @@ static void tol_sentence(mpl__sb *s, double tol) {
   else mpl__sb_printf(s, "Terms with |θ| <= %g (the zero tolerance) are dropped.\n", tol);
 }
 
+/* The width of a names column: the longest name, at least 8 (so long names keep the columns aligned). */
+static int name_width(char *const *names, int n) {
+  size_t w = 8;
+  for (int i = 0; i < n; i++) w = strlen(names[i]) > w ? strlen(names[i]) : w;
+  return w > 64 ? 64 : (int)w;
+}
+
 size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, char *buf, size_t len) {
   mpl__sb s = {buf, len, 0};
   if (len) buf[0] = '\0';
@@ -59,11 +66,12 @@ size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, cha
   int std = r->scale != NULL;   /* the standardized coefficients, where the run recorded its scales */
   for (int i = 0; std && i < r->n_terms; i++) std = isfinite(r->scale[i]) && r->scale[i] > 0;
   if (std) mpl__sb_printf(&s, "θ = scale · standardized (docs/discovery.md); L1 acts on the standardized values.\n");
-  mpl__sb_printf(&s, "\n%-8s %14s  %s%s\n", "term", "theta", std ? "  standardized  " : "", "formula");
+  int w = name_width(r->names, r->n_terms);
+  mpl__sb_printf(&s, "\n%-*s %14s  %s%s\n", w, "term", "theta", std ? "  standardized  " : "", "formula");
   for (int i = 0; i < r->n_terms; i++) {
     char z[32] = "";
     if (std) snprintf(z, sizeof z, "%14.6g  ", r->theta[i] / r->scale[i]);
-    mpl__sb_printf(&s, "%-8s %14.6g  %s%s%s\n", r->names[i], r->theta[i], z, r->formulas[i],
+    mpl__sb_printf(&s, "%-*s %14.6g  %s%s%s\n", w, r->names[i], r->theta[i], z, r->formulas[i],
                    fabs(r->theta[i]) > tol ? "" : "   (zero)");
   }
   return s.len;
@@ -237,7 +245,8 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
     const char *trials = mpl_readout_config(r, "trials");
     if (trials) { /* a trials directory's consensus rule */
       mpl__sb_printf(s, "\nθ is the mean over %s trials (zeros included). Survival across trials:\n", trials);
-      for (int i = 0; i < r->n_terms; i++) mpl__sb_printf(s, "%-8s %s\n", r->terms[i].name, r->terms[i].description);
+      int w = name_width(names, r->n_terms);
+      for (int i = 0; i < r->n_terms; i++) mpl__sb_printf(s, "%-*s %s\n", w, r->terms[i].name, r->terms[i].description);
     }
   } else {
     s->len = (size_t)-1 / 2; /* a length no allocation satisfies: reported as out of memory */

@@ -292,6 +292,32 @@ static void test_terms_plan(void **state) {
   result_free(&r);
 }
 
+/* issue 25: a native term says "(native)" once; long names keep the formula column aligned. */
+static void test_terms_table(void **state) {
+  (void)state;
+  result r = cli("terms extra");
+  expect_status(&r, 0, "terms extra");
+  mpl_assert_contains(r.out, "row normalisation towards unit norm (native)\n");
+  assert_null(strstr(r.out, "(native) (native)"));
+  result_free(&r);
+  r = cli("terms '%s/rules/quadratic.lua'", MPL_SOURCE_DIR);
+  expect_status(&r, 0, "terms quadratic.lua");
+  /* every term line: the formula starts in one column, after the longest name and a space */
+  long col = -1;
+  int lines = 0;
+  for (char *p = r.out; *p && strncmp(p, "\ncompiled", 9); p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+    if (*p == ' ' || *p == '\n') continue;   /* a description line, or the blank line */
+    size_t name = strcspn(p, " ");
+    long start = (long)(name + strspn(p + name, " "));
+    if (col < 0) col = start;
+    if (start != col) fail_msg("the formula of '%.*s' starts at column %ld, the first term's at %ld", (int)name, p, start, col);
+    lines++;
+  }
+  assert_int_equal(lines, 44);
+  assert_int_equal(col, (long)strlen("sum_epost_one_epre") + 1); /* the longest of quadratic.lua's names */
+  result_free(&r);
+}
+
 static void test_missing_data(void **state) {
   (void)state;
   result r = cli("search --images /nonexistent/imgs-idx3-ubyte.gz --labels '%s' --episodes 2 --quiet --out never",
@@ -333,6 +359,7 @@ int main(void) {
     cmocka_unit_test(test_report_missing),
     cmocka_unit_test(test_search_and_report),
     cmocka_unit_test(test_terms_plan),
+    cmocka_unit_test(test_terms_table),
     cmocka_unit_test(test_missing_data),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -263,6 +263,32 @@ static void test_formats_agree(void **state) {
   check_formats_agree(1, 0);      /* nothing survives: "= 0" everywhere */
 }
 
+/* issue 25: in the text report the formulas start in one column, whatever the names' lengths. */
+static void test_text_aligned(void **state) {
+  (void)state;
+  mpl_selection sel;
+  mpl_termset *ts = load_terms("paper:F0;" MPL_SOURCE_DIR "/rules/quadratic.lua:sum_epost_one_epre,post_pre", &sel);
+  double theta[3] = {1e-3, -2.5e-4, 0};
+  mpl_readout r;
+  mpl_err err = {0};
+  assert_int_equal(mpl_readout_from_terms(ts, sel.which, theta, sel.n, 0, NULL, &r, &err), MPL_OK);
+  char *text = mpl_readout_format(&r, MPL_REPORT_TEXT, &err);
+  long col = -1;
+  for (int i = 0; i < r.n_terms; i++) {
+    char start[64];
+    snprintf(start, sizeof start, "\n%s ", r.terms[i].name);
+    const char *line = strstr(text, start), *f = line ? strstr(line, r.terms[i].text) : NULL;
+    if (!f) fail_msg("no table row for %s in:\n%s", r.terms[i].name, text);
+    if (col < 0) col = f - line;
+    if (f - line != col) fail_msg("%s's formula starts at column %ld, F0's at %ld:\n%s", r.terms[i].name,
+                                  (long)(f - line), col, text);
+  }
+  free(text);
+  mpl_readout_free(&r);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+}
+
 /* LaTeX: balanced environment, \left/\right and braces; compiled by pdflatex when installed. */
 static void test_latex_compiles(void **state) {
   (void)state;
@@ -571,6 +597,7 @@ int main(void) {
     cmocka_unit_test(test_parse_round_trip),
     cmocka_unit_test(test_parse_errors),
     cmocka_unit_test(test_formats_agree),
+    cmocka_unit_test(test_text_aligned),
     cmocka_unit_test(test_latex_compiles),
     cmocka_unit_test(test_json_round_trip),
     cmocka_unit_test(test_malformed_json),
