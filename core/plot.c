@@ -64,6 +64,12 @@ static int split_header(char *line, table *t) {
   return MPL_OK;
 }
 
+/* log.csv's status words as numbers (the figures mark failed episodes); any other text is NaN. */
+enum { ST_OK = 0, ST_DIVERGED = 1, ST_DEAD = 2 };
+static double status_code(const char *s) {
+  return !strcmp(s, "ok") ? ST_OK : !strcmp(s, "diverged") ? ST_DIVERGED : !strcmp(s, "dead") ? ST_DEAD : NAN;
+}
+
 static int add_row(char *line, table *t) {
   if (t->rows == t->cap) {
     int cap = t->cap ? 2 * t->cap : 256;
@@ -78,7 +84,7 @@ static int add_row(char *line, table *t) {
     char save = p[k], *end;
     p[k] = '\0';
     row[c] = strtod(p, &end);
-    if (end == p || *end) row[c] = NAN;
+    if (end == p || *end) row[c] = status_code(p);
     p[k] = save;
     p += k + (save != '\0');
   }
@@ -222,6 +228,7 @@ typedef struct layout {
   int n;
   int acc, acc_ma, acc_lo, acc_hi, loss, loss_ma, loss_lo, loss_hi;   /* gnuplot columns, 0 = absent */
   int theta0, n_theta, alpha0, n_alpha, ortho0, n_ortho;
+  int status, n_diverged, n_dead;   /* a single run's status column and its failed episodes */
 } layout;
 
 static int add_col(layout *L, const table *t, int col, int smooth, const char *name) {
@@ -258,6 +265,12 @@ static void make_layout(const prun *R, layout *L) {
     L->loss_lo = add_col(L, a, table_col(a, "loss_lo"), 1, "loss_lo_ma");
     L->loss_hi = add_col(L, a, table_col(a, "loss_hi"), 1, "loss_hi_ma");
   }
+  int st = R->n_trials ? -1 : table_col(&R->log, "status");   /* a trials mean has no one status */
+  for (int r = 0; st >= 0 && r < R->log.rows; r++) {
+    L->n_diverged += table_at(&R->log, r, st) == ST_DIVERGED;
+    L->n_dead += table_at(&R->log, r, st) == ST_DEAD;
+  }
+  if (L->n_diverged || L->n_dead) L->status = add_col(L, &R->log, st, 0, "status");
   add_prefixed(L, &R->log, "theta_", 0, &L->theta0, &L->n_theta);
   add_prefixed(L, &R->log, "alpha_", 1, &L->alpha0, &L->n_alpha);
   add_prefixed(L, &R->log, "ortho_", 1, &L->ortho0, &L->n_ortho);
@@ -365,6 +378,30 @@ static void settings_text(FILE *m, const char *title, const char *how, const cha
   fprintf(m, "\n%s", logy ? "set logscale y\n" : "");
 }
 
+/* Markers at the failed episodes of run k: diverged ones (no accuracy or loss: drawn at y = 0) as
+ * red crosses, dead ones as orange circles at y_dead (a gnuplot expression; "0" for θ, whose
+ * step those episodes did not take). */
+static void failed_marks(const script *S, FILE *p, int k, const char *y_dead, const char **sep) {
+  const layout *L = &S->lay[k];
+  char buf[512];
+  const char *who = S->n > 1 ? S->runs[k].label : "", *colon = S->n > 1 ? ": " : "";
+  if (L->n_diverged) {
+    fprintf(p, "%s", *sep), q(p, S->data[k]);
+    snprintf(buf, sizeof buf, "%s%sdiverged episode%s (%d; θ rolled back), at 0", who, colon, L->n_diverged == 1 ? "" : "s",
+             L->n_diverged);
+    fprintf(p, " using 1:(column(%d) == %d ? 0 : NaN) with points pt 2 ps 1.2 lw 2 lc rgb '#d62728' title ", L->status,
+            ST_DIVERGED);
+    q(p, buf), *sep = ", \\\n     ";
+  }
+  if (L->n_dead) {
+    fprintf(p, "%s", *sep), q(p, S->data[k]);
+    snprintf(buf, sizeof buf, "%s%sdead episode%s (%d)", who, colon, L->n_dead == 1 ? "" : "s", L->n_dead);
+    fprintf(p, " using 1:(column(%d) == %d ? %s : NaN) with points pt 6 ps 1.2 lw 2 lc rgb '#ff7f0e' title ", L->status,
+            ST_DEAD, y_dead);
+    q(p, buf), *sep = ", \\\n     ";
+  }
+}
+
 /* Accuracy or loss: band (trials), raw points (a single run), moving average. */
 static int curve_figure(script *S, const char *name, int loss) {
   char *sp, *pp, buf[512];
@@ -402,6 +439,9 @@ static int curve_figure(script *S, const char *name, int loss) {
              S->window);
     fprintf(p, " using 1:%d with lines lw 2 lc rgb '%s' title ", ma, COLOR(k));
     q(p, buf), sep = ", \\\n     ";
+    char y[32];
+    snprintf(y, sizeof y, "column(%d)", v);
+    failed_marks(S, p, k, y, &sep);
   }
   fprintf(p, "\n");
   int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
@@ -444,6 +484,8 @@ static int series_figure(script *S, const char *name, int kind) {
       q(p, buf);
     }
   }
+  const char *sep = ", \\\n     ";
+  for (int k = 0; kind == 0 && drawn && k < S->n; k++) failed_marks(S, p, k, "0", &sep);
   if (!drawn) { /* e.g. alignment angles of BP runs (undefined): an empty frame that says so */
     fprintf(s, "unset logscale y\nset xrange [0:1]\nset yrange [0:1]\n"
                "set label 1 'no data for this figure in these runs' at graph 0.5, 0.5 center\n");

@@ -307,6 +307,54 @@ static void plot_without_gnuplot(void **state) {
   free(msg);
 }
 
+/* issue 25: failed episodes are marked (diverged at 0, dead at their value, on every per-episode
+ * figure, with their counts); a run without failures has no such marks (plot_one_run). */
+static void plot_failed_episodes(void **state) {
+  (void)state;
+  if (!have_gnuplot()) skip();
+  char dir[4200], prefix[4300], log[4300];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("failed"));
+  assert_int_equal(mkdir(dir, 0777), 0);
+  snprintf(log, sizeof log, "%s/log.csv", dir);
+  FILE *f = fopen(log, "w");
+  fprintf(f, "episode,loss,meta_loss,accuracy,active,theta_F0,grad_F0,alpha_0,ortho_1,status,seconds\n");
+  for (int e = 1; e <= 40; e++) {
+    const char *st = e == 7 || e == 8 || e == 30 ? "diverged" : e == 20 ? "dead" : "ok";
+    if (!strcmp(st, "diverged")) fprintf(f, "%d,nan,nan,nan,1,%g,nan,nan,nan,diverged,0.01\n", e, 1e-3 * e);
+    else fprintf(f, "%d,%g,%g,%g,1,%g,0.1,10,0.5,%s,0.01\n", e, 2 - e / 40.0, 2 - e / 40.0, e / 50.0, 1e-3 * e, st);
+  }
+  fclose(f);
+  snprintf(prefix, sizeof prefix, "%s/plots/", dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  if (mpl_plot(dirs, 1, &c, &err) < 0) fail_msg("%s", err.msg);
+  assert_magic(prefix, "accuracy.png", "\x89PNG\r\n");
+  assert_magic(prefix, "theta.png", "\x89PNG\r\n");
+  char *gp = read_in(prefix, "plot.gp");
+  /* accuracy, loss and theta: each marks the 3 diverged and the 1 dead episode */
+  const char *p = gp;
+  int div = 0, dead = 0;
+  while ((p = strstr(p, "title 'diverged episodes (3; θ rolled back), at 0'"))) div++, p++;
+  for (p = gp; (p = strstr(p, "title 'dead episode (1)'")); p++) dead++;
+  assert_int_equal(div, 3);
+  assert_int_equal(dead, 3);
+  mpl_assert_contains(gp, " == 1 ? 0 : NaN) with points");
+  free(gp);
+  snprintf(prefix, sizeof prefix, "%s/plots/data-1.dat", dir);
+  char *dat = mpl_test_read(prefix);
+  mpl_assert_contains(dat, " loss_ma status F0");   /* the status column: 1 = diverged, 2 = dead */
+  free(dat);
+  snprintf(prefix, sizeof prefix, "%s/plots/", run_dir);
+  if (access(prefix, F_OK) == 0) {   /* plot_one_run's: no failures, no marks */
+    char *one = read_in(prefix, "plot.gp");
+    assert_null(strstr(one, "diverged episode"));
+    free(one);
+  }
+}
+
 static void plot_bad_input(void **state) {
   (void)state;
   mpl_plot_cfg c;
@@ -328,7 +376,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_bp_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
     cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_without_gnuplot),
-    cmocka_unit_test(plot_bad_input),
+    cmocka_unit_test(plot_failed_episodes), cmocka_unit_test(plot_bad_input),
   };
   return cmocka_run_group_tests_name("plot", tests, setup, NULL);
 }
