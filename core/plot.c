@@ -120,6 +120,7 @@ enum { MAX_RUNS = 64, MAX_SERIES = 256 };
 
 typedef struct prun {
   char label[256];
+  char dir[4200];
   int n_trials;          /* 0: a single search */
   table log;             /* log.csv, or the cell-wise mean of the trials' logs */
   table sum;             /* a trials directory's summary.csv */
@@ -186,6 +187,7 @@ static int mean_log(const char *dir, prun *R, mpl_err *err) {
 static int load_run(const char *dir, const char *label, prun *R, mpl_err *err) {
   memset(R, 0, sizeof *R);
   snprintf(R->label, sizeof R->label, "%s", label);
+  snprintf(R->dir, sizeof R->dir, "%s", dir);
   char p[4200];
   int rc;
   if (is_file(dir, "summary.csv")) {
@@ -500,6 +502,59 @@ static int series_figure(script *S, const char *name, int kind) {
 
 /* }====== */
 
+/* {====== Survival across trials (issue 25) ====== */
+
+/* A trials run's terms.csv (term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula) as
+ * a data file: "term" survival survived trials theta_mean theta_lo theta_hi. Terms in file order. */
+static int survival_data(const prun *R, const char *out, int *terms, mpl_err *err) {
+  char p[4300], *line = NULL;
+  size_t cap = 0;
+  snprintf(p, sizeof p, "%s/terms.csv", R->dir);
+  FILE *f = fopen(p, "r"), *o = f ? fopen(out, "w") : NULL;
+  if (!f) return mpl_errorf(err, MPL_EIO, "%s: cannot open: %s (is the trials run finished?)", p, strerror(errno));
+  if (!o) { fclose(f); return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", out, strerror(errno)); }
+  int rc = MPL_OK, lineno = 0;
+  *terms = 0;
+  fprintf(o, "# %s: term survival survived trials theta_mean theta_lo theta_hi\n", R->label);
+  while (rc == 0 && getline(&line, &cap, f) > 0) {
+    if (++lineno == 1) continue;
+    char name[128];
+    double v[6];
+    int n = sscanf(line, "%127[^,],%lf,%lf,%lf,%lf,%lf,%lf", name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+    if (n != 7) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula", p, lineno); break; }
+    fprintf(o, "\"%s\" %.10g %.0f %.0f %.10g %.10g %.10g\n", name, v[0], v[1], v[2], v[3], v[4], v[5]);
+    ++*terms;
+  }
+  free(line);
+  fclose(f);
+  if (fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", out);
+  if (rc == 0 && !*terms) rc = mpl_errorf(err, MPL_EFORMAT, "%s: no terms", p);
+  return rc;
+}
+
+/* The share of trials in which each term survived, one bar per term labelled k/N. */
+static int survival_figure(script *S, const char *name, const char *data, const prun *R, int terms) {
+  char *sp, *pp, buf[512];
+  size_t sn, pn;
+  FILE *s = mem_begin(&sp, &sn), *p = mem_begin(&pp, &pn);
+  if (!s || !p) return MPL_ENOMEM;
+  snprintf(buf, sizeof buf, "%s: %d trials; a term survives a trial when its final |θ| exceeds the zero tolerance", R->label,
+           R->n_trials);
+  settings_text(s, "Survival frequency: the share of trials in which each term survived", buf, "term",
+                "survival frequency", 0);
+  fprintf(s, "set yrange [0:1.12]\nset xrange [-0.6:%d.6]\nset style fill solid 0.6 border -1\nset boxwidth 0.6\n"
+             "set xtics rotate by -35 noenhanced\nunset key\n", terms - 1);
+  fprintf(p, "plot "), q(p, data);
+  fprintf(p, " using 0:2:xtic(1) with boxes lc rgb '%s' notitle, \\\n     ", COLOR(0)), q(p, data);
+  fprintf(p, " using 0:2:(sprintf('%%d/%%d', $3, $4)) with labels offset 0,0.7 notitle\n");
+  int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
+  if (rc == 0) figure(S, name, sp, pp);
+  free(sp), free(pp);
+  return rc;
+}
+
+/* }====== */
+
 /* {====== Sparsity paths ====== */
 
 typedef struct ppath { char label[256]; char data[4300]; int window; } ppath;
@@ -674,6 +729,14 @@ static int gather(plotter *G, const char *dir, const char *label, int many, mpl_
   return rc;
 }
 
+/* "survival" for the one trials run, "survival-K" (K = its run number) among several. */
+static void survival_name(const plotter *G, int k, char *name, size_t n) {
+  int trials = 0;
+  for (int i = 0; i < G->S.n; i++) trials += G->runs[i].n_trials > 0;
+  if (trials == 1) snprintf(name, n, "survival");
+  else snprintf(name, n, "survival-%d", k + 1);
+}
+
 static int write_script(plotter *G, const char *gp, mpl_err *err) {
   script *S = &G->S;
   if (!(S->f = fopen(gp, "w"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", gp, strerror(errno));
@@ -688,6 +751,20 @@ static int write_script(plotter *G, const char *gp, mpl_err *err) {
     if (rc == 0) rc = series_figure(S, "ortho", 2);
   }
   if (rc == 0 && G->n_paths) rc = path_figure(S, G->paths, G->n_paths);
+  for (int k = 0; rc == 0 && k < S->n; k++) {   /* a trials run: its survival frequencies */
+    if (!G->runs[k].n_trials) continue;
+    char data[4300], name[64];
+    int terms = 0;
+    survival_name(G, k, name, sizeof name);
+    snprintf(data, sizeof data, "%s%s.dat", S->prefix, name);
+    mpl_err serr = {0};
+    if ((rc = survival_data(&G->runs[k], data, &terms, &serr)) < 0) {
+      fclose(S->f);
+      *err = serr;
+      return rc;
+    }
+    rc = survival_figure(S, name, data, &G->runs[k], terms);
+  }
   int bad = ferror(S->f);
   if (fclose(S->f) != 0 || bad) return mpl_errorf(err, MPL_EIO, "%s: cannot write", gp);
   return rc < 0 ? mpl_errorf(err, rc, "out of memory") : MPL_OK;
@@ -699,6 +776,13 @@ static void report_files(const plotter *G, FILE *f) {
     if ((i < 5 && G->S.n == 0) || (i == 5 && !G->n_paths)) continue;
     for (int k = 0; k < 3; k++)
       if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, names[i], exts[k]);
+  }
+  for (int r = 0; f && r < G->S.n; r++) {
+    if (!G->runs[r].n_trials) continue;
+    char name[64];
+    survival_name(G, r, name, sizeof name);
+    for (int k = 0; k < 3; k++)
+      if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, name, exts[k]);
   }
 }
 

@@ -188,7 +188,24 @@ static void plot_trials_svg(void **state) {
   assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);
   assert_magic(prefix, "accuracy.svg", "<?xml");
   assert_magic(prefix, "theta.svg", "<?xml");
+  assert_magic(prefix, "survival.svg", "<?xml");   /* issue 25: the survival frequencies */
   char *gp = read_in(prefix, "plot.gp");
+  mpl_assert_contains(gp, "set title 'Survival frequency: the share of trials in which each term survived'");
+  mpl_assert_contains(gp, "using 0:2:xtic(1) with boxes");
+  /* its data: terms.csv's terms, survival, counts and theta, in order */
+  char *sd = read_in(prefix, "survival.dat"), *tc = read_in(trials_dir, "/terms.csv");
+  const char *tl = strchr(tc, '\n') + 1, *dl = strchr(sd, '\n') + 1;
+  int nterms = 0;
+  for (; *tl; tl = strchr(tl, '\n') + 1, dl = strchr(dl, '\n') + 1, nterms++) {
+    char name[64], dname[64];
+    double surv, dsurv, a, b, da, db;
+    assert_int_equal(sscanf(tl, "%63[^,],%lf,%lf,%lf", name, &surv, &a, &b), 4);
+    assert_int_equal(sscanf(dl, "\"%63[^\"]\" %lf %lf %lf", dname, &dsurv, &da, &db), 4);
+    assert_string_equal(name, dname);
+    assert_true(surv == dsurv && a == da && b == db && b == 2);
+  }
+  assert_true(nterms >= 1);
+  free(sd), free(tc);
   mpl_assert_contains(gp, "98% band over 2 trials (moving average)");
   mpl_assert_contains(gp, "with filledcurves");
   mpl_assert_contains(gp, "moving average over the last 5 episodes");
