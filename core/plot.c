@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -692,17 +694,112 @@ static void base_name(const char *dir, char *buf, size_t n) {
   snprintf(buf, n, "%.*s", (int)(k - s), dir + s);
 }
 
+/* {====== An evaluation (eval --out DIR, issue 25) ====== */
+
+typedef struct peval { char label[256], dir[4200], data[4300], tasks[4300], title[512]; } peval;
+static int eval_tasks(peval *E, const char *out, mpl_err *err);
+
+/* DIR/eval.json's methods as a data file: "method" mean lo hi diverged; the title line from its
+ * rule, dataset and tasks. */
+static int eval_data(peval *E, mpl_err *err) {
+  char p[4300];
+  snprintf(p, sizeof p, "%s/eval.json", E->dir);
+  json_error_t je;
+  json_t *doc = json_load_file(p, 0, &je), *m = doc ? json_object_get(doc, "methods") : NULL;
+  if (!doc) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: %s", p, je.line, je.text);
+  FILE *o = json_is_array(m) ? fopen(E->data, "w") : NULL;
+  int rc = !json_is_array(m) ? mpl_errorf(err, MPL_EFORMAT, "%s: methods: expected an array", p)
+           : !o ? mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", E->data, strerror(errno)) : MPL_OK;
+  for (size_t i = 0; rc == 0 && i < json_array_size(m); i++) {
+    json_t *x = json_array_get(m, i);
+    const char *name = json_string_value(json_object_get(x, "method"));
+    json_t *mean = json_object_get(x, "mean"), *lo = json_object_get(x, "lo"), *hi = json_object_get(x, "hi");
+    if (!name || !json_is_number(mean) || !json_is_number(lo) || !json_is_number(hi))
+      rc = mpl_errorf(err, MPL_EFORMAT, "%s: methods[%zu]: expected method, mean, lo and hi", p, i);
+    else fprintf(o, "\"%s\" %.10g %.10g %.10g %d\n", name, json_number_value(mean), json_number_value(lo),
+                 json_number_value(hi), (int)json_integer_value(json_object_get(x, "diverged")));
+  }
+  if (o && fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", E->data);
+  const char *rule = json_string_value(json_object_get(doc, "rule")), *ds = json_string_value(json_object_get(doc, "dataset"));
+  snprintf(E->title, sizeof E->title, "%s on %d fresh tasks of %s", rule ? rule : E->label,
+           (int)json_integer_value(json_object_get(doc, "tasks")), ds ? ds : "?");
+  json_decref(doc);
+  char tasks[4400];
+  snprintf(tasks, sizeof tasks, "%s.tasks", E->data);
+  return rc < 0 ? rc : eval_tasks(E, tasks, err);
+}
+
+/* eval.csv's per-task accuracies as a data file: per task, for the rule, FA and BP, an x spread
+ * over [m - 0.25, m + 0.25] around method m, and the accuracy (NaN: diverged). */
+static int eval_tasks(peval *E, const char *out, mpl_err *err) {
+  table t;
+  int rc = table_read(E->tasks, &t, err);
+  if (rc < 0) return rc;
+  int col[3] = {table_col(&t, "rule"), table_col(&t, "fa"), table_col(&t, "bp")};
+  FILE *o = col[0] >= 0 && col[1] >= 0 && col[2] >= 0 ? fopen(out, "w") : NULL;
+  if (!o) rc = col[0] < 0 || col[1] < 0 || col[2] < 0
+                   ? mpl_errorf(err, MPL_EFORMAT, "%s: expected the columns rule, fa and bp", E->tasks)
+                   : mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", out, strerror(errno));
+  for (int r = 0; rc == 0 && r < t.rows; r++) {
+    for (int m = 0; m < 3; m++) {
+      double y = table_at(&t, r, col[m]);
+      fprintf(o, "%s%.6g ", m ? " " : "", m - 0.25 + 0.5 * r / (t.rows > 1 ? t.rows - 1 : 1));
+      if (isnan(y)) fprintf(o, "NaN");
+      else fprintf(o, "%.10g", y);
+    }
+    fprintf(o, "\n");
+  }
+  if (o && fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", out);
+  table_free(&t);
+  return rc;
+}
+
+/* Mean query accuracy of the rule, FA and BP with their 98% intervals; every task's accuracy as
+ * a grey point beside them. */
+static int eval_figure(script *S, const char *name, const peval *E) {
+  char *sp, *pp, tasks[4400];
+  size_t sn, pn;
+  snprintf(tasks, sizeof tasks, "%s.tasks", E->data);
+  FILE *s = mem_begin(&sp, &sn), *p = mem_begin(&pp, &pn);
+  if (!s || !p) return MPL_ENOMEM;
+  settings_text(s, "A frozen rule against FA and BP on the same tasks and initial weights", E->title, "method",
+                "mean query accuracy (98% bootstrap interval)", 0);
+  fprintf(s, "set xrange [-0.5:2.5]\nset yrange [0:1]\nset xtics ('rule' 0, 'FA' 1, 'BP' 2)\n");
+  fprintf(p, "plot for [m=0:2] "), q(p, tasks);
+  fprintf(p, " using (column(2 * m + 1)):(column(2 * m + 2)) with points pt 7 ps 0.5 lc rgb '#b0b0b0' "
+             "title (m == 0 ? 'each task' : ''), \\\n     ");
+  q(p, E->data);
+  fprintf(p, " using 0:2:3:4 with yerrorbars pt 7 ps 1.6 lw 2 lc rgb '%s' title 'mean, 98%% bootstrap interval'\n",
+          COLOR(1));
+  int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
+  if (rc == 0) figure(S, name, sp, pp);
+  free(sp), free(pp);
+  return rc;
+}
+
+/* }====== */
+
 typedef struct plotter {
   script S;
   prun runs[MAX_RUNS];
   layout lay[MAX_RUNS];
   ppath paths[MAX_RUNS];
   int n_paths;
+  peval evals[MAX_RUNS];
+  int n_evals;
 } plotter;
 
 /* Load dirs[i] (a run, trials, or a path whose lambda runs are added) into G; with several
  * DIRs (many) a lambda run's label starts with its path's. */
 static int gather(plotter *G, const char *dir, const char *label, int many, mpl_err *err) {
+  if (is_file(dir, "eval.json") && !is_file(dir, "log.csv")) {   /* eval --out DIR */
+    peval *E = &G->evals[G->n_evals++];
+    snprintf(E->label, sizeof E->label, "%s", label);
+    snprintf(E->dir, sizeof E->dir, "%s", dir);
+    snprintf(E->data, sizeof E->data, "%seval-%d.dat", G->S.prefix, G->n_evals);
+    snprintf(E->tasks, sizeof E->tasks, "%s/eval.csv", dir);
+    return eval_data(E, err);
+  }
   if (!is_file(dir, "path.csv")) {
     if (G->S.n == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d runs to plot", MAX_RUNS);
     return load_run(dir, label, &G->runs[G->S.n++], err);
@@ -751,6 +848,11 @@ static int write_script(plotter *G, const char *gp, mpl_err *err) {
     if (rc == 0) rc = series_figure(S, "ortho", 2);
   }
   if (rc == 0 && G->n_paths) rc = path_figure(S, G->paths, G->n_paths);
+  for (int k = 0; rc == 0 && k < G->n_evals; k++) {
+    char name[64];
+    snprintf(name, sizeof name, G->n_evals == 1 ? "eval" : "eval-%d", k + 1);
+    rc = eval_figure(S, name, &G->evals[k]);
+  }
   for (int k = 0; rc == 0 && k < S->n; k++) {   /* a trials run: its survival frequencies */
     if (!G->runs[k].n_trials) continue;
     char data[4300], name[64];
@@ -777,6 +879,13 @@ static void report_files(const plotter *G, FILE *f) {
     for (int k = 0; k < 3; k++)
       if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, names[i], exts[k]);
   }
+  for (int e = 0; f && e < G->n_evals; e++)
+    for (int k = 0; k < 3; k++)
+      if (G->S.fmt[k]) {
+        fprintf(f, "%s", G->S.prefix);
+        fprintf(f, G->n_evals == 1 ? "eval" : "eval-%d", e + 1);
+        fprintf(f, ".%s\n", exts[k]);
+      }
   for (int r = 0; f && r < G->S.n; r++) {
     if (!G->runs[r].n_trials) continue;
     char name[64];

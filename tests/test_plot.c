@@ -372,6 +372,44 @@ static void plot_failed_episodes(void **state) {
   }
 }
 
+/* issue 25: an evaluation directory (eval --out DIR) gets a figure: the three methods' means with
+ * their intervals (eval.json) and each task's accuracy (eval.csv; a diverged task left out). */
+static void plot_eval(void **state) {
+  (void)state;
+  if (!have_gnuplot()) skip();
+  char dir[4200], path[4300];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("evaldir"));
+  assert_int_equal(mkdir(dir, 0777), 0);
+  snprintf(path, sizeof path, "%s/eval.json", dir);
+  const char *json = "{\"rule\": \"runs/x\", \"dataset\": \"fashion-mnist-test\", \"tasks\": 3, \"methods\": ["
+                     "{\"method\": \"rule\", \"mean\": 0.5, \"lo\": 0.4, \"hi\": 0.6, \"diverged\": 1},"
+                     "{\"method\": \"FA\", \"mean\": 0.3, \"lo\": 0.25, \"hi\": 0.35, \"diverged\": 0},"
+                     "{\"method\": \"BP\", \"mean\": 0.7, \"lo\": 0.6, \"hi\": 0.8, \"diverged\": 0}]}";
+  assert_int_equal(mpl_test_write(path, json, strlen(json)), 0);
+  snprintf(path, sizeof path, "%s/eval.csv", dir);
+  const char *csv = "task,task_seed,rule,fa,bp\n1,11,0.4,0.2,0.6\n2,12,0.6,0.4,0.8\n3,13,nan,0.3,0.7\n";
+  assert_int_equal(mpl_test_write(path, csv, strlen(csv)), 0);
+  char prefix[4300];
+  snprintf(prefix, sizeof prefix, "%s/plots/", dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  if (mpl_plot(dirs, 1, &c, &err) < 0) fail_msg("%s", err.msg);
+  assert_magic(prefix, "eval.png", "\x89PNG\r\n");
+  char *gp = read_in(prefix, "plot.gp"), *dat = read_in(prefix, "eval-1.dat"), *tasks = read_in(prefix, "eval-1.dat.tasks");
+  mpl_assert_contains(gp, "'runs/x on 3 fresh tasks of fashion-mnist-test'");
+  mpl_assert_contains(gp, "with yerrorbars");
+  assert_string_equal(dat, "\"rule\" 0.5 0.4 0.6 1\n\"FA\" 0.3 0.25 0.35 0\n\"BP\" 0.7 0.6 0.8 0\n");
+  assert_string_equal(tasks, "-0.25 0.4 0.75 0.2 1.75 0.6\n0 0.6 1 0.4 2 0.8\n0.25 NaN 1.25 0.3 2.25 0.7\n");
+  free(gp), free(dat), free(tasks);
+  snprintf(path, sizeof path, "%s/eval.json", dir);   /* a damaged summary: named */
+  assert_int_equal(mpl_test_write(path, "{\"methods\": 3}", 14), 0);
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_EFORMAT);
+  mpl_assert_contains(err.msg, "eval.json: methods: expected an array");
+}
+
 static void plot_bad_input(void **state) {
   (void)state;
   mpl_plot_cfg c;
@@ -393,7 +431,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_bp_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
     cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_without_gnuplot),
-    cmocka_unit_test(plot_failed_episodes), cmocka_unit_test(plot_bad_input),
+    cmocka_unit_test(plot_failed_episodes), cmocka_unit_test(plot_eval), cmocka_unit_test(plot_bad_input),
   };
   return cmocka_run_group_tests_name("plot", tests, setup, NULL);
 }
