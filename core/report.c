@@ -1,6 +1,7 @@
 /* metaplast: reading out a discovered rule: the read-out record (report.h), its four formats
  * (text, LaTeX, Markdown, JSON through jansson), loading it back from a results directory or a
  * JSON file, and rebuilding it as a fixed rule. See LICENSE for copyright. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -211,19 +212,71 @@ static void latex_number(char *buf, size_t n, double v) {
   snprintf(buf, n, "%s \\times 10^{%d}", t, atoi(e + 1));
 }
 
+/* A term's LaTeX, or F_{\text{name}} when what was recorded is not plain ASCII (a native term
+ * without a LaTeX form carries its Unicode formula, which breaks a document; issue 25). */
+static const char *latex_safe(const mpl_readout_term *t, char *buf, size_t n) {
+  for (const unsigned char *p = (const unsigned char *)t->latex; *p; p++)
+    if (*p >= 0x80) {
+      size_t k = (size_t)snprintf(buf, n, "F_{\\text{");
+      for (const char *q = t->name; *q && k + 12 < n; q++) {
+        if (*q == '_') buf[k++] = '\\';
+        if (isalnum((unsigned char)*q) || *q == '_') buf[k++] = *q;
+      }
+      snprintf(buf + k, n - k, "}}");
+      return buf;
+    }
+  return t->latex;
+}
+
+/* One term's signed coefficient and formula: " + 0.0047 \left(F\right)" (the first without " + "). */
+static void latex_term(const mpl_readout *r, int i, int first, mpl__sb *s) {
+  char num[96], safe[600];
+  double th = r->terms[i].theta;
+  latex_number(num, sizeof num, fabs(th));
+  mpl__sb_printf(s, "%s%s \\left(%s\\right)", th < 0 ? (first ? " -" : " - ") : (first ? " " : " + "), num,
+                 latex_safe(&r->terms[i], safe, sizeof safe));
+}
+
 static void latex_equation(const mpl_readout *r, mpl__sb *s) {
   int k = 0;
   mpl__sb_printf(s, "\\Delta W_{\\ell-1,\\ell} =");
+  for (int i = 0; i < r->n_terms; i++)
+    if (mpl_readout_survives(r, i)) latex_term(r, i, k++ == 0, s);
+  if (!k) mpl__sb_printf(s, " 0");
+}
+
+/* The same as an aligned equation, one term per line (a long rule no longer runs off the page). */
+static void latex_aligned(const mpl_readout *r, mpl__sb *s) {
+  int k = 0;
+  mpl__sb_printf(s, "\\begin{equation}\n\\begin{aligned}\n  \\Delta W_{\\ell-1,\\ell} ={}&");
   for (int i = 0; i < r->n_terms; i++) {
     if (!mpl_readout_survives(r, i)) continue;
-    char num[96];
-    double th = r->terms[i].theta;
-    latex_number(num, sizeof num, fabs(th));
-    mpl__sb_printf(s, "%s%s \\left(%s\\right)", th < 0 ? (k ? " - " : " -") : (k ? " + " : " "), num,
-                   r->terms[i].latex);
-    k++;
+    if (k) mpl__sb_printf(s, " \\\\\n  &");
+    latex_term(r, i, k++ == 0, s);
   }
   if (!k) mpl__sb_printf(s, " 0");
+  mpl__sb_printf(s, "\n\\end{aligned}\n\\end{equation}\n");
+}
+
+/* Every term: name, formula, θ, whether it survives (a trials consensus: in how many trials). */
+static void latex_table(const mpl_readout *r, mpl__sb *s) {
+  mpl__sb_printf(s, "\\begin{tabular}{llrl}\n\\hline\nterm & formula & $\\theta$ & survives \\\\\n\\hline\n");
+  for (int i = 0; i < r->n_terms; i++) {
+    const mpl_readout_term *t = &r->terms[i];
+    char num[96], safe[600];
+    latex_number(num, sizeof num, fabs(t->theta));
+    mpl__sb_printf(s, "\\texttt{");
+    for (const char *q = t->name; *q; q++) mpl__sb_printf(s, *q == '_' ? "\\_" : "%c", isprint((unsigned char)*q) ? *q : '?');
+    const char *tr = strstr(t->description, "survived in ");
+    int got = 0, of = 0;
+    if (tr && sscanf(tr, "survived in %d of %d trials", &got, &of) == 2)
+      mpl__sb_printf(s, "} & $%s$ & $%s%s$ & %d of %d trials \\\\\n", latex_safe(t, safe, sizeof safe),
+                     t->theta < 0 ? "-" : "", num, got, of);
+    else
+      mpl__sb_printf(s, "} & $%s$ & $%s%s$ & %s \\\\\n", latex_safe(t, safe, sizeof safe), t->theta < 0 ? "-" : "",
+                     num, mpl_readout_survives(r, i) ? "yes" : "no");
+  }
+  mpl__sb_printf(s, "\\hline\n\\end{tabular}\n");
 }
 
 static void format_text(const mpl_readout *r, mpl__sb *s) {
@@ -269,9 +322,8 @@ static void format_latex(const mpl_readout *r, mpl__sb *s) {
   for (int i = 0; i < r->n_terms; i++)
     mpl__sb_printf(s, "%%   %s %.17g %s\n", r->terms[i].name, r->terms[i].theta,
                    mpl_readout_survives(r, i) ? "yes" : "no");
-  mpl__sb_printf(s, "\\begin{equation}\n  ");
-  latex_equation(r, s);
-  mpl__sb_printf(s, "\n\\end{equation}\n");
+  latex_aligned(r, s);
+  latex_table(r, s);
 }
 
 /* Markdown table cells: '|' would end the cell. */

@@ -340,7 +340,15 @@ static void test_print_parentheses(void **state) {
   mpl_expr *had = mpl_mul(ts, mpl_outer(ts, post, pre), mpl_outer(ts, epost, mpl_fn(ts, MPL_FN_TANH, epre)));
   assert_prints(had, MPL_FMT_TEXT, "y_ℓ y_{ℓ−1}ᵀ ⊙ e_ℓ tanh(e_{ℓ−1})ᵀ");
   assert_prints(had, MPL_FMT_LATEX,
-                "y_{\\ell} y_{\\ell-1}^\\top \\odot e_{\\ell} \\operatorname{tanh}\\left(e_{\\ell-1}\\right)^\\top");
+                "y_{\\ell} y_{\\ell-1}^\\top \\odot e_{\\ell} \\tanh\\left(e_{\\ell-1}\\right)^\\top");
+  /* issue 25: every function in its usual LaTeX notation, not \operatorname{square} */
+  static const struct { mpl_func f; const char *latex; } fns[] = {
+    {MPL_FN_EXP, "\\exp\\left(y_{\\ell}\\right)"}, {MPL_FN_LOG, "\\log\\left(y_{\\ell}\\right)"},
+    {MPL_FN_TANH, "\\tanh\\left(y_{\\ell}\\right)"}, {MPL_FN_SIGMOID, "\\sigma\\left(y_{\\ell}\\right)"},
+    {MPL_FN_SQUARE, "{y_{\\ell}}^{2}"}, {MPL_FN_SQRT, "\\sqrt{y_{\\ell}}"}, {MPL_FN_RECIP, "\\frac{1}{y_{\\ell}}"}};
+  for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) assert_prints(mpl_fn(ts, fns[i].f, post), MPL_FMT_LATEX, fns[i].latex);
+  assert_prints(mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post)), MPL_FMT_LATEX,
+                "\\left(y_{\\ell} + y_{\\ell}\\right)^{2}");
   assert_prints(had, MPL_FMT_CODE, "mul(matmul(post, t(pre)), matmul(e_post, t(tanh(e_pre))))");
   mpl_expr *sw = mpl_mul(ts, mpl_num(ts, -0.5), mpl_mul(ts, mpl_sum(ts, W), W));
   assert_prints(sw, MPL_FMT_TEXT, "(-0.5) (Σ(W) W)");

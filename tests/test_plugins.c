@@ -80,6 +80,9 @@ static void test_native_check_fails(void **state) {
   assert_int_equal(mpl_terms_parse(plugin("broken_native"), ts, &sel, &err), MPL_OK);
   assert_int_equal(sel.n, 1);
   assert_true(mpl_termset_is_native(ts, sel.which[0]));
+  char tex[256];   /* issue 25: no LaTeX form given: F_{\text{name}}, not its Unicode formula */
+  mpl_termset_print(ts, sel.which[0], MPL_FMT_LATEX, tex, sizeof tex);
+  assert_string_equal(tex, "F_{\\text{hebb\\_bad}}");
   double rel = 0;
   assert_int_equal(mpl_check_terms(ts, sel.which, 1, 3, 1, &rel, &err), MPL_OK);
   if (!(rel > 1e-3)) fail_msg("a wrong vjp passed the check (rel %g)", rel);
