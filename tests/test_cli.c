@@ -148,12 +148,26 @@ static void test_usage_errors(void **state) {
     {"gradcheck --tol abc", {"--tol", "abc"}},
     {"report", {"usage: metaplast report DIR", ""}},
     {"report a b", {"usage: metaplast report DIR", ""}},
+    /* issue 25: every command's errors start "metaplast: " (getopt's started with the command) */
+    {"search --no-such-flag", {"metaplast: unrecognized option '--no-such-flag'\n", ""}},
+    {"search --episodes", {"metaplast: option '--episodes' requires a value\n", ""}},
+    {"search stray", {"metaplast: unexpected argument 'stray'\n", ""}},
+    {"report --nope x", {"metaplast: unrecognized option '--nope'\n", ""}},
+    {"eval --bogus x", {"metaplast: unrecognized option '--bogus'\n", ""}},
+    {"gradcheck -x", {"metaplast: unrecognized option '-x'\n", ""}},
+    {"plot", {"metaplast: plot: no results directory given\n", ""}},
+    {"plot --zap d", {"metaplast: unrecognized option '--zap'\n", ""}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     result r = cli("%s", cases[i].args);
     expect_status(&r, 2, cases[i].args);
     for (int k = 0; k < 2; k++)
       if (!strstr(r.err, cases[i].want[k])) fail_msg("%s: stderr lacks \"%s\":\n%s", cases[i].args, cases[i].want[k], r.err);
+    for (const char *l = r.err; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))   /* one prefix */
+      if (strncmp(l, "metaplast: ", 11) && strncmp(l, "Try '", 5) && strncmp(l, "usage: ", 7) && *l != '\n' &&
+          strncmp(l, "commands:", 9) && strncmp(l, "  ", 2) && strncmp(l, "metaplast discovers", 19) &&
+          strncmp(l, "candidate terms", 15) && strncmp(l, "'metaplast COMMAND", 18))
+        fail_msg("%s: a stderr line without the 'metaplast: ' prefix: %.*s", cases[i].args, (int)strcspn(l, "\n"), l);
     assert_string_equal(r.out, "");
     result_free(&r);
   }

@@ -76,7 +76,7 @@ int cmd_eval(int argc, char **argv) {
   mpl_eval_defaults(&c);
   int o, quiet = 0, strict = 0;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, opts)) != -1) {
     if (o == 'h') { eval_help(stdout); return 0; }
     if (o == 'S') { strict = 1; continue; }
     if (o == '?' || eval_option(o, optarg, &c, &quiet) < 0) {

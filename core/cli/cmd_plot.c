@@ -54,7 +54,7 @@ int cmd_plot(int argc, char **argv) {
   char *labels_arg = NULL;
   int o;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", plot_opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, plot_opts)) != -1) {
     int bad = 0;
     switch (o) {
     case 'h': plot_help(stdout); return 0;
@@ -71,12 +71,12 @@ int cmd_plot(int argc, char **argv) {
   }
   int n = argc - optind;
   if (n < 1) {
-    fprintf(stderr, PROG " plot: no results directory\nTry '" PROG " plot --help'.\n");
+    fprintf(stderr, PROG ": plot: no results directory given\nTry '" PROG " plot --help'.\n");
     return 2;
   }
   char *labels[64] = {0}, *lcopy = labels_arg ? strdup(labels_arg) : NULL;
   if (lcopy && split_labels(lcopy, labels, 64) != n) {
-    fprintf(stderr, PROG " plot: --labels '%s' names %d runs, %d DIRs given\n", labels_arg,
+    fprintf(stderr, PROG ": --labels '%s' names %d runs, %d DIRs given\n", labels_arg,
             split_labels(strcpy(lcopy, labels_arg), labels, 64), n);
     free(lcopy);
     return 2;

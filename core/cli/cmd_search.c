@@ -286,7 +286,7 @@ static int search(int argc, char **argv) {
   const char *resume = NULL;
   n_given = 0;
   stop_signal = 0;
-  while ((o = getopt_long(argc, argv, "h", search_opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, search_opts)) != -1) {
     if (o == 'h') { search_help(stdout); return 0; }
     if (o == O_RESUME) resume = optarg;
     if (o != '?' && n_given < (int)(sizeof given / sizeof *given)) given[n_given++] = (struct given){o, optarg};
@@ -296,7 +296,7 @@ static int search(int argc, char **argv) {
     }
   }
   if (optind < argc) {
-    fprintf(stderr, PROG " search: unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
+    fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
     return 2;
   }
   char outbuf[64], *resume_mem = NULL;
