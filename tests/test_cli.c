@@ -105,6 +105,9 @@ static void test_help(void **state) {
     {"search -h", {"usage: metaplast search", "--out", "--force"}},
     {"gradcheck --help", {"usage: metaplast gradcheck", "--steps", "--tol"}},
     {"report --help", {"usage: metaplast report DIR", "", ""}},
+    {"search --help", {"rules/oja.lua", "a rule file of Lua formulas (.lua", "METAPLAST_RULES_PATH"}},   /* issue 25 */
+    {"--help", {"  data        the --data names", "", ""}},
+    {"data --help", {"csv:FILE[:COLUMN]", "fashion-mnist-test", "read from: "}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     result r = cli("%s", cases[i].args);
