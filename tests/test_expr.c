@@ -387,8 +387,12 @@ static void test_print_truncation(void **state) {
   size_t nt = mpl_expr_print(f9, MPL_FMT_TEXT, t, sizeof t);
   assert_int_equal(nt, strlen(t));
   char small[4];
+  memset(small, 'Z', sizeof small);   /* (was read uninitialised: a cut before a UTF-8 character ends earlier) */
   assert_int_equal(mpl_expr_print(f9, MPL_FMT_TEXT, small, sizeof small), nt);
-  assert_int_equal(small[3], '\0');
+  const char *end = memchr(small, '\0', sizeof small);
+  assert_non_null(end);                                  /* terminated inside the buffer */
+  assert_memory_equal(small, t, (size_t)(end - small));   /* a prefix of the whole text */
+  assert_true(((unsigned char)t[end - small] & 0xC0) != 0x80); /* not inside a character */
   /* NULL prints as (null). */
   assert_int_equal(mpl_expr_print(NULL, MPL_FMT_TEXT, t, sizeof t), strlen("(null)"));
   assert_string_equal(t, "(null)");
