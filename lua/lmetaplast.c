@@ -1292,6 +1292,15 @@ static int l_eval(lua_State *L) {
   mpl_eval_table(r, &c, p, n + 1);
   luaL_pushresultsize(&b, n);
   lua_setfield(L, -2, "table");
+  lua_newtable(L);   /* the notes metaplast eval prints: terms from stored formulas, changed sources */
+  int k = 0;
+  for (const char *q = r->notes; *q; q += strcspn(q, "\n") + (q[strcspn(q, "\n")] == '\n')) {
+    lua_pushlstring(L, q, strcspn(q, "\n"));
+    lua_rawseti(L, -2, ++k);
+  }
+  lua_setfield(L, -2, "notes");
+  lua_pushinteger(L, r->changed);   /* term sources changed since the run (eval --strict refuses them) */
+  lua_setfield(L, -2, "changed");
   return 1;
 }
 
