@@ -533,3 +533,58 @@ done:
 }
 
 /* }====== */
+
+/* {====== Extending a finished run (--resume DIR --episodes N, issue 25) ====== */
+
+/* The validation interval a run of `episodes` used when it set none (search.c's robust_setup). */
+static int default_every(int episodes) { return episodes / 20 > 5 ? episodes / 20 : 5; }
+
+int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err) {
+  if (cfg->lambda_auto)
+    return mpl_errorf(err, MPL_EINVAL, "%s: --episodes %d: this run chose lambda on a path (lambda_auto = on) whose "
+                      "stages are laid over its %d episodes, so more episodes would move every stage and its lambda: "
+                      "it cannot be extended; start a new run with --episodes %d, or with a fixed --lambda", cfg->out,
+                      episodes, cfg->episodes, episodes);
+  if (episodes <= cfg->episodes)
+    return mpl_errorf(err, MPL_EINVAL, "%s: --episodes %d: the run has %d episodes; extending it needs more", cfg->out,
+                      episodes, cfg->episodes);
+  if (cfg->validate_every == 0) cfg->validate_every = default_every(cfg->episodes);
+  cfg->episodes = episodes;
+  return MPL_OK;
+}
+
+/* text with the value of line "key = ..." replaced (malloc'ed), or NULL if there is no such line. */
+static char *set_line(const char *text, const char *key, const char *value) {
+  char k[64];
+  snprintf(k, sizeof k, "\n%s = ", key);
+  const char *p = strstr(text, k);
+  if (!p) return NULL;
+  const char *v = p + strlen(k), *end = v + strcspn(v, "\n");
+  size_t n = (size_t)(v - text) + strlen(value) + strlen(end) + 1;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%.*s%s%s", (int)(v - text), text, value, end);
+  return out;
+}
+
+int mpl__config_extend(const char *dir, int from, const mpl_search_cfg *cfg, mpl_err *err) {
+  char path[4200], *text, n[32], every[32];
+  size_t len;
+  mpl__join(path, sizeof path, dir, "config.txt");
+  int rc = mpl__read_file(path, 1 << 20, &text, &len, err);
+  if (rc < 0) return rc;
+  snprintf(n, sizeof n, "%d", cfg->episodes);
+  snprintf(every, sizeof every, "%d", cfg->validate_every);
+  char *a = set_line(text, "episodes", n), *b = a ? set_line(a, "validate_every", every) : NULL;
+  size_t need = b ? strlen(b) + 200 : 0;
+  char *out = b ? malloc(need) : NULL;
+  if (!out) rc = mpl_errorf(err, MPL_EFORMAT, "%s: no 'episodes' or 'validate_every' line to extend", path);
+  else {
+    snprintf(out, need, "%s%s# extended from %d to %d episodes (--resume --episodes; validate_every kept at %d)\n",
+             b, b[strlen(b) - 1] == '\n' ? "" : "\n", from, cfg->episodes, cfg->validate_every);
+    rc = mpl__write_atomic(dir, "config.txt", out, err);
+  }
+  free(text), free(a), free(b), free(out);
+  return rc;
+}
+
+/* }====== */

@@ -11,6 +11,8 @@
 #include "internal.h"
 
 #define MPL__CKPT_FILE "checkpoint"
+/* A finished run's final state, in the checkpoint format: what --resume DIR --episodes N extends. */
+#define MPL__FINAL_FILE "checkpoint.final"
 #define MPL__CKPT_VERSION 1
 
 /* Parse the text of a config.txt (len bytes, need not be NUL-terminated) into cfg, starting from
@@ -18,6 +20,10 @@
  * names the file in messages. On error *mem is NULL. */
 MPL_INTERNAL int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search_cfg *cfg, char **mem,
                                    mpl_err *err);
+
+/* Rewrite dir/config.txt for a run extended from `from` episodes to cfg->episodes (its episodes and
+ * validate_every lines, and a comment saying so). */
+MPL_INTERNAL int mpl__config_extend(const char *dir, int from, const mpl_search_cfg *cfg, mpl_err *err);
 
 /* Everything a search needs to continue after `episode` completed episodes, bit for bit. The
  * random draws are a function of (seed, episode), so no generator state is stored. */

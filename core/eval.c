@@ -205,7 +205,7 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if (rc == 0 && c->final) rc = mpl_readout_use_final(&E->rule, err);
   if (rc < 0) return rc;
   if (!(E->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if ((rc = mpl_readout_build_noted(&E->rule, E->ts, &E->sel, res->notes, sizeof res->notes, err)) < 0)
+  if ((rc = mpl__readout_build(&E->rule, E->ts, &E->sel, res->notes, sizeof res->notes, &res->changed, err)) < 0)
     return mpl_err_prefix(err, "%s: ", c->rule);
   if ((rc = resolve_rate(E, res, err)) < 0 || (rc = find_f0(E, err)) < 0) return rc;
   if ((rc = open_data(E, err)) < 0 || (rc = read_config(E, err)) < 0) return rc;

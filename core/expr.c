@@ -40,6 +40,7 @@ void mpl_termset_free(mpl_termset *ts) {
   free(ts->terms);
   for (int i = 0; i < ts->n_handles; i++) dlclose(ts->handles[i]); /* after the terms: natives live there */
   free(ts->handles);
+  mpl__termset_free_sources(ts);
   free(ts);
 }
 
@@ -284,10 +285,23 @@ int mpl__termset_keep_handle(mpl_termset *ts, void *handle) {
 const char *mpl_termset_source(const mpl_termset *ts, int i) { return ts->terms[i].source; }
 int mpl_termset_is_native(const mpl_termset *ts, int i) { return ts->terms[i].native != NULL; }
 
+/* A native term without a LaTeX form, in LaTeX: F_{\text{name}} (its formula is Unicode text, which
+ * would break a document; issue 25), the name's underscores escaped. */
+static void native_latex(const char *name, char *out, size_t n) {
+  size_t k = (size_t)snprintf(out, n, "F_{\\text{");
+  for (const char *p = name; *p && k + 12 < n; p++) {
+    if (*p == '_') out[k++] = '\\';
+    if (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) out[k++] = *p;
+  }
+  snprintf(out + k, n - k, "}}");
+}
+
 size_t mpl_termset_print(const mpl_termset *ts, int i, mpl_format fmt, char *buf, size_t n) {
   const mpl_term *t = &ts->terms[i];
   if (!t->native) return mpl_expr_print(t->expr, fmt, buf, n);
-  const char *txt = fmt == MPL_FMT_LATEX && t->native->latex ? t->native->latex
+  char fallback[600];
+  if (fmt == MPL_FMT_LATEX && !t->native->latex) native_latex(t->name, fallback, sizeof fallback);
+  const char *txt = fmt == MPL_FMT_LATEX ? (t->native->latex ? t->native->latex : fallback)
                     : fmt == MPL_FMT_CODE ? t->name : t->native->formula;
   size_t k = strlen(txt);
   if (n) snprintf(buf, n, "%s", txt);
@@ -417,6 +431,25 @@ static void print_code(const mpl_expr *e, sbuf *s) {
   put(s, ")");
 }
 
+/* A function in its usual notation (issue 25): \exp(x), \log(x), \tanh(x), \sigma(x), x^{2}
+ * (parenthesised unless x is a signal), \sqrt{x}, \frac{1}{x}; elementwise, as in the text form. */
+static void print_fn_latex(const mpl_expr *e, sbuf *s) {
+  static const struct { const char *open, *close; } form[] = {
+    [MPL_FN_EXP] = {"\\exp\\left(", "\\right)"},   [MPL_FN_LOG] = {"\\log\\left(", "\\right)"},
+    [MPL_FN_TANH] = {"\\tanh\\left(", "\\right)"}, [MPL_FN_SIGMOID] = {"\\sigma\\left(", "\\right)"},
+    [MPL_FN_SQRT] = {"\\sqrt{", "}"},               [MPL_FN_RECIP] = {"\\frac{1}{", "}"}};
+  if (e->sig == MPL_FN_SQUARE) {
+    int atom = e->a->op == MPL_OP_SIG || e->a->op == MPL_OP_ONES;
+    put(s, atom ? "{" : "\\left(");
+    print_rec(e->a, MPL_FMT_LATEX, s);
+    put(s, atom ? "}^{2}" : "\\right)^{2}");
+    return;
+  }
+  put(s, form[e->sig].open);
+  print_rec(e->a, MPL_FMT_LATEX, s);
+  put(s, form[e->sig].close);
+}
+
 static void print_rec(const mpl_expr *e, mpl_format fmt, sbuf *s) {
   int latex = fmt == MPL_FMT_LATEX;
   char num[64];
@@ -445,11 +478,11 @@ static void print_rec(const mpl_expr *e, mpl_format fmt, sbuf *s) {
   case MPL_OP_SUM: put(s, latex ? "\\textstyle\\sum\\left(" : "Σ("); print_rec(e->a, fmt, s);
     put(s, latex ? "\\right)" : ")"); break;
   case MPL_OP_FN:
-    put(s, latex ? "\\operatorname{" : "");
+    if (latex) { print_fn_latex(e, s); break; }
     put(s, mpl__fn_name((mpl_func)e->sig));
-    put(s, latex ? "}\\left(" : "(");
+    put(s, "(");
     print_rec(e->a, fmt, s);
-    put(s, latex ? "\\right)" : ")");
+    put(s, ")");
     break;
   default: put(s, "?"); break;
   }

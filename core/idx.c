@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ struct mpl__idx {
   gzFile f;
   const char *path; /* borrowed from the caller */
   int ndims;
+  int floats;       /* 1: float32 (0x0D) and float64 (0x0E) images are accepted too */
+  int esize;        /* bytes per element: 1, 4 or 8 */
   size_t n, item;   /* items, and bytes per item */
   size_t done;      /* bytes of data read so far */
 };
@@ -66,14 +69,22 @@ static int read_raw(mpl__idx *r, uint8_t *buf, size_t len, size_t *got, mpl_err 
   return MPL_OK;
 }
 
-static int check_magic(const char *path, const uint8_t m[4], int ndims, mpl_err *err) {
+static int check_magic(mpl__idx *r, const uint8_t m[4], mpl_err *err) {
+  const char *path = r->path;
+  int ndims = r->ndims;
   uint32_t got = be32(m), want = 0x800u | (uint32_t)ndims;
+  r->esize = 1;
   if (got == want) return MPL_OK;
+  if (r->floats && !m[0] && !m[1] && (m[2] == 0x0D || m[2] == 0x0E) && m[3] == ndims) {
+    r->esize = m[2] == 0x0D ? 4 : 8;
+    return MPL_OK;
+  }
   char why[96];
   if (m[0] || m[1])
     snprintf(why, sizeof why, "this is not an IDX file");
   else if (m[2] != 0x08)
-    snprintf(why, sizeof why, "its element type is 0x%02X, not unsigned byte (0x08)", m[2]);
+    snprintf(why, sizeof why, "its element type is 0x%02X, not unsigned byte (0x08)%s", m[2],
+             ndims == 3 ? ", float32 (0x0D) or float64 (0x0E)" : "");
   else
     snprintf(why, sizeof why, "this one has %d dimension%s%s", m[3], m[3] == 1 ? "" : "s",
              m[3] == 3 ? " (an image file?)" : m[3] == 1 ? " (a label file?)" : "");
@@ -102,7 +113,7 @@ static int read_header(mpl__idx *r, size_t dims[3], mpl_err *err) {
   size_t len = 4 + 4 * (size_t)r->ndims, got;
   int rc = read_raw(r, h, 4, &got, err);
   if (rc == MPL_OK && got == 4) {
-    rc = check_magic(r->path, h, r->ndims, err);
+    rc = check_magic(r, h, err);
     if (rc == MPL_OK) rc = read_raw(r, h + 4, len - 4, &got, err);
     got += 4;
   }
@@ -114,12 +125,13 @@ static int read_header(mpl__idx *r, size_t dims[3], mpl_err *err) {
   return check_dims(r, dims, err);
 }
 
-int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], mpl_err *err) {
+static int idx_open(const char *path, int ndims, int floats, mpl__idx **out, size_t dims[3], mpl_err *err) {
   *out = NULL;
   mpl__idx *r = calloc(1, sizeof *r);
   if (!r) return mpl_errorf(err, MPL_ENOMEM, "%s: out of memory", path);
   r->path = path;
   r->ndims = ndims;
+  r->floats = floats;
   errno = 0;
   r->f = gzopen(path, "rb");
   if (!r->f) {
@@ -133,10 +145,14 @@ int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], m
   int rc = read_header(r, d, err);
   if (rc < 0) { mpl__idx_close(r); return rc; }
   r->n = d[0];
-  r->item = d[1] * d[2];
+  r->item = d[1] * d[2] * (size_t)r->esize;
   memcpy(dims, d, sizeof d);
   *out = r;
   return MPL_OK;
+}
+
+int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size_t dims[3], mpl_err *err) {
+  return idx_open(path, ndims, 0, out, dims, err);
 }
 
 /* Read len more bytes of data, reporting a short file as truncation of the whole data block. */
@@ -202,6 +218,60 @@ static int read_all(mpl__idx *r, uint8_t **out, mpl_err *err) {
   if (rc < 0) { free(buf); return rc; }
   *out = buf;
   return MPL_OK;
+}
+
+/* A big-endian IDX float (4 or 8 bytes). */
+static double be_float(const uint8_t *p, int size) {
+  uint64_t u = 0;
+  for (int i = 0; i < size; i++) u = u << 8 | p[i];
+  if (size == 8) {
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+  }
+  uint32_t w = (uint32_t)u;
+  float f;
+  memcpy(&f, &w, 4);
+  return f;
+}
+
+static int to_doubles(const mpl__idx *r, const uint8_t *data, mpl__images *im, mpl_err *err) {
+  size_t count = im->n * im->rows * im->cols, dim = im->rows * im->cols;
+  if (!(im->f64 = malloc((count ? count : 1) * sizeof *im->f64))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    double x = be_float(data + i * (size_t)r->esize, r->esize);
+    if (!isfinite(x))
+      return mpl_errorf(err, MPL_EFORMAT, "%s: image %zu, pixel %zu is %g: inputs must be finite", r->path, i / dim,
+                        i % dim, x);
+    im->f64[i] = x;
+  }
+  return MPL_OK;
+}
+
+int mpl__idx_read_images_any(const char *path, mpl__images *im, mpl_err *err) {
+  memset(im, 0, sizeof *im);
+  mpl__idx *r;
+  size_t d[3];
+  uint8_t *data = NULL;
+  int rc = idx_open(path, 3, 1, &r, d, err);
+  if (rc < 0) return rc;
+  if (d[0] > SIZE_MAX / (r->item ? r->item : 1)) rc = mpl_errorf(err, MPL_EFORMAT, "%s: too many images", path);
+  if (rc == 0) rc = read_all(r, &data, err);
+  im->n = d[0], im->rows = d[1], im->cols = d[2];
+  if (rc == 0 && r->esize == 1) im->u8 = data, data = NULL;
+  else if (rc == 0) rc = to_doubles(r, data, im, err);
+  free(data);
+  mpl__idx_close(r);
+  if (rc < 0) mpl__images_free(im);
+  return rc;
+}
+
+int mpl__idx_type(const char *path) {
+  gzFile f = gzopen(path, "rb");
+  uint8_t m[4];
+  int k = f ? gzread(f, m, 4) : 0;
+  if (f) gzclose(f);
+  return k == 4 && !m[0] && !m[1] ? m[2] : -1;
 }
 
 static int read_file(const char *path, int ndims, uint8_t **data, size_t dims[3], mpl_err *err) {

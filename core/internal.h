@@ -4,6 +4,7 @@
 #define METAPLAST_INTERNAL_H
 
 #include "metaplast/expr.h"
+#include "metaplast/terms.h"
 
 #if defined(__GNUC__)
 #define MPL_INTERNAL __attribute__((visibility("hidden")))
@@ -47,7 +48,64 @@ struct mpl_termset {
   const char *source; /* source recorded for terms added now (borrowed; NULL = "") */
   void **handles;     /* dlopen handles of loaded plugins, closed with the set */
   int n_handles;
+  struct mpl__source_rec *srcs; /* the files its sources were loaded from (source.c) */
+  int n_srcs;
 };
+
+/* {====== Term sources on disk (source.c, issue 25) ====== */
+/* A source file a term set loaded: the specification as given ("my_terms.so", "paper",
+ * "rules/oja.lua"), its resolved absolute path, "plugin" or "rules", and its content's CRC-32
+ * (zlib) and size, so that a rule can find it again and tell whether it changed. */
+typedef struct mpl__source_rec {
+  char *spec, *path;
+  const char *kind;
+  unsigned long crc32;
+  long long size;
+} mpl__source_rec;
+/* Record spec's file (realpath, hash) once. */
+MPL_INTERNAL int mpl__termset_record_source(mpl_termset *ts, const char *spec, const char *path, const char *kind,
+                                            mpl_err *err);
+MPL_INTERNAL const mpl__source_rec *mpl__termset_source_rec(const mpl_termset *ts, const char *spec);
+MPL_INTERNAL void mpl__termset_free_sources(mpl_termset *ts);
+/* CRC-32 and size of a file's content. */
+MPL_INTERNAL int mpl__file_hash(const char *path, unsigned long *crc, long long *size, mpl_err *err);
+/* The places a search looked at, "DIR (why), DIR (why)", for a not-found message. */
+typedef struct mpl__looked { char text[900]; } mpl__looked;
+MPL_INTERNAL void mpl__looked_add(mpl__looked *l, const char *what, size_t len, const char *why);
+/* dir/file exists? (dir: len bytes; recorded in l, which may be NULL) */
+MPL_INTERNAL int mpl__try_dir(const char *dir, size_t len, const char *file, const char *why, char *path, size_t n,
+                              mpl__looked *l);
+/* The same for each directory of a ':'-separated list. */
+MPL_INTERNAL int mpl__try_path_list(const char *list, const char *file, const char *why, char *path, size_t n,
+                                    mpl__looked *l);
+/* Locate a term source for loading. spec as given (a name, or a file x.so/x.lua/dir/x); recorded:
+ * the absolute path a rule recorded for it, or NULL. A name: the plugin path, then the rule path.
+ * A file: with no record, spec itself, then its file name on the plugin (rule) path; with a
+ * record, the plugin (rule) path first, then the recorded path, then spec as given. *kind:
+ * "plugin" or "rules". MPL_ENOTFOUND lists exactly the places looked at and what to set. */
+MPL_INTERNAL int mpl__source_locate(const char *spec, const char *recorded, char *path, size_t n, const char **kind,
+                                    mpl_err *err);
+/* A rule's records of its sources (rule_sources.c): from the term set a search loaded, as JSON
+ * (rule.json "sources") and back, and a source found again (mpl__source_locate with the recorded
+ * path) with its content compared to the record's. */
+struct mpl_readout;
+struct mpl_readout_source;
+struct json_t;
+typedef struct mpl__source_check { int changed; char note[1400]; } mpl__source_check;
+MPL_INTERNAL int mpl__readout_sources_from(struct mpl_readout *r, const mpl_termset *ts);
+MPL_INTERNAL struct json_t *mpl__readout_sources_json(const struct mpl_readout *r);
+MPL_INTERNAL int mpl__readout_sources_load(struct json_t *a, const char *path, struct mpl_readout *r, mpl_err *err);
+MPL_INTERNAL const struct mpl_readout_source *mpl__readout_source(const struct mpl_readout *r, const char *spec);
+MPL_INTERNAL void mpl__readout_sources_free(struct mpl_readout *r);
+MPL_INTERNAL int mpl__readout_locate(const struct mpl_readout *r, const char *spec, char *path, size_t n,
+                                     mpl__source_check *chk, mpl_err *err);
+/* mpl_readout_build_noted counting the sources whose content changed since the run (report.c). */
+MPL_INTERNAL int mpl__readout_build(const struct mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes,
+                                    size_t nn, int *changed, mpl_err *err);
+/* Load spec[:names] into ts from path (located by mpl__source_locate), recorded under spec. */
+MPL_INTERNAL int mpl__terms_parse_at(const char *item, const char *path, mpl_termset *ts, mpl_selection *sel,
+                                     mpl_err *err);
+/* }====== */
 
 /* Add a native term (copied) to ts, under ts->source. */
 MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_native_term *t, mpl_err *err);
@@ -85,6 +143,29 @@ MPL_INTERNAL int mpl__idx_open(const char *path, int ndims, mpl__idx **out, size
 MPL_INTERNAL int mpl__idx_read(mpl__idx *r, uint8_t *buf, size_t items, mpl_err *err);
 MPL_INTERNAL int mpl__idx_finish(mpl__idx *r, mpl_err *err);
 MPL_INTERNAL void mpl__idx_close(mpl__idx *r);
+
+/* Images held whole (npy.c, csv.c, float IDX): n examples of rows x cols inputs, as bytes (u8,
+ * scaled by 1/255) or as numbers taken as they are (f64); one of the two is set. */
+typedef struct mpl__images {
+  size_t n, rows, cols;
+  uint8_t *u8;
+  double *f64;
+} mpl__images;
+MPL_INTERNAL void mpl__images_free(mpl__images *im);
+/* A whole file, raw or gzip (zlib reads both). */
+MPL_INTERNAL int mpl__read_whole(const char *path, uint8_t **out, size_t *len, mpl_err *err);
+/* NumPy .npy (npy.c): images uint8/float32/float64 of shape (n, rows, cols) or (n, d); labels of an
+ * integer type, shape (n,) or (n, 1), values 0..255. */
+MPL_INTERNAL int mpl__is_npy(const char *path);
+MPL_INTERNAL int mpl__npy_read_images(const char *path, mpl__images *im, mpl_err *err);
+MPL_INTERNAL int mpl__npy_read_labels(const char *path, uint8_t **labels, size_t *n, mpl_err *err);
+/* CSV (csv.c, libcsv): a header row, the column named label holds class numbers, the others inputs. */
+MPL_INTERNAL int mpl__csv_read(const char *path, const char *label, mpl__images *im, uint8_t **labels, mpl_err *err);
+/* IDX images of any element type the reader takes (0x08 unsigned byte, 0x0D float32, 0x0E
+ * float64), read whole (idx.c). */
+MPL_INTERNAL int mpl__idx_read_images_any(const char *path, mpl__images *im, mpl_err *err);
+/* The element type byte of an IDX file's magic (0x08, 0x0D, ...), or -1 if it cannot be read. */
+MPL_INTERNAL int mpl__idx_type(const char *path);
 
 /* Files and directories (util.c). */
 #include <stddef.h>

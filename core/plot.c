@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +66,12 @@ static int split_header(char *line, table *t) {
   return MPL_OK;
 }
 
+/* log.csv's status words as numbers (the figures mark failed episodes); any other text is NaN. */
+enum { ST_OK = 0, ST_DIVERGED = 1, ST_DEAD = 2 };
+static double status_code(const char *s) {
+  return !strcmp(s, "ok") ? ST_OK : !strcmp(s, "diverged") ? ST_DIVERGED : !strcmp(s, "dead") ? ST_DEAD : NAN;
+}
+
 static int add_row(char *line, table *t) {
   if (t->rows == t->cap) {
     int cap = t->cap ? 2 * t->cap : 256;
@@ -78,7 +86,7 @@ static int add_row(char *line, table *t) {
     char save = p[k], *end;
     p[k] = '\0';
     row[c] = strtod(p, &end);
-    if (end == p || *end) row[c] = NAN;
+    if (end == p || *end) row[c] = status_code(p);
     p[k] = save;
     p += k + (save != '\0');
   }
@@ -114,6 +122,7 @@ enum { MAX_RUNS = 64, MAX_SERIES = 256 };
 
 typedef struct prun {
   char label[256];
+  char dir[4200];
   int n_trials;          /* 0: a single search */
   table log;             /* log.csv, or the cell-wise mean of the trials' logs */
   table sum;             /* a trials directory's summary.csv */
@@ -180,6 +189,7 @@ static int mean_log(const char *dir, prun *R, mpl_err *err) {
 static int load_run(const char *dir, const char *label, prun *R, mpl_err *err) {
   memset(R, 0, sizeof *R);
   snprintf(R->label, sizeof R->label, "%s", label);
+  snprintf(R->dir, sizeof R->dir, "%s", dir);
   char p[4200];
   int rc;
   if (is_file(dir, "summary.csv")) {
@@ -222,6 +232,7 @@ typedef struct layout {
   int n;
   int acc, acc_ma, acc_lo, acc_hi, loss, loss_ma, loss_lo, loss_hi;   /* gnuplot columns, 0 = absent */
   int theta0, n_theta, alpha0, n_alpha, ortho0, n_ortho;
+  int status, n_diverged, n_dead;   /* a single run's status column and its failed episodes */
 } layout;
 
 static int add_col(layout *L, const table *t, int col, int smooth, const char *name) {
@@ -258,6 +269,12 @@ static void make_layout(const prun *R, layout *L) {
     L->loss_lo = add_col(L, a, table_col(a, "loss_lo"), 1, "loss_lo_ma");
     L->loss_hi = add_col(L, a, table_col(a, "loss_hi"), 1, "loss_hi_ma");
   }
+  int st = R->n_trials ? -1 : table_col(&R->log, "status");   /* a trials mean has no one status */
+  for (int r = 0; st >= 0 && r < R->log.rows; r++) {
+    L->n_diverged += table_at(&R->log, r, st) == ST_DIVERGED;
+    L->n_dead += table_at(&R->log, r, st) == ST_DEAD;
+  }
+  if (L->n_diverged || L->n_dead) L->status = add_col(L, &R->log, st, 0, "status");
   add_prefixed(L, &R->log, "theta_", 0, &L->theta0, &L->n_theta);
   add_prefixed(L, &R->log, "alpha_", 1, &L->alpha0, &L->n_alpha);
   add_prefixed(L, &R->log, "ortho_", 1, &L->ortho0, &L->n_ortho);
@@ -365,6 +382,30 @@ static void settings_text(FILE *m, const char *title, const char *how, const cha
   fprintf(m, "\n%s", logy ? "set logscale y\n" : "");
 }
 
+/* Markers at the failed episodes of run k: diverged ones (no accuracy or loss: drawn at y = 0) as
+ * red crosses, dead ones as orange circles at y_dead (a gnuplot expression; "0" for θ, whose
+ * step those episodes did not take). */
+static void failed_marks(const script *S, FILE *p, int k, const char *y_dead, const char **sep) {
+  const layout *L = &S->lay[k];
+  char buf[512];
+  const char *who = S->n > 1 ? S->runs[k].label : "", *colon = S->n > 1 ? ": " : "";
+  if (L->n_diverged) {
+    fprintf(p, "%s", *sep), q(p, S->data[k]);
+    snprintf(buf, sizeof buf, "%s%sdiverged episode%s (%d; θ rolled back), at 0", who, colon, L->n_diverged == 1 ? "" : "s",
+             L->n_diverged);
+    fprintf(p, " using 1:(column(%d) == %d ? 0 : NaN) with points pt 2 ps 1.2 lw 2 lc rgb '#d62728' title ", L->status,
+            ST_DIVERGED);
+    q(p, buf), *sep = ", \\\n     ";
+  }
+  if (L->n_dead) {
+    fprintf(p, "%s", *sep), q(p, S->data[k]);
+    snprintf(buf, sizeof buf, "%s%sdead episode%s (%d)", who, colon, L->n_dead == 1 ? "" : "s", L->n_dead);
+    fprintf(p, " using 1:(column(%d) == %d ? %s : NaN) with points pt 6 ps 1.2 lw 2 lc rgb '#ff7f0e' title ", L->status,
+            ST_DEAD, y_dead);
+    q(p, buf), *sep = ", \\\n     ";
+  }
+}
+
 /* Accuracy or loss: band (trials), raw points (a single run), moving average. */
 static int curve_figure(script *S, const char *name, int loss) {
   char *sp, *pp, buf[512];
@@ -402,6 +443,9 @@ static int curve_figure(script *S, const char *name, int loss) {
              S->window);
     fprintf(p, " using 1:%d with lines lw 2 lc rgb '%s' title ", ma, COLOR(k));
     q(p, buf), sep = ", \\\n     ";
+    char y[32];
+    snprintf(y, sizeof y, "column(%d)", v);
+    failed_marks(S, p, k, y, &sep);
   }
   fprintf(p, "\n");
   int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
@@ -444,12 +488,67 @@ static int series_figure(script *S, const char *name, int kind) {
       q(p, buf);
     }
   }
+  const char *sep = ", \\\n     ";
+  for (int k = 0; kind == 0 && drawn && k < S->n; k++) failed_marks(S, p, k, "0", &sep);
   if (!drawn) { /* e.g. alignment angles of BP runs (undefined): an empty frame that says so */
     fprintf(s, "unset logscale y\nset xrange [0:1]\nset yrange [0:1]\n"
                "set label 1 'no data for this figure in these runs' at graph 0.5, 0.5 center\n");
     fprintf(p, "2 notitle");
   }
   fprintf(p, "\n");
+  int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
+  if (rc == 0) figure(S, name, sp, pp);
+  free(sp), free(pp);
+  return rc;
+}
+
+/* }====== */
+
+/* {====== Survival across trials (issue 25) ====== */
+
+/* A trials run's terms.csv (term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula) as
+ * a data file: "term" survival survived trials theta_mean theta_lo theta_hi. Terms in file order. */
+static int survival_data(const prun *R, const char *out, int *terms, mpl_err *err) {
+  char p[4300], *line = NULL;
+  size_t cap = 0;
+  snprintf(p, sizeof p, "%s/terms.csv", R->dir);
+  FILE *f = fopen(p, "r"), *o = f ? fopen(out, "w") : NULL;
+  if (!f) return mpl_errorf(err, MPL_EIO, "%s: cannot open: %s (is the trials run finished?)", p, strerror(errno));
+  if (!o) { fclose(f); return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", out, strerror(errno)); }
+  int rc = MPL_OK, lineno = 0;
+  *terms = 0;
+  fprintf(o, "# %s: term survival survived trials theta_mean theta_lo theta_hi\n", R->label);
+  while (rc == 0 && getline(&line, &cap, f) > 0) {
+    if (++lineno == 1) continue;
+    char name[128];
+    double v[6];
+    int n = sscanf(line, "%127[^,],%lf,%lf,%lf,%lf,%lf,%lf", name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+    if (n != 7) { rc = mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected term,survival,survived,trials,theta_mean,theta_lo,theta_hi,formula", p, lineno); break; }
+    fprintf(o, "\"%s\" %.10g %.0f %.0f %.10g %.10g %.10g\n", name, v[0], v[1], v[2], v[3], v[4], v[5]);
+    ++*terms;
+  }
+  free(line);
+  fclose(f);
+  if (fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", out);
+  if (rc == 0 && !*terms) rc = mpl_errorf(err, MPL_EFORMAT, "%s: no terms", p);
+  return rc;
+}
+
+/* The share of trials in which each term survived, one bar per term labelled k/N. */
+static int survival_figure(script *S, const char *name, const char *data, const prun *R, int terms) {
+  char *sp, *pp, buf[512];
+  size_t sn, pn;
+  FILE *s = mem_begin(&sp, &sn), *p = mem_begin(&pp, &pn);
+  if (!s || !p) return MPL_ENOMEM;
+  snprintf(buf, sizeof buf, "%s: %d trials; a term survives a trial when its final |θ| exceeds the zero tolerance", R->label,
+           R->n_trials);
+  settings_text(s, "Survival frequency: the share of trials in which each term survived", buf, "term",
+                "survival frequency", 0);
+  fprintf(s, "set yrange [0:1.12]\nset xrange [-0.6:%d.6]\nset style fill solid 0.6 border -1\nset boxwidth 0.6\n"
+             "set xtics rotate by -35 noenhanced\nunset key\n", terms - 1);
+  fprintf(p, "plot "), q(p, data);
+  fprintf(p, " using 0:2:xtic(1) with boxes lc rgb '%s' notitle, \\\n     ", COLOR(0)), q(p, data);
+  fprintf(p, " using 0:2:(sprintf('%%d/%%d', $3, $4)) with labels offset 0,0.7 notitle\n");
   int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
   if (rc == 0) figure(S, name, sp, pp);
   free(sp), free(pp);
@@ -595,17 +694,113 @@ static void base_name(const char *dir, char *buf, size_t n) {
   snprintf(buf, n, "%.*s", (int)(k - s), dir + s);
 }
 
+/* {====== An evaluation (eval --out DIR, issue 25) ====== */
+
+typedef struct peval { char label[256], dir[4200], data[4300], tasks[4300], title[512]; } peval;
+static int eval_tasks(peval *E, const char *out, mpl_err *err);
+
+/* DIR/eval.json's methods as a data file: "method" mean lo hi diverged; the title line from its
+ * rule, dataset and tasks. */
+static int eval_data(peval *E, mpl_err *err) {
+  char p[4300];
+  snprintf(p, sizeof p, "%s/eval.json", E->dir);
+  json_error_t je;
+  json_t *doc = json_load_file(p, 0, &je), *m = doc ? json_object_get(doc, "methods") : NULL;
+  if (!doc) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: %s", p, je.line, je.text);
+  FILE *o = json_is_array(m) ? fopen(E->data, "w") : NULL;
+  int rc = !json_is_array(m) ? mpl_errorf(err, MPL_EFORMAT, "%s: methods: expected an array", p)
+           : !o ? mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", E->data, strerror(errno)) : MPL_OK;
+  for (size_t i = 0; rc == 0 && i < json_array_size(m); i++) {
+    json_t *x = json_array_get(m, i);
+    const char *name = json_string_value(json_object_get(x, "method"));
+    json_t *mean = json_object_get(x, "mean"), *lo = json_object_get(x, "lo"), *hi = json_object_get(x, "hi");
+    if (!name || !json_is_number(mean) || !json_is_number(lo) || !json_is_number(hi))
+      rc = mpl_errorf(err, MPL_EFORMAT, "%s: methods[%zu]: expected method, mean, lo and hi", p, i);
+    else fprintf(o, "\"%s\" %.10g %.10g %.10g %d\n", name, json_number_value(mean), json_number_value(lo),
+                 json_number_value(hi), (int)json_integer_value(json_object_get(x, "diverged")));
+  }
+  if (o && fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", E->data);
+  const char *rule = json_string_value(json_object_get(doc, "rule")), *ds = json_string_value(json_object_get(doc, "dataset"));
+  snprintf(E->title, sizeof E->title, "%s on %d fresh tasks of %s", rule ? rule : E->label,
+           (int)json_integer_value(json_object_get(doc, "tasks")), ds ? ds : "?");
+  json_decref(doc);
+  char tasks[4400];
+  snprintf(tasks, sizeof tasks, "%s.tasks", E->data);
+  return rc < 0 ? rc : eval_tasks(E, tasks, err);
+}
+
+/* eval.csv's per-task accuracies as a data file: per task, for the rule, FA and BP, an x spread
+ * over [m - 0.25, m + 0.25] around method m, and the accuracy (NaN: diverged). */
+static int eval_tasks(peval *E, const char *out, mpl_err *err) {
+  table t;
+  int rc = table_read(E->tasks, &t, err);
+  if (rc < 0) return rc;
+  int col[3] = {table_col(&t, "rule"), table_col(&t, "fa"), table_col(&t, "bp")};
+  FILE *o = col[0] >= 0 && col[1] >= 0 && col[2] >= 0 ? fopen(out, "w") : NULL;
+  if (!o) rc = col[0] < 0 || col[1] < 0 || col[2] < 0
+                   ? mpl_errorf(err, MPL_EFORMAT, "%s: expected the columns rule, fa and bp", E->tasks)
+                   : mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", out, strerror(errno));
+  for (int r = 0; rc == 0 && r < t.rows; r++) {
+    for (int m = 0; m < 3; m++) {
+      double y = table_at(&t, r, col[m]);
+      fprintf(o, "%s%.6g ", m ? " " : "", m - 0.25 + 0.5 * r / (t.rows > 1 ? t.rows - 1 : 1));
+      if (isnan(y)) fprintf(o, "NaN");
+      else fprintf(o, "%.10g", y);
+    }
+    fprintf(o, "\n");
+  }
+  if (o && fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", out);
+  table_free(&t);
+  return rc;
+}
+
+/* Mean query accuracy of the rule, FA and BP with their 98% intervals; every task's accuracy as
+ * a grey point beside them. */
+static int eval_figure(script *S, const char *name, const peval *E) {
+  char *sp, *pp, tasks[4400];
+  size_t sn, pn;
+  snprintf(tasks, sizeof tasks, "%s.tasks", E->data);
+  FILE *s = mem_begin(&sp, &sn), *p = mem_begin(&pp, &pn);
+  if (!s || !p) return MPL_ENOMEM;
+  settings_text(s, "A frozen rule against FA and BP on the same tasks and initial weights", E->title, "method",
+                "mean query accuracy (98% bootstrap interval)", 0);
+  fprintf(s, "set xrange [-0.5:2.5]\nset yrange [0:1]\nset xtics ('rule' 0, 'FA' 1, 'BP' 2)\n");
+  fprintf(p, "plot for [m=0:2] "), q(p, tasks);
+  fprintf(p, " using (column(2 * m + 1)):(column(2 * m + 2)) with points pt 7 ps 0.5 lc rgb '#b0b0b0' "
+             "title (m == 0 ? 'each task' : ''), \\\n     ");
+  q(p, E->data);
+  fprintf(p, " using 0:2:3:4 with yerrorbars pt 7 ps 1.6 lw 2 lc rgb '%s' title 'mean, 98%% bootstrap interval'\n",
+          COLOR(1));
+  int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
+  if (rc == 0) figure(S, name, sp, pp);
+  free(sp), free(pp);
+  return rc;
+}
+
+/* }====== */
+
 typedef struct plotter {
   script S;
   prun runs[MAX_RUNS];
   layout lay[MAX_RUNS];
   ppath paths[MAX_RUNS];
   int n_paths;
+  peval evals[MAX_RUNS];
+  int n_evals;
 } plotter;
 
 /* Load dirs[i] (a run, trials, or a path whose lambda runs are added) into G; with several
  * DIRs (many) a lambda run's label starts with its path's. */
 static int gather(plotter *G, const char *dir, const char *label, int many, mpl_err *err) {
+  if (is_file(dir, "eval.json") && !is_file(dir, "log.csv")) {   /* eval --out DIR */
+    if (G->n_evals == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d evals to plot", MAX_RUNS);
+    peval *E = &G->evals[G->n_evals++];
+    snprintf(E->label, sizeof E->label, "%s", label);
+    snprintf(E->dir, sizeof E->dir, "%s", dir);
+    snprintf(E->data, sizeof E->data, "%seval-%d.dat", G->S.prefix, G->n_evals);
+    snprintf(E->tasks, sizeof E->tasks, "%s/eval.csv", dir);
+    return eval_data(E, err);
+  }
   if (!is_file(dir, "path.csv") && !is_file(dir, "summary.csv") && !is_file(dir, "log.csv")) {
     /* A trials directory whose run was interrupted has no summary (docs/trials.md): each trial is
      * drawn as a run of its own, as far as it got. */
@@ -650,6 +845,14 @@ static int gather(plotter *G, const char *dir, const char *label, int many, mpl_
   return rc;
 }
 
+/* "survival" for the one trials run, "survival-K" (K = its run number) among several. */
+static void survival_name(const plotter *G, int k, char *name, size_t n) {
+  int trials = 0;
+  for (int i = 0; i < G->S.n; i++) trials += G->runs[i].n_trials > 0;
+  if (trials == 1) snprintf(name, n, "survival");
+  else snprintf(name, n, "survival-%d", k + 1);
+}
+
 static int write_script(plotter *G, const char *gp, mpl_err *err) {
   script *S = &G->S;
   if (!(S->f = fopen(gp, "w"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", gp, strerror(errno));
@@ -664,6 +867,25 @@ static int write_script(plotter *G, const char *gp, mpl_err *err) {
     if (rc == 0) rc = series_figure(S, "ortho", 2);
   }
   if (rc == 0 && G->n_paths) rc = path_figure(S, G->paths, G->n_paths);
+  for (int k = 0; rc == 0 && k < G->n_evals; k++) {
+    char name[64];
+    snprintf(name, sizeof name, G->n_evals == 1 ? "eval" : "eval-%d", k + 1);
+    rc = eval_figure(S, name, &G->evals[k]);
+  }
+  for (int k = 0; rc == 0 && k < S->n; k++) {   /* a trials run: its survival frequencies */
+    if (!G->runs[k].n_trials) continue;
+    char data[4300], name[64];
+    int terms = 0;
+    survival_name(G, k, name, sizeof name);
+    snprintf(data, sizeof data, "%s%s.dat", S->prefix, name);
+    mpl_err serr = {0};
+    if ((rc = survival_data(&G->runs[k], data, &terms, &serr)) < 0) {
+      fclose(S->f);
+      *err = serr;
+      return rc;
+    }
+    rc = survival_figure(S, name, data, &G->runs[k], terms);
+  }
   int bad = ferror(S->f);
   if (fclose(S->f) != 0 || bad) return mpl_errorf(err, MPL_EIO, "%s: cannot write", gp);
   return rc < 0 ? mpl_errorf(err, rc, "out of memory") : MPL_OK;
@@ -675,6 +897,20 @@ static void report_files(const plotter *G, FILE *f) {
     if ((i < 5 && G->S.n == 0) || (i == 5 && !G->n_paths)) continue;
     for (int k = 0; k < 3; k++)
       if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, names[i], exts[k]);
+  }
+  for (int e = 0; f && e < G->n_evals; e++)
+    for (int k = 0; k < 3; k++)
+      if (G->S.fmt[k]) {
+        fprintf(f, "%s", G->S.prefix);
+        fprintf(f, G->n_evals == 1 ? "eval" : "eval-%d", e + 1);
+        fprintf(f, ".%s\n", exts[k]);
+      }
+  for (int r = 0; f && r < G->S.n; r++) {
+    if (!G->runs[r].n_trials) continue;
+    char name[64];
+    survival_name(G, r, name, sizeof name);
+    for (int k = 0; k < 3; k++)
+      if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, name, exts[k]);
   }
 }
 

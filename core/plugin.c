@@ -94,13 +94,6 @@ int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_
   return MPL_OK;
 }
 
-/* Try dir/name.so; 1 if it exists (path filled). */
-static int try_dir(const char *dir, size_t len, const char *name, char *path, size_t n) {
-  if (len == 0) return 0;
-  snprintf(path, n, "%.*s/%s.so", (int)len, dir, name);
-  return access(path, F_OK) == 0;
-}
-
 /* <dir of this libmetaplast>/metaplast/plugins: the install dir, wherever the tree was installed. */
 static int lib_plugin_dir(char *dir, size_t n) {
   Dl_info info;
@@ -110,18 +103,20 @@ static int lib_plugin_dir(char *dir, size_t n) {
   return snprintf(dir, n, "%.*s/metaplast/plugins", (int)(slash - info.dli_fname), info.dli_fname) < (int)n;
 }
 
+/* The plugin path, in order: METAPLAST_PLUGIN_PATH, beside this libmetaplast, the configured
+ * install dir, the build tree. The message lists exactly the directories looked at. */
 int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err) {
+  char file[512], libdir[4096];
+  mpl__looked l = {{0}};
+  snprintf(file, sizeof file, "%s.so", name);
   const char *env = getenv("METAPLAST_PLUGIN_PATH");
-  for (const char *p = env; p && *p;) {
-    size_t k = strcspn(p, ":");
-    if (try_dir(p, k, name, path, n)) return MPL_OK;
-    p += k + (p[k] == ':');
-  }
-  char libdir[4096];
-  if (lib_plugin_dir(libdir, sizeof libdir) && try_dir(libdir, strlen(libdir), name, path, n)) return MPL_OK;
-  if (try_dir(MPL_PLUGIN_INSTALL_DIR, strlen(MPL_PLUGIN_INSTALL_DIR), name, path, n)) return MPL_OK;
-  if (try_dir(MPL_PLUGIN_BUILD_DIR, strlen(MPL_PLUGIN_BUILD_DIR), name, path, n)) return MPL_OK;
-  return mpl_errorf(err, MPL_ENOTFOUND, "no plugin '%s' (%s.so) in METAPLAST_PLUGIN_PATH (%s), %s%s%s", name, name,
-                    env ? env : "unset", MPL_PLUGIN_INSTALL_DIR, MPL_PLUGIN_BUILD_DIR[0] ? " or " : "",
-                    MPL_PLUGIN_BUILD_DIR);
+  if (mpl__try_path_list(env, file, "METAPLAST_PLUGIN_PATH", path, n, &l)) return MPL_OK;
+  if (lib_plugin_dir(libdir, sizeof libdir) &&
+      mpl__try_dir(libdir, strlen(libdir), file, "beside libmetaplast", path, n, &l))
+    return MPL_OK;
+  if (mpl__try_dir(MPL_PLUGIN_INSTALL_DIR, strlen(MPL_PLUGIN_INSTALL_DIR), file, "install dir", path, n, &l) ||
+      mpl__try_dir(MPL_PLUGIN_BUILD_DIR, strlen(MPL_PLUGIN_BUILD_DIR), file, "build tree", path, n, &l))
+    return MPL_OK;
+  return mpl_errorf(err, MPL_ENOTFOUND, "no plugin '%s' (%s) in %s%s; set METAPLAST_PLUGIN_PATH to the directory "
+                    "that holds it", name, file, env ? "" : "METAPLAST_PLUGIN_PATH (unset), ", l.text);
 }

@@ -1,6 +1,7 @@
 /* metaplast: reading out a discovered rule: the read-out record (report.h), its four formats
  * (text, LaTeX, Markdown, JSON through jansson), loading it back from a results directory or a
  * JSON file, and rebuilding it as a fixed rule. See LICENSE for copyright. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <math.h>
@@ -44,6 +45,13 @@ static void tol_sentence(mpl__sb *s, double tol) {
   else mpl__sb_printf(s, "Terms with |θ| <= %g (the zero tolerance) are dropped.\n", tol);
 }
 
+/* The width of a names column: the longest name, at least 8 (so long names keep the columns aligned). */
+static int name_width(char *const *names, int n) {
+  size_t w = 8;
+  for (int i = 0; i < n; i++) w = strlen(names[i]) > w ? strlen(names[i]) : w;
+  return w > 64 ? 64 : (int)w;
+}
+
 size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, char *buf, size_t len) {
   mpl__sb s = {buf, len, 0};
   if (len) buf[0] = '\0';
@@ -59,11 +67,12 @@ size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, cha
   int std = r->scale != NULL;   /* the standardized coefficients, where the run recorded its scales */
   for (int i = 0; std && i < r->n_terms; i++) std = isfinite(r->scale[i]) && r->scale[i] > 0;
   if (std) mpl__sb_printf(&s, "θ = scale · standardized (docs/discovery.md); L1 acts on the standardized values.\n");
-  mpl__sb_printf(&s, "\n%-8s %14s  %s%s\n", "term", "theta", std ? "  standardized  " : "", "formula");
+  int w = name_width(r->names, r->n_terms);
+  mpl__sb_printf(&s, "\n%-*s %14s  %s%s\n", w, "term", "theta", std ? "  standardized  " : "", "formula");
   for (int i = 0; i < r->n_terms; i++) {
     char z[32] = "";
     if (std) snprintf(z, sizeof z, "%14.6g  ", r->theta[i] / r->scale[i]);
-    mpl__sb_printf(&s, "%-8s %14.6g  %s%s%s\n", r->names[i], r->theta[i], z, r->formulas[i],
+    mpl__sb_printf(&s, "%-*s %14.6g  %s%s%s\n", w, r->names[i], r->theta[i], z, r->formulas[i],
                    fabs(r->theta[i]) > tol ? "" : "   (zero)");
   }
   return s.len;
@@ -90,8 +99,9 @@ int mpl_readout_use_final(mpl_readout *r, mpl_err *err) {
 }
 
 void mpl_readout_free(mpl_readout *r) {
-  free(r->health);
   if (!r) return;
+  free(r->health);
+  mpl__readout_sources_free(r);
   for (int i = 0; i < r->n_terms; i++) term_free(&r->terms[i]);
   for (int i = 0; i < r->n_config; i++) free(r->keys[i]), free(r->values[i]);
   free(r->terms), free(r->keys), free(r->values);
@@ -181,6 +191,7 @@ int mpl_readout_from_terms(const mpl_termset *ts, const int *which, const double
     t->theta_final = t->scale = NAN;
     if (!term_complete(t) || (!t->code && !mpl_termset_is_native(ts, j))) rc = MPL_ENOMEM;
   }
+  if (rc == 0) rc = mpl__readout_sources_from(r, ts);
   if (rc) {
     mpl_readout_free(r);
     return mpl_errorf(err, rc, "out of memory");
@@ -201,19 +212,71 @@ static void latex_number(char *buf, size_t n, double v) {
   snprintf(buf, n, "%s \\times 10^{%d}", t, atoi(e + 1));
 }
 
+/* A term's LaTeX, or F_{\text{name}} when what was recorded is not plain ASCII (a native term
+ * without a LaTeX form carries its Unicode formula, which breaks a document; issue 25). */
+static const char *latex_safe(const mpl_readout_term *t, char *buf, size_t n) {
+  for (const unsigned char *p = (const unsigned char *)t->latex; *p; p++)
+    if (*p >= 0x80) {
+      size_t k = (size_t)snprintf(buf, n, "F_{\\text{");
+      for (const char *q = t->name; *q && k + 12 < n; q++) {
+        if (*q == '_') buf[k++] = '\\';
+        if (isalnum((unsigned char)*q) || *q == '_') buf[k++] = *q;
+      }
+      snprintf(buf + k, n - k, "}}");
+      return buf;
+    }
+  return t->latex;
+}
+
+/* One term's signed coefficient and formula: " + 0.0047 \left(F\right)" (the first without " + "). */
+static void latex_term(const mpl_readout *r, int i, int first, mpl__sb *s) {
+  char num[96], safe[600];
+  double th = r->terms[i].theta;
+  latex_number(num, sizeof num, fabs(th));
+  mpl__sb_printf(s, "%s%s \\left(%s\\right)", th < 0 ? (first ? " -" : " - ") : (first ? " " : " + "), num,
+                 latex_safe(&r->terms[i], safe, sizeof safe));
+}
+
 static void latex_equation(const mpl_readout *r, mpl__sb *s) {
   int k = 0;
   mpl__sb_printf(s, "\\Delta W_{\\ell-1,\\ell} =");
+  for (int i = 0; i < r->n_terms; i++)
+    if (mpl_readout_survives(r, i)) latex_term(r, i, k++ == 0, s);
+  if (!k) mpl__sb_printf(s, " 0");
+}
+
+/* The same as an aligned equation, one term per line (a long rule no longer runs off the page). */
+static void latex_aligned(const mpl_readout *r, mpl__sb *s) {
+  int k = 0;
+  mpl__sb_printf(s, "\\begin{equation}\n\\begin{aligned}\n  \\Delta W_{\\ell-1,\\ell} ={}&");
   for (int i = 0; i < r->n_terms; i++) {
     if (!mpl_readout_survives(r, i)) continue;
-    char num[96];
-    double th = r->terms[i].theta;
-    latex_number(num, sizeof num, fabs(th));
-    mpl__sb_printf(s, "%s%s \\left(%s\\right)", th < 0 ? (k ? " - " : " -") : (k ? " + " : " "), num,
-                   r->terms[i].latex);
-    k++;
+    if (k) mpl__sb_printf(s, " \\\\\n  &");
+    latex_term(r, i, k++ == 0, s);
   }
   if (!k) mpl__sb_printf(s, " 0");
+  mpl__sb_printf(s, "\n\\end{aligned}\n\\end{equation}\n");
+}
+
+/* Every term: name, formula, θ, whether it survives (a trials consensus: in how many trials). */
+static void latex_table(const mpl_readout *r, mpl__sb *s) {
+  mpl__sb_printf(s, "\\begin{tabular}{llrl}\n\\hline\nterm & formula & $\\theta$ & survives \\\\\n\\hline\n");
+  for (int i = 0; i < r->n_terms; i++) {
+    const mpl_readout_term *t = &r->terms[i];
+    char num[96], safe[600];
+    latex_number(num, sizeof num, fabs(t->theta));
+    mpl__sb_printf(s, "\\texttt{");
+    for (const char *q = t->name; *q; q++) mpl__sb_printf(s, *q == '_' ? "\\_" : "%c", isprint((unsigned char)*q) ? *q : '?');
+    const char *tr = strstr(t->description, "survived in ");
+    int got = 0, of = 0;
+    if (tr && sscanf(tr, "survived in %d of %d trials", &got, &of) == 2)
+      mpl__sb_printf(s, "} & $%s$ & $%s%s$ & %d of %d trials \\\\\n", latex_safe(t, safe, sizeof safe),
+                     t->theta < 0 ? "-" : "", num, got, of);
+    else
+      mpl__sb_printf(s, "} & $%s$ & $%s%s$ & %s \\\\\n", latex_safe(t, safe, sizeof safe), t->theta < 0 ? "-" : "",
+                     num, mpl_readout_survives(r, i) ? "yes" : "no");
+  }
+  mpl__sb_printf(s, "\\hline\n\\end{tabular}\n");
 }
 
 static void format_text(const mpl_readout *r, mpl__sb *s) {
@@ -235,7 +298,8 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
     const char *trials = mpl_readout_config(r, "trials");
     if (trials) { /* a trials directory's consensus rule */
       mpl__sb_printf(s, "\nθ is the mean over %s trials (zeros included). Survival across trials:\n", trials);
-      for (int i = 0; i < r->n_terms; i++) mpl__sb_printf(s, "%-8s %s\n", r->terms[i].name, r->terms[i].description);
+      int w = name_width(names, r->n_terms);
+      for (int i = 0; i < r->n_terms; i++) mpl__sb_printf(s, "%-*s %s\n", w, r->terms[i].name, r->terms[i].description);
     }
   } else {
     s->len = (size_t)-1 / 2; /* a length no allocation satisfies: reported as out of memory */
@@ -258,9 +322,8 @@ static void format_latex(const mpl_readout *r, mpl__sb *s) {
   for (int i = 0; i < r->n_terms; i++)
     mpl__sb_printf(s, "%%   %s %.17g %s\n", r->terms[i].name, r->terms[i].theta,
                    mpl_readout_survives(r, i) ? "yes" : "no");
-  mpl__sb_printf(s, "\\begin{equation}\n  ");
-  latex_equation(r, s);
-  mpl__sb_printf(s, "\n\\end{equation}\n");
+  latex_aligned(r, s);
+  latex_table(r, s);
 }
 
 /* Markdown table cells: '|' would end the cell. */
@@ -340,6 +403,7 @@ static json_t *json_doc(const mpl_readout *r) {
       doc = json_pack("{s:s, s:i, s:s, s:f, s:O, s:O, s:O}", "format", RULE_FORMAT, "version", RULE_VERSION,
                       "sign_convention", MPL_SIGN_CONVENTION, "zero_tol", r->zero_tol, "equation", eq, "terms",
                       terms, "config", config);
+    if (doc && r->n_sources) json_object_set_new(doc, "sources", mpl__readout_sources_json(r));
     if (doc && r->health)
       json_object_set_new(doc, "health", json_pack("{s:b, s:s, s:i}", "healthy", r->healthy, "text", r->health,
                                                    "episode", r->episode));
@@ -497,6 +561,8 @@ static int load_json_doc(json_t *doc, const char *path, mpl_readout *r, mpl_err 
   if (h) r->healthy = json_is_true(json_object_get(h, "healthy"));
   json_t *ep = h ? json_object_get(h, "episode") : NULL;
   r->episode = json_is_integer(ep) ? (int)json_integer_value(ep) : -1;
+  int rc = mpl__readout_sources_load(json_object_get(doc, "sources"), path, r, err);
+  if (rc < 0) return rc;
   return load_json_config(json_object_get(doc, "config"), path, r, err);
 }
 
@@ -709,14 +775,15 @@ static int build_code_term(const mpl_readout_term *t, mpl_termset *ts, mpl_err *
   return rc < 0 ? mpl_err_prefix(err, "term %s: ", t->name) : mpl_termset_count(ts) - 1;
 }
 
-/* Native term t from its plugin; returns its index in ts. */
-static int build_native_term(const mpl_readout_term *t, mpl_termset *ts, mpl_err *err) {
+/* Native term t from its plugin, found again (mpl__readout_locate); returns its index in ts. */
+static int build_native_term(const mpl_readout *r, const mpl_readout_term *t, mpl_termset *ts, mpl_err *err) {
   size_t n = strlen(t->source) + strlen(t->name) + 2;
-  char *spec = malloc(n);
+  char *spec = malloc(n), path[4096];
   if (!spec) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   snprintf(spec, n, "%s:%s", t->source, t->name);
   mpl_selection one = {0};
-  int rc = mpl_terms_parse(spec, ts, &one, err);
+  int rc = mpl__readout_locate(r, t->source, path, sizeof path, NULL, err);
+  if (rc == 0) rc = mpl__terms_parse_at(spec, path, ts, &one, err);
   free(spec);
   if (rc < 0) return mpl_err_prefix(err, "native term %s (source %s): ", t->name, t->source);
   int idx = one.which[0];
@@ -731,20 +798,29 @@ typedef struct checked_source {
   mpl_termset *ts;
   int rc;
   char msg[sizeof ((mpl_err *)0)->msg];
+  mpl__source_check chk; /* its content against the rule's record */
 } checked_source;
 
-static checked_source *source_of(checked_source *cs, int *n, const char *name) {
+static checked_source *source_of(const mpl_readout *r, checked_source *cs, int *n, const char *name) {
   for (int i = 0; i < *n; i++)
     if (!strcmp(cs[i].name, name)) return &cs[i];
   checked_source *c = &cs[(*n)++];
   c->name = name;
   mpl_err e = {0};
   mpl_selection all = {0};
+  char path[4096];
   if (!(c->ts = mpl_termset_new())) c->rc = mpl_errorf(&e, MPL_ENOMEM, "out of memory");
-  else c->rc = mpl_terms_parse(name, c->ts, &all, &e);
+  else if ((c->rc = mpl__readout_locate(r, name, path, sizeof path, &c->chk, &e)) == 0)
+    c->rc = mpl__terms_parse_at(name, path, c->ts, &all, &e);
   mpl_selection_free(&all);
   snprintf(c->msg, sizeof c->msg, "%s", e.msg);
   return c;
+}
+
+static int source_of_known(const checked_source *cs, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cs[i].name, name)) return 1;
+  return 0;
 }
 
 static void note_add(char *notes, size_t n, const char *fmt, ...) MPL_PRINTF(3, 4);
@@ -762,18 +838,20 @@ static void note_add(char *notes, size_t n, const char *fmt, ...) {
  * source: a source this installation has must hold a term of that name with the same formula
  * (printed in one format from both, so spelling does not count); a source it does not have, or
  * none recorded, leaves the stored formula in use, with a note. */
-static int check_identity(const mpl_readout_term *t, const mpl_termset *ts, int idx, checked_source *cs, int *ncs,
-                          char *notes, size_t nn, mpl_err *err) {
+static int check_identity(const mpl_readout *r, const mpl_readout_term *t, const mpl_termset *ts, int idx,
+                          checked_source *cs, int *ncs, char *notes, size_t nn, mpl_err *err) {
   if (!t->source[0]) {
     note_add(notes, nn, "term %s records no source: evaluated from its stored formula", t->name);
     return MPL_OK;
   }
-  checked_source *c = source_of(cs, ncs, t->source);
+  int fresh = !source_of_known(cs, *ncs, t->source);
+  checked_source *c = source_of(r, cs, ncs, t->source);
   if (c->rc == MPL_ENOTFOUND) {
-    note_add(notes, nn, "term %s: its source %s is not installed here: evaluated from its stored formula (%s)", t->name,
-             t->source, t->code);
+    note_add(notes, nn, "term %s: its source %s is not installed here: evaluated from its stored formula (%s) (%s)",
+             t->name, t->source, t->code, c->msg);
     return MPL_OK;
   }
+  if (fresh && c->rc == 0 && c->chk.changed) note_add(notes, nn, "%s", c->chk.note);
   if (c->rc < 0)
     return mpl_errorf(err, c->rc, "term %s: its source %s does not load, so the term cannot be checked: %s", t->name,
                       t->source, c->msg);
@@ -799,8 +877,8 @@ static int check_identity(const mpl_readout_term *t, const mpl_termset *ts, int 
   return rc;
 }
 
-int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
-                            mpl_err *err) {
+int mpl__readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
+                       int *changed, mpl_err *err) {
   memset(sel, 0, sizeof *sel);
   if (notes && nn) notes[0] = '\0';
   int n = r->n_terms, ncs = 0;
@@ -811,17 +889,25 @@ int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection
   int rc = sel->which && sel->theta0 && sel->sign && cs ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (int i = 0; rc == 0 && i < n; i++) {
     const mpl_readout_term *t = &r->terms[i];
-    int idx = t->code ? build_code_term(t, ts, err) : build_native_term(t, ts, err);
+    int idx = t->code ? build_code_term(t, ts, err) : build_native_term(r, t, ts, err);
     if (idx < 0) { rc = idx; break; }
-    if ((rc = check_identity(t, ts, idx, cs, &ncs, notes, nn, err)) < 0) break;
+    if ((rc = check_identity(r, t, ts, idx, cs, &ncs, notes, nn, err)) < 0) break;
     sel->which[i] = idx;
     sel->theta0[i] = t->theta;
     sel->n = i + 1;
   }
-  for (int i = 0; cs && i < ncs; i++) mpl_termset_free(cs[i].ts);
+  for (int i = 0; cs && i < ncs; i++) {
+    if (changed) *changed += cs[i].rc == 0 && cs[i].chk.changed;
+    mpl_termset_free(cs[i].ts);
+  }
   free(cs);
   if (rc < 0) mpl_selection_free(sel);
   return rc;
+}
+
+int mpl_readout_build_noted(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes, size_t nn,
+                            mpl_err *err) {
+  return mpl__readout_build(r, ts, sel, notes, nn, NULL, err);
 }
 
 int mpl_readout_build(const mpl_readout *r, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {

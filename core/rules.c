@@ -823,14 +823,6 @@ int mpl__rules_load_file(const char *path, const char *source, mpl_termset *ts, 
   return rc;
 }
 
-/* Try dir/name.lua (dir: len bytes, or a subdirectory of the library's directory). */
-static int try_dir(const char *dir, size_t len, const char *name, char *path, size_t n) {
-  if (len == 0 || (size_t)snprintf(path, n, "%.*s/%s.lua", (int)len, dir, name) >= n) return 0;
-  FILE *f = fopen(path, "r");
-  if (f) fclose(f);
-  return f != NULL;
-}
-
 /* <directory of this libmetaplast>/MPL_RULES_REL_DIR: the installed rules, wherever the tree went. */
 static int lib_rules_dir(char *dir, size_t n) {
   Dl_info info;
@@ -839,20 +831,22 @@ static int lib_rules_dir(char *dir, size_t n) {
   return slash && snprintf(dir, n, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, MPL_RULES_REL_DIR) < (int)n;
 }
 
+/* The rule path, in order: METAPLAST_RULES_PATH, the installed rules beside this libmetaplast, the
+ * configured install dir, the source tree's rules/. The message lists exactly what was looked at. */
 int mpl__rules_find(const char *name, char *path, size_t n, mpl_err *err) {
+  char file[512], libdir[4096];
+  mpl__looked l = {{0}};
+  snprintf(file, sizeof file, "%s.lua", name);
   const char *env = getenv("METAPLAST_RULES_PATH");
-  for (const char *p = env; p && *p;) {
-    size_t k = strcspn(p, ":");
-    if (try_dir(p, k, name, path, n)) return MPL_OK;
-    p += k + (p[k] == ':');
-  }
-  char libdir[4096];
-  if (lib_rules_dir(libdir, sizeof libdir) && try_dir(libdir, strlen(libdir), name, path, n)) return MPL_OK;
-  if (try_dir(MPL_RULES_INSTALL_DIR, strlen(MPL_RULES_INSTALL_DIR), name, path, n)) return MPL_OK;
-  if (try_dir(MPL_RULES_SOURCE_DIR, strlen(MPL_RULES_SOURCE_DIR), name, path, n)) return MPL_OK;
-  return mpl_errorf(err, MPL_ENOTFOUND, "no rule file '%s.lua' in METAPLAST_RULES_PATH (%s), %s%s%s", name,
-                    env ? env : "unset", MPL_RULES_INSTALL_DIR, MPL_RULES_SOURCE_DIR[0] ? " or " : "",
-                    MPL_RULES_SOURCE_DIR);
+  if (mpl__try_path_list(env, file, "METAPLAST_RULES_PATH", path, n, &l)) return MPL_OK;
+  if (lib_rules_dir(libdir, sizeof libdir) &&
+      mpl__try_dir(libdir, strlen(libdir), file, "beside libmetaplast", path, n, &l))
+    return MPL_OK;
+  if (mpl__try_dir(MPL_RULES_INSTALL_DIR, strlen(MPL_RULES_INSTALL_DIR), file, "install dir", path, n, &l) ||
+      mpl__try_dir(MPL_RULES_SOURCE_DIR, strlen(MPL_RULES_SOURCE_DIR), file, "source tree", path, n, &l))
+    return MPL_OK;
+  return mpl_errorf(err, MPL_ENOTFOUND, "no rule file '%s' in %s%s; set METAPLAST_RULES_PATH to the directory that "
+                    "holds it", file, env ? "" : "METAPLAST_RULES_PATH (unset), ", l.text);
 }
 
 /* }====== */

@@ -991,8 +991,8 @@ static double clip(double *g, int n, double c) {
 
 /* {====== Checkpoints ====== */
 
-/* Write out/checkpoint: the state before episode e (e episodes done and logged). */
-static int write_checkpoint(run *R, int e, mpl_err *err) {
+/* Write out/file: the state before episode e (e episodes done and logged). */
+static int write_state(run *R, int e, const char *file, mpl_err *err) {
   if (!R->cfg->out) return MPL_OK;
   if (R->log && (fflush(R->log) != 0 || fsync(fileno(R->log)) != 0))
     return mpl_errorf(err, MPL_EIO, "%s/log.csv: cannot write: %s", R->cfg->out, strerror(errno));
@@ -1012,16 +1012,18 @@ static int write_checkpoint(run *R, int e, mpl_err *err) {
   char *text = mpl__ckpt_format(&c);
   free(extra);
   if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  int rc = mpl__write_atomic(R->cfg->out, MPL__CKPT_FILE, text, err);
+  int rc = mpl__write_atomic(R->cfg->out, file, text, err);
   free(text);
   return rc;
 }
 
-/* Restore the state from out/checkpoint into R; *start = its episode. MPL_ENOTFOUND if none. */
-static int read_checkpoint(run *R, int *start, mpl_err *err) {
+static int write_checkpoint(run *R, int e, mpl_err *err) { return write_state(R, e, MPL__CKPT_FILE, err); }
+
+/* Restore the state from out/file into R; *start = its episode. MPL_ENOTFOUND if none. */
+static int read_state(run *R, int *start, const char *file, mpl_err *err) {
   char path[4200], *text, names[8192];
   size_t len;
-  mpl__join(path, sizeof path, R->cfg->out, MPL__CKPT_FILE);
+  mpl__join(path, sizeof path, R->cfg->out, file);
   int rc = mpl__read_file(path, 1 << 24, &text, &len, err);
   if (rc < 0) return rc;
   mpl__ckpt c;
@@ -1050,6 +1052,17 @@ static int read_checkpoint(run *R, int *start, mpl_err *err) {
   }
   mpl__ckpt_free(&c);
   return rc;
+}
+
+static int read_checkpoint(run *R, int *start, mpl_err *err) { return read_state(R, start, MPL__CKPT_FILE, err); }
+
+/* A finished run extended (--resume DIR --episodes N, mpl_search_extend): its final state
+ * (MPL__FINAL_FILE) before an episode count it did not reach; config.txt then records the new count
+ * (and the validation interval the run used), a comment saying so. */
+static int read_final_state(run *R, int *start, mpl_err *err) {
+  int rc = read_state(R, start, MPL__FINAL_FILE, err);
+  if (rc < 0 || *start >= R->cfg->episodes) return rc;
+  return mpl__config_extend(R->cfg->out, *start, R->cfg, err);
 }
 
 /* A complete run: its final theta, from theta.tsv (%.17g round-trips). MPL_ENOTFOUND if absent. */
@@ -1093,7 +1106,7 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
     if (!c->force && access(path, F_OK) == 0)
       return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
                         path, c->out);
-    static const char *const stale[] = {MPL__CKPT_FILE, "theta.tsv", "rule.txt"}; /* an old run's (--force) */
+    static const char *const stale[] = {MPL__CKPT_FILE, MPL__FINAL_FILE, "theta.tsv", "rule.txt"}; /* an old run's (--force) */
     for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {
       mpl__join(path, sizeof path, c->out, stale[i]);
       if (unlink(path) < 0 && errno != ENOENT)
@@ -1104,6 +1117,8 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
   }
   if ((rc = write_config(R, 1, err)) < 0) return rc;
   rc = read_checkpoint(R, start, err);
+  if (rc == MPL_ENOTFOUND) mpl_err_clear(err), rc = read_final_state(R, start, err);
+  if (rc == 0 && *start == c->episodes) rc = MPL_ENOTFOUND; /* finished: as below */
   if (rc == MPL_ENOTFOUND) { /* complete (theta.tsv holds the final theta), or killed before its first checkpoint */
     mpl_err_clear(err);
     rc = read_final_theta(R, err);
@@ -1116,7 +1131,8 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
   if ((rc = reopen_log(R, *start, res, secs, err)) < 0) {
     if (complete && rc == MPL_EFORMAT)
       mpl_errorf(err, rc, "%s: a finished run (no checkpoint left) with fewer rows than config.txt's %d episodes: "
-                 "it cannot be extended; start a new run", c->out, c->episodes);
+                 "it cannot be extended (it kept no final state, %s: it finished before metaplast kept one); start "
+                 "a new run", c->out, c->episodes, MPL__FINAL_FILE);
     return rc;
   }
   if (*start == c->episodes) R->failures = R->failures_logged - (c->dead_guard ? 0 : res->dead);
@@ -1398,6 +1414,10 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   }
   res->episodes = e;
   res->failures = R.failures;
+  if (rc == 0 && e == cfg->episodes && e > start && cfg->out) { /* the state a later --episodes extends from */
+    mpl_err ferr = {0};
+    if (write_state(&R, e, MPL__FINAL_FILE, &ferr) < 0) rc = ferr.code, *err = ferr;
+  }
   if (rc < 0 && e > start && cfg->out && R.log) { /* stopped: keep the state for a resume */
     mpl_err cerr = {0};
     write_checkpoint(&R, e, &cerr);

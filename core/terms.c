@@ -65,34 +65,33 @@ static int select_names(mpl_selection *sel, const mpl_termset *ts, int first, in
   return MPL_OK;
 }
 
-/* Load one source ("paper", "x.so", "dir/x.so", "dir/x.lua", "oja") into ts. A bare name is a
- * plugin on the plugin path, else a rule file NAME.lua on the rule path. */
-static int load_source(const char *src, mpl_termset *ts, mpl_err *err) {
-  size_t k = strlen(src);
-  if (k == 0) return mpl_errorf(err, MPL_EINVAL, "--terms: empty term source");
-  if (k > 4 && !strcmp(src + k - 4, ".lua")) return mpl__rules_load_file(src, src, ts, err);
-  if (strchr(src, '/') || (k > 3 && !strcmp(src + k - 3, ".so"))) return mpl__plugin_load(src, src, ts, err);
-  char path[4096];
-  int rc = mpl__plugin_find(src, path, sizeof path, err);
-  if (rc == MPL_ENOTFOUND) {
-    mpl_err rerr = {0};
-    if (mpl__rules_find(src, path, sizeof path, &rerr) == 0) return mpl__rules_load_file(path, src, ts, err);
-    char pmsg[sizeof err->msg];
-    snprintf(pmsg, sizeof pmsg, "%s", err ? err->msg : "");
-    return mpl_errorf(err, MPL_ENOTFOUND, "%s; %s", pmsg, rerr.msg);
-  }
-  return rc < 0 ? rc : mpl__plugin_load(path, src, ts, err);
+/* Load one source from path (mpl__source_locate's), recorded under src. */
+static int load_at(const char *src, const char *path, const char *kind, mpl_termset *ts, mpl_err *err) {
+  int rules = !strcmp(kind, "rules");
+  int rc = rules ? mpl__rules_load_file(path, src, ts, err) : mpl__plugin_load(path, src, ts, err);
+  return rc < 0 ? rc : mpl__termset_record_source(ts, src, path, kind, err);
 }
 
-/* One "source[:names]" item. */
-static int parse_item(const char *item, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
+/* Load one source ("paper", "x.so", "dir/x.so", "dir/x.lua", "oja") into ts. A bare name is a
+ * plugin on the plugin path, else a rule file NAME.lua on the rule path. */
+static int load_source(const char *src, const char *at, mpl_termset *ts, mpl_err *err) {
+  if (!src[0]) return mpl_errorf(err, MPL_EINVAL, "--terms: empty term source");
+  size_t k = strlen(src);
+  char path[4096];
+  const char *kind = k > 4 && !strcmp(src + k - 4, ".lua") ? "rules" : "plugin";
+  int rc = at ? MPL_OK : mpl__source_locate(src, NULL, path, sizeof path, &kind, err);
+  return rc < 0 ? rc : load_at(src, at ? at : path, kind, ts, err);
+}
+
+/* One "source[:names]" item, loaded from at when not NULL. */
+static int parse_item(const char *item, const char *at, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
   char src[4096];
   const char *slash = strrchr(item, '/'), *colon = strchr(slash ? slash : item, ':');
   size_t k = colon ? (size_t)(colon - item) : strlen(item);
   if (k >= sizeof src) return mpl_errorf(err, MPL_EINVAL, "--terms: source name too long");
   memcpy(src, item, k);
   src[k] = '\0';
-  int first = mpl_termset_count(ts), rc = load_source(src, ts, err);
+  int first = mpl_termset_count(ts), rc = load_source(src, at, ts, err);
   if (rc < 0) return rc;
   int last = mpl_termset_count(ts);
   if (colon) return select_names(sel, ts, first, last, src, colon + 1, err);
@@ -123,7 +122,7 @@ int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_e
     if (!item) { rc = mpl_errorf(err, MPL_ENOMEM, "out of memory"); break; }
     memcpy(item, p, k);
     item[k] = '\0';
-    rc = parse_item(item, ts, sel, err);
+    rc = parse_item(item, NULL, ts, sel, err);
     free(item);
     p += k + (p[k] == ';');
   }
@@ -134,6 +133,13 @@ int mpl_terms_parse(const char *spec, mpl_termset *ts, mpl_selection *sel, mpl_e
   }
   for (int i = 0; i < sel->n; i++) sel->theta0[i] = strcmp(mpl_termset_name(ts, sel->which[i]), "F0") == 0 ? 1e-3 : 0;
   return MPL_OK;
+}
+
+int mpl__terms_parse_at(const char *item, const char *path, mpl_termset *ts, mpl_selection *sel, mpl_err *err) {
+  memset(sel, 0, sizeof *sel);
+  int rc = parse_item(item, path, ts, sel, err);
+  if (rc < 0) mpl_selection_free(sel);
+  return rc;
 }
 
 /* Call item(name, value, sel, ts, err) for each NAME=VALUE of a comma-separated spec. */

@@ -959,6 +959,99 @@ static int l_trials(lua_State *L) {
   return 1;
 }
 
+/* {------ metaplast.path: the sparsity path, as --lambda-path (issue 25) */
+
+static void release_path(void *p) { mpl_path_result_free(p); free(p); }
+
+/* The lambda values: a list of numbers, or the --lambda-path text ("0,1e-4" and/or "lo:hi:n"). */
+static int path_lambdas(lua_State *L, int i, const char *fn, double **lambda, int *n, mpl_err *err) {
+  if (lua_type(L, i) == LUA_TSTRING) return mpl_lambda_parse(lua_tostring(L, i), lambda, n, err);
+  if (lua_type(L, i) != LUA_TTABLE)
+    return luaL_error(L, "%s: key 'lambdas': expected a list of numbers or a string such as \"0,0.3:10:5\", got %s",
+                      fn, luaL_typename(L, i));
+  luaL_Buffer b;   /* the list as text, so that one parser checks both forms */
+  luaL_buffinit(L, &b);
+  lua_Integer k = luaL_len(L, i);
+  for (lua_Integer j = 1; j <= k; j++) {
+    if (lua_geti(L, i, j) != LUA_TNUMBER)
+      return luaL_error(L, "%s: key 'lambdas': element %d is not a number", fn, (int)j);
+    char num[40];
+    snprintf(num, sizeof num, "%s%.17g", j > 1 ? "," : "", (double)lua_tonumber(L, -1));
+    lua_pop(L, 1);
+    luaL_addstring(&b, num);
+  }
+  luaL_pushresult(&b);
+  int rc = mpl_lambda_parse(lua_tostring(L, -1), lambda, n, err);
+  lua_pop(L, 1);
+  return rc;
+}
+
+/* metaplast.path{lambdas = {...} | "spec", trials = N, jobs = J, <search keys>} -> path: one search
+ * (or N trials) per lambda into OUT/lambda-<value>/, then OUT/path.csv and path.md (mpl_path_run).
+ * runs[i]: the search result of lambda[i] (as metaplast.search returns), or with trials > 1 its
+ * trials result (as metaplast.trials returns); a failed search is {error = ...}. */
+static int l_path(lua_State *L) {
+  static const char *fn = "metaplast.path";
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_newtable(L);                                  /* 2: anchors */
+  box *rb = newbox(L, release_path);                /* 3 */
+  lua_newtable(L);                                  /* 4: the search keys alone */
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(k, "trials") && strcmp(k, "jobs") && strcmp(k, "lambdas")) {
+      lua_pushvalue(L, -2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 4);
+    }
+  }
+  int trials = lua_getfield(L, 1, "trials") == LUA_TNIL ? 1 : (int)check_int(L, -1, fn, "trials", 1, 100000);
+  int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
+  lua_settop(L, 4);
+  opt_ctx o = {L, 2, 0, 0};
+  mpl_search_cfg c;
+  mpl_search_defaults(&c);
+  read_config(&o, 4, &c);
+  if (o.on_episode) return luaL_error(L, "%s: key 'on_episode' is not supported (the runs go on threads)", fn);
+  if (!c.out) return luaL_error(L, "%s: key 'out' (the folder of the path's runs and summary) is required", fn);
+  if (lua_getfield(L, 1, "lambdas") == LUA_TNIL) return luaL_error(L, "%s: key 'lambdas' is required", fn);
+  c.progress = o.quiet ? NULL : stderr;
+  c.lambda_auto = 0;   /* each run at its lambda, as --lambda-path */
+  box *lb = newbox(L, free);                        /* 6: the lambda values */
+  mpl_err err = {0};
+  int n = 0;
+  if (path_lambdas(L, 5, fn, (double **)&lb->p, &n, &err) < 0) return luaL_error(L, "%s: lambdas: %s", fn, err.msg);
+  if (!(rb->p = calloc(1, sizeof(mpl_path_result)))) return luaL_error(L, "%s: out of memory", fn);
+  if (mpl_path_run(&c, lb->p, n, trials, jobs, rb->p, &err) < 0) return luaL_error(L, "%s", err.msg);
+  const mpl_path_result *r = rb->p;
+  lua_createtable(L, 0, 4);
+  int res = lua_gettop(L);
+  push_numbers(L, r->lambda, r->n);
+  lua_setfield(L, res, "lambda");
+  lua_createtable(L, r->n, 0);   /* one trials table per lambda, as metaplast.trials returns */
+  for (int i = 0; i < r->n; i++) {
+    mpl_search_cfg lc = c;
+    char dir[4200];
+    mpl_lambda_dirname(r->lambda[i], dir + snprintf(dir, sizeof dir, "%s/", c.out), sizeof dir - strlen(c.out) - 1);
+    lc.out = dir;
+    lc.adam.lambda = r->lambda[i];
+    if (trials > 1) push_trials(L, &lc, &r->run[i]);
+    else if (r->run[i].status[0] == MPL_OK) push_result(L, &lc, &r->run[i].trial[0], 1);   /* one search */
+    else {
+      lua_createtable(L, 0, 1);
+      lua_pushstring(L, r->run[i].status[0] > 0 ? "not run" : mpl_strerror(r->run[i].status[0]));
+      lua_setfield(L, -2, "error");
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, res, "runs");
+  push_file(L, c.out, "path.md");
+  lua_setfield(L, res, "summary");
+  lua_pushstring(L, c.out);
+  lua_setfield(L, res, "out");
+  return 1;
+}
+
 /* }------ */
 
 /* metaplast.defaults() -> every key of metaplast.search with its default. */
@@ -1199,6 +1292,15 @@ static int l_eval(lua_State *L) {
   mpl_eval_table(r, &c, p, n + 1);
   luaL_pushresultsize(&b, n);
   lua_setfield(L, -2, "table");
+  lua_newtable(L);   /* the notes metaplast eval prints: terms from stored formulas, changed sources */
+  int k = 0;
+  for (const char *q = r->notes; *q; q += strcspn(q, "\n") + (q[strcspn(q, "\n")] == '\n')) {
+    lua_pushlstring(L, q, strcspn(q, "\n"));
+    lua_rawseti(L, -2, ++k);
+  }
+  lua_setfield(L, -2, "notes");
+  lua_pushinteger(L, r->changed);   /* term sources changed since the run (eval --strict refuses them) */
+  lua_setfield(L, -2, "changed");
   return 1;
 }
 
@@ -1315,7 +1417,7 @@ static int l_options(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"search", l_search}, {"defaults", l_defaults}, {"dataset", l_dataset}, {"terms", l_terms}, {"plan", l_plan},
-  {"report", l_report}, {"eval", l_eval}, {"trials", l_trials}, {"options", l_options}, {NULL, NULL}};
+  {"report", l_report}, {"eval", l_eval}, {"trials", l_trials}, {"path", l_path}, {"options", l_options}, {NULL, NULL}};
 
 static const luaL_Reg box_meta[] = {{"__close", box_close}, {"__gc", box_close}, {NULL, NULL}};
 

@@ -105,6 +105,9 @@ static void test_help(void **state) {
     {"search -h", {"usage: metaplast search", "--out", "--force"}},
     {"gradcheck --help", {"usage: metaplast gradcheck", "--steps", "--tol"}},
     {"report --help", {"usage: metaplast report DIR", "", ""}},
+    {"search --help", {"rules/oja.lua", "a rule file of Lua formulas (.lua", "METAPLAST_RULES_PATH"}},   /* issue 25 */
+    {"--help", {"  data        the --data names", "", ""}},
+    {"data --help", {"csv:FILE[:COLUMN]", "fashion-mnist-test", "read from: "}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     result r = cli("%s", cases[i].args);
@@ -148,12 +151,26 @@ static void test_usage_errors(void **state) {
     {"gradcheck --tol abc", {"--tol", "abc"}},
     {"report", {"usage: metaplast report DIR", ""}},
     {"report a b", {"usage: metaplast report DIR", ""}},
+    /* issue 25: every command's errors start "metaplast: " (getopt's started with the command) */
+    {"search --no-such-flag", {"metaplast: unrecognized option '--no-such-flag'\n", ""}},
+    {"search --episodes", {"metaplast: option '--episodes' requires a value\n", ""}},
+    {"search stray", {"metaplast: unexpected argument 'stray'\n", ""}},
+    {"report --nope x", {"metaplast: unrecognized option '--nope'\n", ""}},
+    {"eval --bogus x", {"metaplast: unrecognized option '--bogus'\n", ""}},
+    {"gradcheck -x", {"metaplast: unrecognized option '-x'\n", ""}},
+    {"plot", {"metaplast: plot: no results directory given\n", ""}},
+    {"plot --zap d", {"metaplast: unrecognized option '--zap'\n", ""}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     result r = cli("%s", cases[i].args);
     expect_status(&r, 2, cases[i].args);
     for (int k = 0; k < 2; k++)
       if (!strstr(r.err, cases[i].want[k])) fail_msg("%s: stderr lacks \"%s\":\n%s", cases[i].args, cases[i].want[k], r.err);
+    for (const char *l = r.err; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))   /* one prefix */
+      if (strncmp(l, "metaplast: ", 11) && strncmp(l, "Try '", 5) && strncmp(l, "usage: ", 7) && *l != '\n' &&
+          strncmp(l, "commands:", 9) && strncmp(l, "  ", 2) && strncmp(l, "metaplast discovers", 19) &&
+          strncmp(l, "candidate terms", 15) && strncmp(l, "'metaplast COMMAND", 18))
+        fail_msg("%s: a stderr line without the 'metaplast: ' prefix: %.*s", cases[i].args, (int)strcspn(l, "\n"), l);
     assert_string_equal(r.out, "");
     result_free(&r);
   }
@@ -292,6 +309,32 @@ static void test_terms_plan(void **state) {
   result_free(&r);
 }
 
+/* issue 25: a native term says "(native)" once; long names keep the formula column aligned. */
+static void test_terms_table(void **state) {
+  (void)state;
+  result r = cli("terms extra");
+  expect_status(&r, 0, "terms extra");
+  mpl_assert_contains(r.out, "row normalisation towards unit norm (native)\n");
+  assert_null(strstr(r.out, "(native) (native)"));
+  result_free(&r);
+  r = cli("terms '%s/rules/quadratic.lua'", MPL_SOURCE_DIR);
+  expect_status(&r, 0, "terms quadratic.lua");
+  /* every term line: the formula starts in one column, after the longest name and a space */
+  long col = -1;
+  int lines = 0;
+  for (char *p = r.out; *p && strncmp(p, "\ncompiled", 9); p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+    if (*p == ' ' || *p == '\n') continue;   /* a description line, or the blank line */
+    size_t name = strcspn(p, " ");
+    long start = (long)(name + strspn(p + name, " "));
+    if (col < 0) col = start;
+    if (start != col) fail_msg("the formula of '%.*s' starts at column %ld, the first term's at %ld", (int)name, p, start, col);
+    lines++;
+  }
+  assert_int_equal(lines, 44);
+  assert_int_equal(col, (long)strlen("sum_epost_one_epre") + 1); /* the longest of quadratic.lua's names */
+  result_free(&r);
+}
+
 static void test_missing_data(void **state) {
   (void)state;
   result r = cli("search --images /nonexistent/imgs-idx3-ubyte.gz --labels '%s' --episodes 2 --quiet --out never",
@@ -333,6 +376,7 @@ int main(void) {
     cmocka_unit_test(test_report_missing),
     cmocka_unit_test(test_search_and_report),
     cmocka_unit_test(test_terms_plan),
+    cmocka_unit_test(test_terms_table),
     cmocka_unit_test(test_missing_data),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -340,7 +340,15 @@ static void test_print_parentheses(void **state) {
   mpl_expr *had = mpl_mul(ts, mpl_outer(ts, post, pre), mpl_outer(ts, epost, mpl_fn(ts, MPL_FN_TANH, epre)));
   assert_prints(had, MPL_FMT_TEXT, "y_ℓ y_{ℓ−1}ᵀ ⊙ e_ℓ tanh(e_{ℓ−1})ᵀ");
   assert_prints(had, MPL_FMT_LATEX,
-                "y_{\\ell} y_{\\ell-1}^\\top \\odot e_{\\ell} \\operatorname{tanh}\\left(e_{\\ell-1}\\right)^\\top");
+                "y_{\\ell} y_{\\ell-1}^\\top \\odot e_{\\ell} \\tanh\\left(e_{\\ell-1}\\right)^\\top");
+  /* issue 25: every function in its usual LaTeX notation, not \operatorname{square} */
+  static const struct { mpl_func f; const char *latex; } fns[] = {
+    {MPL_FN_EXP, "\\exp\\left(y_{\\ell}\\right)"}, {MPL_FN_LOG, "\\log\\left(y_{\\ell}\\right)"},
+    {MPL_FN_TANH, "\\tanh\\left(y_{\\ell}\\right)"}, {MPL_FN_SIGMOID, "\\sigma\\left(y_{\\ell}\\right)"},
+    {MPL_FN_SQUARE, "{y_{\\ell}}^{2}"}, {MPL_FN_SQRT, "\\sqrt{y_{\\ell}}"}, {MPL_FN_RECIP, "\\frac{1}{y_{\\ell}}"}};
+  for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) assert_prints(mpl_fn(ts, fns[i].f, post), MPL_FMT_LATEX, fns[i].latex);
+  assert_prints(mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post)), MPL_FMT_LATEX,
+                "\\left(y_{\\ell} + y_{\\ell}\\right)^{2}");
   assert_prints(had, MPL_FMT_CODE, "mul(matmul(post, t(pre)), matmul(e_post, t(tanh(e_pre))))");
   mpl_expr *sw = mpl_mul(ts, mpl_num(ts, -0.5), mpl_mul(ts, mpl_sum(ts, W), W));
   assert_prints(sw, MPL_FMT_TEXT, "(-0.5) (Σ(W) W)");
@@ -379,8 +387,12 @@ static void test_print_truncation(void **state) {
   size_t nt = mpl_expr_print(f9, MPL_FMT_TEXT, t, sizeof t);
   assert_int_equal(nt, strlen(t));
   char small[4];
+  memset(small, 'Z', sizeof small);   /* (was read uninitialised: a cut before a UTF-8 character ends earlier) */
   assert_int_equal(mpl_expr_print(f9, MPL_FMT_TEXT, small, sizeof small), nt);
-  assert_int_equal(small[3], '\0');
+  const char *end = memchr(small, '\0', sizeof small);
+  assert_non_null(end);                                  /* terminated inside the buffer */
+  assert_memory_equal(small, t, (size_t)(end - small));   /* a prefix of the whole text */
+  assert_true(((unsigned char)t[end - small] & 0xC0) != 0x80); /* not inside a character */
   /* NULL prints as (null). */
   assert_int_equal(mpl_expr_print(NULL, MPL_FMT_TEXT, t, sizeof t), strlen("(null)"));
   assert_string_equal(t, "(null)");

@@ -429,7 +429,7 @@ static void test_open_unknown(void **state) {
   assert_int_equal(mpl_dataset_open("mnist", 0, &ds, &err), MPL_EINVAL);
   assert_null(ds);
   mpl_assert_contains(err.msg, "unknown dataset 'mnist'");
-  mpl_assert_contains(err.msg, "fashion-mnist, fashion-mnist-test or emnist-bymerge:DIR");
+  mpl_assert_contains(err.msg, "fashion-mnist, fashion-mnist-test, emnist-bymerge:DIR or csv:FILE[:COLUMN]");
   assert_int_equal(mpl_dataset_open("emnist-bymerge:", 0, &ds, &err), MPL_EINVAL);
   mpl_assert_contains(err.msg, "missing directory");
 }

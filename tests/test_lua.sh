@@ -41,6 +41,17 @@ cmp "$work/eval-cli.txt" "$work/eval-lua.txt" || fail "metaplast.eval's table di
 # ... and as parallel trials: trial i is the search with seed+i.
 "$cli" run "$src/tests/lua/trials.lua" "$work/trials" || fail "trials.lua"
 
+# ... and as a sparsity path (issue 25): metaplast.path writes what --lambda-path writes.
+"$cli" run "$src/tests/lua/path.lua" "$work/path-lua" || fail "path.lua"
+"$cli" search --data fashion-mnist-test --per-class 100 --hidden 8 --terms paper:F0,F2,F9 --episodes 6 --seed 4 \
+  --method plain --lambda-path 0,0.01:1:3 --jobs 2 --quiet --out "$work/path-cli" > /dev/null || fail "--lambda-path"
+cmp "$work/path-cli/path.csv" "$work/path-lua/path.csv" || fail "metaplast.path's path.csv differs from --lambda-path's"
+for d in "$work"/path-cli/lambda-*; do
+  l=$(basename "$d")
+  strip "$d/log.csv" > "$work/p1.csv"; strip "$work/path-lua/$l/log.csv" > "$work/p2.csv"
+  cmp "$work/p1.csv" "$work/p2.csv" || fail "$l/log.csv differs between metaplast.path and --lambda-path"
+done
+
 # 2. Errors, in both hosts (under ASan in a sanitizer build: no leak, no crash on any error path).
 "$cli" run "$src/tests/lua/errors.lua" || fail "errors.lua under metaplast run"
 lua_stock "$src/tests/lua/errors.lua" || fail "errors.lua under lua5.4"

@@ -188,7 +188,24 @@ static void plot_trials_svg(void **state) {
   assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_OK);
   assert_magic(prefix, "accuracy.svg", "<?xml");
   assert_magic(prefix, "theta.svg", "<?xml");
+  assert_magic(prefix, "survival.svg", "<?xml");   /* issue 25: the survival frequencies */
   char *gp = read_in(prefix, "plot.gp");
+  mpl_assert_contains(gp, "set title 'Survival frequency: the share of trials in which each term survived'");
+  mpl_assert_contains(gp, "using 0:2:xtic(1) with boxes");
+  /* its data: terms.csv's terms, survival, counts and theta, in order */
+  char *sd = read_in(prefix, "survival.dat"), *tc = read_in(trials_dir, "/terms.csv");
+  const char *tl = strchr(tc, '\n') + 1, *dl = strchr(sd, '\n') + 1;
+  int nterms = 0;
+  for (; *tl; tl = strchr(tl, '\n') + 1, dl = strchr(dl, '\n') + 1, nterms++) {
+    char name[64], dname[64];
+    double surv, dsurv, a, b, da, db;
+    assert_int_equal(sscanf(tl, "%63[^,],%lf,%lf,%lf", name, &surv, &a, &b), 4);
+    assert_int_equal(sscanf(dl, "\"%63[^\"]\" %lf %lf %lf", dname, &dsurv, &da, &db), 4);
+    assert_string_equal(name, dname);
+    assert_true(surv == dsurv && a == da && b == db && b == 2);
+  }
+  assert_true(nterms >= 1);
+  free(sd), free(tc);
   mpl_assert_contains(gp, "98% band over 2 trials (moving average)");
   mpl_assert_contains(gp, "with filledcurves");
   mpl_assert_contains(gp, "moving average over the last 5 episodes");
@@ -334,6 +351,92 @@ static void plot_without_gnuplot(void **state) {
   free(msg);
 }
 
+/* issue 25: failed episodes are marked (diverged at 0, dead at their value, on every per-episode
+ * figure, with their counts); a run without failures has no such marks (plot_one_run). */
+static void plot_failed_episodes(void **state) {
+  (void)state;
+  if (!have_gnuplot()) skip();
+  char dir[4200], prefix[4300], log[4300];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("failed"));
+  assert_int_equal(mkdir(dir, 0777), 0);
+  snprintf(log, sizeof log, "%s/log.csv", dir);
+  FILE *f = fopen(log, "w");
+  fprintf(f, "episode,loss,meta_loss,accuracy,active,theta_F0,grad_F0,alpha_0,ortho_1,status,seconds\n");
+  for (int e = 1; e <= 40; e++) {
+    const char *st = e == 7 || e == 8 || e == 30 ? "diverged" : e == 20 ? "dead" : "ok";
+    if (!strcmp(st, "diverged")) fprintf(f, "%d,nan,nan,nan,1,%g,nan,nan,nan,diverged,0.01\n", e, 1e-3 * e);
+    else fprintf(f, "%d,%g,%g,%g,1,%g,0.1,10,0.5,%s,0.01\n", e, 2 - e / 40.0, 2 - e / 40.0, e / 50.0, 1e-3 * e, st);
+  }
+  fclose(f);
+  snprintf(prefix, sizeof prefix, "%s/plots/", dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  if (mpl_plot(dirs, 1, &c, &err) < 0) fail_msg("%s", err.msg);
+  assert_magic(prefix, "accuracy.png", "\x89PNG\r\n");
+  assert_magic(prefix, "theta.png", "\x89PNG\r\n");
+  char *gp = read_in(prefix, "plot.gp");
+  /* accuracy, loss and theta: each marks the 3 diverged and the 1 dead episode */
+  const char *p = gp;
+  int div = 0, dead = 0;
+  while ((p = strstr(p, "title 'diverged episodes (3; θ rolled back), at 0'"))) div++, p++;
+  for (p = gp; (p = strstr(p, "title 'dead episode (1)'")); p++) dead++;
+  assert_int_equal(div, 3);
+  assert_int_equal(dead, 3);
+  mpl_assert_contains(gp, " == 1 ? 0 : NaN) with points");
+  free(gp);
+  snprintf(prefix, sizeof prefix, "%s/plots/data-1.dat", dir);
+  char *dat = mpl_test_read(prefix);
+  mpl_assert_contains(dat, " loss_ma status F0");   /* the status column: 1 = diverged, 2 = dead */
+  free(dat);
+  snprintf(prefix, sizeof prefix, "%s/plots/", run_dir);
+  if (access(prefix, F_OK) == 0) {   /* plot_one_run's: no failures, no marks */
+    char *one = read_in(prefix, "plot.gp");
+    assert_null(strstr(one, "diverged episode"));
+    free(one);
+  }
+}
+
+/* issue 25: an evaluation directory (eval --out DIR) gets a figure: the three methods' means with
+ * their intervals (eval.json) and each task's accuracy (eval.csv; a diverged task left out). */
+static void plot_eval(void **state) {
+  (void)state;
+  if (!have_gnuplot()) skip();
+  char dir[4200], path[4300];
+  snprintf(dir, sizeof dir, "%s", mpl_test_path("evaldir"));
+  assert_int_equal(mkdir(dir, 0777), 0);
+  snprintf(path, sizeof path, "%s/eval.json", dir);
+  const char *json = "{\"rule\": \"runs/x\", \"dataset\": \"fashion-mnist-test\", \"tasks\": 3, \"methods\": ["
+                     "{\"method\": \"rule\", \"mean\": 0.5, \"lo\": 0.4, \"hi\": 0.6, \"diverged\": 1},"
+                     "{\"method\": \"FA\", \"mean\": 0.3, \"lo\": 0.25, \"hi\": 0.35, \"diverged\": 0},"
+                     "{\"method\": \"BP\", \"mean\": 0.7, \"lo\": 0.6, \"hi\": 0.8, \"diverged\": 0}]}";
+  assert_int_equal(mpl_test_write(path, json, strlen(json)), 0);
+  snprintf(path, sizeof path, "%s/eval.csv", dir);
+  const char *csv = "task,task_seed,rule,fa,bp\n1,11,0.4,0.2,0.6\n2,12,0.6,0.4,0.8\n3,13,nan,0.3,0.7\n";
+  assert_int_equal(mpl_test_write(path, csv, strlen(csv)), 0);
+  char prefix[4300];
+  snprintf(prefix, sizeof prefix, "%s/plots/", dir);
+  mpl_plot_cfg c;
+  mpl_err err = {0};
+  const char *dirs[] = {dir};
+  mpl_plot_defaults(&c);
+  c.formats = "png";
+  if (mpl_plot(dirs, 1, &c, &err) < 0) fail_msg("%s", err.msg);
+  assert_magic(prefix, "eval.png", "\x89PNG\r\n");
+  char *gp = read_in(prefix, "plot.gp"), *dat = read_in(prefix, "eval-1.dat"), *tasks = read_in(prefix, "eval-1.dat.tasks");
+  mpl_assert_contains(gp, "'runs/x on 3 fresh tasks of fashion-mnist-test'");
+  mpl_assert_contains(gp, "with yerrorbars");
+  assert_string_equal(dat, "\"rule\" 0.5 0.4 0.6 1\n\"FA\" 0.3 0.25 0.35 0\n\"BP\" 0.7 0.6 0.8 0\n");
+  assert_string_equal(tasks, "-0.25 0.4 0.75 0.2 1.75 0.6\n0 0.6 1 0.4 2 0.8\n0.25 NaN 1.25 0.3 2.25 0.7\n");
+  free(gp), free(dat), free(tasks);
+  snprintf(path, sizeof path, "%s/eval.json", dir);   /* a damaged summary: named */
+  assert_int_equal(mpl_test_write(path, "{\"methods\": 3}", 14), 0);
+  assert_int_equal(mpl_plot(dirs, 1, &c, &err), MPL_EFORMAT);
+  mpl_assert_contains(err.msg, "eval.json: methods: expected an array");
+}
+
 static void plot_bad_input(void **state) {
   (void)state;
   mpl_plot_cfg c;
@@ -355,7 +458,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(plot_one_run), cmocka_unit_test(plot_bp_run), cmocka_unit_test(plot_trials_svg), cmocka_unit_test(plot_comparison),
     cmocka_unit_test(plot_path), cmocka_unit_test(plot_quoting), cmocka_unit_test(plot_interrupted_trials),
-    cmocka_unit_test(plot_without_gnuplot),
+    cmocka_unit_test(plot_without_gnuplot), cmocka_unit_test(plot_failed_episodes), cmocka_unit_test(plot_eval),
     cmocka_unit_test(plot_bad_input),
   };
   return cmocka_run_group_tests_name("plot", tests, setup, NULL);

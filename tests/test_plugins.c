@@ -36,7 +36,8 @@ static void expect_refused(const char *spec, int code, const char *m1, const cha
 
 static void test_missing_file(void **state) {
   (void)state;
-  expect_refused(plugin("does_not_exist"), MPL_ENOTFOUND, "does_not_exist.so", "no such plugin file");
+  expect_refused(plugin("does_not_exist"), MPL_ENOTFOUND, "does_not_exist.so not found: looked in " MPL_TEST_PLUGIN_DIR
+                 "/does_not_exist.so (as given), METAPLAST_PLUGIN_PATH (unset)", "set METAPLAST_PLUGIN_PATH");
   expect_refused("no_such_plugin_name", MPL_ENOTFOUND, "no plugin 'no_such_plugin_name'", "METAPLAST_PLUGIN_PATH");
 }
 
@@ -79,6 +80,9 @@ static void test_native_check_fails(void **state) {
   assert_int_equal(mpl_terms_parse(plugin("broken_native"), ts, &sel, &err), MPL_OK);
   assert_int_equal(sel.n, 1);
   assert_true(mpl_termset_is_native(ts, sel.which[0]));
+  char tex[256];   /* issue 25: no LaTeX form given: F_{\text{name}}, not its Unicode formula */
+  mpl_termset_print(ts, sel.which[0], MPL_FMT_LATEX, tex, sizeof tex);
+  assert_string_equal(tex, "F_{\\text{hebb\\_bad}}");
   double rel = 0;
   assert_int_equal(mpl_check_terms(ts, sel.which, 1, 3, 1, &rel, &err), MPL_OK);
   if (!(rel > 1e-3)) fail_msg("a wrong vjp passed the check (rel %g)", rel);

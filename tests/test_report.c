@@ -194,6 +194,20 @@ static void sample_readout(mpl_readout *r, double tol) {
   mpl_termset_free(ts);
 }
 
+/* The LaTeX report's aligned equation (issue 25: one term per line) joined into one line: "={}&"
+ * is "=", each " \\\\ newline &" a space. */
+static void aligned_joined(const char *tex, char *out, size_t n) {
+  const char *b = strstr(tex, "\\begin{aligned}\n  "), *e = b ? strstr(b, "\n\\end{aligned}") : NULL;
+  if (!b || !e) fail_msg("no aligned equation in:\n%s", tex);
+  size_t k = 0;
+  for (const char *p = b + strlen("\\begin{aligned}\n  "); p < e && k + 1 < n;) {
+    if (!strncmp(p, " ={}&", 5)) { out[k++] = ' ', out[k++] = '='; p += 5; }
+    else if (!strncmp(p, " \\\\\n  &", 7)) p += 7;
+    else out[k++] = *p++;
+  }
+  out[k] = '\0';
+}
+
 static void check_formats_agree(double tol, int survivors) {
   mpl_readout r;
   sample_readout(&r, tol);
@@ -210,9 +224,9 @@ static void check_formats_agree(double tol, int survivors) {
 
   char eq_text[4096], eq_tex[4096], eq_md[4096];
   line_starting(text, "ΔW =", eq_text, sizeof eq_text);
-  line_starting(tex, "  \\Delta W", eq_tex, sizeof eq_tex);
+  aligned_joined(tex, eq_tex, sizeof eq_tex);
   line_starting(md, "\\Delta W", eq_md, sizeof eq_md);
-  assert_string_equal(eq_tex + 2, eq_md); /* Markdown's $$ block is the LaTeX equation */
+  assert_string_equal(eq_tex, eq_md); /* Markdown's $$ block is the LaTeX equation, on one line */
   assert_string_equal(eq_text, json_string_value(json_object_get(json_object_get(doc, "equation"), "text")));
   assert_string_equal(eq_md, json_string_value(json_object_get(json_object_get(doc, "equation"), "latex")));
   eq_term a[8], b[8];
@@ -263,6 +277,32 @@ static void test_formats_agree(void **state) {
   check_formats_agree(1, 0);      /* nothing survives: "= 0" everywhere */
 }
 
+/* issue 25: in the text report the formulas start in one column, whatever the names' lengths. */
+static void test_text_aligned(void **state) {
+  (void)state;
+  mpl_selection sel;
+  mpl_termset *ts = load_terms("paper:F0;" MPL_SOURCE_DIR "/rules/quadratic.lua:sum_epost_one_epre,post_pre", &sel);
+  double theta[3] = {1e-3, -2.5e-4, 0};
+  mpl_readout r;
+  mpl_err err = {0};
+  assert_int_equal(mpl_readout_from_terms(ts, sel.which, theta, sel.n, 0, NULL, &r, &err), MPL_OK);
+  char *text = mpl_readout_format(&r, MPL_REPORT_TEXT, &err);
+  long col = -1;
+  for (int i = 0; i < r.n_terms; i++) {
+    char start[64];
+    snprintf(start, sizeof start, "\n%s ", r.terms[i].name);
+    const char *line = strstr(text, start), *f = line ? strstr(line, r.terms[i].text) : NULL;
+    if (!f) fail_msg("no table row for %s in:\n%s", r.terms[i].name, text);
+    if (col < 0) col = f - line;
+    if (f - line != col) fail_msg("%s's formula starts at column %ld, F0's at %ld:\n%s", r.terms[i].name,
+                                  (long)(f - line), col, text);
+  }
+  free(text);
+  mpl_readout_free(&r);
+  mpl_selection_free(&sel);
+  mpl_termset_free(ts);
+}
+
 /* LaTeX: balanced environment, \left/\right and braces; compiled by pdflatex when installed. */
 static void test_latex_compiles(void **state) {
   (void)state;
@@ -276,7 +316,10 @@ static void test_latex_compiles(void **state) {
   assert_int_equal(mpl_readout_from_terms(ts, sel.which, theta, sel.n, 0, NULL, &r, &err), MPL_OK);
   mpl_selection_free(&sel);
   mpl_termset_free(ts);
+  for (int i = 0; i < r.n_terms; i++)   /* a native term recorded without a LaTeX form: its Unicode text */
+    if (!strcmp(r.terms[i].name, "rownorm")) free(r.terms[i].latex), r.terms[i].latex = strdup("−(‖W_j‖² − 1) W_j");
   char *tex = mpl_readout_format(&r, MPL_REPORT_LATEX, &err);
+  mpl_assert_contains(tex, "\\left(F_{\\text{rownorm}}\\right)");
   int depth = 0, lr = 0;
   for (const char *p = tex; *p; p++) {
     if (*p == '%') { p = strchr(p, '\n'); if (!p) break; continue; }
@@ -287,8 +330,20 @@ static void test_latex_compiles(void **state) {
   }
   assert_int_equal(depth, 0);
   assert_int_equal(lr, 0);
-  mpl_assert_contains(tex, "\\begin{equation}");
-  mpl_assert_contains(tex, "\\end{equation}");
+  mpl_assert_contains(tex, "\\begin{equation}\n\\begin{aligned}\n");
+  mpl_assert_contains(tex, "\\end{aligned}\n\\end{equation}");
+  /* issue 25: only ASCII outside comments (a Unicode minus breaks pdflatex), usual function notation,
+   * one term per line, a table of every term */
+  for (const char *p = tex; *p; p++) {
+    if (*p == '%') { p = strchr(p, '\n'); if (!p) break; continue; }
+    if ((unsigned char)*p >= 0x80) fail_msg("a non-ASCII byte in the LaTeX at offset %ld:\n%s", (long)(p - tex), tex);
+  }
+  assert_null(strstr(tex, "\\operatorname"));
+  mpl_assert_contains(tex, "}^{2}");
+  mpl_assert_contains(tex, "\\frac{1}{");
+  mpl_assert_contains(tex, " \\\\\n  & - ");
+  mpl_assert_contains(tex, "\\begin{tabular}{llrl}\n\\hline\nterm & formula & $\\theta$ & survives \\\\\n");
+  mpl_assert_contains(tex, "\\texttt{ehebb\\_off} & $");
   mpl_assert_contains(tex, "4 \\times 10^{-6}");
   int st;
   free(run_cmd("command -v pdflatex >/dev/null 2>&1", &st));
@@ -571,6 +626,7 @@ int main(void) {
     cmocka_unit_test(test_parse_round_trip),
     cmocka_unit_test(test_parse_errors),
     cmocka_unit_test(test_formats_agree),
+    cmocka_unit_test(test_text_aligned),
     cmocka_unit_test(test_latex_compiles),
     cmocka_unit_test(test_json_round_trip),
     cmocka_unit_test(test_malformed_json),

@@ -209,7 +209,7 @@ static void test_contradicting_flags(void **state) {
   while (count_lines(log) < 10) sleep_us(200);
   kill(pid, SIGKILL);
   reap(pid);
-  static const char *const bad[][3] = {{"--seed", "6", "seed"}, {"--lr", "0.01", "lr"}, {"--episodes", "10", "episodes"},
+  static const char *const bad[][3] = {{"--seed", "6", "seed"}, {"--lr", "0.01", "lr"},
                                        {"--terms", "paper:F0", "terms"}, {"--hidden", "12", "network"},
                                        {"--checkpoint-every", "5", "checkpoint_every"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -220,7 +220,13 @@ static void test_contradicting_flags(void **state) {
     mpl_assert_contains(e, want);
     free(e);
   }
-  int rc = run(dir, RESUME(dir, "--seed", "5", "--lambda", "0.01", "--out", dir)); /* repeating is fine */
+  /* --episodes may only extend (issue 25; test_extend.c): fewer is refused, saying why */
+  int rc = run(dir, RESUME(dir, "--episodes", "10"));
+  char *e = errtext(dir);
+  if (rc != 2) fail_msg("--resume with --episodes 10: exit %d, expected 2: %s", rc, e);
+  mpl_assert_contains(e, "--episodes 10: the run has 240 episodes; extending it needs more");
+  free(e);
+  rc = run(dir, RESUME(dir, "--seed", "5", "--lambda", "0.01", "--out", dir)); /* repeating is fine */
   if (rc != 0) fail_msg("--resume repeating config.txt's values: exit %d: %s", rc, errtext(dir));
   expect_identical(dir, "flags");
 }

@@ -302,7 +302,8 @@ static void test_terms_spec(void **state) {
   unsetenv("METAPLAST_RULES_PATH");
   expect_spec_refused("no_such_source", MPL_ENOTFOUND, "no plugin 'no_such_source'", "no rule file 'no_such_source.lua'");
   expect_spec_refused(RULES "oja.lua:F1", MPL_ENOTFOUND, "no term 'F1'", "F0, F9");
-  expect_spec_refused(BAD "does_not_exist.lua", MPL_ENOTFOUND, "does_not_exist.lua", "cannot open rule file");
+  expect_spec_refused(BAD "does_not_exist.lua", MPL_ENOTFOUND, "does_not_exist.lua not found: looked in " BAD
+                      "does_not_exist.lua (as given)", "set METAPLAST_RULES_PATH");
   expect_spec_refused("paper:F0;" RULES "oja.lua", MPL_EINVAL, "term 'F0' comes from both paper and", "oja.lua");
 }
 

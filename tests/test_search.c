@@ -217,7 +217,8 @@ static void test_results_directory(void **state) {
   assert_true(r.seconds_per_episode >= 0);
 
   char *list = listing(d);
-  assert_string_equal(list, "config.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\nvalidation.csv\n"); /* no temporary files left */
+  /* no temporary files left; the final state kept for --resume --episodes (issue 25) */
+  assert_string_equal(list, "checkpoint.final\nconfig.txt\nlog.csv\nrule.json\nrule.txt\ntheta.tsv\nvalidation.csv\n");
   free(list);
 
   char *cfg = mpl_test_read_in(d, "config.txt");

@@ -10,6 +10,22 @@
 
 #include "cli.h"
 
+/* getopt_long with the messages in the one format of every command's errors ("metaplast: ...";
+ * getopt's own would start with the command's name, "search: unrecognized option"). */
+int cli_getopt(int argc, char **argv, const struct option *opts) {
+  opterr = 0;
+  int o = getopt_long(argc, argv, "h", opts, NULL);
+  if (o != '?') return o;
+  const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+  int missing = 0;
+  for (const struct option *x = opts; x->name && !missing; x++)   /* --flag at the end, its value missing */
+    missing = x->has_arg == required_argument && !strncmp(arg, "--", 2) && !strcmp(arg + 2, x->name);
+  if (missing) fprintf(stderr, PROG ": option '%s' requires a value\n", arg);
+  else if (optopt) fprintf(stderr, PROG ": unrecognized option '-%c'\n", optopt);
+  else fprintf(stderr, PROG ": unrecognized option '%s'\n", arg);
+  return '?';
+}
+
 int cli_bad(const char *flag, const char *val, const char *what) {
   fprintf(stderr, PROG ": %s '%s': %s\n", flag, val, what);
   return -1;

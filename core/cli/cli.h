@@ -10,6 +10,9 @@
 
 #define PROG "metaplast"
 
+struct option;
+/* getopt_long(argc, argv, "h", opts) with its errors as "metaplast: unrecognized option '--x'". */
+int cli_getopt(int argc, char **argv, const struct option *opts);
 /* Print "metaplast: FLAG 'VAL': WHAT" to stderr; returns -1. */
 int cli_bad(const char *flag, const char *val, const char *what);
 /* Parse a whole string as a number in [lo, hi] or print why not (returns -1). */
@@ -32,5 +35,6 @@ int cmd_report(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 #endif

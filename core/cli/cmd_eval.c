@@ -21,18 +21,24 @@ static void eval_help(FILE *f) {
     "Prints each method's mean query accuracy with a 98%% percentile-bootstrap interval (500 resamples).\n\n"
     "  --tasks N          number of tasks (default 100)\n"
     "  --seed S           tasks, weights and bootstrap (default 1); same seed, same table\n"
-    "  --data NAME        another dataset (fashion-mnist, fashion-mnist-test, emnist-bymerge:DIR);\n"
+    "  --data NAME        another dataset (fashion-mnist, fashion-mnist-test, emnist-bymerge:DIR,\n"
+    "                     csv:FILE[:COLUMN]; 'metaplast data' lists them);\n"
     "                     default: the rule's own\n"
-    "  --images F --labels F   or an IDX pair\n"
+    "  --images F --labels F   or an image/label pair (IDX or .npy)\n"
     "  --per-class N      with --data/--images: first N images per class (default all)\n"
     "  --sampling MODE    clean or paper task sampler (default: the rule's own)\n"
     "  --fa RULE2         FA and BP use θ_F0 of RULE2 (default: the rule's own θ_F0)\n"
     "  --fa-rate X        or this rate\n"
     "  --out DIR          write DIR/eval.csv (per task) and DIR/eval.json (summary)\n"
     "  --final            the search's last iterate instead of its reported (best validated) rule\n"
-    "  --strict           exit 3 when the rule diverged on a task or did worse than FA (the verdict line)\n"
+    "  --strict           exit 3 when the rule diverged on a task or did worse than FA (the verdict line),\n"
+    "                     or a term source (plugin, rule file) changed since the run (its recorded hash)\n"
     "  --quiet            no progress lines\n"
-    "Task shape (M-way, K+Q), network and feedback are the rule's (its config).\n");
+    "Task shape (M-way, K+Q), network and feedback are the rule's (its config).\n"
+    "The rule's term sources are found again (rule.json \"sources\"): a plugin or rule file given as a\n"
+    "file is looked for on METAPLAST_PLUGIN_PATH (METAPLAST_RULES_PATH) by its file name, at the path the\n"
+    "run recorded, then as given; a named one on the plugin and rule paths. A source whose content\n"
+    "changed since the run is a warning (an error with --strict).\n");
 }
 
 static int eval_option(int o, const char *arg, mpl_eval_cfg *c, int *quiet) {
@@ -70,7 +76,7 @@ int cmd_eval(int argc, char **argv) {
   mpl_eval_defaults(&c);
   int o, quiet = 0, strict = 0;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, opts)) != -1) {
     if (o == 'h') { eval_help(stdout); return 0; }
     if (o == 'S') { strict = 1; continue; }
     if (o == '?' || eval_option(o, optarg, &c, &quiet) < 0) {
@@ -93,7 +99,7 @@ int cmd_eval(int argc, char **argv) {
   int rc = mpl_eval_run(&c, &res, &err);
   for (const char *p = res.notes; *p;) {   /* terms evaluated from their stored formula */
     size_t k = strcspn(p, "\n");
-    fprintf(stderr, PROG ": note: %.*s\n", (int)k, p);
+    fprintf(stderr, PROG ": %s%.*s\n", strncmp(p, "warning: ", 9) ? "note: " : "", (int)k, p);
     p += k + (p[k] == '\n');
   }
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
@@ -106,6 +112,11 @@ int cmd_eval(int argc, char **argv) {
   }
   /* --strict: a rule that diverged on a task or did worse than FA is a failure (exit 3) */
   int bad = rc == 0 && (res.diverged[MPL_EVAL_RULE] > 0 || !(res.mean[MPL_EVAL_RULE] >= res.mean[MPL_EVAL_FA]));
+  if (rc == 0 && strict && res.changed) { /* a source rebuilt or edited since the run: not the same rule */
+    fprintf(stderr, PROG ": --strict: %d term source%s changed since the run (the warning above)\n", res.changed,
+            res.changed == 1 ? "" : "s");
+    bad = 1;
+  }
   mpl_eval_result_free(&res);
   return rc < 0 ? 1 : strict && bad ? 3 : 0;
 }

@@ -37,7 +37,7 @@ int cmd_gradcheck(int argc, char **argv) {
   int steps = 20, o;
   double tol = 1e-6;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, opts)) != -1) {
     int r = 0;
     switch (o) {
     case 'h': gradcheck_help(stdout); return 0;

@@ -14,7 +14,10 @@ static void plot_help(FILE *f) {
     "usage: " PROG " plot DIR [DIR2 ...] [options]\n"
     "Draw the figures of results directories with gnuplot (docs/trials.md). A DIR is a search's\n"
     "directory, a --trials directory (mean over trials with its 98%% bootstrap band) or a\n"
-    "--lambda-path directory (its runs compared, and accuracy against surviving terms).\n"
+    "--lambda-path directory (its runs compared, and accuracy against surviving terms), or an\n"
+    "'eval --out' directory (the rule, FA and BP with their intervals and each task: figure eval).\n"
+    "A trials directory adds the survival figure (share of trials each term survived in); failed\n"
+    "episodes are marked in a single run's accuracy, loss and theta.\n"
     "One DIR: one figure per quantity; several: one comparison figure per quantity.\n\n"
     "Figures: accuracy, loss (meta-accuracy and meta-loss per episode with a moving average),\n"
     "theta (coefficient trajectories), alpha (alignment angles per layer), ortho (orthonormality\n"
@@ -51,7 +54,7 @@ int cmd_plot(int argc, char **argv) {
   char *labels_arg = NULL;
   int o;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", plot_opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, plot_opts)) != -1) {
     int bad = 0;
     switch (o) {
     case 'h': plot_help(stdout); return 0;
@@ -68,12 +71,12 @@ int cmd_plot(int argc, char **argv) {
   }
   int n = argc - optind;
   if (n < 1) {
-    fprintf(stderr, PROG " plot: no results directory\nTry '" PROG " plot --help'.\n");
+    fprintf(stderr, PROG ": plot: no results directory given\nTry '" PROG " plot --help'.\n");
     return 2;
   }
   char *labels[64] = {0}, *lcopy = labels_arg ? strdup(labels_arg) : NULL;
   if (lcopy && split_labels(lcopy, labels, 64) != n) {
-    fprintf(stderr, PROG " plot: --labels '%s' names %d runs, %d DIRs given\n", labels_arg,
+    fprintf(stderr, PROG ": --labels '%s' names %d runs, %d DIRs given\n", labels_arg,
             split_labels(strcpy(lcopy, labels_arg), labels, 64), n);
     free(lcopy);
     return 2;

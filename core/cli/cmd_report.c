@@ -37,7 +37,7 @@ int cmd_report(int argc, char **argv) {
   double tol = -1;
   int o, final = 0, strict = 0;
   optind = 1;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, opts)) != -1) {
     if (o == 'h') { report_help(stdout); return 0; }
     if (o == 'f' && mpl_report_format_parse(optarg, &fmt) < 0) o = cli_bad("--format", optarg, "expected text, latex, markdown or json");
     if (o == 't' && cli_parse_double("--tol", optarg, 0, HUGE_VAL, &tol) < 0) o = -1;

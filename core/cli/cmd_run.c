@@ -55,7 +55,7 @@ int cmd_run(int argc, char **argv) {
   if (argc < 2) { run_help(stderr); return 2; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) { run_help(stdout); return 0; }
   lua_State *L = luaL_newstate();
-  if (!L) { fprintf(stderr, PROG " run: cannot create a Lua state: out of memory\n"); return 1; }
+  if (!L) { fprintf(stderr, PROG ": cannot create a Lua state: out of memory\n"); return 1; }
   lua_pushcfunction(L, run_script);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);

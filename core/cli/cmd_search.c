@@ -23,8 +23,11 @@ static void search_help(FILE *f) {
     "Meta-learn the coefficients of candidate plasticity terms (PAPER.md §1-§6).\n\n"
     "Data\n"
     "  --data NAME          fashion-mnist (default, Debian's dataset-fashion-mnist), fashion-mnist-test,\n"
-    "                       emnist-bymerge:DIR (EMNIST ByMerge test split in DIR)\n"
-    "  --images F --labels F  any IDX image/label pair (raw or .gz) instead of --data\n"
+    "                       emnist-bymerge:DIR (EMNIST ByMerge test split in DIR), csv:FILE[:LABEL_COLUMN]\n"
+    "                       ('metaplast data' lists them, what each is and where it is read from)\n"
+    "  --images F --labels F  an image/label pair instead of --data: IDX (byte or float images) or NumPy\n"
+    "                       .npy (uint8/float32/float64 images, integer labels), raw or .gz; bytes / 255,\n"
+    "                       numbers as they are (docs/data.md)\n"
     "  --per-class N        keep the first N images of each class (default 0 = all; the paper: 400)\n"
     "Tasks\n"
     "  --ways M             classes per task (5)\n"
@@ -38,8 +41,10 @@ static void search_help(FILE *f) {
     "  --feedback MODE      fixed (FA, default) or symmetric (BP)\n"
     "  --bp-detach          symmetric feedback: no meta-gradient through W's role as feedback (reference)\n"
     "Rule\n"
-    "  --terms SPEC         paper | paper:F0,F2,F9 | x.so | x.so:a,b (default paper:F0); repeat or join\n"
-    "                       with ';' to combine sources\n"
+    "  --terms SPEC         paper | paper:F0,F2,F9 | x.so | x.so:a,b | rules/oja.lua | oja:F9 (default\n"
+    "                       paper:F0): a plugin (.so) or a rule file of Lua formulas (.lua, docs/rules.md),\n"
+    "                       as a file or a name on METAPLAST_PLUGIN_PATH / METAPLAST_RULES_PATH; repeat\n"
+    "                       or join with ';' to combine sources ('metaplast terms SOURCE' lists one)\n"
     "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
     "  --sign NAME=+|-|free,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step,\n"
     "                       or free it; none: every coefficient free (default: the terms' declared\n"
@@ -84,7 +89,9 @@ static void search_help(FILE *f) {
     "  --force              write into a directory that already holds a run\n"
     "  --checkpoint-every N save DIR/checkpoint every N episodes (10; 0 = only on SIGINT/SIGTERM/failure)\n"
     "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
-    "                       (other flags may only repeat them); bit-identical to an uninterrupted run\n"
+    "                       (other flags may only repeat them); bit-identical to an uninterrupted run.\n"
+    "                       With --episodes N beyond the run's: extend it, finished or not (not a\n"
+    "                       --lambda auto run; the validation interval stays the run's: docs/reliability.md)\n"
     "  --quiet              no progress line\n"
     "  -h, --help           this help\n");
 }
@@ -249,10 +256,12 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
     return 1;
   }
   mpl_search_cfg f = *c;
-  int q = 0;
+  int q = 0, episodes = 0;
   for (int i = 0; i < n_given; i++) {
     int o = given[i].o;
     if (o == O_RESUME || o == O_QUIET || o == O_FORCE || o == O_STRICT) continue;
+    if (o == O_EPISODES && cli_parse_int("--episodes", given[i].a, 1, INT_MAX, &episodes) < 0) return 2;
+    if (o == O_EPISODES) continue; /* more episodes extend the run (mpl_search_extend) */
     if (o == O_OUT && strcmp(given[i].a, dir) != 0) {
       fprintf(stderr, PROG ": --resume %s: --out %s names another directory\n", dir, given[i].a);
       return 2;
@@ -263,6 +272,10 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
   if (key) {
     fprintf(stderr, PROG ": --resume %s: a flag contradicts '%s' in %s/config.txt (a resumed run keeps its "
             "configuration; edit config.txt to change it)\n", dir, key, dir);
+    return 2;
+  }
+  if (episodes && episodes != c->episodes && mpl_search_extend(c, episodes, &err) < 0) {
+    fprintf(stderr, PROG ": --resume %s\n", err.msg);
     return 2;
   }
   return 0;
@@ -277,7 +290,7 @@ static int search(int argc, char **argv) {
   const char *resume = NULL;
   n_given = 0;
   stop_signal = 0;
-  while ((o = getopt_long(argc, argv, "h", search_opts, NULL)) != -1) {
+  while ((o = cli_getopt(argc, argv, search_opts)) != -1) {
     if (o == 'h') { search_help(stdout); return 0; }
     if (o == O_RESUME) resume = optarg;
     if (o != '?' && n_given < (int)(sizeof given / sizeof *given)) given[n_given++] = (struct given){o, optarg};
@@ -287,7 +300,7 @@ static int search(int argc, char **argv) {
     }
   }
   if (optind < argc) {
-    fprintf(stderr, PROG " search: unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
+    fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " search --help'.\n", argv[optind]);
     return 2;
   }
   char outbuf[64], *resume_mem = NULL;

@@ -50,6 +50,16 @@ static void print_plan(const mpl_plan_info *pi) {
   printf("\n");
 }
 
+/* The width of the name column: the longest selected name, at least 10. */
+static int name_width(const mpl_termset *ts, const mpl_selection *sel) {
+  size_t w = 10;
+  for (int i = 0; i < sel->n; i++) {
+    size_t k = strlen(mpl_termset_name(ts, sel->which[i]));
+    w = k > w ? k : w;
+  }
+  return w > 64 ? 64 : (int)w;
+}
+
 int cmd_terms(int argc, char **argv) {
   if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
     return source_help("terms", "List a term source's terms with their formulas in the paper's notation.");
@@ -57,13 +67,15 @@ int cmd_terms(int argc, char **argv) {
   mpl_selection sel;
   mpl_termset *ts = load_spec(argv[1], &sel);
   if (!ts) return 1;
+  int w = name_width(ts, &sel);
   for (int i = 0; i < sel.n; i++) {
     int t = sel.which[i];
     char f[4096];
     mpl_termset_print(ts, t, MPL_FMT_TEXT, f, sizeof f);
     int sg = mpl_termset_sign(ts, t);
-    printf("%-10s %s\n%-10s   %s%s%s\n", mpl_termset_name(ts, t), f, "", mpl_termset_description(ts, t),
-           mpl_termset_is_native(ts, t) ? " (native)" : "",
+    const char *desc = mpl_termset_description(ts, t);
+    printf("%-*s %s\n%-*s   %s%s%s\n", w, mpl_termset_name(ts, t), f, w, "", desc,
+           mpl_termset_is_native(ts, t) && !strstr(desc, "(native)") ? " (native)" : "", /* once */
            sg > 0 ? " [coefficient kept >= 0]" : sg < 0 ? " [coefficient kept <= 0]" : "");
   }
   mpl_plan_info pi;
@@ -146,13 +158,14 @@ int cmd_check(int argc, char **argv) {
     rc = check_isolated(ts, sel.which[i], &rel[i], &crashed[i], &err);
     if (rc == MPL_ENUMERIC) fprintf(stderr, PROG ": %s\n", err.msg), rc = 0;
   }
+  int w = name_width(ts, &sel);
   for (int i = 0; rc == 0 && i < sel.n; i++) {
     int bad = !(rel[i] <= 1e-6);
     const char *name = mpl_termset_name(ts, sel.which[i]);
     failed += bad;
-    if (crashed[i]) printf("%-10s crashed (the message above names the signal and the callback)  FAIL\n", name);
-    else if (isnan(rel[i])) printf("%-10s value or derivative not finite  FAIL\n", name);
-    else printf("%-10s worst relative error %.2e  %s\n", name, rel[i], bad ? "FAIL" : "ok");
+    if (crashed[i]) printf("%-*s crashed (the message above names the signal and the callback)  FAIL\n", w, name);
+    else if (isnan(rel[i])) printf("%-*s value or derivative not finite  FAIL\n", w, name);
+    else printf("%-*s worst relative error %.2e  %s\n", w, name, rel[i], bad ? "FAIL" : "ok");
     if (isnan(rel[i])) continue;
     worst = fmax(worst, rel[i]);
     if (bad) fprintf(stderr, PROG ": term '%s' from %s: its derivatives disagree with finite differences (%.2e)\n",

@@ -17,6 +17,7 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
   {"check", cmd_check},
   {"run", cmd_run},
   {"plot", cmd_plot},
+  {"data", cmd_data},
 };
 
 static void main_help(FILE *f) {
@@ -33,6 +34,7 @@ static void main_help(FILE *f) {
     "  check SRC   check every term's derivatives against finite differences\n"
     "  run FILE    run a Lua script with the metaplast module (docs/lua.md)\n"
     "  plot DIR..  figures of results directories (gnuplot; docs/trials.md)\n"
+    "  data        the --data names and file formats, what each is and where it is read from\n"
     "  --version   version and the BLAS library in use\n\n"
     "'" PROG " COMMAND --help' describes each.\n");
 }

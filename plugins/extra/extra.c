@@ -78,10 +78,10 @@ static int init(mpl_plugin *p, mpl_err *err) {
     int rc = mpl_plugin_add_term(p, terms[i].name, terms[i].desc, terms[i].e, err);
     if (rc < 0) return rc;
   }
-  mpl_native_term rownorm = {sizeof rownorm, "rownorm", "row normalisation towards unit norm (native)",
+  mpl_native_term rownorm = {sizeof rownorm, "rownorm", "row normalisation towards unit norm",
                              "−(‖W_j‖² − 1) W_j", "-\\left(\\lVert W_j \\rVert^2 - 1\\right) W_j", NULL,
                              rownorm_value, rownorm_vjp};
-  mpl_native_term wdep = {sizeof wdep, "wdep_hebb", "weight-dependent Hebbian (native)", "W ⊙ (y_ℓ y_{ℓ−1}ᵀ)",
+  mpl_native_term wdep = {sizeof wdep, "wdep_hebb", "weight-dependent Hebbian", "W ⊙ (y_ℓ y_{ℓ−1}ᵀ)",
                           "W \\odot \\left(y_{\\ell} y_{\\ell-1}^\\top\\right)", NULL, wdep_value, wdep_vjp};
   int rc = mpl_plugin_add_native(p, &rownorm, err);
   return rc < 0 ? rc : mpl_plugin_add_native(p, &wdep, err);

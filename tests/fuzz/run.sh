@@ -1,8 +1,8 @@
 #!/bin/sh
 # Fuzz metaplast's input readers with libFuzzer for a bounded time each, then report the crash
 # count. Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET (60)] [TARGET...]
-# Targets: idx config checkpoint args rules. Needs clang and libFuzzer (Debian: clang,
-# libclang-rt-14-dev). Builds into build-fuzz/ (ASan + UBSan + libFuzzer). Inputs that crash,
+# Targets: idx (IDX, .npy and float IDX pairs) csv config checkpoint args rules. Needs clang and
+# libFuzzer (Debian: clang, libclang-rt-14-dev). Builds into build-fuzz/ (ASan + UBSan + libFuzzer). Inputs that crash,
 # leak, time out or exhaust memory are saved to tests/fuzz/crashes/<target>/; commit them with
 # the fix: ctest replays them (test_fuzz_<target>). New coverage goes to build-fuzz/corpus/.
 set -eu
@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-idx config checkpoint args rules}
+targets=${*:-idx csv config checkpoint args rules}
 build=${MPL_FUZZ_BUILD:-$top/build-fuzz}
 # Wall-clock seconds one input may take. A rule file's budgets are CPU time (2 s), which a loaded
 # machine stretches: raise it there (MPL_FUZZ_TIMEOUT=30) rather than commit false timeouts.

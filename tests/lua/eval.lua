@@ -10,6 +10,17 @@ for _, m in ipairs{"rule", "FA", "BP"} do
   assert(e[m].diverged > 0 or math.abs(e[m].mean - s / 6) < 1e-12, m .. ": mean of the per-task accuracies")
   assert(e[m].lo <= e[m].mean and e[m].mean <= e[m].hi, m .. ": interval")
 end
+assert(e.changed == 0 and type(e.notes) == "table" and #e.notes == 0, "no notes for an unchanged rule")
+-- issue 25: the rule's record of its plugin with another content hash: a warning and the count
+local text = assert(io.open(rule .. "/rule.json")):read("a")
+local edited, k = text:gsub('"crc32": "%x+"', '"crc32": "00000000"')
+assert(k >= 1, "rule.json records its sources' hashes")
+local g = assert(io.open(file .. ".rule.json", "w"))
+g:write(edited)
+g:close()
+local c = mp.eval{rule = file .. ".rule.json", tasks = 2, seed = 2, quiet = true}
+assert(c.changed == 1 and #c.notes == 1 and c.notes[1]:find("warning: plugin paper", 1, true)
+       and c.notes[1]:find("changed since the run", 1, true), "a changed source: " .. tostring(c.notes[1]))
 local f = assert(io.open(file, "w"))
 f:write(e.table)
 f:close()

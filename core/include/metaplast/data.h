@@ -32,15 +32,26 @@ typedef struct mpl_dataset {
   size_t dim;            /* pixels per image = rows * cols */
   size_t rows, cols;
   int n_classes;         /* output width: max label + 1 (labels are never remapped) */
-  uint8_t *pixels;       /* n * dim raw bytes; scale by 1/255 to get [0,1] */
+  uint8_t *pixels;       /* n * dim raw bytes; scale by 1/255 to get [0,1] (NULL when x is set) */
   uint8_t *labels;       /* n labels */
   /* Per-class index, in file order: the images of class c are
    * class_idx[class_off[c] .. class_off[c+1]-1] (indices into pixels/labels). */
   size_t *class_off;     /* n_classes + 1 entries */
   size_t *class_idx;     /* n entries */
+  double *x;             /* n * dim inputs taken as they are, for data stored as numbers (float
+                          * IDX, .npy float32/float64, CSV), or NULL (bytes in pixels) */
 } mpl_dataset;
 
-/* Load an image/label IDX pair. per_class > 0 keeps only the first per_class images of each
+/* Input scaling, one rule for every reader (docs/data.md): data stored as bytes (IDX unsigned
+ * byte, .npy uint8) is divided by 255, so inputs lie in [0, 1]; data stored as numbers (IDX
+ * float32/float64, .npy float32/float64, CSV) is taken as it is, and must be finite (an error
+ * names the file, the image and the element). Scale your own numbers to about [0, 1]: the
+ * network's softplus and initial weights are set for inputs of that order. */
+
+/* Load an image/label pair: IDX (images unsigned byte, float32 0x0D or float64 0x0E; labels
+ * unsigned byte) or NumPy .npy (format 1-3; images |u1, <f4/>f4, <f8/>f8 of shape (n, rows, cols)
+ * or (n, d); labels any integer type of shape (n,) or (n, 1), values 0..255), recognised by their
+ * content, raw or gzip; the two may be of different formats. per_class > 0 keeps only the first per_class images of each
  * class in file order (0 keeps all); classes with fewer images keep what they have.
  * Images not kept are never held in memory at once (the reader streams).
  * Errors name the file; an image/label count mismatch names both files. The labels must be the
@@ -49,18 +60,29 @@ typedef struct mpl_dataset {
 MPL_API int mpl_dataset_load_idx(const char *images, const char *labels, size_t per_class,
                                  mpl_dataset **out, mpl_err *err);
 
+/* A CSV file (libcsv; raw or gzip): a header row naming the columns; the column named label
+ * (NULL or "": "label") holds class numbers 0..255, every other column a numeric input; one row
+ * one example (rows = 1, cols = the inputs). Errors name FILE:LINE and the column. */
+MPL_API int mpl_dataset_load_csv(const char *path, const char *label, size_t per_class, mpl_dataset **out,
+                                 mpl_err *err);
+
 /* Open a named source:
  *   "fashion-mnist"          Debian's dataset-fashion-mnist, train split
  *                            (/usr/share/datasets/fashion-mnist/train-*-idx?-ubyte.gz)
  *   "fashion-mnist-test"     the same package's t10k split
  *   "emnist-bymerge:DIR"     DIR/emnist-bymerge-test-{images-idx3,labels-idx1}-ubyte[.gz]
+ *   "csv:FILE[:COLUMN]"      mpl_dataset_load_csv(FILE, COLUMN)
  * per_class as in mpl_dataset_load_idx. An unknown name is MPL_EINVAL naming the accepted forms. */
 MPL_API int mpl_dataset_open(const char *spec, size_t per_class, mpl_dataset **out, mpl_err *err);
+
+/* The --data names and the other forms, with what each is and where it is read from (static). */
+typedef struct mpl_dataset_info { const char *name, *what, *where; } mpl_dataset_info;
+MPL_API const mpl_dataset_info *mpl_dataset_list(int *n);
 
 /* Free a dataset; NULL is a no-op. */
 MPL_API void mpl_dataset_free(mpl_dataset *ds);
 
-/* Copy image i scaled to [0,1] (pixel / 255.0) into x[0..dim-1]. */
+/* Copy image i's inputs into x[0..dim-1]: pixel / 255.0, or the stored numbers. */
 MPL_API void mpl_dataset_image(const mpl_dataset *ds, size_t i, double *x);
 
 /* ---- Tasks (one episode's data) ---- */

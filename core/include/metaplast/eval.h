@@ -50,9 +50,11 @@ typedef struct mpl_eval_result {
   double mean[MPL_EVAL_METHODS];       /* over the tasks that did not diverge */
   double lo[MPL_EVAL_METHODS], hi[MPL_EVAL_METHODS];  /* bootstrap interval of the mean */
   int diverged[MPL_EVAL_METHODS];
-  char notes[1024];                    /* terms evaluated from their stored formula because their source
-                                        * is not installed or not recorded, one line each ("" if none;
-                                        * mpl_readout_build_noted) */
+  char notes[4096];                    /* terms evaluated from their stored formula because their source
+                                        * is not installed or not recorded, and sources whose content
+                                        * changed since the run ("warning: ..."), one line each ("" if
+                                        * none; mpl_readout_build_noted) */
+  int changed;                         /* term sources whose content differs from the rule's record */
 } mpl_eval_result;
 
 /* "rule", "FA", "BP". */

@@ -32,7 +32,10 @@ MPL_API void mpl_plot_defaults(mpl_plot_cfg *cfg);
  * directory (summary.csv and trial-NNN/) or a sparsity path (path.csv and one directory per lambda,
  * whose runs are then compared with each other). One DIR gives one figure per quantity; several give one
  * comparison figure per quantity with a legend naming each run. Figures: accuracy, loss, theta,
- * alpha, ortho (and path for a sparsity path); beside them OUT plot.gp (the gnuplot script),
+ * alpha, ortho (and path for a sparsity path; survival, or survival-K among several runs, for a
+ * trials run: the share of trials in which each term survived, from its terms.csv; eval, or
+ * eval-K, for an `eval --out` DIR: eval.json's three means with intervals, eval.csv's tasks); failed
+ * episodes of a single run are marked in accuracy, loss and theta; beside them OUT plot.gp (the gnuplot script),
  * OUT data-K.dat (its data) and OUT gnuplot.log (gnuplot's messages).
  * MPL_ENOTFOUND (with an installation hint) if gnuplot cannot be run; MPL_EIO if it fails,
  * with the end of its messages. Not thread-safe with respect to the same OUT. */

@@ -47,6 +47,16 @@ typedef struct mpl_readout_term {
   double scale;      /* theta = scale * standardized (NaN if not recorded; 1 in the plain method) */
 } mpl_readout_term;
 
+/* Where a term source was when the search loaded it (issue 25): enough to find it again after the
+ * rule is moved, and to tell whether it changed since. */
+typedef struct mpl_readout_source {
+  char *spec;        /* the source as the search was given it ("my_terms.so", "paper", "rules/oja.lua") */
+  char *kind;        /* "plugin" or "rules" */
+  char *path;        /* its absolute path then */
+  unsigned long crc32;  /* CRC-32 (zlib) of its content then */
+  long long size;       /* its size in bytes then */
+} mpl_readout_source;
+
 typedef struct mpl_readout {
   int n_terms;
   mpl_readout_term *terms;
@@ -56,6 +66,8 @@ typedef struct mpl_readout {
   char *health;      /* the search's verdict, lines "health: ..." and reasons (NULL if not recorded) */
   int healthy;       /* with health: 1 healthy, 0 not */
   int episode;       /* with health: the episode after which the reported θ was validated (-1: unknown) */
+  int n_sources;     /* the term sources' records (rule.json "sources"; none in older rules) */
+  mpl_readout_source *sources;
 } mpl_readout;
 
 /* Load a rule from a results directory (DIR/rule.json; or, for directories written before

@@ -106,6 +106,17 @@ MPL_API void mpl_search_result_free(mpl_search_result *res);
  * resuming; cfg->out = dir, cfg->resume = 1. cfg's strings live in *mem: free(*mem) after use. */
 MPL_API int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl_err *err);
 
+/* Extend a run to `episodes` episodes (--resume DIR --episodes N): cfg is its configuration
+ * (mpl_search_config_load); mpl_search_run then continues it from its checkpoint, or, for a
+ * finished run, from the final state it kept (DIR/checkpoint.final), and config.txt records the new
+ * count. The validation interval stays the run's (an unset one is fixed at what the run used,
+ * max(5, episodes / 20)). The result is exactly that of an uninterrupted run of N episodes with that
+ * --validate-every when the run's episodes are a multiple of it (always for its log.csv with the
+ * plain method, whose validations do not move theta); otherwise the validation at the run's old
+ * end stays in its history. A run that chose lambda on a path (lambda_auto) is refused: its
+ * stages are laid over its episode count. N must exceed the run's episodes. */
+MPL_API int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err);
+
 /* The config.txt key of the first setting in which a and b differ, or NULL if none does
  * (out, force, progress, command, resume and stop are not settings). */
 MPL_API const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg *b);
