@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Summarise results/discovery/pool20.sh's trials (DIR, default runs/pool20) against issue 19's pool
 target: healthy trials, mean meta-accuracy over episodes 501-600 against BP's 0.696 (results/paper),
-the survivors of each reported rule beside the paper's F0, F2, F9. Usage: pool20.py [DIR...] > pool20.md (trials are told apart by their seed; the first directory holding
-a seed wins)"""
+the survivors of each reported rule beside the paper's F0, F2, F9. Usage: pool20.py [DIR...] > pool20.md (trials are told apart by their seed; a finished run of a seed
+wins over an unfinished one, else the first directory's)"""
 import csv
 import json
 import math
@@ -14,7 +14,10 @@ import sys
 dirs = sys.argv[1:] or ["runs/pool20"]
 BP = 0.696
 PAPER = {"F0", "F2", "F9"}
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("COMMIT") or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                                   text=True).stdout.strip()   # COMMIT: the binary's, if not HEAD
+
+
 def seed_of(run):
     for line in open(os.path.join(run, "config.txt")):
         if line.startswith("seed = "):
@@ -26,7 +29,9 @@ runs = {}
 for d in dirs:
     for t in (x for x in os.listdir(d) if x.startswith("trial-")):
         try:
-            runs.setdefault(seed_of(os.path.join(d, t)), os.path.join(d, t))
+            seed, run = seed_of(os.path.join(d, t)), os.path.join(d, t)
+            if seed not in runs or not os.path.exists(os.path.join(runs[seed], "rule.json")):
+                runs[seed] = run   # a finished run of a seed wins over an unfinished one
         except OSError:
             pass
 rows = []
@@ -45,7 +50,7 @@ for seed, run in sorted(runs.items()):
                  "episodes": len(log), "survivors": [x["name"] for x in rule["terms"] if x["survives"]],
                  "verdict": rule["health"]["text"].splitlines()[0]})
 done = [r for r in rows if r["done"]]
-print(f"# The paper's pool on EMNIST ByMerge-400: 20 trials, 600 episodes, default settings ({commit})\n")
+print(f"# The paper's pool on EMNIST ByMerge-400: 20 trials, 600 episodes, default settings (run at {commit})\n")
 print("`bash results/discovery/pool20.sh && python3 results/discovery/pool20.py > results/discovery/pool20.md`: "
       "`metaplast search --data emnist-bymerge:DIR --per-class 400 --terms paper --episodes 600 --seed 0 --trials 20` "
       "(trial i has seed i; the robust method, `--lambda auto`). *501-600*: mean query accuracy of episodes "
