@@ -474,7 +474,13 @@ static void print_rec(const mpl_expr *e, mpl_format fmt, sbuf *s) {
     break;
   }
   case MPL_OP_MATMUL: print_wrapped(e->a, fmt, s, 4); put(s, " "); print_wrapped(e->b, fmt, s, 5); break;
-  case MPL_OP_T: print_wrapped(e->a, fmt, s, 5); put(s, latex ? "^\\top" : "ᵀ"); break;
+  case MPL_OP_T: {   /* LaTeX: an operand that ends in a superscript (x^{2}, x^\top) is braced: no double superscript */
+    int sup = latex && (e->a->op == MPL_OP_T || (e->a->op == MPL_OP_FN && e->a->sig == MPL_FN_SQUARE));
+    if (sup) put(s, "{");
+    print_wrapped(e->a, fmt, s, 5);
+    put(s, sup ? "}^\\top" : latex ? "^\\top" : "ᵀ");
+    break;
+  }
   case MPL_OP_SUM: put(s, latex ? "\\textstyle\\sum\\left(" : "Σ("); print_rec(e->a, fmt, s);
     put(s, latex ? "\\right)" : ")"); break;
   case MPL_OP_FN:

@@ -349,6 +349,9 @@ static void test_print_parentheses(void **state) {
   for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) assert_prints(mpl_fn(ts, fns[i].f, post), MPL_FMT_LATEX, fns[i].latex);
   assert_prints(mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post)), MPL_FMT_LATEX,
                 "\\left(y_{\\ell} + y_{\\ell}\\right)^{2}");
+  /* a transposed square: one superscript on each brace level (x^{2}^\top does not compile) */
+  assert_prints(mpl_t(ts, mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post))), MPL_FMT_LATEX,
+                "{\\left(y_{\\ell} + y_{\\ell}\\right)^{2}}^\\top");
   assert_prints(had, MPL_FMT_CODE, "mul(matmul(post, t(pre)), matmul(e_post, t(tanh(e_pre))))");
   mpl_expr *sw = mpl_mul(ts, mpl_num(ts, -0.5), mpl_mul(ts, mpl_sum(ts, W), W));
   assert_prints(sw, MPL_FMT_TEXT, "(-0.5) (Σ(W) W)");
