@@ -80,6 +80,11 @@ for (ds, lib), runs in rows.items():
           f"| {ge}/{len(ev)} | {fmt(surv, 1)} of {nterms} | {fmt(mean([r['seconds'] for r in runs]), 0)} |")
 print(f"\n**All: {tot['h']}/{tot['n']} healthy ({100 * tot['h'] / max(tot['n'], 1):.0f}%); held-out rule ≥ FA in "
       f"{tot['ge']}/{tot['ev']} ({100 * tot['ge'] / max(tot['ev'], 1):.0f}%).**\n")
+lmax = [float(m) for runs in rows.values() for r in runs
+        for m in re.findall(r"from lambda_max ([\d.e+-]+);", r["health"])]
+if lmax:
+    print(f"lambda auto's lambda_max (standardized units) over the {len(lmax)} runs that print their path: "
+          f"from {min(lmax):.4g} to {max(lmax):.4g}.\n")
 print("## Unhealthy runs and their reasons\n")
 for (ds, lib), runs in rows.items():
     for r in runs:
