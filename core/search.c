@@ -702,7 +702,7 @@ static void path_lambdas(run *R) {
 
 /* lambda auto. With an unpenalized coefficient (the pseudo-gradient), the path starts with a null
  * stage that fits it alone and measures lambda_max there (null_fit): the penalized terms' gradients
- * grow as the network learns, so lambda_max measured at the start let 2-14 terms in at once (zoo,
+ * grow as the network learns, so lambda_max measured at the start let 6-14 terms in at once (zoo,
  * EMNIST). Without one, lambda_max is the largest |dL/d standardized_r| over penalized r and over
  * LAMBDA_PROBE_TASKS tasks at the start: at it the proximal step keeps every penalized coefficient
  * at 0 on every probe task. */
