@@ -184,6 +184,7 @@ static int check_cli_sigterm(const char *dir) {
   pid_t pid = fork();
   if (pid == 0) {
     if (!freopen(log, "w", stderr)) _exit(126);
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);   /* no idle BLAS threads adding to the CPU time judged below */
     execl(MPL_CLI, MPL_CLI, "search", "--terms", terms, "--images", img, "--labels", lab, "--ways", "3", "--shots", "5",
           "--queries", "5", "--episodes", "1", "--quiet", "--out", out, "--force", (char *)NULL);
     _exit(127);
@@ -199,7 +200,7 @@ static int check_cli_sigterm(const char *dir) {
               1e-6 * (double)ru.ru_stime.tv_usec;
   char *text = mpl_test_slurp(log);
   int bad = !WIFEXITED(status) || WEXITSTATUS(status) != 128 + SIGTERM || !text || !strstr(text, "rule file was interrupted") ||
-            !strstr(text, terms) || dt > 1.8;
+            !strstr(text, terms) || dt > 1.95;   /* the load alone is 2 s of CPU: below it, the stop came during it */
   printf("%s %6.2f s CPU  metaplast search, SIGTERM during the load: exit %d: %s", bad ? "FAIL" : "ok  ", dt,
          WIFEXITED(status) ? WEXITSTATUS(status) : -1, text ? text : "(no output)\n");
   free(text);
