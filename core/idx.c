@@ -220,26 +220,11 @@ static int read_all(mpl__idx *r, uint8_t **out, mpl_err *err) {
   return MPL_OK;
 }
 
-/* A big-endian IDX float (4 or 8 bytes). */
-static double be_float(const uint8_t *p, int size) {
-  uint64_t u = 0;
-  for (int i = 0; i < size; i++) u = u << 8 | p[i];
-  if (size == 8) {
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-  }
-  uint32_t w = (uint32_t)u;
-  float f;
-  memcpy(&f, &w, 4);
-  return f;
-}
-
 static int to_doubles(const mpl__idx *r, const uint8_t *data, mpl__images *im, mpl_err *err) {
   size_t count = im->n * im->rows * im->cols, dim = im->rows * im->cols;
   if (!(im->f64 = malloc((count ? count : 1) * sizeof *im->f64))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    double x = be_float(data + i * (size_t)r->esize, r->esize);
+    double x = mpl__load_float(data + i * (size_t)r->esize, r->esize, 1);   /* IDX is big-endian */
     if (!isfinite(x))
       return mpl_errorf(err, MPL_EFORMAT, "%s: image %zu, pixel %zu is %g: inputs must be finite", r->path, i / dim,
                         i % dim, x);

@@ -152,6 +152,8 @@ typedef struct mpl__images {
   double *f64;
 } mpl__images;
 MPL_INTERNAL void mpl__images_free(mpl__images *im);
+/* An IEEE float of `size` bytes (4 or 8) at p, big- or little-endian (npy.c; float IDX too). */
+MPL_INTERNAL double mpl__load_float(const uint8_t *p, int size, int big);
 /* A whole file, raw or gzip (zlib reads both). */
 MPL_INTERNAL int mpl__read_whole(const char *path, uint8_t **out, size_t *len, mpl_err *err);
 /* NumPy .npy (npy.c): images uint8/float32/float64 of shape (n, rows, cols) or (n, d); labels of an

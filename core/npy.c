@@ -144,7 +144,7 @@ static uint64_t load_uint(const uint8_t *p, int size, int big) {
   return v;
 }
 
-static double load_float(const uint8_t *p, int size, int big) {
+double mpl__load_float(const uint8_t *p, int size, int big) {
   uint64_t u = load_uint(p, size, big);
   if (size == 8) {
     double d;
@@ -200,7 +200,7 @@ static int convert_images(const uint8_t *d, const npy_header *nh, const char *pa
   }
   if (!(im->f64 = malloc((count ? count : 1) * sizeof *im->f64))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   for (size_t i = 0; i < count; i++) {
-    double x = load_float(d + i * (size_t)nh->size, nh->size, nh->big);
+    double x = mpl__load_float(d + i * (size_t)nh->size, nh->size, nh->big);
     if (!isfinite(x))
       return mpl_errorf(err, MPL_EFORMAT, "%s: image %zu, element %zu is %g: inputs must be finite", path,
                         i / (im->rows * im->cols), i % (im->rows * im->cols), x);
