@@ -196,23 +196,30 @@ def forward_batch(W, X, beta):
     return y
 
 
+def signals(W, B, x, target, feedback, beta, need_e0):
+    """One step's signals, from the pre-update weights: y[0] = x, y[L] = softmax(z_L) (the
+    post-synaptic "activation" of the last layer); e[L] = y[L] - onehot and, back through the
+    feedback (B, or W itself under symmetric feedback), e[l] = (F_{l+1}^T e[l+1]) * g'(y[l]) with
+    g'(y) = 1 - exp(-beta y) = sigmoid(beta z); e[0] only when a term reads e_{l-1}."""
+    L = len(W)
+    y = [x]
+    for l, Wl in enumerate(W):
+        z = Wl @ y[-1]
+        y.append(F.softplus(z, beta=beta) if l < L - 1 else torch.softmax(z, dim=0))
+    fb = W if feedback == "symmetric" else B
+    e = [None] * (L + 1)
+    e[L] = y[L] - target
+    for l in range(L - 1, -1 if need_e0 else 0, -1):
+        e[l] = (fb[l].t() @ e[l + 1]) * (1 - torch.exp(-beta * y[l]))
+    return y, e
+
+
 def inner_loop(theta, terms, W, B, Xtr, Ttr, feedback, beta, oja_factored):
     """The online adaptation phase: one plastic step per training image; returns the adapted W.
     theta: coefficients (requires grad), W, B: lists of matrices, Xtr: images (rows), Ttr: one-hots."""
-    L = len(W)
     need_e0 = any(t in NEEDS_E_PRE for t in terms)
     for x, target in zip(Xtr, Ttr):
-        # forward pass; y[0] = x, y[L] = softmax(z_L) (the post-synaptic "activation" of the last layer)
-        y = [x]
-        for l, Wl in enumerate(W):
-            z = Wl @ y[-1]
-            y.append(F.softplus(z, beta=beta) if l < L - 1 else torch.softmax(z, dim=0))
-        # teaching signals from the pre-update weights; g'(y) = 1 - exp(-beta y) = sigmoid(beta z)
-        fb = W if feedback == "symmetric" else B
-        e = [None] * (L + 1)
-        e[L] = y[L] - target
-        for l in range(L - 1, -1 if need_e0 else 0, -1):
-            e[l] = (fb[l].t() @ e[l + 1]) * (1 - torch.exp(-beta * y[l]))
+        y, e = signals(W, B, x, target, feedback, beta, need_e0)
         # all layers at once: W_l <- W_l + sum_r theta_r F_r
         W = [Wl + sum(th * plasticity_term(name, Wl, y[l], y[l + 1], e[l], e[l + 1], oja_factored)
                       for th, name in zip(theta, terms))
@@ -225,20 +232,11 @@ def inner_loop_grouped(theta, terms, W, B, Xtr, Ttr, feedback, beta):
     their presynaptic factor into one rank-k update, W_l <- (1 - theta_3) W_l + U V^T, one addmm
     per layer and step (F3 = -W is the scale; F5-F8's scalars fold into U's columns; Oja factored as
     y (y_pre - W^T y)^T); no weight-sized tensor per term. Same value as inner_loop up to rounding."""
-    L = len(W)
     th = {name: theta[i] for i, name in enumerate(terms)}
     need_e0 = any(t in NEEDS_E_PRE for t in terms)
     uses_e_pre = any(t in th for t in ("F1", "F2", "F4", "F6", "F8"))
     for x, target in zip(Xtr, Ttr):
-        y = [x]
-        for l, Wl in enumerate(W):
-            z = Wl @ y[-1]
-            y.append(F.softplus(z, beta=beta) if l < L - 1 else torch.softmax(z, dim=0))
-        fb = W if feedback == "symmetric" else B
-        e = [None] * (L + 1)
-        e[L] = y[L] - target
-        for l in range(L - 1, -1 if need_e0 else 0, -1):
-            e[l] = (fb[l].t() @ e[l + 1]) * (1 - torch.exp(-beta * y[l]))
+        y, e = signals(W, B, x, target, feedback, beta, need_e0)
         new = []
         for l, Wl in enumerate(W):
             yp, yq, ep, eq = y[l], y[l + 1], e[l], e[l + 1]
