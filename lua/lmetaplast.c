@@ -926,6 +926,20 @@ static void push_trials(lua_State *L, const mpl_search_cfg *c, const mpl_trials_
   lua_settop(L, res);
 }
 
+/* Copy table `from`'s entries into table `into` (both absolute indices), but for the string keys
+ * listed in skip (NULL-terminated): the search keys of a call that also takes its own. */
+static void copy_keys_except(lua_State *L, int from, int into, const char *const *skip) {
+  for (lua_pushnil(L); lua_next(L, from); lua_pop(L, 1)) {
+    int skipped = 0;
+    for (const char *const *k = skip; *k && lua_type(L, -2) == LUA_TSTRING && !skipped; k++)
+      skipped = !strcmp(lua_tostring(L, -2), *k);
+    if (skipped) continue;
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, into);
+  }
+}
+
 /* metaplast.trials{trials = N, jobs = J, <search keys>} -> trials (docs/lua.md): N searches with
  * seeds seed+1 .. seed+N in OUT/trial-001.., run on J threads, and their summary. */
 static int l_trials(lua_State *L) {
@@ -935,12 +949,7 @@ static int l_trials(lua_State *L) {
   lua_newtable(L);                                  /* 2: anchors */
   box *rb = newbox(L, release_trials);              /* 3 */
   lua_newtable(L);                                  /* 4: the search keys alone */
-  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
-    if (lua_type(L, -2) != LUA_TSTRING || (strcmp(lua_tostring(L, -2), "trials") && strcmp(lua_tostring(L, -2), "jobs"))) {
-      lua_pushvalue(L, -2);
-      lua_pushvalue(L, -2);
-      lua_rawset(L, 4);
-    }
+  copy_keys_except(L, 1, 4, (const char *const[]){"trials", "jobs", NULL});
   lua_getfield(L, 1, "trials");
   int n = (int)check_int(L, -1, fn, "trials", 1, 100000);
   int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
@@ -997,14 +1006,7 @@ static int l_path(lua_State *L) {
   lua_newtable(L);                                  /* 2: anchors */
   box *rb = newbox(L, release_path);                /* 3 */
   lua_newtable(L);                                  /* 4: the search keys alone */
-  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
-    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    if (strcmp(k, "trials") && strcmp(k, "jobs") && strcmp(k, "lambdas")) {
-      lua_pushvalue(L, -2);
-      lua_pushvalue(L, -2);
-      lua_rawset(L, 4);
-    }
-  }
+  copy_keys_except(L, 1, 4, (const char *const[]){"trials", "jobs", "lambdas", NULL});
   int trials = lua_getfield(L, 1, "trials") == LUA_TNIL ? 1 : (int)check_int(L, -1, fn, "trials", 1, 100000);
   int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
   lua_settop(L, 4);
