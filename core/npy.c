@@ -209,15 +209,21 @@ static int convert_images(const uint8_t *d, const npy_header *nh, const char *pa
   return MPL_OK;
 }
 
+/* The whole file and its parsed header; on an error nothing is left allocated. */
+static int read_npy(const char *path, uint8_t **b, size_t *len, npy_header *nh, mpl_err *err) {
+  int rc = mpl__read_whole(path, b, len, err);
+  if (rc == 0 && (rc = parse_header(*b, *len, path, nh, err)) < 0) free(*b), *b = NULL;
+  return rc;
+}
+
 int mpl__npy_read_images(const char *path, mpl__images *im, mpl_err *err) {
   memset(im, 0, sizeof *im);
   uint8_t *b;
   size_t len;
-  npy_header nh;
-  int rc = mpl__read_whole(path, &b, &len, err);
+  npy_header nh = {0};
+  int rc = read_npy(path, &b, &len, &nh, err);
   if (rc < 0) return rc;
-  rc = parse_header(b, len, path, &nh, err);
-  if (rc == 0 && !((nh.kind == 'u' && nh.size == 1) || (nh.kind == 'f' && (nh.size == 4 || nh.size == 8))))
+  if (!((nh.kind == 'u' && nh.size == 1) || (nh.kind == 'f' && (nh.size == 4 || nh.size == 8))))
     rc = mpl_errorf(err, MPL_EFORMAT, "%s: .npy header: 'descr': images must be uint8 (|u1), float32 (<f4) or "
                     "float64 (<f8), not %c%d", path, nh.kind, nh.size);
   if (rc == 0) rc = image_shape(&nh, path, im, err);
@@ -246,11 +252,10 @@ int mpl__npy_read_labels(const char *path, uint8_t **labels, size_t *n, mpl_err 
   *labels = NULL, *n = 0;
   uint8_t *b;
   size_t len;
-  npy_header nh;
-  int rc = mpl__read_whole(path, &b, &len, err);
+  npy_header nh = {0};
+  int rc = read_npy(path, &b, &len, &nh, err);
   if (rc < 0) return rc;
-  rc = parse_header(b, len, path, &nh, err);
-  if (rc == 0 && nh.kind != 'u' && nh.kind != 'i')
+  if (nh.kind != 'u' && nh.kind != 'i')
     rc = mpl_errorf(err, MPL_EFORMAT, "%s: .npy header: 'descr': labels must be integers (|u1, <i4, <i8, ...), not "
                     "%c%d", path, nh.kind, nh.size);
   if (rc == 0 && !(nh.ndim == 1 || (nh.ndim == 2 && nh.shape[1] == 1)))
