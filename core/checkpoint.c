@@ -2,6 +2,7 @@
  * versioned, checksummed text file with hexadecimal floats, so every double round-trips
  * exactly. See docs/reliability.md. See LICENSE for copyright. */
 #include "checkpoint.h"
+#include "discover.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -536,9 +537,6 @@ done:
 
 /* {====== Extending a finished run (--resume DIR --episodes N, issue 25) ====== */
 
-/* The validation interval a run of `episodes` used when it set none (search.c's robust_setup). */
-static int default_every(int episodes) { return episodes / 20 > 5 ? episodes / 20 : 5; }
-
 int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err) {
   if (cfg->lambda_auto)
     return mpl_errorf(err, MPL_EINVAL, "%s: --episodes %d: this run chose lambda on a path (lambda_auto = on) whose "
@@ -548,7 +546,7 @@ int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err) {
   if (episodes <= cfg->episodes)
     return mpl_errorf(err, MPL_EINVAL, "%s: --episodes %d: the run has %d episodes; extending it needs more", cfg->out,
                       episodes, cfg->episodes);
-  if (cfg->validate_every == 0) cfg->validate_every = default_every(cfg->episodes);
+  if (cfg->validate_every == 0) cfg->validate_every = mpl__validate_every(cfg->episodes);   /* the interval it used */
   cfg->episodes = episodes;
   return MPL_OK;
 }

@@ -37,6 +37,10 @@ MPL_INTERNAL int mpl__dataset_split(const mpl_dataset *ds, const mpl_task_cfg *t
                                     mpl_dataset *val, mpl_err *err);
 MPL_INTERNAL void mpl__dataset_view_free(mpl_dataset *v);
 
+/* Episodes between validations when --validate-every is 0 (the default): max(5, episodes / 20).
+ * A run's and its extension's (mpl_search_extend) must agree. */
+MPL_INTERNAL int mpl__validate_every(int episodes);
+
 /* The health verdict of a search (what `report`, trials and the CLI print above a rule). */
 typedef struct mpl__health {
   int healthy;             /* 1: the rule can be trusted as far as the checks go */

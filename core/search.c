@@ -864,7 +864,7 @@ static int robust_setup(run *R, mpl_err *err) {
   if (c->validate_every < 0) return mpl_errorf(err, MPL_EINVAL, "--validate-every must be >= 0, got %d", c->validate_every);
   if (c->method != MPL_METHOD_ROBUST && c->method != MPL_METHOD_PLAIN)
     return mpl_errorf(err, MPL_EINVAL, "method: expected robust or plain, got %d", c->method);
-  R->every = c->validate_every > 0 ? c->validate_every : c->episodes / 20 > 5 ? c->episodes / 20 : 5;
+  R->every = c->validate_every > 0 ? c->validate_every : mpl__validate_every(c->episodes);
   R->kappa = 1;
   R->val_last = NAN;
   R->scale = malloc(((size_t)n + 1) * sizeof(double)), R->pf = malloc(((size_t)n + 1) * sizeof(double));
