@@ -102,10 +102,6 @@ static void layer_norms(probe *P, const mpl_rule *rule, int n, double *val, doub
   }
 }
 
-/* Below this fraction of the pseudo-gradient's magnitude a term is zero up to rounding (a - a
- * evaluates to ~1e-17, not 0). */
-#define MAGNITUDE_MIN 1e-10
-
 int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_termset *ts, const int *which, int n,
                          const double *x, const int *y, int images, gsl_rng *rng, double *rel, mpl_err *err) {
   mpl_rule *rule;
@@ -124,8 +120,9 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
   if (!buf) { mpl__rule_free(rule); return mpl_errorf(err, MPL_ENOMEM, "out of memory"); }
   for (int l = 0; l <= net->n_layers; l++) P.y[l] = buf + 2 * l * wmax, P.e[l] = P.y[l] + wmax;
   double *val = buf + 2 * (net->n_layers + 1) * wmax, *out = val + nv + 1, *sq = out + no + 1, *acc = sq + n;
-  mpl_episode_init_weights(ep, rng);
-  for (int l = 1; l <= net->n_layers; l++) P.W[l] = mpl_episode_weights(ep, l), P.B[l] = mpl_episode_feedback(ep, l);
+  if (rng) mpl_episode_init_weights(ep, rng);
+  for (int l = 1; l <= net->n_layers; l++)
+    P.W[l] = rng ? mpl_episode_weights(ep, l) : mpl__episode_final_weights(ep, l), P.B[l] = mpl_episode_feedback(ep, l);
   double pg_acc = 0;
   for (int i = 0; i < images; i++) {
     double pg = 0;
@@ -135,9 +132,9 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
     for (int r = 0; r < n; r++) acc[r] += sq[r] / images;
     pg_acc += pg / images;
   }
-  for (int r = 0; r < n && rc == 0; r++) {
+  for (int r = 0; r < n; r++) {
     rel[r] = sqrt(acc[r] / pg_acc);
-    if (!(rel[r] > MAGNITUDE_MIN) || !isfinite(rel[r]))
+    if (rc == 0 && (!(rel[r] > MPL__MAGNITUDE_MIN) || !isfinite(rel[r])))
       rc = mpl_errorf(err, MPL_EINVAL, "term %s: its magnitude on the start network is %s (%g of the "
                       "pseudo-gradient's): it cannot be standardized; remove it, or run with --method plain",
                       mpl_termset_name(ts, which[r]), isfinite(rel[r]) ? "zero up to rounding" : "not finite", rel[r]);

@@ -19,12 +19,17 @@
  * equals −e_post preᵀ to 1e-12 on two random layers. */
 MPL_INTERNAL int mpl__is_pseudo_gradient(const mpl_termset *ts, int i);
 
-/* The typical magnitude of terms which[0..n-1] on the network a search starts from: initial
- * weights and feedback drawn from rng (the episode's own draw), signals of the first `images`
- * training images x (labels y) through the network, without learning. rel[r] = RMS over images
- * of (sum over layers |F_r|_F^2)^(1/2), divided by the same for the pseudo-gradient. A term whose
- * magnitude is below 1e-10 of the pseudo-gradient's (zero up to rounding) or not finite is
- * MPL_EINVAL naming it. */
+/* Below this fraction of the pseudo-gradient's magnitude a term is zero up to rounding (a - a
+ * evaluates to ~1e-17, not 0). */
+#define MPL__MAGNITUDE_MIN 1e-10
+
+/* The typical magnitude of terms which[0..n-1] on a network: with rng, the network a search
+ * starts from (initial weights and feedback drawn from rng, the episode's own draw); with rng NULL,
+ * the weights at the end of ep's last run (the network its rule adapted). Signals of the first
+ * `images` training images x (labels y) through the network, without learning. rel[r] = RMS over
+ * images of (sum over layers |F_r|_F^2)^(1/2), divided by the same for the pseudo-gradient. A term
+ * whose magnitude is below 1e-10 of the pseudo-gradient's (zero up to rounding) or not finite is
+ * MPL_EINVAL naming it (rel[r] is still set for every r). */
 MPL_INTERNAL int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_termset *ts,
                                       const int *which, int n, const double *x, const int *y, int images,
                                       gsl_rng *rng, double *rel, mpl_err *err);

@@ -197,6 +197,8 @@ struct mpl_episode;
 MPL_INTERNAL const double *mpl__episode_query_logits(const struct mpl_episode *ep);
 /* Steps per segment of layer l's weights in the last mpl_episode_run on the lazy path (net.c). */
 MPL_INTERNAL int mpl__episode_segment(const struct mpl_episode *ep, int l);
+/* Layer l's weights at the end of the last mpl_episode_run (net.c). */
+MPL_INTERNAL double *mpl__episode_final_weights(struct mpl_episode *ep, int l);
 
 /* The rule.txt text of a result (report.c). */
 struct mpl_search_result;

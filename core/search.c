@@ -109,6 +109,7 @@ typedef struct run {
   double *phi, *gphi;      /* scratch: standardized theta and gradient */
   double kappa;            /* the step's trust factor in (0, 1]: halved by a failure, regrown by successes */
   double lambda_max;       /* lambda auto: the smallest lambda at which every penalized coefficient is 0 */
+  double *lmx;             /* the null stage: each penalized coefficient's largest |Adam first moment| */
   int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
   int null_stage;          /* lambda auto: stage 0 fits the unpenalized coefficients alone (FA) and measures lambda_max */
   int frozen, measuring;   /* this episode is in the null stage (its second half) */
@@ -570,13 +571,16 @@ static int standardize(run *R, mpl_err *err) {
 /* lambda auto's null stage (glmnet's null model): the penalized coefficients stay 0 while the
  * unpenalized ones (the pseudo-gradient's rate) fit. Adam's bias-corrected first moment of a
  * penalized coefficient is what its proximal step compares with lambda (the coefficient leaves 0
- * when |m| > lambda), so lambda_max is its largest size over the stage's second half. */
+ * when |m| > lambda), so lambda_max is its largest size over the stage's second half (kept per
+ * coefficient, for restandardize). */
 static void null_fit(run *R) {
   double bc1 = 1 - pow(R->opt.cfg.beta1, (double)R->opt.t);
   for (int i = 0; i < R->sel.n; i++) {
     if (R->pf[i] == 0) continue;
     R->theta[i] = 0;
-    if (R->measuring) R->lambda_max = fmax(R->lambda_max, fabs(R->opt.m[i] / bc1));
+    if (!R->measuring) continue;
+    R->lmx[i] = fmax(R->lmx[i], fabs(R->opt.m[i] / bc1));
+    R->lambda_max = fmax(R->lambda_max, R->lmx[i]);
   }
 }
 
@@ -741,14 +745,48 @@ static int lambda_path(run *R, mpl_err *err) {
   return MPL_OK;
 }
 
+/* At the null stage's end, the scales again, on the network FA adapted: one episode of the probe
+ * task at the rate the null stage fitted (every penalized coefficient is 0), the terms measured on
+ * its final weights. Terms that grow as the network learns are much larger there than on the start
+ * network (the paper pool's F6-F8 30-70x on EMNIST), so one standardized unit of theirs changed ΔW
+ * far more than one of FA's rate. Adam's moments and lambda_max follow the new units; a term that
+ * cannot be measured there (zero, not finite, or the episode diverged) keeps its start scale. */
+static int restandardize(run *R, mpl_err *err) {
+  int n = R->sel.n, nt = R->cfg->task.m * R->cfg->task.k, nq = R->cfg->task.m * R->cfg->task.q;
+  mpl_episode_stats st;
+  mpl_err eerr = {0};
+  int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
+  if (rc < 0) return rc;
+  rc = mpl_episode_run(R->ep, R->theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, NULL, &eerr);
+  if (rc < 0 && rc != MPL_ENUMERIC) return mpl_errorf(err, rc, "standardizing on FA's adapted network: %s", eerr.msg);
+  for (int i = 0; i < n; i++) R->phi[i] = NAN;   /* scratch here: the terms' magnitudes */
+  if (rc == 0 && st.finite) {
+    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->tx, R->ty,
+                              nt < PROBE_IMAGES ? nt : PROBE_IMAGES, NULL, R->phi, &eerr);
+    if (rc < 0 && rc != MPL_EINVAL) return mpl_errorf(err, rc, "standardizing on FA's adapted network: %s", eerr.msg);
+  }
+  R->lambda_max = 0;
+  for (int i = 0; i < n; i++) {
+    if (R->pf[i] == 0) continue;
+    double s = R->phi[i] > MPL__MAGNITUDE_MIN && isfinite(R->phi[i]) ? 1 / R->phi[i] : R->scale[i], r = s / R->scale[i];
+    R->scale[i] = s, R->opt.m[i] *= r, R->opt.v[i] *= r * r, R->lmx[i] *= r;
+    R->lambda_max = fmax(R->lambda_max, R->lmx[i]);
+  }
+  return MPL_OK;
+}
+
 /* Episode e (0-based) is about to run: the null stage's freeze, and at a stage's first episode
  * its lambda (after the null stage: the path's lambdas, now that lambda_max is measured). */
-static void enter_stage(run *R, int e) {
-  int s = stage_of(R, e), next = (int)(((long)(s + 1) * R->cfg->episodes + R->n_stages - 1) / R->n_stages);
+static int enter_stage(run *R, int e, mpl_err *err) {
+  int s = stage_of(R, e), next = (int)(((long)(s + 1) * R->cfg->episodes + R->n_stages - 1) / R->n_stages), rc = 0;
   R->frozen = R->null_stage && s == 0;
   R->measuring = R->frozen && 2 * (e + 1) > next;
-  if (R->null_stage && s == 1 && stage_of(R, e - 1) == 0) path_lambdas(R);
+  if (R->null_stage && s == 1 && stage_of(R, e - 1) == 0) {
+    rc = restandardize(R, err);
+    path_lambdas(R);
+  }
   R->opt.cfg.lambda = R->frozen ? 0 : R->st[s].lambda;
+  return rc;
 }
 
 /* lambda auto's choice: the sparsest stage whose validation accuracy is within one standard
@@ -836,16 +874,19 @@ static void reported_theta(run *R, mpl_search_result *res) {
   res->best_episode = R->st[s].best_episode;
 }
 
-/* The robust method's state for a checkpoint: kappa, lambda_max, the last validation, then per
- * stage lambda, best, best_episode, active, theta[n], acc[V]. */
+/* The robust method's state for a checkpoint: kappa, lambda_max, the last validation, the scales
+ * and the null stage's lmx (n each), then per stage lambda, best, best_episode, active, theta[n],
+ * acc[V]. */
 static size_t extra_len(const run *R) {
-  return 3 + (size_t)R->n_stages * (4 + (size_t)R->sel.n + (size_t)R->cfg->val_tasks);
+  return 3 + 2 * (size_t)R->sel.n + (size_t)R->n_stages * (4 + (size_t)R->sel.n + (size_t)R->cfg->val_tasks);
 }
 
 static void extra_io(run *R, double *x, int save) {
   size_t k = 0, n = (size_t)R->sel.n, V = (size_t)R->cfg->val_tasks;
 #define IO(v) (save ? (void)(x[k++] = (double)(v)) : (void)((v) = x[k++]))
   IO(R->kappa); IO(R->lambda_max); IO(R->val_last);
+  for (size_t i = 0; i < n; i++) IO(R->scale[i]);
+  for (size_t i = 0; i < n; i++) IO(R->lmx[i]);
   for (int s = 0; s < R->n_stages; s++) {
     stage *S = &R->st[s];
     IO(S->lambda); IO(S->best); IO(S->best_episode); IO(S->active);
@@ -869,14 +910,14 @@ static int robust_setup(run *R, mpl_err *err) {
   R->val_last = NAN;
   R->scale = malloc(((size_t)n + 1) * sizeof(double)), R->pf = malloc(((size_t)n + 1) * sizeof(double));
   R->phi = malloc(((size_t)n + 1) * sizeof(double)), R->gphi = malloc(((size_t)n + 1) * sizeof(double));
-  R->fail_theta = malloc(((size_t)n + 1) * sizeof(double));
+  R->fail_theta = malloc(((size_t)n + 1) * sizeof(double)), R->lmx = calloc((size_t)n + 1, sizeof(double));
   R->vacc = malloc(((size_t)V + 1) * sizeof(double));
   for (int s = 0; s < MAX_STAGES; s++) {
     R->st[s].best = -1;
     R->st[s].theta = calloc((size_t)n + 1, sizeof(double)), R->st[s].acc = calloc((size_t)V + 1, sizeof(double));
     if (!R->st[s].theta || !R->st[s].acc) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   }
-  if (!R->scale || !R->pf || !R->phi || !R->gphi || !R->fail_theta || !R->vacc)
+  if (!R->scale || !R->pf || !R->phi || !R->gphi || !R->fail_theta || !R->lmx || !R->vacc)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = split_data(R, err)) < 0 || (rc = standardize(R, err)) < 0) return rc;
   R->opt.pf = robust(R) ? R->pf : NULL;
@@ -893,7 +934,7 @@ static int robust_setup(run *R, mpl_err *err) {
 
 static void robust_teardown(run *R) {
   mpl__dataset_view_free(&R->tview), mpl__dataset_view_free(&R->vview);
-  free(R->scale), free(R->pf), free(R->phi), free(R->gphi), free(R->fail_theta), free(R->vacc);
+  free(R->scale), free(R->pf), free(R->phi), free(R->gphi), free(R->fail_theta), free(R->lmx), free(R->vacc);
   for (int s = 0; s < MAX_STAGES; s++) free(R->st[s].theta), free(R->st[s].acc);
   mpl_episode_free(R->fa_ep);
   mpl_termset_free(R->fa_ts);
@@ -1338,7 +1379,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   res->loss = rc == 0 ? malloc((size_t)cfg->episodes * sizeof(double)) : NULL;
   if (rc == 0 && (!secs || !res->accuracy || !res->loss)) rc = mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (rc == 0 && (rc = open_outputs(&R, res, secs, &e, err)) < 0) e = 0; /* nothing run, nothing to write */
-  if (rc == 0 && e < cfg->episodes) enter_stage(&R, e);
+  if (rc == 0 && e < cfg->episodes) rc = enter_stage(&R, e, err);
   if (rc == 0 && R.log && (rc = open_vlog(&R, e, err)) == 0 && e == 0 && validating(&R))
     rc = validation_point(&R, 0, err);   /* the start: the first anchor */
   int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
@@ -1350,7 +1391,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     mpl_episode_stats st;
     mpl_err eerr = {0};
     const char *status = "ok";
-    enter_stage(&R, e);
+    if ((rc = enter_stage(&R, e, err)) < 0) break;
     int erc = meta_step(&R, e, R.theta, &st, &eerr, err);
     if (erc < 0 && erc != MPL_ENUMERIC && err->code == erc) { rc = erc; break; } /* task sampling */
     if (erc < 0 && erc != MPL_ENUMERIC) { rc = mpl_errorf(err, erc, "episode %d: %s", e + 1, eerr.msg); break; }

@@ -78,7 +78,7 @@ static char *errtext(const char *dir) {
 
 /* dir's log.csv (no seconds) and theta.tsv equal the uninterrupted run's, and no checkpoint or
  * temporary file is left. */
-static void expect_identical(const char *dir, const char *what) {
+static void expect_same(const char *ref, const char *dir, const char *what) {
   char *la = mpl_test_read_in(ref, "log.csv"), *lb = mpl_test_read_in(dir, "log.csv");
   char *a = mpl_test_strip_last_column(la), *b = mpl_test_strip_last_column(lb);
   free(la), free(lb);
@@ -99,6 +99,8 @@ static void expect_identical(const char *dir, const char *what) {
       fail_msg("%s: %s left in %s after completion", what, ent->d_name, dir);
   closedir(d);
 }
+
+static void expect_identical(const char *dir, const char *what) { expect_same(ref, dir, what); }
 
 static void in_root(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", root, name); }
 
@@ -171,6 +173,38 @@ static void test_kill_resume(void **state) {
     if (kills == 0) fail_msg("%s: no kill landed", tag);
     expect_identical(dir, tag);
   }
+}
+
+/* lambda auto: a run killed in the null stage's second half (where lambda_max is measured, per
+ * coefficient) and one killed after it (where the scales were measured again on FA's adapted
+ * network) resume to the uninterrupted run's log, theta and reported rule (its scales). Stages of
+ * 40 episodes: the null stage is 0-39. */
+static void test_lambda_auto_resume(void **state) {
+  (void)state;
+  char ra[4200];
+  in_root(ra, sizeof ra, "auto-ref");
+  int rc = run(ra, FRESH(ra, "--lambda", "auto", "--checkpoint-every", "0"));
+  if (rc != 0) fail_msg("the uninterrupted lambda auto run failed (%d): %s", rc, errtext(ra));
+  char *want = mpl_test_read_in(ra, "rule.txt");
+  const int targets[] = {26, 44};
+  for (int k = 0; k < 2; k++) {
+    char dir[4200], log[4300], tag[32];
+    snprintf(tag, sizeof tag, "auto-kill%d", targets[k]);
+    in_root(dir, sizeof dir, tag);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    pid_t pid = spawn(dir, FRESH(dir, "--lambda", "auto", "--checkpoint-every", "1"));
+    while (count_lines(log) < targets[k] + 1) sleep_us(100);
+    kill(pid, SIGKILL);
+    reap(pid);
+    int n = count_lines(log) - 1;
+    if (n >= EPISODES) fail_msg("%s: the run finished before the kill", tag);
+    if ((rc = run(dir, RESUME(dir, "--checkpoint-every", "1"))) != 0) fail_msg("%s: resume failed (%d): %s", tag, rc, errtext(dir));
+    expect_same(ra, dir, tag);
+    char *got = mpl_test_read_in(dir, "rule.txt");
+    if (strcmp(want, got)) fail_msg("%s (killed after %d episodes): rule.txt differs:\n%s\nvs\n%s", tag, n, want, got);
+    free(got);
+  }
+  free(want);
 }
 
 /* SIGINT: the run checkpoints, says how to resume, exits 130; the resumed run is identical. */
@@ -290,6 +324,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_kill_resume),
     cmocka_unit_test(test_sigint),
+    cmocka_unit_test(test_lambda_auto_resume),
     cmocka_unit_test(test_contradicting_flags),
     cmocka_unit_test(test_corrupt),
   };
