@@ -15,7 +15,7 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
-#include "rule.h"
+#include "plan.h"
 
 #define NPRE 7
 #define NPOST 5

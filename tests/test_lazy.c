@@ -15,7 +15,7 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
-#include "rule.h"
+#include "plan.h"
 
 #define NQ 44 /* quadratic.lua's terms */
 

@@ -9,7 +9,7 @@
 
 #include <cblas.h>
 
-#include "rule.h"
+#include "plan.h"
 
 /* {====== The pseudo-gradient ====== */
 

@@ -8,7 +8,7 @@
  * share a vector: u (sum_k theta c s v_k)^T or (sum_k theta c s u_k) v^T, the groups chosen by a
  * minimum vertex cover of the pieces' (u, v) graph, so that the rank (and the meta-gradient's
  * cost, which grows with it) is the least such grouping allows. See LICENSE for copyright. */
-#include "rule.h"
+#include "plan.h"
 
 #include "metaplast/plugin.h"
 #include "metaplast/terms.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rule.h"
+#include "plan.h"
 
 /* Lazy adjoints: steps of rank-1 contributions queued before G is updated in one pass. */
 #define LAZY_STEPS 16

@@ -20,7 +20,7 @@
 
 #include "internal.h"
 #include "metaplast/terms.h"
-#include "rule.h"
+#include "plan.h"
 
 #ifndef MPL_RULES_INSTALL_DIR
 #define MPL_RULES_INSTALL_DIR "/usr/local/share/metaplast/rules"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rule.h"
+#include "plan.h"
 
 void mpl_gradcheck_defaults(mpl_gradcheck_cfg *cfg) {
   static const int sizes[] = {12, 9, 8, 7, 6};
