@@ -33,7 +33,7 @@ LAYERS = [
     ("readout", ["report", "rule_sources", "eval", "plot"]),
     ("cli", [("cli", "args", "main", "mpi_glue", "cmd_data", "cmd_eval", "cmd_gradcheck", "cmd_plot",
               "cmd_report", "cmd_search", "cmd_terms")]),
-    ("lua", [("lmetaplast", "cmd_run")]),
+    ("lua", [("lmetaplast", "lrun")]),
 ]
 LAYER_NAMES = [name for name, _ in LAYERS]
 TABLE = {}   # module -> (layer, position)
