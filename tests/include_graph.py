@@ -3,7 +3,7 @@
 
 A module is a file's stem (net.c and net.h are one module, and so is a public header
 core/include/metaplast/X.h with core/.../X.c). Each module belongs to a layer: the folder it
-lives in under core/ (base, data, ir, front, plan, engine, search, readout, cli), lua/ for the Lua
+lives in under core/ (base, data, ir, plan, front, engine, results, search, readout, cli), lua/ for the Lua
 layer, or, for the flat layout before the restructuring and for the public headers, the table
 below. Layers are ordered from the bottom (base) to the top (lua); inside a layer, the order of
 the table's list is the order from the bottom too (dist is below search, config below
@@ -23,14 +23,15 @@ import sys
 
 # layer -> modules, each list from the bottom up (modules at one rank share a tuple)
 LAYERS = [
-    ("base", ["status", "version", "util", "stats", "internal"]),
-    ("data", ["data", "idx", "npy", "csv", "dataset", "task"]),
-    ("ir", ["expr", "expr_parse", "ir"]),
-    ("front", ["source", "plugin", ("rules", "rulefile"), ("terms", "selection")]),
+    ("base", ["status", "version", "util", "stats"]),
+    ("data", ["data", "dataio", "idx", "npy", "csv", "dataset", "task"]),
+    ("ir", ["expr", "native", "internal", "expr_parse", "ir"]),
     ("plan", [("rule", "plan")]),
+    ("front", ["terms", "front", "source", "plugin", ("rules", "rulefile"), "selection"]),
     ("engine", [("net", "episode"), "check"]),
-    ("search", [("comm", "dist"), "optim", "config", "results", "checkpoint", "discover", "search", "trials"]),
-    ("readout", ["report", "rule_sources", "eval", "plot"]),
+    ("results", ["results", "report", "rule_sources"]),
+    ("search", [("comm", "dist"), "optim", "config", "checkpoint", "discover", "search", "trials"]),
+    ("readout", ["eval", "plot"]),
     ("cli", [("cli", "args", "main", "mpi_glue", "cmd_data", "cmd_eval", "cmd_gradcheck", "cmd_plot",
               "cmd_report", "cmd_search", "cmd_terms")]),
     ("lua", [("lmetaplast", "lrun")]),
