@@ -25,17 +25,21 @@ import sys
 LAYERS = [
     ("base", ["status", "version", "util", "stats"]),
     ("data", ["data", "dataio", "idx", "npy", "csv", "dataset", "task"]),
-    ("ir", ["expr", "native", "internal", "expr_parse", "ir"]),
+    ("ir", ["native", "expr", "expr_parse"]),
     ("plan", [("rule", "plan")]),
     ("front", ["terms", "front", "source", "plugin", ("rules", "rulefile"), "selection"]),
     ("engine", [("net", "episode"), "check"]),
-    ("results", ["results", "report", "rule_sources"]),
+    ("results", ["report", "rule_sources"]),
     ("search", [("comm", "dist"), "optim", "config", "checkpoint", "discover", "search", "trials"]),
     ("readout", ["eval", "plot"]),
     ("cli", [("cli", "args", "main", "mpi_glue", "cmd_data", "cmd_eval", "cmd_gradcheck", "cmd_plot",
               "cmd_report", "cmd_search", "cmd_terms")]),
     ("lua", [("lmetaplast", "lrun")]),
 ]
+# Private headers that are the other half of a module whose public header has another name:
+# ir/internal.h is expr.c's (the IR's nodes and term sets), results/results.h is the results
+# layer's (report.c, rule_sources.c).
+ALIASES = {"internal": "expr", "results": "report"}
 LAYER_NAMES = [name for name, _ in LAYERS]
 TABLE = {}   # module -> (layer, position)
 for _, (_layer, mods) in enumerate(LAYERS):
@@ -55,7 +59,8 @@ def sources(root):
 
 
 def module(path):
-    return os.path.splitext(os.path.basename(path))[0]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return ALIASES.get(stem, stem)
 
 
 def layer_of(root, path):

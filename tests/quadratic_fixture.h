@@ -12,6 +12,8 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
+#include "front.h" /* mpl__rules_load_file */
+
 #define QUADRATIC MPL_SOURCE_DIR "/rules/quadratic.lua"
 
 typedef struct fixture {

@@ -15,6 +15,7 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
+#include "front.h"
 #include "plan.h"
 
 #define NPRE 7

@@ -15,6 +15,7 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
+#include "episode.h"
 #include "plan.h"
 
 #define NQ 44 /* quadratic.lua's terms */

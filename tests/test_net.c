@@ -14,6 +14,7 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
+#include "episode.h"
 #include "plan.h" /* white box: which path an episode takes */
 
 #define L 3

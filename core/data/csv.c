@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "dataio.h"
 
 typedef struct reader {
   const char *path, *label;  /* the label column's name */

@@ -2,7 +2,7 @@
  * See LICENSE for copyright. */
 #include "metaplast/data.h"
 
-#include "internal.h"
+#include "dataio.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,42 +8,10 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "dataio.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define MAX_HEADER 65536
-
-/* {====== The whole file ====== */
-
-int mpl__read_whole(const char *path, uint8_t **out, size_t *len, mpl_err *err) {
-  *out = NULL, *len = 0;
-  errno = 0;
-  gzFile f = gzopen(path, "rb");
-  if (!f) return mpl_errorf(err, errno == ENOENT ? MPL_ENOTFOUND : MPL_EIO, "%s: cannot open: %s", path,
-                            errno ? strerror(errno) : "out of memory");
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *buf = malloc(cap);
-  int k = 0;
-  while (buf && (k = gzread(f, buf + n, (unsigned)(cap - n))) > 0) {
-    n += (size_t)k;
-    if (n == cap) {
-      uint8_t *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
-      if (!nb) free(buf);
-      buf = nb, cap *= 2;
-    }
-  }
-  int zerr = Z_OK;
-  const char *msg = k < 0 ? gzerror(f, &zerr) : "";
-  int rc = !buf ? mpl_errorf(err, MPL_ENOMEM, "%s: out of memory for %zu bytes", path, cap)
-           : k < 0 ? mpl_errorf(err, zerr == Z_ERRNO ? MPL_EIO : MPL_EFORMAT, "%s: cannot read: %s", path, msg)
-                   : MPL_OK;
-  gzclose(f);
-  if (rc < 0) { free(buf); return rc; }
-  *out = buf, *len = n;
-  return MPL_OK;
-}
-
-/* }====== */
 
 /* {====== The header ====== */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "front.h"
 
 #ifndef MPL_PLUGIN_INSTALL_DIR
 #define MPL_PLUGIN_INSTALL_DIR "/usr/local/lib/metaplast/plugins"

@@ -18,7 +18,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "internal.h"
+#include "front.h"
 #include "metaplast/terms.h"
 #include "plan.h"
 

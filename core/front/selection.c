@@ -2,7 +2,7 @@
  * See LICENSE for copyright. */
 #include "metaplast/terms.h"
 
-#include "internal.h"
+#include "front.h"
 
 #include <errno.h>
 #include <math.h>

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "front.h"
 
 /* {====== Searching directories ====== */
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "metaplast/plugin.h"
+#include "metaplast/native.h"
 
 #include <dlfcn.h>
 

@@ -10,8 +10,7 @@
  * cost, which grows with it) is the least such grouping allows. See LICENSE for copyright. */
 #include "plan.h"
 
-#include "metaplast/plugin.h"
-#include "metaplast/terms.h"
+#include "metaplast/native.h"
 
 #include <cblas.h>
 #include <stdio.h>

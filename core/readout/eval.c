@@ -20,7 +20,7 @@
 #include "metaplast/stats.h"
 #include "metaplast/terms.h"
 
-#include "internal.h"
+#include "results.h"
 
 void mpl_eval_defaults(mpl_eval_cfg *cfg) {
   memset(cfg, 0, sizeof *cfg);

@@ -19,7 +19,7 @@
 
 #include "metaplast/trials.h"
 
-#include "internal.h"
+#include "util.h"
 
 extern char **environ;
 

@@ -14,9 +14,8 @@
 #include <jansson.h>
 
 #include "metaplast/report.h"
-#include "metaplast/search.h"
 
-#include "internal.h"
+#include "results.h"
 
 #define RULE_FORMAT "metaplast-rule"
 #define RULE_VERSION 1
@@ -52,10 +51,9 @@ static int name_width(char *const *names, int n) {
   return w > 64 ? 64 : (int)w;
 }
 
-size_t mpl__rule_text(const mpl_search_result *r, const mpl_search_cfg *cfg, char *buf, size_t len) {
+size_t mpl__rule_text(const mpl__rule_terms *r, double tol, char *buf, size_t len) {
   mpl__sb s = {buf, len, 0};
   if (len) buf[0] = '\0';
-  double tol = cfg ? cfg->zero_tol : 0;
   size_t need = mpl_equation(r->names, r->formulas, r->theta, r->n_terms, tol, NULL, 0);
   char *eq = malloc(need + 1);
   if (!eq) return 0;
@@ -286,13 +284,11 @@ static void format_text(const mpl_readout *r, mpl__sb *s) {
     for (int i = 0; i < r->n_terms; i++)
       names[i] = r->terms[i].name, formulas[i] = r->terms[i].text, theta[i] = r->terms[i].theta,
       scale[i] = r->terms[i].scale;
-    mpl_search_result res = {.n_terms = r->n_terms, .names = names, .formulas = formulas, .theta = theta,
-                             .scale = scale};
-    mpl_search_cfg cfg = {.zero_tol = r->zero_tol};
+    mpl__rule_terms res = {r->n_terms, names, formulas, theta, scale};
     if (r->health) mpl__sb_printf(s, "%s", r->health);
-    size_t need = mpl__rule_text(&res, &cfg, NULL, 0);
+    size_t need = mpl__rule_text(&res, r->zero_tol, NULL, 0);
     char *buf = malloc(need + 1);
-    if (buf) mpl__rule_text(&res, &cfg, buf, need + 1), mpl__sb_printf(s, "%s", buf);
+    if (buf) mpl__rule_text(&res, r->zero_tol, buf, need + 1), mpl__sb_printf(s, "%s", buf);
     else s->len += need;
     free(buf);
     const char *trials = mpl_readout_config(r, "trials");

@@ -8,7 +8,7 @@
 
 #include "metaplast/report.h"
 
-#include "internal.h"
+#include "results.h"
 
 static int push_source(mpl_readout *r, const char *spec, const char *kind, const char *path, unsigned long crc,
                        long long size) {

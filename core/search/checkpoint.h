@@ -8,7 +8,7 @@
 
 #include "metaplast/search.h"
 
-#include "internal.h"
+#include "util.h"
 
 #define MPL__CKPT_FILE "checkpoint"
 /* A finished run's final state, in the checkpoint format: what --resume DIR --episodes N extends. */

@@ -13,7 +13,7 @@
 #include "metaplast/net.h"
 #include "metaplast/search.h"
 
-#include "internal.h"
+#include "util.h"
 
 /* 1 if term i of ts is the pseudo-gradient −e_ℓ y_{ℓ−1}ᵀ, however written and named: its value
  * equals −e_post preᵀ to 1e-12 on two random layers. */

@@ -21,7 +21,8 @@
 #include "checkpoint.h"
 #include "discover.h"
 #include "dist.h"
-#include "internal.h"
+#include "episode.h"
+#include "results.h"
 
 void mpl_search_defaults(mpl_search_cfg *cfg) {
   static const int hidden[] = {170, 130, 100, 70};
@@ -498,7 +499,8 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
   if (rc == 0) {
     size_t h = strlen(res->health) < cap ? strlen(res->health) : 0;
     memcpy(text, res->health, h);
-    size_t need = h + mpl__rule_text(res, R->cfg, text + h, cap - h);
+    mpl__rule_terms terms = {res->n_terms, res->names, res->formulas, res->theta, res->scale};
+    size_t need = h + mpl__rule_text(&terms, R->cfg->zero_tol, text + h, cap - h);
     rc = need < cap ? mpl__write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
   }
   if (rc == 0)

@@ -18,7 +18,7 @@
 #include "metaplast/stats.h"
 
 #include "dist.h"
-#include "internal.h"
+#include "util.h"
 
 int mpl_trials_default_jobs(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -11,6 +11,7 @@
 #include "metaplast/expr.h"
 #include "metaplast/net.h"
 #include "metaplast/optim.h"
+#include "metaplast/report.h"
 #include "metaplast/status.h"
 
 #ifdef __cplusplus
@@ -121,13 +122,7 @@ MPL_API int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err);
  * (out, force, progress, command, resume and stop are not settings). */
 MPL_API const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg *b);
 
-/* The rule as one equation over the surviving terms (|theta| > tol), e.g.
- * "ΔW = 0.0021 (−e_ℓ y_{ℓ−1}ᵀ) + 0.0005 (y_ℓ y_{ℓ−1}ᵀ − y_ℓ y_ℓᵀ W)". Returns the needed length. */
-MPL_API size_t mpl_equation(char *const *names, char *const *formulas, const double *theta, int n,
-                            double tol, char *buf, size_t len);
-
-/* Print the rule saved in a results directory (its theta.tsv and config.txt) to f. */
-MPL_API int mpl_report(const char *dir, FILE *f, mpl_err *err);
+/* mpl_equation and mpl_report: metaplast/report.h (included above). */
 
 #ifdef __cplusplus
 }
