@@ -175,3 +175,33 @@ int mpl__read_whole(const char *path, uint8_t **out, size_t *len, mpl_err *err) 
   *out = buf, *len = n;
   return MPL_OK;
 }
+
+/* A whole (small) file into a NUL-terminated buffer, at most max bytes. */
+int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_err *err) {
+  *text = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return mpl_errorf(err, errno == ENOENT ? MPL_ENOTFOUND : MPL_EIO, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *s = malloc(cap);
+  while (s) {
+    size_t k = fread(s + n, 1, cap - n - 1, f);
+    n += k;
+    if (k == 0) break;
+    if (n > max) break;
+    if (cap - n < 2) {
+      char *t = realloc(s, cap * 2);
+      if (!t) { free(s); s = NULL; break; }
+      s = t, cap *= 2;
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!s) return mpl_errorf(err, MPL_ENOMEM, "%s: out of memory", path);
+  if (bad) { free(s); return mpl_errorf(err, MPL_EIO, "%s: read error", path); }
+  if (n > max) { free(s); return mpl_errorf(err, MPL_EFORMAT, "%s: larger than %zu bytes", path, max); }
+  s[n] = '\0';
+  *text = s;
+  *len = n;
+  return MPL_OK;
+}

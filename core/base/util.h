@@ -41,4 +41,8 @@ MPL_INTERNAL void mpl__remove_stale(const char *dir);
 typedef struct mpl__sb { char *p; size_t n, len; } mpl__sb;
 MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
 
+/* Read a whole (small) file into a malloc'ed NUL-terminated buffer; *len gets its length.
+ * MPL_ENOTFOUND if it does not exist. */
+MPL_INTERNAL int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_err *err);
+
 #endif

@@ -1,12 +1,10 @@
-/* metaplast: private interface of checkpoint.c: a search's configuration read back from
- * config.txt, and the checkpoint file that lets a search resume exactly. Never installed.
+/* metaplast: private interface of checkpoint.c: the checkpoint file that lets a search resume
+ * exactly (config.txt: config.h). Never installed.
  * See LICENSE for copyright. */
 #ifndef METAPLAST_CHECKPOINT_H
 #define METAPLAST_CHECKPOINT_H
 
 #include <stddef.h>
-
-#include "metaplast/search.h"
 
 #include "util.h"
 
@@ -14,16 +12,6 @@
 /* A finished run's final state, in the checkpoint format: what --resume DIR --episodes N extends. */
 #define MPL__FINAL_FILE "checkpoint.final"
 #define MPL__CKPT_VERSION 1
-
-/* Parse the text of a config.txt (len bytes, need not be NUL-terminated) into cfg, starting from
- * mpl_search_defaults. Strings in cfg point into *mem (malloc'ed; free it after cfg). `path`
- * names the file in messages. On error *mem is NULL. */
-MPL_INTERNAL int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search_cfg *cfg, char **mem,
-                                   mpl_err *err);
-
-/* Rewrite dir/config.txt for a run extended from `from` episodes to cfg->episodes (its episodes and
- * validate_every lines, and a comment saying so). */
-MPL_INTERNAL int mpl__config_extend(const char *dir, int from, const mpl_search_cfg *cfg, mpl_err *err);
 
 /* Everything a search needs to continue after `episode` completed episodes, bit for bit. The
  * random draws are a function of (seed, episode), so no generator state is stored. */
@@ -48,9 +36,5 @@ MPL_INTERNAL void mpl__ckpt_free(mpl__ckpt *c);
 MPL_INTERNAL char *mpl__ckpt_format(const mpl__ckpt *c);
 /* Parse a checkpoint's text (len bytes); `path` names it in messages. Fills c (allocated here). */
 MPL_INTERNAL int mpl__ckpt_parse(const char *text, size_t len, const char *path, mpl__ckpt *c, mpl_err *err);
-
-/* Read a whole (small) file into a malloc'ed NUL-terminated buffer; *len gets its length.
- * MPL_ENOTFOUND if it does not exist. */
-MPL_INTERNAL int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_err *err);
 
 #endif

@@ -149,8 +149,6 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
 
 /* }====== */
 
-int mpl__validate_every(int episodes) { return episodes / 20 > 5 ? episodes / 20 : 5; }
-
 /* {====== Train/validation split ====== */
 
 int mpl__dataset_split(const mpl_dataset *ds, const mpl_task_cfg *task, mpl_dataset *train, mpl_dataset *val,

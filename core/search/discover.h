@@ -11,7 +11,7 @@
 #include "metaplast/data.h"
 #include "metaplast/expr.h"
 #include "metaplast/net.h"
-#include "metaplast/search.h"
+#include "metaplast/config.h"
 
 #include "util.h"
 
@@ -36,10 +36,6 @@ MPL_INTERNAL int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, c
 MPL_INTERNAL int mpl__dataset_split(const mpl_dataset *ds, const mpl_task_cfg *task, mpl_dataset *train,
                                     mpl_dataset *val, mpl_err *err);
 MPL_INTERNAL void mpl__dataset_view_free(mpl_dataset *v);
-
-/* Episodes between validations when --validate-every is 0 (the default): max(5, episodes / 20).
- * A run's and its extension's (mpl_search_extend) must agree. */
-MPL_INTERNAL int mpl__validate_every(int episodes);
 
 /* The health verdict of a search (what `report`, trials and the CLI print above a rule). */
 typedef struct mpl__health {

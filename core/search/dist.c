@@ -81,13 +81,13 @@ void mpl__rd_get(mpl__rd *r, void *x, size_t n) {
   r->off += n;
 }
 
-static void put_str(mpl__buf *b, const char *s) {
+void mpl__buf_put_str(mpl__buf *b, const char *s) {
   uint64_t n = s ? strlen(s) : 0;
   mpl__buf_put(b, &n, sizeof n);
   mpl__buf_put(b, s, (size_t)n);
 }
 
-static char *get_str(mpl__rd *r) {
+char *mpl__rd_get_str(mpl__rd *r) {
   uint64_t n;
   mpl__rd_get(r, &n, sizeof n);
   if (r->bad || n > r->len - r->off) return r->bad = 1, NULL;
@@ -98,7 +98,7 @@ static char *get_str(mpl__rd *r) {
   return s;
 }
 
-static double *get_doubles(mpl__rd *r, int n) {
+double *mpl__rd_get_doubles(mpl__rd *r, int n) {
   if (r->bad || n < 0 || (size_t)n > (r->len - r->off) / sizeof(double)) return r->bad = 1, NULL;
   double *x = malloc((size_t)(n ? n : 1) * sizeof *x);
   if (!x) return r->bad = 1, NULL;
@@ -107,60 +107,3 @@ static double *get_doubles(mpl__rd *r, int n) {
 }
 
 /* }====== */
-
-void mpl__result_pack(mpl__buf *b, const mpl_search_result *res) {
-  int32_t h[6] = {res->n_terms, res->episodes, res->failures, res->interrupted, res->dead,
-                  (res->theta ? 1 : 0) | (res->accuracy && res->loss ? 2 : 0)};
-  mpl__buf_put(b, h, sizeof h);
-  mpl__buf_put(b, &res->seconds_per_episode, sizeof res->seconds_per_episode);
-  if (res->theta) {
-    for (int i = 0; i < res->n_terms; i++) put_str(b, res->names[i]), put_str(b, res->formulas[i]);
-    mpl__buf_put(b, res->theta, (size_t)res->n_terms * sizeof *res->theta);
-    for (int k = 0; k < 2; k++) {   /* the last iterate and the scales (robust method: conclude) */
-      const double *x = k ? res->scale : res->theta_final;
-      int32_t have = x != NULL;
-      mpl__buf_put(b, &have, sizeof have);
-      if (have) mpl__buf_put(b, x, (size_t)res->n_terms * sizeof *x);
-    }
-  }
-  int32_t v[2] = {res->healthy, res->best_episode};
-  double d[3] = {res->lambda, res->val_rule, res->val_fa};
-  mpl__buf_put(b, v, sizeof v);
-  mpl__buf_put(b, d, sizeof d);
-  put_str(b, res->health);
-  if (h[5] & 2) {
-    mpl__buf_put(b, res->accuracy, (size_t)res->episodes * sizeof *res->accuracy);
-    mpl__buf_put(b, res->loss, (size_t)res->episodes * sizeof *res->loss);
-  }
-}
-
-int mpl__result_unpack(mpl__rd *r, mpl_search_result *res) {
-  int32_t h[6];
-  mpl__rd_get(r, h, sizeof h);
-  mpl__rd_get(r, &res->seconds_per_episode, sizeof res->seconds_per_episode);
-  res->episodes = h[1], res->failures = h[2], res->interrupted = h[3], res->dead = h[4];
-  if (!r->bad && (h[0] < 0 || h[1] < 0)) r->bad = 1;
-  if (!r->bad && (h[5] & 1)) {
-    res->n_terms = h[0];
-    res->names = calloc((size_t)(h[0] ? h[0] : 1), sizeof *res->names);
-    res->formulas = calloc((size_t)(h[0] ? h[0] : 1), sizeof *res->formulas);
-    if (!res->names || !res->formulas) r->bad = 1;
-    for (int i = 0; !r->bad && i < h[0]; i++) res->names[i] = get_str(r), res->formulas[i] = get_str(r);
-    res->theta = get_doubles(r, h[0]);
-    for (int k = 0; k < 2 && !r->bad; k++) {
-      int32_t have = 0;
-      mpl__rd_get(r, &have, sizeof have);
-      if (have) *(k ? &res->scale : &res->theta_final) = get_doubles(r, h[0]);
-    }
-  }
-  int32_t v[2] = {0, 0};
-  double d[3] = {0, 0, 0};
-  mpl__rd_get(r, v, sizeof v);
-  mpl__rd_get(r, d, sizeof d);
-  res->healthy = v[0], res->best_episode = v[1], res->lambda = d[0], res->val_rule = d[1], res->val_fa = d[2];
-  char *health = get_str(r);
-  if (health) snprintf(res->health, sizeof res->health, "%s", health);
-  free(health);
-  if (!r->bad && (h[5] & 2)) res->accuracy = get_doubles(r, h[1]), res->loss = get_doubles(r, h[1]);
-  return r->bad ? MPL_EFORMAT : MPL_OK;
-}

@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #include "metaplast/comm.h"
-#include "metaplast/search.h"
 
 /* More than one process shares the work. */
 int mpl__comm_on(const mpl_comm *c);
@@ -28,8 +27,10 @@ typedef struct mpl__rd { const char *p; size_t len, off; int bad; } mpl__rd;
 void mpl__buf_put(mpl__buf *b, const void *x, size_t n);
 void mpl__rd_get(mpl__rd *r, void *x, size_t n);
 
-/* A search result as bytes, and back (into a zeroed res; free with mpl_search_result_free). */
-void mpl__result_pack(mpl__buf *b, const mpl_search_result *res);
-int mpl__result_unpack(mpl__rd *r, mpl_search_result *res);
+/* A string (length, bytes) and back (malloc'ed); n doubles back (malloc'ed). NULL and r->bad set
+ * when the bytes run out or memory is short. */
+void mpl__buf_put_str(mpl__buf *b, const char *s);
+char *mpl__rd_get_str(mpl__rd *r);
+double *mpl__rd_get_doubles(mpl__rd *r, int n);
 
 #endif

@@ -19,32 +19,11 @@
 #include "metaplast/terms.h"
 
 #include "checkpoint.h"
+#include "config.h"
 #include "discover.h"
 #include "dist.h"
 #include "episode.h"
 #include "results.h"
-
-void mpl_search_defaults(mpl_search_cfg *cfg) {
-  static const int hidden[] = {170, 130, 100, 70};
-  memset(cfg, 0, sizeof *cfg);
-  cfg->data = "fashion-mnist";
-  cfg->task = (mpl_task_cfg){.m = 5, .k = 50, .q = 10, .mode = MPL_SAMPLE_CLEAN};
-  cfg->n_hidden = 4;
-  memcpy(cfg->hidden, hidden, sizeof hidden);
-  cfg->beta = 10;
-  cfg->feedback = MPL_FB_FIXED;
-  cfg->terms = "paper:F0";
-  cfg->episodes = 600;
-  cfg->seed = 1;
-  mpl_adam_defaults(&cfg->adam);
-  cfg->max_failures = 20;
-  cfg->meta_batch = 1;
-  cfg->dead_guard = 0; /* plain method: detected and logged, failing the episode opt-in; robust: always a failure */
-  cfg->method = MPL_METHOD_ROBUST;
-  cfg->lambda_auto = 1;   /* robust: lambda chosen on a path by validation (docs/discovery.md) */
-  cfg->val_tasks = 16;
-  cfg->checkpoint_every = 10;
-}
 
 /* {====== Helpers ====== */
 
@@ -67,9 +46,6 @@ static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
-
-
-
 
 /* {====== Results directory ====== */
 
@@ -128,67 +104,19 @@ typedef struct run {
   int locked, lock_fd;  /* cfg->out's lock (mpl__dir_lock), held from open_outputs to teardown */
 } run;
 
+/* config.txt (config.c) with what this run adds to its settings: the data, the network, the signs. */
 static int write_config(run *R, int check, mpl_err *err) {
-  const mpl_search_cfg *c = R->cfg;
-  char text[8192], sizes[512] = "";
-  mpl__sb s = {text, sizeof text, 0};
+  char sizes[512] = "", signs[8192] = "";
   for (int l = 0, k = 0; l <= R->net.n_layers; l++)
     k += snprintf(sizes + k, sizeof sizes - (size_t)k, "%s%d", l ? "-" : "", R->net.sizes[l]);
-  const char *strs[] = {c->data, c->images, c->labels, c->terms, c->init, c->sign};
-  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-    if (strs[i] && strpbrk(strs[i], "\r\n"))
-      return mpl_errorf(err, MPL_EINVAL, "setting '%.100s' holds a line break: cannot be recorded in config.txt", strs[i]);
-  mpl__sb_printf(&s, "# metaplast search configuration (every value in force, defaults included)\n");
-  if (c->command) {
-    mpl__sb_printf(&s, "command = ");
-    for (const char *p = c->command; *p; p++) mpl__sb_printf(&s, "%c", *p == '\n' || *p == '\r' ? ' ' : *p);
-    mpl__sb_printf(&s, "\n");
-  }
-  mpl__sb_printf(&s, "data = %s\n", R->ds->name);
-  if (c->images) mpl__sb_printf(&s, "images = %s\nlabels = %s\n", c->images, c->labels);
-  else mpl__sb_printf(&s, "source = %s\n", c->data);
-  mpl__sb_printf(&s, "per_class = %zu\nclasses = %d\n", c->per_class, R->ds->n_classes);
-  mpl__sb_printf(&s, "sampling = %s\nM = %d\nK = %d\nQ = %d\n", c->task.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
-            c->task.m, c->task.k, c->task.q);
-  mpl__sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", sizes, c->beta,
-            c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
-  mpl__sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
-  mpl__sb_printf(&s, "# sign constraints in force (declared by the terms, then --sign):");
+  mpl__sb s = {signs, sizeof signs, 0};
   int any = 0;
   for (int i = 0; i < R->sel.n; i++)
     if (R->sel.sign[i])
       mpl__sb_printf(&s, "%s %s %s 0", any++ ? "," : "", mpl_termset_name(R->ts, R->sel.which[i]),
                      R->sel.sign[i] > 0 ? ">=" : "<=");
-  mpl__sb_printf(&s, "%s\n", any ? "" : " none");
-  mpl__sb_printf(&s, "episodes = %d\nmeta_batch = %d\nseed = %lu\n", c->episodes, c->meta_batch, c->seed);
-  mpl__sb_printf(&s, "lr = %.17g\nbeta1 = %.17g\nbeta2 = %.17g\neps = %.17g\nlambda = %.17g\nl1 = %s\n",
-            c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.lambda,
-            c->adam.l1 == MPL_L1_PENALTY ? "penalty" : "prox");
-  mpl__sb_printf(&s, "zero_tol = %.17g\nmax_failures = %d\n", c->zero_tol, c->max_failures);
-  mpl__sb_printf(&s, "clip_grad = %.17g\nclip_rms = %.17g\ndead_guard = %s\ncheckpoint_every = %d\n", c->clip_grad,
-                 c->adam.clip_rms, c->dead_guard ? "on" : "off", c->checkpoint_every);
-  mpl__sb_printf(&s, "method = %s\nlambda_auto = %s\nval_tasks = %d\nvalidate_every = %d\n",
-                 c->method == MPL_METHOD_PLAIN ? "plain" : "robust", c->lambda_auto ? "on" : "off", c->val_tasks,
-                 c->validate_every);
-  if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
-  if (!check) return mpl__write_atomic(c->out, "config.txt", text, err);
-  /* resuming: the recorded facts the configuration does not set (the data's name, its classes,
-   * the network's input and output widths) must still hold */
-  char path[4200], *old;
-  size_t len;
-  mpl__join(path, sizeof path, c->out, "config.txt");
-  int rc = mpl__read_file(path, 1 << 20, &old, &len, err);
-  if (rc < 0) return rc;
-  static const char *const facts[] = {"\ndata = ", "\nclasses = ", "\nnetwork = "};
-  for (size_t i = 0; rc == 0 && i < sizeof facts / sizeof *facts; i++) {
-    const char *a = strstr(text, facts[i]), *b = strstr(old, facts[i]);
-    size_t na = a ? strcspn(a + 1, "\n") : 0, nb = b ? strcspn(b + 1, "\n") : 0;
-    if (!a || !b || na != nb || memcmp(a, b, na + 1))
-      rc = mpl_errorf(err, MPL_EINVAL, "%s: '%.*s' but the data now gives '%.*s': cannot resume", path, (int)nb,
-                      b ? b + 1 : "", (int)na, a ? a + 1 : "");
-  }
-  free(old);
-  return rc;
+  mpl__config_facts f = {R->ds->name, R->ds->n_classes, sizes, signs, s.len};
+  return mpl__config_write(R->cfg, &f, check, err);
 }
 
 static void log_header(run *R, mpl__sb *s) {
@@ -1466,5 +1394,4 @@ void mpl_search_result_free(mpl_search_result *res) {
 }
 
 /* }====== */
-
 

@@ -465,6 +465,64 @@ static int job_setup(job *J, const mpl_search_cfg *cfg, mpl_trials_result *T, in
   return MPL_OK;
 }
 
+/* A search result as bytes, and back (into a zeroed res; free with mpl_search_result_free). */
+static void result_pack(mpl__buf *b, const mpl_search_result *res) {
+  int32_t h[6] = {res->n_terms, res->episodes, res->failures, res->interrupted, res->dead,
+                  (res->theta ? 1 : 0) | (res->accuracy && res->loss ? 2 : 0)};
+  mpl__buf_put(b, h, sizeof h);
+  mpl__buf_put(b, &res->seconds_per_episode, sizeof res->seconds_per_episode);
+  if (res->theta) {
+    for (int i = 0; i < res->n_terms; i++) mpl__buf_put_str(b, res->names[i]), mpl__buf_put_str(b, res->formulas[i]);
+    mpl__buf_put(b, res->theta, (size_t)res->n_terms * sizeof *res->theta);
+    for (int k = 0; k < 2; k++) {   /* the last iterate and the scales (robust method: conclude) */
+      const double *x = k ? res->scale : res->theta_final;
+      int32_t have = x != NULL;
+      mpl__buf_put(b, &have, sizeof have);
+      if (have) mpl__buf_put(b, x, (size_t)res->n_terms * sizeof *x);
+    }
+  }
+  int32_t v[2] = {res->healthy, res->best_episode};
+  double d[3] = {res->lambda, res->val_rule, res->val_fa};
+  mpl__buf_put(b, v, sizeof v);
+  mpl__buf_put(b, d, sizeof d);
+  mpl__buf_put_str(b, res->health);
+  if (h[5] & 2) {
+    mpl__buf_put(b, res->accuracy, (size_t)res->episodes * sizeof *res->accuracy);
+    mpl__buf_put(b, res->loss, (size_t)res->episodes * sizeof *res->loss);
+  }
+}
+
+static int result_unpack(mpl__rd *r, mpl_search_result *res) {
+  int32_t h[6];
+  mpl__rd_get(r, h, sizeof h);
+  mpl__rd_get(r, &res->seconds_per_episode, sizeof res->seconds_per_episode);
+  res->episodes = h[1], res->failures = h[2], res->interrupted = h[3], res->dead = h[4];
+  if (!r->bad && (h[0] < 0 || h[1] < 0)) r->bad = 1;
+  if (!r->bad && (h[5] & 1)) {
+    res->n_terms = h[0];
+    res->names = calloc((size_t)(h[0] ? h[0] : 1), sizeof *res->names);
+    res->formulas = calloc((size_t)(h[0] ? h[0] : 1), sizeof *res->formulas);
+    if (!res->names || !res->formulas) r->bad = 1;
+    for (int i = 0; !r->bad && i < h[0]; i++) res->names[i] = mpl__rd_get_str(r), res->formulas[i] = mpl__rd_get_str(r);
+    res->theta = mpl__rd_get_doubles(r, h[0]);
+    for (int k = 0; k < 2 && !r->bad; k++) {
+      int32_t have = 0;
+      mpl__rd_get(r, &have, sizeof have);
+      if (have) *(k ? &res->scale : &res->theta_final) = mpl__rd_get_doubles(r, h[0]);
+    }
+  }
+  int32_t v[2] = {0, 0};
+  double d[3] = {0, 0, 0};
+  mpl__rd_get(r, v, sizeof v);
+  mpl__rd_get(r, d, sizeof d);
+  res->healthy = v[0], res->best_episode = v[1], res->lambda = d[0], res->val_rule = d[1], res->val_fa = d[2];
+  char *health = mpl__rd_get_str(r);
+  if (health) snprintf(res->health, sizeof res->health, "%s", health);
+  free(health);
+  if (!r->bad && (h[5] & 2)) res->accuracy = mpl__rd_get_doubles(r, h[1]), res->loss = mpl__rd_get_doubles(r, h[1]);
+  return r->bad ? MPL_EFORMAT : MPL_OK;
+}
+
 /* The first error among the jobs (in job order), copied into err; MPL_OK if none but divergence.
  * An interruption (cfg->stop) is an error too: the runs it stopped hold checkpoints. */
 static int first_error(const job *jobs, int n, mpl_err *err) {
@@ -490,7 +548,7 @@ static int share(job *jobs, int n, const mpl_comm *c, mpl_err *err) {
     int32_t h[2] = {j, *jobs[j].status};
     mpl__buf_put(&b, h, sizeof h);
     mpl__buf_put(&b, &jobs[j].err, sizeof jobs[j].err);
-    mpl__result_pack(&b, jobs[j].res);
+    result_pack(&b, jobs[j].res);
   }
   if (b.oom) {
     free(b.p);
@@ -515,7 +573,7 @@ static int share(job *jobs, int n, const mpl_comm *c, mpl_err *err) {
       mpl__rd_get(&rd, &J->err, sizeof J->err);
       *J->status = h[1];
       mpl_search_result_free(J->res);
-      if (mpl__result_unpack(&rd, J->res) < 0) rc = mpl_errorf(err, MPL_EFORMAT, "process %d sent a malformed result", r);
+      if (result_unpack(&rd, J->res) < 0) rc = mpl_errorf(err, MPL_EFORMAT, "process %d sent a malformed result", r);
     }
   }
   free(all), free(lens);
