@@ -29,6 +29,7 @@
 #include "metaplast/terms.h"
 #include "metaplast/trials.h"
 #include "metaplast/version.h"
+#include "metaplast/results.h"
 
 #include "lmetaplast.h"
 
@@ -712,7 +713,7 @@ static void push_stats(lua_State *L, const mpl_search_result *r) {
 static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_result *r, int keep_out) {
   lua_createtable(L, 0, 10);
   int res = lua_gettop(L);
-  const char *tsv = push_file(L, c->out, "theta.tsv");
+  const char *tsv = push_file(L, c->out, MPL_RESULTS_THETA);
   lua_createtable(L, r->n_terms, 0);  /* terms: {name, theta, formula, latex, code} in order */
   int terms = lua_gettop(L);
   lua_createtable(L, 0, r->n_terms);  /* theta: name -> value */
@@ -749,7 +750,7 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
   lua_pop(L, 1);  /* the TSV text */
   push_stats(L, r);
   lua_setfield(L, res, "stats");
-  push_history(L, push_file(L, c->out, "log.csv"));
+  push_history(L, push_file(L, c->out, MPL_RESULTS_LOG));
   lua_setfield(L, res, "history");
   lua_pop(L, 1);  /* the CSV text */
   lua_pushcfunction(L, f_reports);
@@ -919,7 +920,7 @@ static void push_trials(lua_State *L, const mpl_search_cfg *c, const mpl_trials_
   lua_setfield(L, res, "final_accuracy");
   lua_pushnumber(L, r->active_mean);
   lua_setfield(L, res, "active_mean");
-  push_file(L, c->out, "summary.md");
+  push_file(L, c->out, MPL_RESULTS_SUMMARY_MD);
   lua_setfield(L, res, "summary");
   lua_pushstring(L, c->out);
   lua_setfield(L, res, "out");
@@ -1047,7 +1048,7 @@ static int l_path(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, res, "runs");
-  push_file(L, c.out, "path.md");
+  push_file(L, c.out, MPL_RESULTS_PATH_MD);
   lua_setfield(L, res, "summary");
   lua_pushstring(L, c.out);
   lua_setfield(L, res, "out");

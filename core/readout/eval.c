@@ -19,6 +19,7 @@
 #include "metaplast/search.h"
 #include "metaplast/stats.h"
 #include "metaplast/terms.h"
+#include "metaplast/results.h"
 
 #include "results.h"
 
@@ -284,7 +285,7 @@ static int write_csv(const mpl_eval_result *res, unsigned long seed, const char 
   mpl__sb_printf(&s, "task,task_seed,rule,fa,bp\n");
   for (int t = 0; t < res->tasks; t++)
     mpl__sb_printf(&s, "%d,%lu,%.17g,%.17g,%.17g\n", t + 1, mpl_eval_task_seed(seed, t), res->acc[0][t], res->acc[1][t], res->acc[2][t]);
-  int rc = s.len < cap ? mpl__write_atomic(dir, "eval.csv", text, err) : mpl_errorf(err, MPL_ENOMEM, "eval.csv too long");
+  int rc = s.len < cap ? mpl__write_atomic(dir, MPL_RESULTS_EVAL_CSV, text, err) : mpl_errorf(err, MPL_ENOMEM, "eval.csv too long");
   free(text);
   return rc;
 }
@@ -312,7 +313,7 @@ static int write_json(const mpl_eval_cfg *c, const mpl_eval_result *res, const e
   size_t k = strlen(text);
   char *nl = realloc(text, k + 2);
   if (nl) text = nl, strcpy(text + k, "\n");
-  int rc = mpl__write_atomic(dir, "eval.json", text, err);
+  int rc = mpl__write_atomic(dir, MPL_RESULTS_EVAL_JSON, text, err);
   free(text);
   return rc;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "metaplast/trials.h"
+#include "metaplast/results.h"
 
 #include "util.h"
 
@@ -168,7 +169,7 @@ static int mean_log(const char *dir, prun *R, mpl_err *err) {
   for (int i = 0; i < n; i++) {
     char p[4200];
     table t;
-    snprintf(p, sizeof p, "%s/%s/log.csv", dir, ents[i]->d_name);
+    snprintf(p, sizeof p, "%s/%s/" MPL_RESULTS_LOG, dir, ents[i]->d_name);
     if (rc == 0 && access(p, R_OK) == 0 && (rc = table_read(p, &t, err)) == 0) {
       if (t.rows >= R->sum.rows) {
         rc = accumulate(&R->log, &cnt, &t, p, err);
@@ -192,14 +193,14 @@ static int load_run(const char *dir, const char *label, prun *R, mpl_err *err) {
   snprintf(R->dir, sizeof R->dir, "%s", dir);
   char p[4200];
   int rc;
-  if (is_file(dir, "summary.csv")) {
-    snprintf(p, sizeof p, "%s/summary.csv", dir);
+  if (is_file(dir, MPL_RESULTS_SUMMARY_CSV)) {
+    snprintf(p, sizeof p, "%s/" MPL_RESULTS_SUMMARY_CSV, dir);
     if ((rc = table_read(p, &R->sum, err)) < 0) return rc;
     return mean_log(dir, R, err);
   }
-  if (!is_file(dir, "log.csv"))
+  if (!is_file(dir, MPL_RESULTS_LOG))
     return mpl_errorf(err, MPL_ENOTFOUND, "%s: not a results directory (no log.csv, summary.csv or path.csv)", dir);
-  snprintf(p, sizeof p, "%s/log.csv", dir);
+  snprintf(p, sizeof p, "%s/" MPL_RESULTS_LOG, dir);
   return table_read(p, &R->log, err);
 }
 
@@ -565,7 +566,7 @@ typedef struct ppath { char label[256]; char data[4300]; int window; } ppath;
 static int path_data(const char *dir, ppath *P, mpl_err *err) {
   char p[4200];
   table t;
-  snprintf(p, sizeof p, "%s/path.csv", dir);
+  snprintf(p, sizeof p, "%s/" MPL_RESULTS_PATH_CSV, dir);
   int rc = table_read(p, &t, err);
   if (rc < 0) return rc;
   int ca = table_col(&t, "active_mean"), cy = table_col(&t, "accuracy"), cl = table_col(&t, "accuracy_lo"),
@@ -703,7 +704,7 @@ static int eval_tasks(peval *E, const char *out, mpl_err *err);
  * rule, dataset and tasks. */
 static int eval_data(peval *E, mpl_err *err) {
   char p[4300];
-  snprintf(p, sizeof p, "%s/eval.json", E->dir);
+  snprintf(p, sizeof p, "%s/" MPL_RESULTS_EVAL_JSON, E->dir);
   json_error_t je;
   json_t *doc = json_load_file(p, 0, &je), *m = doc ? json_object_get(doc, "methods") : NULL;
   if (!doc) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: %s", p, je.line, je.text);
@@ -792,16 +793,16 @@ typedef struct plotter {
 /* Load dirs[i] (a run, trials, or a path whose lambda runs are added) into G; with several
  * DIRs (many) a lambda run's label starts with its path's. */
 static int gather(plotter *G, const char *dir, const char *label, int many, mpl_err *err) {
-  if (is_file(dir, "eval.json") && !is_file(dir, "log.csv")) {   /* eval --out DIR */
+  if (is_file(dir, MPL_RESULTS_EVAL_JSON) && !is_file(dir, MPL_RESULTS_LOG)) {   /* eval --out DIR */
     if (G->n_evals == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d evals to plot", MAX_RUNS);
     peval *E = &G->evals[G->n_evals++];
     snprintf(E->label, sizeof E->label, "%s", label);
     snprintf(E->dir, sizeof E->dir, "%s", dir);
     snprintf(E->data, sizeof E->data, "%seval-%d.dat", G->S.prefix, G->n_evals);
-    snprintf(E->tasks, sizeof E->tasks, "%s/eval.csv", dir);
+    snprintf(E->tasks, sizeof E->tasks, "%s/" MPL_RESULTS_EVAL_CSV, dir);
     return eval_data(E, err);
   }
-  if (!is_file(dir, "path.csv") && !is_file(dir, "summary.csv") && !is_file(dir, "log.csv")) {
+  if (!is_file(dir, MPL_RESULTS_PATH_CSV) && !is_file(dir, MPL_RESULTS_SUMMARY_CSV) && !is_file(dir, MPL_RESULTS_LOG)) {
     /* A trials directory whose run was interrupted has no summary (docs/trials.md): each trial is
      * drawn as a run of its own, as far as it got. */
     struct dirent **ents;
@@ -809,7 +810,7 @@ static int gather(plotter *G, const char *dir, const char *label, int many, mpl_
     for (int i = 0; i < (n > 0 ? n : 0); i++) {
       char sub[4096], lab[300];
       snprintf(sub, sizeof sub, "%.3800s/%.255s", dir, ents[i]->d_name);
-      if (rc == 0 && is_file(sub, "log.csv")) {
+      if (rc == 0 && is_file(sub, MPL_RESULTS_LOG)) {
         snprintf(lab, sizeof lab, "%.200s%s%.64s", many ? label : "", many ? ", " : "", ents[i]->d_name);
         if (G->S.n == MAX_RUNS) rc = mpl_errorf(err, MPL_EINVAL, "more than %d runs to plot", MAX_RUNS);
         else rc = load_run(sub, lab, &G->runs[G->S.n++], err), k++;
@@ -819,7 +820,7 @@ static int gather(plotter *G, const char *dir, const char *label, int many, mpl_
     if (n > 0) free(ents);
     if (k > 0 || rc < 0) return rc;
   }
-  if (!is_file(dir, "path.csv")) {
+  if (!is_file(dir, MPL_RESULTS_PATH_CSV)) {
     if (G->S.n == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d runs to plot", MAX_RUNS);
     return load_run(dir, label, &G->runs[G->S.n++], err);
   }
@@ -829,7 +830,7 @@ static int gather(plotter *G, const char *dir, const char *label, int many, mpl_
   int rc = path_data(dir, P, err);
   char p[4200];
   table t;
-  snprintf(p, sizeof p, "%s/path.csv", dir);
+  snprintf(p, sizeof p, "%s/" MPL_RESULTS_PATH_CSV, dir);
   if (rc == 0 && (rc = table_read(p, &t, err)) == 0) {
     int cx = table_col(&t, "lambda");
     for (int r = 0; r < t.rows && rc == 0; r++) {

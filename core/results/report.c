@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "metaplast/report.h"
+#include "metaplast/results.h"
 
 #include "results.h"
 
@@ -652,8 +653,8 @@ static int load_tsv_line(char *line, const char *path, int lineno, mpl_readout *
 
 static int load_dir_tsv(const char *dir, mpl_readout *r, mpl_err *err) {
   char path[4200], cpath[4200];
-  mpl__join(path, sizeof path, dir, "theta.tsv");
-  mpl__join(cpath, sizeof cpath, dir, "config.txt");
+  mpl__join(path, sizeof path, dir, MPL_RESULTS_THETA);
+  mpl__join(cpath, sizeof cpath, dir, MPL_RESULTS_CONFIG);
   char *text = slurp(path), *config = slurp(cpath);
   int rc = MPL_OK, lineno = 0;
   char trial[4200];
@@ -743,9 +744,9 @@ int mpl_readout_load(const char *path, mpl_readout *r, mpl_err *err) {
   int rc;
   if (S_ISDIR(st.st_mode)) {
     char json[4200];
-    mpl__join(json, sizeof json, path, "rule.json");
+    mpl__join(json, sizeof json, path, MPL_RESULTS_RULE_JSON);
     char tsv[4200], trial[4200];
-    mpl__join(tsv, sizeof tsv, path, "theta.tsv");
+    mpl__join(tsv, sizeof tsv, path, MPL_RESULTS_THETA);
     mpl__join(trial, sizeof trial, path, "trial-001");
     if (access(json, F_OK) == 0) rc = load_json(json, r, err);
     else if (access(tsv, F_OK) != 0 && access(trial, F_OK) == 0) rc = load_trials(path, r, err);
@@ -940,7 +941,7 @@ int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *whic
                          const double *theta_final, const double *scale, int n, const char *health, int healthy,
                          int episode, mpl_err *err) {
   char path[4200];
-  mpl__join(path, sizeof path, dir, "config.txt");
+  mpl__join(path, sizeof path, dir, MPL_RESULTS_CONFIG);
   char *config = slurp(path);
   mpl_readout r;
   int rc = mpl_readout_from_terms(ts, which, theta, n, 0, config, &r, err);
@@ -956,7 +957,7 @@ int mpl_report_write_run(const char *dir, const mpl_termset *ts, const int *whic
   r.healthy = healthy;
   r.episode = episode;
   char *text = mpl_readout_format(&r, MPL_REPORT_JSON, err);
-  rc = text ? mpl__write_atomic(dir, "rule.json", text, err) : err ? err->code : MPL_ENOMEM;
+  rc = text ? mpl__write_atomic(dir, MPL_RESULTS_RULE_JSON, text, err) : err ? err->code : MPL_ENOMEM;
   free(text);
   mpl_readout_free(&r);
   return rc;

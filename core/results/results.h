@@ -1,7 +1,7 @@
 /* metaplast: the results layer's private interface: the rule record's sources (rule_sources.c)
  * and rule.txt (report.c). Never installed. See LICENSE for copyright. */
-#ifndef METAPLAST_RESULTS_H
-#define METAPLAST_RESULTS_H
+#ifndef METAPLAST_RESULTS_PRIVATE_H
+#define METAPLAST_RESULTS_PRIVATE_H
 
 #include "metaplast/report.h"
 

@@ -7,10 +7,11 @@
 #include <stddef.h>
 
 #include "util.h"
+#include "metaplast/results.h"
 
-#define MPL__CKPT_FILE "checkpoint"
+#define MPL__CKPT_FILE MPL_RESULTS_CHECKPOINT
 /* A finished run's final state, in the checkpoint format: what --resume DIR --episodes N extends. */
-#define MPL__FINAL_FILE "checkpoint.final"
+#define MPL__FINAL_FILE MPL_RESULTS_FINAL
 #define MPL__CKPT_VERSION 1
 
 /* Everything a search needs to continue after `episode` completed episodes, bit for bit. The

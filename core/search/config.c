@@ -2,6 +2,7 @@
  * records (config.txt): written by a run, checked when it resumes, read back, compared, extended.
  * See LICENSE for copyright. */
 #include "config.h"
+#include "metaplast/results.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,12 +79,12 @@ int mpl__config_write(const mpl_search_cfg *c, const mpl__config_facts *f, int c
                  c->method == MPL_METHOD_PLAIN ? "plain" : "robust", c->lambda_auto ? "on" : "off", c->val_tasks,
                  c->validate_every);
   if (s.len >= sizeof text) return mpl_errorf(err, MPL_EINVAL, "configuration too long to record");
-  if (!check) return mpl__write_atomic(c->out, "config.txt", text, err);
+  if (!check) return mpl__write_atomic(c->out, MPL_RESULTS_CONFIG, text, err);
   /* resuming: the recorded facts the configuration does not set (the data's name, its classes,
    * the network's input and output widths) must still hold */
   char path[4200], *old;
   size_t len;
-  mpl__join(path, sizeof path, c->out, "config.txt");
+  mpl__join(path, sizeof path, c->out, MPL_RESULTS_CONFIG);
   int rc = mpl__read_file(path, 1 << 20, &old, &len, err);
   if (rc < 0) return rc;
   static const char *const facts[] = {"\ndata = ", "\nclasses = ", "\nnetwork = "};
@@ -309,7 +310,7 @@ static int no_config(const char *dir, mpl_err *err) {
   for (struct dirent *ent; (ent = readdir(d));) {
     const char *name = ent->d_name;
     if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, MPL__LOCK_FILE)) continue;
-    if (!strncmp(name, "config.txt.tmp.", 15)) mpl__join(tmp, sizeof tmp, dir, name);
+    if (!strncmp(name, MPL_RESULTS_CONFIG ".tmp.", 15)) mpl__join(tmp, sizeof tmp, dir, name);
     else if (!strncmp(name, "trial-", 6) || !strncmp(name, "lambda-", 7)) runs = 1;
     else other = 1;
   }
@@ -332,7 +333,7 @@ static int no_config(const char *dir, mpl_err *err) {
 
 int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl_err *err) {
   char path[4200];
-  mpl__join(path, sizeof path, dir, "config.txt");
+  mpl__join(path, sizeof path, dir, MPL_RESULTS_CONFIG);
   char *text;
   size_t len;
   *mem = NULL;
@@ -424,7 +425,7 @@ static char *set_line(const char *text, const char *key, const char *value) {
 int mpl__config_extend(const char *dir, int from, const mpl_search_cfg *cfg, mpl_err *err) {
   char path[4200], *text, n[32], every[32];
   size_t len;
-  mpl__join(path, sizeof path, dir, "config.txt");
+  mpl__join(path, sizeof path, dir, MPL_RESULTS_CONFIG);
   int rc = mpl__read_file(path, 1 << 20, &text, &len, err);
   if (rc < 0) return rc;
   snprintf(n, sizeof n, "%d", cfg->episodes);
@@ -436,7 +437,7 @@ int mpl__config_extend(const char *dir, int from, const mpl_search_cfg *cfg, mpl
   else {
     snprintf(out, need, "%s%s# extended from %d to %d episodes (--resume --episodes; validate_every kept at %d)\n",
              b, b[strlen(b) - 1] == '\n' ? "" : "\n", from, cfg->episodes, cfg->validate_every);
-    rc = mpl__write_atomic(dir, "config.txt", out, err);
+    rc = mpl__write_atomic(dir, MPL_RESULTS_CONFIG, out, err);
   }
   free(text), free(a), free(b), free(out);
   return rc;

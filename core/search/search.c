@@ -17,6 +17,7 @@
 
 #include "metaplast/report.h"
 #include "metaplast/terms.h"
+#include "metaplast/results.h"
 
 #include "checkpoint.h"
 #include "config.h"
@@ -131,7 +132,7 @@ static void log_header(run *R, mpl__sb *s) {
 static int open_log(run *R, mpl_err *err) {
   char path[4200], head[16384];
   mpl__sb s = {head, sizeof head, 0};
-  mpl__join(path, sizeof path, R->cfg->out, "log.csv");
+  mpl__join(path, sizeof path, R->cfg->out, MPL_RESULTS_LOG);
   log_header(R, &s);
   if (s.len >= sizeof head) return mpl_errorf(err, MPL_EINVAL, "too many terms for the log's header");
   if (!(R->log = fopen(path, "w"))) return mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", path, strerror(errno));
@@ -145,7 +146,7 @@ static int reopen_log(run *R, int E, mpl_search_result *res, double *secs, mpl_e
   char path[4200], head[16384], *text;
   size_t len;
   mpl__sb s = {head, sizeof head, 0};
-  mpl__join(path, sizeof path, R->cfg->out, "log.csv");
+  mpl__join(path, sizeof path, R->cfg->out, MPL_RESULTS_LOG);
   int rc = mpl__read_file(path, (size_t)1 << 34, &text, &len, err);
   if (rc == MPL_ENOTFOUND && E == 0) return open_log(R, err);
   if (rc < 0) return rc;
@@ -423,13 +424,13 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
     mpl_termset_print(R->ts, R->sel.which[i], MPL_FMT_CODE, code, sizeof code);
     mpl__sb_printf(&s, "%s\t%.17g\t%s\t%s\t%s\n", res->names[i], res->theta[i], res->formulas[i], latex, code);
   }
-  int rc = s.len < cap ? mpl__write_atomic(R->cfg->out, "theta.tsv", text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");
+  int rc = s.len < cap ? mpl__write_atomic(R->cfg->out, MPL_RESULTS_THETA, text, err) : mpl_errorf(err, MPL_EINVAL, "too many terms");
   if (rc == 0) {
     size_t h = strlen(res->health) < cap ? strlen(res->health) : 0;
     memcpy(text, res->health, h);
     mpl__rule_terms terms = {res->n_terms, res->names, res->formulas, res->theta, res->scale};
     size_t need = h + mpl__rule_text(&terms, R->cfg->zero_tol, text + h, cap - h);
-    rc = need < cap ? mpl__write_atomic(R->cfg->out, "rule.txt", text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
+    rc = need < cap ? mpl__write_atomic(R->cfg->out, MPL_RESULTS_RULE_TXT, text, err) : mpl_errorf(err, MPL_EINVAL, "rule too long");
   }
   if (rc == 0)
     rc = mpl_report_write_run(R->cfg->out, R->ts, R->sel.which, res->theta, res->theta_final, res->scale, res->n_terms,
@@ -836,7 +837,7 @@ static int open_vlog(run *R, int start, mpl_err *err) {
   char path[4200], *text = NULL;
   size_t len = 0;
   if (!R->cfg->out || !validating(R)) return MPL_OK;
-  mpl__join(path, sizeof path, R->cfg->out, "validation.csv");
+  mpl__join(path, sizeof path, R->cfg->out, MPL_RESULTS_VALIDATION);
   if (start > 0) {
     int rc = mpl__read_file(path, (size_t)1 << 30, &text, &len, err);
     if (rc == MPL_ENOTFOUND) mpl_err_clear(err), text = NULL;
@@ -999,7 +1000,7 @@ static int read_final_state(run *R, int *start, mpl_err *err) {
 static int read_final_theta(run *R, mpl_err *err) {
   char path[4200], *text;
   size_t len;
-  mpl__join(path, sizeof path, R->cfg->out, "theta.tsv");
+  mpl__join(path, sizeof path, R->cfg->out, MPL_RESULTS_THETA);
   int rc = mpl__read_file(path, 1 << 24, &text, &len, err);
   if (rc < 0) return rc;
   char *p = strchr(text, '\n');
@@ -1032,11 +1033,11 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
   R->locked = 1;
   mpl__remove_stale(c->out);
   if (!c->resume) {
-    mpl__join(path, sizeof path, c->out, "log.csv");
+    mpl__join(path, sizeof path, c->out, MPL_RESULTS_LOG);
     if (!c->force && access(path, F_OK) == 0)
       return mpl_errorf(err, MPL_EIO, "%s already exists: %s holds a run; choose another --out or pass --force",
                         path, c->out);
-    static const char *const stale[] = {MPL__CKPT_FILE, MPL__FINAL_FILE, "theta.tsv", "rule.txt"}; /* an old run's (--force) */
+    static const char *const stale[] = {MPL__CKPT_FILE, MPL__FINAL_FILE, MPL_RESULTS_THETA, MPL_RESULTS_RULE_TXT}; /* an old run's (--force) */
     for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {
       mpl__join(path, sizeof path, c->out, stale[i]);
       if (unlink(path) < 0 && errno != ENOENT)

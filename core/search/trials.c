@@ -16,6 +16,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "metaplast/stats.h"
+#include "metaplast/results.h"
 
 #include "dist.h"
 #include "util.h"
@@ -354,7 +355,7 @@ static int write_summary_csv(const mpl_trials_result *T, const char *dir, mpl_er
     fprintf(f, "%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", e + 1, m, T->acc_mean[e], T->acc_lo[e], T->acc_hi[e],
             T->loss_mean[e], T->loss_lo[e], T->loss_hi[e]);
   }
-  return write_stream(dir, "summary.csv", f, &text, err);
+  return write_stream(dir, MPL_RESULTS_SUMMARY_CSV, f, &text, err);
 }
 
 static int write_terms_csv(const mpl_trials_result *T, const char *dir, mpl_err *err) {
@@ -422,7 +423,7 @@ static int write_summaries(const mpl_trials_result *T, const mpl_search_cfg *cfg
   if (rc == 0) rc = write_terms_csv(T, cfg->out, err);
   if (rc == 0) {
     char *md = mpl_trials_summary_text(T, cfg);
-    rc = md ? mpl__write_atomic(cfg->out, "summary.md", md, err) : mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    rc = md ? mpl__write_atomic(cfg->out, MPL_RESULTS_SUMMARY_MD, md, err) : mpl_errorf(err, MPL_ENOMEM, "out of memory");
     free(md);
   }
   return rc;
@@ -758,7 +759,7 @@ static int write_path_csv(const mpl_path_result *P, const char *dir, mpl_err *er
     for (int i = 0; i < T0->n_terms; i++) fprintf(f, ",%.17g", i < T->n_terms ? T->survival[i] : NAN);
     fprintf(f, "\n");
   }
-  return write_stream(dir, "path.csv", f, &text, err);
+  return write_stream(dir, MPL_RESULTS_PATH_CSV, f, &text, err);
 }
 
 char *mpl_path_summary_text(const mpl_path_result *P, const mpl_search_cfg *cfg) {
@@ -817,7 +818,7 @@ static int path_finish(mpl_path_result *P, const mpl_search_cfg *cfg, mpl_err *e
   if (rc == 0) rc = write_path_csv(P, cfg->out, err);
   if (rc == 0) {
     char *md = mpl_path_summary_text(P, cfg);
-    rc = md ? mpl__write_atomic(cfg->out, "path.md", md, err) : mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    rc = md ? mpl__write_atomic(cfg->out, MPL_RESULTS_PATH_MD, md, err) : mpl_errorf(err, MPL_ENOMEM, "out of memory");
     free(md);
   }
   return rc;
