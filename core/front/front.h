@@ -20,6 +20,16 @@ MPL_INTERNAL int mpl__try_dir(const char *dir, size_t len, const char *file, con
 /* The same for each directory of a ':'-separated list. */
 MPL_INTERNAL int mpl__try_path_list(const char *list, const char *file, const char *why, char *path, size_t n,
                                     mpl__looked *l);
+/* A search path for term sources of one kind (plugins, rule files), in order: the directories of
+ * the environment variable env, <directory of libmetaplast>/lib_rel, the configured install dir,
+ * and a directory of the tree (why: "build tree", "source tree"). */
+typedef struct mpl__search_path {
+  const char *env, *lib_rel, *install, *tree, *tree_why;
+} mpl__search_path;
+/* The first of sp's directories that holds file: 1 with its path, or 0; each place looked at is
+ * recorded in l. */
+MPL_INTERNAL int mpl__search_path_find(const mpl__search_path *sp, const char *file, char *path, size_t n,
+                                       mpl__looked *l);
 /* Locate a term source for loading. spec as given (a name, or a file x.so/x.lua/dir/x); recorded:
  * the absolute path a rule recorded for it, or NULL. A name: the plugin path, then the rule path.
  * A file: with no record, spec itself, then its file name on the plugin (rule) path; with a

@@ -94,29 +94,15 @@ int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_
   return MPL_OK;
 }
 
-/* <dir of this libmetaplast>/metaplast/plugins: the install dir, wherever the tree was installed. */
-static int lib_plugin_dir(char *dir, size_t n) {
-  Dl_info info;
-  if (!dladdr((void *)&mpl_plugin_termset, &info) || !info.dli_fname) return 0;
-  const char *slash = strrchr(info.dli_fname, '/');
-  if (!slash) return 0;
-  return snprintf(dir, n, "%.*s/metaplast/plugins", (int)(slash - info.dli_fname), info.dli_fname) < (int)n;
-}
-
 /* The plugin path, in order: METAPLAST_PLUGIN_PATH, beside this libmetaplast, the configured
  * install dir, the build tree. The message lists exactly the directories looked at. */
 int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err) {
-  char file[512], libdir[4096];
+  static const mpl__search_path sp = {"METAPLAST_PLUGIN_PATH", "metaplast/plugins", MPL_PLUGIN_INSTALL_DIR,
+                                      MPL_PLUGIN_BUILD_DIR, "build tree"};
+  char file[512];
   mpl__looked l = {{0}};
   snprintf(file, sizeof file, "%s.so", name);
-  const char *env = getenv("METAPLAST_PLUGIN_PATH");
-  if (mpl__try_path_list(env, file, "METAPLAST_PLUGIN_PATH", path, n, &l)) return MPL_OK;
-  if (lib_plugin_dir(libdir, sizeof libdir) &&
-      mpl__try_dir(libdir, strlen(libdir), file, "beside libmetaplast", path, n, &l))
-    return MPL_OK;
-  if (mpl__try_dir(MPL_PLUGIN_INSTALL_DIR, strlen(MPL_PLUGIN_INSTALL_DIR), file, "install dir", path, n, &l) ||
-      mpl__try_dir(MPL_PLUGIN_BUILD_DIR, strlen(MPL_PLUGIN_BUILD_DIR), file, "build tree", path, n, &l))
-    return MPL_OK;
+  if (mpl__search_path_find(&sp, file, path, n, &l)) return MPL_OK;
   return mpl_errorf(err, MPL_ENOTFOUND, "no plugin '%s' (%s) in %s%s; set METAPLAST_PLUGIN_PATH to the directory "
-                    "that holds it", name, file, env ? "" : "METAPLAST_PLUGIN_PATH (unset), ", l.text);
+                    "that holds it", name, file, getenv(sp.env) ? "" : "METAPLAST_PLUGIN_PATH (unset), ", l.text);
 }

@@ -823,30 +823,17 @@ int mpl__rules_load_file(const char *path, const char *source, mpl_termset *ts, 
   return rc;
 }
 
-/* <directory of this libmetaplast>/MPL_RULES_REL_DIR: the installed rules, wherever the tree went. */
-static int lib_rules_dir(char *dir, size_t n) {
-  Dl_info info;
-  if (!dladdr((void *)&mpl__rules_find, &info) || !info.dli_fname) return 0;
-  const char *slash = strrchr(info.dli_fname, '/');
-  return slash && snprintf(dir, n, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, MPL_RULES_REL_DIR) < (int)n;
-}
-
 /* The rule path, in order: METAPLAST_RULES_PATH, the installed rules beside this libmetaplast, the
  * configured install dir, the source tree's rules/. The message lists exactly what was looked at. */
 int mpl__rules_find(const char *name, char *path, size_t n, mpl_err *err) {
-  char file[512], libdir[4096];
+  static const mpl__search_path sp = {"METAPLAST_RULES_PATH", MPL_RULES_REL_DIR, MPL_RULES_INSTALL_DIR,
+                                      MPL_RULES_SOURCE_DIR, "source tree"};
+  char file[512];
   mpl__looked l = {{0}};
   snprintf(file, sizeof file, "%s.lua", name);
-  const char *env = getenv("METAPLAST_RULES_PATH");
-  if (mpl__try_path_list(env, file, "METAPLAST_RULES_PATH", path, n, &l)) return MPL_OK;
-  if (lib_rules_dir(libdir, sizeof libdir) &&
-      mpl__try_dir(libdir, strlen(libdir), file, "beside libmetaplast", path, n, &l))
-    return MPL_OK;
-  if (mpl__try_dir(MPL_RULES_INSTALL_DIR, strlen(MPL_RULES_INSTALL_DIR), file, "install dir", path, n, &l) ||
-      mpl__try_dir(MPL_RULES_SOURCE_DIR, strlen(MPL_RULES_SOURCE_DIR), file, "source tree", path, n, &l))
-    return MPL_OK;
+  if (mpl__search_path_find(&sp, file, path, n, &l)) return MPL_OK;
   return mpl_errorf(err, MPL_ENOTFOUND, "no rule file '%s' in %s%s; set METAPLAST_RULES_PATH to the directory that "
-                    "holds it", file, env ? "" : "METAPLAST_RULES_PATH (unset), ", l.text);
+                    "holds it", file, getenv(sp.env) ? "" : "METAPLAST_RULES_PATH (unset), ", l.text);
 }
 
 /* }====== */

@@ -1,7 +1,8 @@
 /* metaplast: term sources on disk: searching a list of directories (and saying exactly which were
  * searched), a file's content hash, and the record a rule keeps of each source so that it can be
  * found and recognised again wherever the rule is moved (issue 25). See LICENSE for copyright. */
-#define _DEFAULT_SOURCE /* realpath */
+#define _GNU_SOURCE /* realpath, dladdr */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -81,6 +82,25 @@ static int try_recorded(const char *recorded, char *path, size_t n, mpl__looked 
   mpl__looked_add(l, recorded, strlen(recorded), "recorded by the run");
   if ((size_t)snprintf(path, n, "%s", recorded) >= n) return 0;
   return access(path, F_OK) == 0;
+}
+
+/* <directory of this libmetaplast>/rel: where an installed tree keeps its plugins or rules,
+ * wherever it was installed. */
+static int lib_dir(const char *rel, char *dir, size_t n) {
+  Dl_info info;
+  if (!dladdr((void *)&mpl__search_path_find, &info) || !info.dli_fname) return 0;
+  const char *slash = strrchr(info.dli_fname, '/');
+  return slash && snprintf(dir, n, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, rel) < (int)n;
+}
+
+int mpl__search_path_find(const mpl__search_path *sp, const char *file, char *path, size_t n, mpl__looked *l) {
+  char libdir[4096];
+  if (mpl__try_path_list(getenv(sp->env), file, sp->env, path, n, l)) return 1;
+  if (lib_dir(sp->lib_rel, libdir, sizeof libdir) &&
+      mpl__try_dir(libdir, strlen(libdir), file, "beside libmetaplast", path, n, l))
+    return 1;
+  return mpl__try_dir(sp->install, strlen(sp->install), file, "install dir", path, n, l) ||
+         mpl__try_dir(sp->tree, strlen(sp->tree), file, sp->tree_why, path, n, l);
 }
 
 /* file in each directory of the variable's value; an unset variable is named as such. */
