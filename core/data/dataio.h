@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metaplast/data.h"
 #include "util.h"
 
 
@@ -39,5 +40,14 @@ MPL_INTERNAL int mpl__csv_read(const char *path, const char *label, mpl__images 
 MPL_INTERNAL int mpl__idx_read_images_any(const char *path, mpl__images *im, mpl_err *err);
 /* The element type byte of an IDX file's magic (0x08, 0x0D, ...), or -1 if it cannot be read. */
 MPL_INTERNAL int mpl__idx_type(const char *path);
+
+/* One task's buffers (task.c): the support set (tx, ty: m * k examples) and the query set (qx,
+ * qy: m * q) of a dataset of dimension dim, as mpl_task_gather fills them. */
+typedef struct mpl__task_buf { double *tx, *qx; int *ty, *qy; } mpl__task_buf;
+/* Check cfg against ds (mpl_task_check), start the sampler (mpl_task_init) and allocate b:
+ * what a search and an evaluation both set up before their first task. */
+MPL_INTERNAL int mpl__task_setup(const mpl_dataset *ds, const mpl_task_cfg *cfg, mpl_task *task, mpl__task_buf *b,
+                                 mpl_err *err);
+MPL_INTERNAL void mpl__task_buf_free(mpl__task_buf *b);
 
 #endif

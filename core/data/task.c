@@ -2,6 +2,8 @@
  * See LICENSE for copyright. */
 #include "metaplast/data.h"
 
+#include "dataio.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,4 +150,20 @@ void mpl_task_gather(const mpl_dataset *ds, const mpl_task *t, double *train_x, 
     mpl_dataset_image(ds, t->query[i], query_x + (size_t)i * ds->dim);
     query_y[i] = ds->labels[t->query[i]];
   }
+}
+
+int mpl__task_setup(const mpl_dataset *ds, const mpl_task_cfg *cfg, mpl_task *task, mpl__task_buf *b, mpl_err *err) {
+  int rc;
+  if ((rc = mpl_task_check(ds, cfg, err)) < 0 || (rc = mpl_task_init(task, cfg, err)) < 0) return rc;
+  int nt = cfg->m * cfg->k, nq = cfg->m * cfg->q;
+  b->tx = malloc((size_t)nt * ds->dim * sizeof *b->tx);
+  b->qx = malloc((size_t)nq * ds->dim * sizeof *b->qx);
+  b->ty = malloc((size_t)nt * sizeof *b->ty);
+  b->qy = malloc((size_t)nq * sizeof *b->qy);
+  return b->tx && b->qx && b->ty && b->qy ? MPL_OK : mpl_errorf(err, MPL_ENOMEM, "out of memory");
+}
+
+void mpl__task_buf_free(mpl__task_buf *b) {
+  free(b->tx), free(b->qx), free(b->ty), free(b->qy);
+  *b = (mpl__task_buf){0};
 }

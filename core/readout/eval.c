@@ -21,6 +21,7 @@
 #include "metaplast/terms.h"
 #include "metaplast/results.h"
 
+#include "dataio.h"
 #include "results.h"
 
 void mpl_eval_defaults(mpl_eval_cfg *cfg) {
@@ -60,8 +61,7 @@ typedef struct evaluation {
   mpl_net_cfg net;
   mpl_episode *ep[MPL_EVAL_METHODS];
   gsl_rng *rng, *wrng;
-  double *tx, *qx;
-  int *ty, *qy;
+  mpl__task_buf b;          /* the task being run (dataio.h) */
 } evaluation;
 
 static const char *cfg_or(const mpl_readout *r, const char *key, const char *dflt) {
@@ -211,19 +211,13 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if ((rc = resolve_rate(E, res, err)) < 0 || (rc = find_f0(E, err)) < 0) return rc;
   if ((rc = open_data(E, err)) < 0 || (rc = read_config(E, err)) < 0) return rc;
   snprintf(res->dataset, sizeof res->dataset, "%s", E->ds->name);
-  if ((rc = mpl_task_check(E->ds, &E->task_cfg, err)) < 0 || (rc = mpl_task_init(&E->task, &E->task_cfg, err)) < 0)
-    return rc;
+  if ((rc = mpl__task_setup(E->ds, &E->task_cfg, &E->task, &E->b, err)) < 0) return rc;
   if ((rc = make_episodes(E, err)) < 0) return rc;
-  int nt = E->task_cfg.m * E->task_cfg.k, nq = E->task_cfg.m * E->task_cfg.q;
-  E->tx = malloc((size_t)nt * E->ds->dim * sizeof *E->tx);
-  E->qx = malloc((size_t)nq * E->ds->dim * sizeof *E->qx);
-  E->ty = malloc((size_t)nt * sizeof *E->ty);
-  E->qy = malloc((size_t)nq * sizeof *E->qy);
   E->rng = gsl_rng_alloc(gsl_rng_mt19937);
   E->wrng = gsl_rng_alloc(gsl_rng_mt19937);
   res->tasks = c->tasks;
   for (int m = 0; m < MPL_EVAL_METHODS; m++) res->acc[m] = malloc((size_t)c->tasks * sizeof *res->acc[m]);
-  if (!E->tx || !E->qx || !E->ty || !E->qy || !E->rng || !E->wrng || !res->acc[0] || !res->acc[1] || !res->acc[2])
+  if (!E->rng || !E->wrng || !res->acc[0] || !res->acc[1] || !res->acc[2])
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   return MPL_OK;
 }
@@ -237,7 +231,7 @@ static void teardown(evaluation *E) {
   mpl_task_free(&E->task);
   if (E->rng) gsl_rng_free(E->rng);
   if (E->wrng) gsl_rng_free(E->wrng);
-  free(E->tx), free(E->qx), free(E->ty), free(E->qy);
+  mpl__task_buf_free(&E->b);
 }
 
 /* }====== */
@@ -248,7 +242,7 @@ static int draw_task(evaluation *E, int t, mpl_err *err) {
   gsl_rng_set(E->rng, mpl_eval_task_seed(E->cfg->seed, t));
   int rc = mpl_task_sample(E->ds, &E->task_cfg, E->rng, &E->task, err);
   if (rc < 0) return rc;
-  mpl_task_gather(E->ds, &E->task, E->tx, E->ty, E->qx, E->qy);
+  mpl_task_gather(E->ds, &E->task, E->b.tx, E->b.ty, E->b.qx, E->b.qy);
   return MPL_OK;
 }
 
@@ -260,7 +254,7 @@ static int run_method(evaluation *E, int m, double rate, double *acc, int *diver
   gsl_rng_memcpy(E->wrng, E->rng);
   mpl_episode_init_weights(E->ep[m], E->wrng);
   int nt = E->task.m * E->task.k, nq = E->task.m * E->task.q;
-  int rc = mpl_episode_run(E->ep[m], theta, E->tx, E->ty, nt, E->qx, E->qy, nq, &st, NULL, &eerr);
+  int rc = mpl_episode_run(E->ep[m], theta, E->b.tx, E->b.ty, nt, E->b.qx, E->b.qy, nq, &st, NULL, &eerr);
   /* without a gradient, a diverged episode still returns MPL_OK, with st.finite = 0 */
   if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) return *acc = NAN, (*diverged)++, MPL_OK;
   *acc = st.accuracy;

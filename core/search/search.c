@@ -21,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "config.h"
+#include "dataio.h"
 #include "discover.h"
 #include "dist.h"
 #include "episode.h"
@@ -69,8 +70,8 @@ typedef struct run {
   mpl_adam opt;
   mpl_task task;
   gsl_rng *rng;
-  double *tx, *qx, *grad, *gsum;
-  int *ty, *qy;
+  mpl__task_buf b;        /* the task being run (dataio.h) */
+  double *grad, *gsum;
   FILE *log, *vlog;       /* log.csv, validation.csv */
   double *act[2];       /* forward-pass buffers of the dead-network probe */
   double spread;        /* the probe's last measure: output spread, adapted / initial network */
@@ -258,8 +259,7 @@ static int setup(run *R, mpl_err *err) {
     rc = mpl_dataset_open(c->data, c->per_class, &R->ds, err);
   }
   if (rc < 0) return rc;
-  if ((rc = mpl_task_check(R->ds, &c->task, err)) < 0) return rc;
-  if ((rc = mpl_task_init(&R->task, &c->task, err)) < 0) return rc;
+  if ((rc = mpl__task_setup(R->ds, &c->task, &R->task, &R->b, err)) < 0) return rc;
   if (!(R->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = mpl_terms_parse(c->terms, R->ts, &R->sel, err)) < 0) return rc;
   if (c->init && (rc = mpl_selection_set_init(&R->sel, R->ts, c->init, err)) < 0) return rc;
@@ -275,11 +275,7 @@ static int setup(run *R, mpl_err *err) {
   R->net.sizes[R->net.n_layers] = R->ds->n_classes;
   if ((rc = mpl_episode_new(&R->net, R->ts, R->sel.which, R->sel.n, &R->ep, err)) < 0) return rc;
   if ((rc = mpl_adam_init(&R->opt, R->sel.n, &c->adam, err)) < 0) return rc;
-  int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q;
-  R->tx = malloc((size_t)nt * R->ds->dim * sizeof *R->tx);
-  R->qx = malloc((size_t)nq * R->ds->dim * sizeof *R->qx);
-  R->ty = malloc((size_t)nt * sizeof *R->ty);
-  R->qy = malloc((size_t)nq * sizeof *R->qy);
+  int nq = c->task.m * c->task.q;
   R->grad = calloc((size_t)R->sel.n + 1, sizeof *R->grad);   /* defined even before the first gradient */
   R->gsum = malloc((size_t)R->sel.n * sizeof *R->gsum);
   R->rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -289,7 +285,7 @@ static int setup(run *R, mpl_err *err) {
   R->act[1] = malloc((size_t)nq * wmax * sizeof(double));
   R->theta = malloc(n * sizeof(double)), R->good_theta = malloc(n * sizeof(double));
   R->good_m = malloc(n * sizeof(double)), R->good_v = malloc(n * sizeof(double));
-  if (!R->tx || !R->qx || !R->ty || !R->qy || !R->grad || !R->gsum || !R->rng || !R->act[0] || !R->act[1] ||
+  if (!R->grad || !R->gsum || !R->rng || !R->act[0] || !R->act[1] ||
       !R->theta || !R->good_theta || !R->good_m || !R->good_v)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (c->clip_grad < 0 || !(c->clip_grad < INFINITY))
@@ -313,7 +309,7 @@ static void teardown(run *R) {
   mpl_adam_free(&R->opt);
   mpl_task_free(&R->task);
   if (R->rng) gsl_rng_free(R->rng);
-  free(R->tx); free(R->qx); free(R->ty); free(R->qy); free(R->grad); free(R->gsum);
+  mpl__task_buf_free(&R->b); free(R->grad); free(R->gsum);
   free(R->act[0]); free(R->act[1]);
   free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
   free(R->mine); free(R->recs);
@@ -327,7 +323,7 @@ static int prepare_task(run *R, const mpl_dataset *ds, mpl_episode *ep, unsigned
   int rc = mpl_task_sample(ds, &R->cfg->task, R->rng, &R->task, err);
   if (rc < 0) return rc;
   mpl_episode_init_weights(ep, R->rng);
-  mpl_task_gather(ds, &R->task, R->tx, R->ty, R->qx, R->qy);
+  mpl_task_gather(ds, &R->task, R->b.tx, R->b.ty, R->b.qx, R->b.qy);
   return MPL_OK;
 }
 
@@ -492,7 +488,7 @@ static int standardize(run *R, mpl_err *err) {
   int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
   gsl_rng_set(R->rng, mix_seed(R->cfg->seed, STREAM_PROBE, 1));
   if (rc == 0)
-    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->tx, R->ty,
+    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->b.tx, R->b.ty,
                               nt < PROBE_IMAGES ? nt : PROBE_IMAGES, R->rng, R->phi, err);
   for (int i = 0; rc == 0 && i < n; i++) R->scale[i] = R->pf[i] == 0 ? 1.0 : 1.0 / R->phi[i];
   return rc;
@@ -542,7 +538,7 @@ static int validate(run *R, mpl_episode *ep, const double *theta, double *acc, i
     mpl_err eerr = {0};
     int rc = prepare_task(R, R->vds, ep, STREAM_VAL, t, err);
     if (rc < 0) return mpl_err_prefix(err, "validation task %d: ", t + 1);
-    rc = mpl_episode_run(ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, NULL, &eerr);
+    rc = mpl_episode_run(ep, theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, &st, NULL, &eerr);
     if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) { acc[t] = 0, (*diverged)++; continue; }
     if (rc < 0) return mpl_errorf(err, rc, "validation task %d: %s", t + 1, eerr.msg);
     sum += (acc[t] = st.accuracy);
@@ -655,7 +651,7 @@ static int lambda_path(run *R, mpl_err *err) {
     mpl_err eerr = {0};
     int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE + 1 + (unsigned long)b, 0, err);
     if (rc < 0) return rc;
-    rc = mpl_episode_run(R->ep, R->theta, R->tx, R->ty, nt, R->qx, R->qy, nq, &st, R->grad, &eerr);
+    rc = mpl_episode_run(R->ep, R->theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, &st, R->grad, &eerr);
     if (rc == MPL_ENUMERIC) continue;
     if (rc < 0) return mpl_errorf(err, rc, "lambda auto: %s", eerr.msg);
     for (int i = 0; i < n; i++) R->gsum[i] = fmax(R->gsum[i], R->pf[i] * fabs(R->grad[i] * R->scale[i]));
@@ -871,7 +867,7 @@ static int open_vlog(run *R, int start, mpl_err *err) {
  * network's logits are the episode's own (its query forward pass, the same computation). */
 static double logit_spread(run *R, int adapted, int nq) {
   const int L = R->net.n_layers;
-  const double *in = R->qx;
+  const double *in = R->b.qx;
   double *out = R->act[0], beta = R->net.beta;
   if (adapted) in = mpl__episode_query_logits(R->ep);
   for (int l = 1; l <= L && !adapted; l++) {
@@ -1080,7 +1076,7 @@ static int run_task(run *R, int e, int b, const double *theta, mpl_episode_stats
   int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q;
   int rc = prepare_episode(R, e, b, err);
   if (rc < 0) return rc;
-  rc = mpl_episode_run(R->ep, theta, R->tx, R->ty, nt, R->qx, R->qy, nq, one, grad, eerr);
+  rc = mpl_episode_run(R->ep, theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, one, grad, eerr);
   if (rc < 0) {
     if (c->meta_batch > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, c->meta_batch);
     return rc;
