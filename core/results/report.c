@@ -687,7 +687,7 @@ static int load_dir_tsv(const char *dir, mpl_readout *r, mpl_err *err) {
  * configuration come from trial-001. */
 static int load_trials(const char *dir, mpl_readout *r, mpl_err *err) {
   char path[4200], trial[4200];
-  mpl__join(path, sizeof path, dir, "terms.csv");
+  mpl__join(path, sizeof path, dir, MPL_RESULTS_TERMS_CSV);
   mpl__join(trial, sizeof trial, dir, "trial-001");
   char *text = slurp(path);
   if (!text)

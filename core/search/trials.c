@@ -370,7 +370,7 @@ static int write_terms_csv(const mpl_trials_result *T, const char *dir, mpl_err 
     csv_string(f, T->formulas[i]);
     fputc('\n', f);
   }
-  return write_stream(dir, "terms.csv", f, &text, err);
+  return write_stream(dir, MPL_RESULTS_TERMS_CSV, f, &text, err);
 }
 
 char *mpl_trials_summary_text(const mpl_trials_result *T, const mpl_search_cfg *cfg) {

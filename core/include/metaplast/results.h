@@ -16,6 +16,7 @@
 #define MPL_RESULTS_FINAL "checkpoint.final"    /* a finished run's state, which --episodes N extends */
 #define MPL_RESULTS_SUMMARY_CSV "summary.csv"   /* --trials: the survival table */
 #define MPL_RESULTS_SUMMARY_MD "summary.md"
+#define MPL_RESULTS_TERMS_CSV "terms.csv"       /* --trials: per term, survival and mean theta */
 #define MPL_RESULTS_PATH_CSV "path.csv"         /* --lambda-path: one row per lambda */
 #define MPL_RESULTS_PATH_MD "path.md"
 #define MPL_RESULTS_EVAL_JSON "eval.json"       /* eval --out: the summary and each task */
