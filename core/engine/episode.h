@@ -10,9 +10,9 @@
 
 /* The adapted network's query logits in the last mpl_episode_run (n_query rows of n_L), as its
  * query forward pass computed them (before the loss overwrote them with their adjoint). Borrowed,
- * valid until the next run (net.c). */
+ * valid until the next run (episode.c). */
 MPL_INTERNAL const double *mpl__episode_query_logits(const struct mpl_episode *ep);
-/* Steps per segment of layer l's weights in the last mpl_episode_run on the lazy path (net.c). */
+/* Steps per segment of layer l's weights in the last mpl_episode_run on the lazy path (episode.c). */
 MPL_INTERNAL int mpl__episode_segment(const struct mpl_episode *ep, int l);
 
 #endif

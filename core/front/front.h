@@ -46,7 +46,7 @@ MPL_INTERNAL int mpl__terms_parse_at(const char *item, const char *path, mpl_ter
 MPL_INTERNAL int mpl__plugin_load(const char *path, const char *source, mpl_termset *ts, mpl_err *err);
 /* Find NAME.so on the plugin path: METAPLAST_PLUGIN_PATH, the install dir, the build dir. */
 MPL_INTERNAL int mpl__plugin_find(const char *name, char *path, size_t n, mpl_err *err);
-/* Rule files (rules.c, docs/rules.md): Lua formulas run once in a sandbox. Each loads all its
+/* Rule files (rulefile.c, docs/rules.md): Lua formulas run once in a sandbox. Each loads all its
  * terms into ts (under `source`; chunkname names the file in messages) or none. */
 MPL_INTERNAL int mpl__rules_load_buffer(const char *chunkname, const char *text, size_t len, mpl_termset *ts,
                                         mpl_err *err);

@@ -684,7 +684,7 @@ static void register_terms(lua_State *L, sandbox *S) {
     lua_getfield(L, t + 1, "expr");
     add_term(L, S, x, t + 2, name, desc, sign);
     lua_pop(L, 2);
-    /* compiling is C, out of the hook's sight: each term is bounded (rule.c's MAX_WORK), and the
+    /* compiling is C, out of the hook's sight: each term is bounded (plan.c's MAX_WORK), and the
      * file's time budget and the stop flag are checked between terms */
     if (stop_requested())
       error_at(L, x->line, MPL_EINVAL, "rule file was interrupted (a stop signal arrived during its load)");

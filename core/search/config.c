@@ -176,7 +176,7 @@ static int get_choice(const kv *p, const char *a, const char *b, int *out, mpl_e
   return MPL_OK;
 }
 
-/* The keys write_config (search.c) writes, in its order. */
+/* The keys mpl__config_write writes, in its order. */
 enum { K_COMMAND, K_DATA, K_SOURCE, K_IMAGES, K_LABELS, K_PERCLASS, K_CLASSES, K_SAMPLING, K_M, K_K, K_Q, K_NETWORK,
        K_BETA, K_FEEDBACK, K_DETACH, K_TERMS, K_INIT, K_SIGN, K_EPISODES, K_MBATCH, K_SEED, K_LR, K_B1, K_B2, K_EPS,
        K_LAMBDA, K_L1, K_ZTOL, K_MAXFAIL, K_CLIP, K_CLIPRMS, K_DEAD, K_CKPT, K_METHOD, K_LAUTO, K_VTASKS, K_VEVERY, K_NKEYS };
