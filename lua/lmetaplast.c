@@ -29,6 +29,7 @@
 #include "metaplast/terms.h"
 #include "metaplast/trials.h"
 #include "metaplast/version.h"
+#include "metaplast/results.h"
 
 #include "lmetaplast.h"
 
@@ -508,6 +509,28 @@ static void place_column(lua_State *L, int h, const char *name, size_t n) {
   lua_rawset(L, h);
 }
 
+/* t[k] = v for the table at index t (-1: the one on top), the boilerplate of every result table. */
+static void set_number(lua_State *L, int t, const char *k, lua_Number v) {
+  t = lua_absindex(L, t);
+  lua_pushnumber(L, v);
+  lua_setfield(L, t, k);
+}
+static void set_integer(lua_State *L, int t, const char *k, lua_Integer v) {
+  t = lua_absindex(L, t);
+  lua_pushinteger(L, v);
+  lua_setfield(L, t, k);
+}
+static void set_string(lua_State *L, int t, const char *k, const char *v) {
+  t = lua_absindex(L, t);
+  lua_pushstring(L, v);
+  lua_setfield(L, t, k);
+}
+static void set_boolean(lua_State *L, int t, const char *k, int v) {
+  t = lua_absindex(L, t);
+  lua_pushboolean(L, v);
+  lua_setfield(L, t, k);
+}
+
 /* Push the history of a run, column by column, from the text of its log.csv. */
 static void push_history(lua_State *L, const char *s) {
   lua_createtable(L, 0, 16);
@@ -556,8 +579,7 @@ static void push_history(lua_State *L, const char *s) {
     }
     p = field_end(p, '\0');
   }
-  lua_pushinteger(L, row);
-  lua_setfield(L, h, "n");
+  set_integer(L, h, "n", row);
   lua_settop(L, h);
 }
 
@@ -688,31 +710,23 @@ static double tail_mean(const double *v, int n, int window) {
 
 static void push_stats(lua_State *L, const mpl_search_result *r) {
   lua_createtable(L, 0, 6);
-  lua_pushinteger(L, r->episodes);
-  lua_setfield(L, -2, "episodes");
-  lua_pushinteger(L, r->failures);
-  lua_setfield(L, -2, "failures");
-  lua_pushnumber(L, r->seconds_per_episode);
-  lua_setfield(L, -2, "seconds_per_episode");
-  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, MPL_FINAL_WINDOW));
-  lua_setfield(L, -2, "final_accuracy");
-  lua_pushnumber(L, tail_mean(r->accuracy, r->episodes, r->episodes));
-  lua_setfield(L, -2, "mean_accuracy");
-  lua_pushinteger(L, r->episodes < MPL_FINAL_WINDOW ? r->episodes : MPL_FINAL_WINDOW);
-  lua_setfield(L, -2, "window");
-  lua_pushboolean(L, r->interrupted);
-  lua_setfield(L, -2, "interrupted");
+  set_integer(L, -1, "episodes", r->episodes);
+  set_integer(L, -1, "failures", r->failures);
+  set_number(L, -1, "seconds_per_episode", r->seconds_per_episode);
+  set_number(L, -1, "final_accuracy", tail_mean(r->accuracy, r->episodes, MPL_FINAL_WINDOW));
+  set_number(L, -1, "mean_accuracy", tail_mean(r->accuracy, r->episodes, r->episodes));
+  set_integer(L, -1, "window", r->episodes < MPL_FINAL_WINDOW ? r->episodes : MPL_FINAL_WINDOW);
+  set_boolean(L, -1, "interrupted", r->interrupted);
   int active = 0;
   for (int i = 0; i < r->n_terms; i++) active += r->theta[i] != 0;
-  lua_pushinteger(L, active);
-  lua_setfield(L, -2, "active");
+  set_integer(L, -1, "active", active);
 }
 
 /* Push the result table of a finished search whose results directory is c->out. */
 static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_result *r, int keep_out) {
   lua_createtable(L, 0, 10);
   int res = lua_gettop(L);
-  const char *tsv = push_file(L, c->out, "theta.tsv");
+  const char *tsv = push_file(L, c->out, MPL_RESULTS_THETA);
   lua_createtable(L, r->n_terms, 0);  /* terms: {name, theta, formula, latex, code} in order */
   int terms = lua_gettop(L);
   lua_createtable(L, 0, r->n_terms);  /* theta: name -> value */
@@ -720,23 +734,17 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
     lua_pushnumber(L, r->theta[i]);
     lua_setfield(L, -2, r->names[i]);
     lua_createtable(L, 0, 5);
-    lua_pushstring(L, r->names[i]);
-    lua_setfield(L, -2, "name");
-    lua_pushnumber(L, r->theta[i]);
-    lua_setfield(L, -2, "theta");
-    lua_pushstring(L, r->formulas[i]);
-    lua_setfield(L, -2, "formula");
+    set_string(L, -1, "name", r->names[i]);
+    set_number(L, -1, "theta", r->theta[i]);
+    set_string(L, -1, "formula", r->formulas[i]);
     set_tsv_field(L, tsv, i, 3, "latex");
     set_tsv_field(L, tsv, i, 4, "code");
     lua_rawseti(L, terms, i + 1);
   }
   lua_setfield(L, res, "theta");
-  lua_pushboolean(L, r->healthy);
-  lua_setfield(L, res, "healthy");
-  lua_pushstring(L, r->health);
-  lua_setfield(L, res, "health");
-  lua_pushinteger(L, r->best_episode);
-  lua_setfield(L, res, "best_episode");
+  set_boolean(L, res, "healthy", r->healthy);
+  set_string(L, res, "health", r->health);
+  set_integer(L, res, "best_episode", r->best_episode);
   lua_createtable(L, 0, 2);
   push_text_equation(L, r, c->zero_tol);
   lua_pushvalue(L, -1);
@@ -749,7 +757,7 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
   lua_pop(L, 1);  /* the TSV text */
   push_stats(L, r);
   lua_setfield(L, res, "stats");
-  push_history(L, push_file(L, c->out, "log.csv"));
+  push_history(L, push_file(L, c->out, MPL_RESULTS_LOG));
   lua_setfield(L, res, "history");
   lua_pop(L, 1);  /* the CSV text */
   lua_pushcfunction(L, f_reports);
@@ -757,8 +765,7 @@ static void push_result(lua_State *L, const mpl_search_cfg *c, const mpl_search_
   lua_call(L, 1, 1);
   lua_setfield(L, res, "report");
   if (keep_out) {
-    lua_pushstring(L, c->out);
-    lua_setfield(L, res, "out");
+    set_string(L, res, "out", c->out);
   }
   lua_settop(L, res);
 }
@@ -875,16 +882,13 @@ static void push_trials(lua_State *L, const mpl_search_cfg *c, const mpl_trials_
       push_result(L, &tc, &r->trial[t], 1);
     } else {
       lua_createtable(L, 0, 2);
-      lua_pushstring(L, r->status[t] > 0 ? "not run" : mpl_strerror(r->status[t]));
-      lua_setfield(L, -2, "error");
+      set_string(L, -1, "error", r->status[t] > 0 ? "not run" : mpl_strerror(r->status[t]));
     }
-    lua_pushinteger(L, (lua_Integer)r->seed[t]);
-    lua_setfield(L, -2, "seed");
+    set_integer(L, -1, "seed", (lua_Integer)r->seed[t]);
     lua_rawseti(L, -2, t + 1);
   }
   lua_setfield(L, res, "runs");
-  lua_pushinteger(L, r->n_ok);
-  lua_setfield(L, res, "n_ok");
+  set_integer(L, res, "n_ok", r->n_ok);
   push_band(L, r->acc_mean, r->acc_lo, r->acc_hi, r->episodes);
   lua_setfield(L, res, "accuracy");
   push_band(L, r->loss_mean, r->loss_lo, r->loss_hi, r->episodes);
@@ -892,37 +896,25 @@ static void push_trials(lua_State *L, const mpl_search_cfg *c, const mpl_trials_
   lua_createtable(L, r->n_terms, 0);
   for (int i = 0; i < r->n_terms; i++) {
     lua_createtable(L, 0, 6);
-    lua_pushstring(L, r->names[i]);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, r->formulas[i]);
-    lua_setfield(L, -2, "formula");
-    lua_pushnumber(L, r->survival[i]);
-    lua_setfield(L, -2, "survival");
-    lua_pushnumber(L, r->theta_mean[i]);
-    lua_setfield(L, -2, "theta_mean");
-    lua_pushnumber(L, r->theta_lo[i]);
-    lua_setfield(L, -2, "theta_lo");
-    lua_pushnumber(L, r->theta_hi[i]);
-    lua_setfield(L, -2, "theta_hi");
+    set_string(L, -1, "name", r->names[i]);
+    set_string(L, -1, "formula", r->formulas[i]);
+    set_number(L, -1, "survival", r->survival[i]);
+    set_number(L, -1, "theta_mean", r->theta_mean[i]);
+    set_number(L, -1, "theta_lo", r->theta_lo[i]);
+    set_number(L, -1, "theta_hi", r->theta_hi[i]);
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, res, "terms");
   lua_createtable(L, 0, 4);
-  lua_pushnumber(L, r->final_mean);
-  lua_setfield(L, -2, "mean");
-  lua_pushnumber(L, r->final_lo);
-  lua_setfield(L, -2, "lo");
-  lua_pushnumber(L, r->final_hi);
-  lua_setfield(L, -2, "hi");
-  lua_pushinteger(L, r->window);
-  lua_setfield(L, -2, "window");
+  set_number(L, -1, "mean", r->final_mean);
+  set_number(L, -1, "lo", r->final_lo);
+  set_number(L, -1, "hi", r->final_hi);
+  set_integer(L, -1, "window", r->window);
   lua_setfield(L, res, "final_accuracy");
-  lua_pushnumber(L, r->active_mean);
-  lua_setfield(L, res, "active_mean");
-  push_file(L, c->out, "summary.md");
+  set_number(L, res, "active_mean", r->active_mean);
+  push_file(L, c->out, MPL_RESULTS_SUMMARY_MD);
   lua_setfield(L, res, "summary");
-  lua_pushstring(L, c->out);
-  lua_setfield(L, res, "out");
+  set_string(L, res, "out", c->out);
   lua_settop(L, res);
 }
 
@@ -1041,16 +1033,14 @@ static int l_path(lua_State *L) {
     else if (r->run[i].status[0] == MPL_OK) push_result(L, &lc, &r->run[i].trial[0], 1);   /* one search */
     else {
       lua_createtable(L, 0, 1);
-      lua_pushstring(L, r->run[i].status[0] > 0 ? "not run" : mpl_strerror(r->run[i].status[0]));
-      lua_setfield(L, -2, "error");
+      set_string(L, -1, "error", r->run[i].status[0] > 0 ? "not run" : mpl_strerror(r->run[i].status[0]));
     }
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, res, "runs");
-  push_file(L, c.out, "path.md");
+  push_file(L, c.out, MPL_RESULTS_PATH_MD);
   lua_setfield(L, res, "summary");
-  lua_pushstring(L, c.out);
-  lua_setfield(L, res, "out");
+  set_string(L, res, "out", c.out);
   return 1;
 }
 
@@ -1153,25 +1143,19 @@ static int l_terms(lua_State *L) {
   for (int k = 0; k < sel->n; k++) {
     int i = sel->which[k];
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, mpl_termset_name(ts, i));
-    lua_setfield(L, -2, "name");
+    set_string(L, -1, "name", mpl_termset_name(ts, i));
     static const struct { const char *key; mpl_format fmt; } fmts[] = {
       {"formula", MPL_FMT_TEXT}, {"latex", MPL_FMT_LATEX}, {"code", MPL_FMT_CODE}};
     for (int f = 0; f < 3; f++) {
       push_term_text(L, ts, i, fmts[f].fmt);
       lua_setfield(L, -2, fmts[f].key);
     }
-    lua_pushstring(L, mpl_termset_source(ts, i));
-    lua_setfield(L, -2, "source");
-    lua_pushstring(L, mpl_termset_description(ts, i));
-    lua_setfield(L, -2, "description");
-    lua_pushboolean(L, mpl_termset_is_native(ts, i));
-    lua_setfield(L, -2, "native");
-    lua_pushnumber(L, sel->theta0[k]);
-    lua_setfield(L, -2, "theta0");
+    set_string(L, -1, "source", mpl_termset_source(ts, i));
+    set_string(L, -1, "description", mpl_termset_description(ts, i));
+    set_boolean(L, -1, "native", mpl_termset_is_native(ts, i));
+    set_number(L, -1, "theta0", sel->theta0[k]);
     int sg = sel->sign[k];
-    lua_pushstring(L, sg > 0 ? "+" : sg < 0 ? "-" : "free");
-    lua_setfield(L, -2, "sign");
+    set_string(L, -1, "sign", sg > 0 ? "+" : sg < 0 ? "-" : "free");
     lua_rawseti(L, -2, k + 1);
   }
   return 1;
@@ -1193,8 +1177,7 @@ static int l_plan(lua_State *L) {
     lua_pushinteger(L, f[i].v);
     lua_setfield(L, -2, f[i].key);
   }
-  lua_pushboolean(L, pi.wmat);
-  lua_setfield(L, -2, "wmat");
+  set_boolean(L, -1, "wmat", pi.wmat);
   return 1;
 }
 
@@ -1264,14 +1247,10 @@ static int l_eval(lua_State *L) {
   lua_createtable(L, 0, 8);
   for (int m = 0; m < MPL_EVAL_METHODS; m++) {
     lua_createtable(L, 0, 5);
-    lua_pushnumber(L, r->mean[m]);
-    lua_setfield(L, -2, "mean");
-    lua_pushnumber(L, r->lo[m]);
-    lua_setfield(L, -2, "lo");
-    lua_pushnumber(L, r->hi[m]);
-    lua_setfield(L, -2, "hi");
-    lua_pushinteger(L, r->diverged[m]);
-    lua_setfield(L, -2, "diverged");
+    set_number(L, -1, "mean", r->mean[m]);
+    set_number(L, -1, "lo", r->lo[m]);
+    set_number(L, -1, "hi", r->hi[m]);
+    set_integer(L, -1, "diverged", r->diverged[m]);
     lua_createtable(L, r->tasks, 0);
     for (int t = 0; t < r->tasks; t++) {
       lua_pushnumber(L, r->acc[m][t]);
@@ -1280,14 +1259,10 @@ static int l_eval(lua_State *L) {
     lua_setfield(L, -2, "accuracy");
     lua_setfield(L, -2, mpl_eval_method_name(m));
   }
-  lua_pushinteger(L, r->tasks);
-  lua_setfield(L, -2, "tasks");
-  lua_pushstring(L, r->dataset);
-  lua_setfield(L, -2, "dataset");
-  lua_pushnumber(L, r->rate);
-  lua_setfield(L, -2, "rate");
-  lua_pushstring(L, r->rate_from);
-  lua_setfield(L, -2, "rate_from");
+  set_integer(L, -1, "tasks", r->tasks);
+  set_string(L, -1, "dataset", r->dataset);
+  set_number(L, -1, "rate", r->rate);
+  set_string(L, -1, "rate_from", r->rate_from);
   size_t n = mpl_eval_table(r, &c, NULL, 0);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, n + 1);
@@ -1427,7 +1402,6 @@ int luaopen_metaplast(lua_State *L) {
   if (luaL_newmetatable(L, BOX_MT)) luaL_setfuncs(L, box_meta, 0);
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
-  lua_pushstring(L, mpl_version());
-  lua_setfield(L, -2, "version");
+  set_string(L, -1, "version", mpl_version());
   return 1;
 }

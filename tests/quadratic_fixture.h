@@ -1,5 +1,5 @@
 /* metaplast tests: a cmocka fixture holding the paper's ten terms, then rules/quadratic.lua's 44,
- * in one term set, and an episode builder (shared by test_group and test_lazy; include after testutil.h and rule.h, with
+ * in one term set, and an episode builder (shared by test_group and test_lazy; include after testutil.h and plan.h, with
  * MPL_SOURCE_DIR defined by the target). See LICENSE for copyright. */
 #ifndef METAPLAST_TEST_QUADRATIC_FIXTURE_H
 #define METAPLAST_TEST_QUADRATIC_FIXTURE_H
@@ -11,6 +11,8 @@
 
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
+
+#include "front.h" /* mpl__rules_load_file */
 
 #define QUADRATIC MPL_SOURCE_DIR "/rules/quadratic.lua"
 

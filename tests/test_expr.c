@@ -8,7 +8,7 @@
 
 #include "metaplast/expr.h"
 #include "metaplast/terms.h"
-#include "rule.h"
+#include "plan.h"
 
 #define assert_shape(e, r, c)                      \
   do {                                             \

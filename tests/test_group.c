@@ -15,7 +15,8 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
-#include "rule.h"
+#include "front.h"
+#include "plan.h"
 
 #define NPRE 7
 #define NPOST 5

@@ -20,6 +20,7 @@
 #include "metaplast/search.h"
 
 #include "checkpoint.h"
+#include "config.h"
 
 static char root[2048], images[3072], labels[3072];
 

@@ -20,7 +20,7 @@
 
 #include "metaplast/terms.h"
 
-#include "internal.h"
+#include "front.h"
 #include "testutil.h"
 
 #define MAX_CPU 5.0     /* CPU seconds a hostile file may take to be refused (the budget is 2 s; ASan) */

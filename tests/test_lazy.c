@@ -15,7 +15,8 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
-#include "rule.h"
+#include "episode.h"
+#include "plan.h"
 
 #define NQ 44 /* quadratic.lua's terms */
 

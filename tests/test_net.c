@@ -14,7 +14,8 @@
 #include "metaplast/net.h"
 #include "metaplast/terms.h"
 
-#include "rule.h" /* white box: which path an episode takes */
+#include "episode.h"
+#include "plan.h" /* white box: which path an episode takes */
 
 #define L 3
 #define NMAX 3

@@ -29,7 +29,7 @@
 
 #include "metaplast/check.h"
 #include "metaplast/expr.h"
-#include "rule.h"
+#include "plan.h"
 
 /* Distinct sizes, so that a transposition or a wrong dimension shows. */
 #define NPRE 5

@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 
-#include "internal.h"
+#include "front.h"
 #include "metaplast/search.h"
 #include "metaplast/terms.h"
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "results.h"
 #include "metaplast/report.h"
 #include "metaplast/terms.h"
 #include "testutil.h"

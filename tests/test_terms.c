@@ -11,7 +11,7 @@
 
 #include "metaplast/expr.h"
 #include "metaplast/terms.h"
-#include "rule.h"
+#include "plan.h"
 
 #define NPRE 7
 #define NPOST 5

@@ -2,7 +2,7 @@
  * round trip through mpl_search_config_diff. See LICENSE for copyright. */
 #include <stdlib.h>
 
-#include "checkpoint.h"
+#include "config.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

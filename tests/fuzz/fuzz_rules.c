@@ -4,7 +4,7 @@
 
 #include "metaplast/terms.h"
 
-#include "internal.h"
+#include "front.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "metaplast/expr.h"
+#include "metaplast/native.h" /* mpl_native_io, mpl_native_term: part of this ABI */
 #include "metaplast/status.h"
 
 #ifdef __cplusplus
@@ -79,30 +80,7 @@ MPL_API mpl_termset *mpl_plugin_termset(mpl_plugin *p);
 MPL_API int mpl_plugin_add_term(mpl_plugin *p, const char *name, const char *description, mpl_expr *e,
                                 mpl_err *err);
 
-/* ---- Native terms: C callbacks for what the IR cannot say ---- */
-
-/* One layer's signals as a native term sees them. Vectors are n_pre or n_post long; W is
- * n_post x n_pre, row-major. e_pre is the synthetic input error e_0 at layer 1. */
-typedef struct mpl_native_io {
-  int n_pre, n_post;
-  const double *pre, *post, *e_pre, *e_post;
-  const double *W;
-} mpl_native_io;
-
-typedef struct mpl_native_term {
-  size_t struct_size;       /* sizeof(mpl_native_term) as the plugin saw it */
-  const char *name;
-  const char *description;
-  const char *formula;      /* the term in the paper's notation (Unicode), for reports */
-  const char *latex;        /* the same in LaTeX, or NULL */
-  void *user;               /* passed back to the callbacks */
-  /* out (n_post x n_pre, row-major) = F(io). Must not keep pointers into io. */
-  void (*value)(void *user, const mpl_native_io *io, double *out);
-  /* Reverse mode. G (n_post x n_pre) is dL/dF. ADD <G, dF/dx> to bar[s] for each signal
-   * s = MPL_SIG_PRE..MPL_SIG_EPOST (vectors; add to all four even if some are zero) and
-   * to bar_W (n_post x n_pre). `metaplast check` verifies this against finite differences. */
-  void (*vjp)(void *user, const mpl_native_io *io, const double *G, double *const bar[4], double *bar_W);
-} mpl_native_term;
+/* ---- Native terms: C callbacks for what the IR cannot say (their types: metaplast/native.h) ---- */
 
 /* Register a native term (the struct and its strings are copied). */
 MPL_API int mpl_plugin_add_native(mpl_plugin *p, const mpl_native_term *t, mpl_err *err);

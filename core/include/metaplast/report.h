@@ -129,6 +129,14 @@ MPL_API int mpl_readout_use_final(mpl_readout *r, mpl_err *err);
 
 MPL_API int mpl_report_print(const char *path, mpl_report_format fmt, double tol, FILE *f, mpl_err *err);
 
+/* The rule as one equation over the surviving terms (|theta| > tol), e.g.
+ * "ΔW = 0.0021 (−e_ℓ y_{ℓ−1}ᵀ) + 0.0005 (y_ℓ y_{ℓ−1}ᵀ − y_ℓ y_ℓᵀ W)". Returns the needed length. */
+MPL_API size_t mpl_equation(char *const *names, char *const *formulas, const double *theta, int n,
+                            double tol, char *buf, size_t len);
+
+/* Print the rule saved in a results directory (its theta.tsv and config.txt) to f. */
+MPL_API int mpl_report(const char *dir, FILE *f, mpl_err *err);
+
 #ifdef __cplusplus
 }
 #endif

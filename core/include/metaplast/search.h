@@ -3,73 +3,16 @@
 #ifndef METAPLAST_SEARCH_H
 #define METAPLAST_SEARCH_H
 
-#include <signal.h>
 #include <stdio.h>
 
-#include "metaplast/comm.h"
-#include "metaplast/data.h"
+#include "metaplast/config.h" /* mpl_search_cfg, its defaults, config.txt */
 #include "metaplast/expr.h"
-#include "metaplast/net.h"
-#include "metaplast/optim.h"
+#include "metaplast/report.h"
 #include "metaplast/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum { MPL_METHOD_ROBUST = 0, MPL_METHOD_PLAIN = 1 };
-
-typedef struct mpl_search_cfg {
-  const char *data;        /* named source (mpl_dataset_open), default "fashion-mnist" */
-  const char *images;      /* or an explicit IDX pair (both set) */
-  const char *labels;
-  size_t per_class;        /* keep the first per_class images of each class (0 = all) */
-  mpl_task_cfg task;       /* M, K, Q, sampling mode */
-  int n_hidden;            /* hidden layer sizes; input and output come from the dataset */
-  int hidden[MPL_MAX_LAYERS - 1];
-  double beta;
-  mpl_feedback feedback;
-  int bp_detach;
-  const char *terms;       /* --terms specification, default "paper:F0" */
-  /* The method (docs/discovery.md): MPL_METHOD_ROBUST (default) meta-learns standardized
-   * coefficients on training images, validates the rule on held-out images, controls the step
-   * after failures and reports the best validated rule; MPL_METHOD_PLAIN is Adam on theta as
-   * published (with sign none and clip_rms 0: the paper's method exactly), validated for the
-   * verdict only, on tasks drawn from the same images. */
-  int method;
-  int lambda_auto;         /* choose lambda on a warm-started path by validation (--lambda auto) */
-  int val_tasks;           /* validation tasks (default 16; 0 = none: no verdict can be given) */
-  int validate_every;      /* episodes between validations (0 = max(5, episodes / 20)) */
-  const char *init;        /* initial-theta overrides "F9=0.01,...", or NULL */
-  const char *sign;        /* sign constraints "F9=+,F2=-", or NULL (none, the paper) */
-  int episodes;            /* meta-steps */
-  int meta_batch;          /* tasks per meta-step, gradients averaged (1 = the paper) */
-  unsigned long seed;
-  mpl_adam_cfg adam;
-  double zero_tol;         /* |theta| <= zero_tol counts as zero in reports (penalty mode) */
-  int max_failures;        /* stop after this many consecutive failed (diverged or dead) episodes */
-  double clip_grad;        /* clip the meta-gradient to this global L2 norm before the step (0 = off) */
-  int dead_guard;          /* a dead network (docs/reliability.md) fails the episode (default 0: logged only) */
-  int checkpoint_every;    /* write out/checkpoint every N episodes (default 10; 0 = only when stopped) */
-  int resume;              /* continue the run in out from its checkpoint (cfg = its config.txt) */
-  volatile sig_atomic_t *stop; /* polled after each episode: non-zero = checkpoint and return, or NULL */
-  const char *out;         /* results directory (created), or NULL for none */
-  int force;               /* allow writing into a directory that already holds a run */
-  FILE *progress;          /* live progress line (e.g. stderr), or NULL */
-  const char *command;     /* the command line, recorded in config.txt */
-  /* Called after each episode with its number (1-based), query accuracy and loss (NaN if it
-   * diverged), on the thread running the search; NULL for none. mpl_trials_run uses it for its
-   * one-line progress over all trials. */
-  void (*on_episode)(void *ud, int episode, double accuracy, double loss);
-  void *on_episode_ud;
-  /* Several processes sharing the work (comm.h: the meta-batch's tasks here, the runs in
-   * trials.h), or NULL for one process. Not a setting: results are the same either way. */
-  const mpl_comm *comm;
-} mpl_search_cfg;
-
-/* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,
- * beta 10, FA, F0 alone, 600 episodes, seed 1, Adam 1e-3, lambda 0, proximal L1. */
-MPL_API void mpl_search_defaults(mpl_search_cfg *cfg);
 
 typedef struct mpl_search_result {
   int n_terms;
@@ -102,32 +45,7 @@ typedef struct mpl_search_result {
 MPL_API int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err);
 MPL_API void mpl_search_result_free(mpl_search_result *res);
 
-/* Read the configuration a results directory was run with (dir/config.txt) into cfg, for
- * resuming; cfg->out = dir, cfg->resume = 1. cfg's strings live in *mem: free(*mem) after use. */
-MPL_API int mpl_search_config_load(const char *dir, mpl_search_cfg *cfg, char **mem, mpl_err *err);
-
-/* Extend a run to `episodes` episodes (--resume DIR --episodes N): cfg is its configuration
- * (mpl_search_config_load); mpl_search_run then continues it from its checkpoint, or, for a
- * finished run, from the final state it kept (DIR/checkpoint.final), and config.txt records the new
- * count. The validation interval stays the run's (an unset one is fixed at what the run used,
- * max(5, episodes / 20)). The result is exactly that of an uninterrupted run of N episodes with that
- * --validate-every when the run's episodes are a multiple of it (always for its log.csv with the
- * plain method, whose validations do not move theta); otherwise the validation at the run's old
- * end stays in its history. A run that chose lambda on a path (lambda_auto) is refused: its
- * stages are laid over its episode count. N must exceed the run's episodes. */
-MPL_API int mpl_search_extend(mpl_search_cfg *cfg, int episodes, mpl_err *err);
-
-/* The config.txt key of the first setting in which a and b differ, or NULL if none does
- * (out, force, progress, command, resume and stop are not settings). */
-MPL_API const char *mpl_search_config_diff(const mpl_search_cfg *a, const mpl_search_cfg *b);
-
-/* The rule as one equation over the surviving terms (|theta| > tol), e.g.
- * "ΔW = 0.0021 (−e_ℓ y_{ℓ−1}ᵀ) + 0.0005 (y_ℓ y_{ℓ−1}ᵀ − y_ℓ y_ℓᵀ W)". Returns the needed length. */
-MPL_API size_t mpl_equation(char *const *names, char *const *formulas, const double *theta, int n,
-                            double tol, char *buf, size_t len);
-
-/* Print the rule saved in a results directory (its theta.tsv and config.txt) to f. */
-MPL_API int mpl_report(const char *dir, FILE *f, mpl_err *err);
+/* mpl_equation and mpl_report: metaplast/report.h (included above). */
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "metaplast/expr.h"
+#include "metaplast/native.h" /* mpl_native_current */
 #include "metaplast/status.h"
 
 #ifdef __cplusplus
@@ -54,11 +55,6 @@ MPL_API void mpl_selection_free(mpl_selection *sel);
  * poll it); NULL, the default, turns it off. `metaplast search` passes its signal flag here. */
 MPL_API void mpl_terms_set_stop(volatile sig_atomic_t *flag);
 
-/* For a fault handler (SIGSEGV, SIGBUS, SIGFPE, SIGILL): 1 if the calling thread is inside a
- * native term's callback, with its name, its source (the --terms item, e.g. the plugin) and the
- * phase ("value" or "vjp"); 0 otherwise. Async-signal-safe: it reads thread-local pointers.
- * The library itself installs no handler; `metaplast` does (its exit status is then 70). */
-MPL_API int mpl_native_current(const char **term, const char **source, const char **phase);
 
 #ifdef __cplusplus
 }

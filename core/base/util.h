@@ -1,0 +1,48 @@
+/* metaplast: the base layer's private utilities: hidden symbols, strings, files and directories
+ * (util.c). Never installed. See LICENSE for copyright. */
+#ifndef METAPLAST_UTIL_H
+#define METAPLAST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metaplast/status.h"
+
+
+#if defined(__GNUC__)
+#define MPL_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define MPL_INTERNAL
+#endif
+
+/* A malloc'ed copy of s (NULL if s is NULL or memory is short). */
+MPL_INTERNAL char *mpl__strdup(const char *s);
+
+/* A whole file, raw or gzip (zlib reads both; util.c). */
+MPL_INTERNAL int mpl__read_whole(const char *path, uint8_t **out, size_t *len, mpl_err *err);
+
+/* Files and directories (util.c). */
+/* mkdir -p path; then check it is a writable directory. */
+MPL_INTERNAL int mpl__make_dirs(const char *path, mpl_err *err);
+MPL_INTERNAL void mpl__join(char *buf, size_t n, const char *dir, const char *file);
+/* Write text to dir/file atomically: a temporary file, fsync, rename; no partial file on error. */
+MPL_INTERNAL int mpl__write_atomic(const char *dir, const char *file, const char *text, mpl_err *err);
+/* The exclusive lock on a results directory (DIR/.lock, flock; docs/reliability.md): *fd holds it
+ * until mpl__dir_unlock. Held by another process or thread: MPL_EIO naming dir and the holder's
+ * process id. A lock left by a dead process is taken over. */
+#define MPL__LOCK_FILE ".lock"
+MPL_INTERNAL int mpl__dir_lock(const char *dir, int *fd, mpl_err *err);
+MPL_INTERNAL void mpl__dir_unlock(const char *dir, int fd);   /* fd < 0: nothing */
+/* Remove dir's temporary files of atomic writes a killed run left behind (NAME.tmp.PID). Only
+ * under dir's lock: another run's would be in the middle of being written. */
+MPL_INTERNAL void mpl__remove_stale(const char *dir);
+
+/* A bounded string printer: appends while room lasts, counts what the full text needs (len). */
+typedef struct mpl__sb { char *p; size_t n, len; } mpl__sb;
+MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
+
+/* Read a whole (small) file into a malloc'ed NUL-terminated buffer; *len gets its length.
+ * MPL_ENOTFOUND if it does not exist. */
+MPL_INTERNAL int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_err *err);
+
+#endif

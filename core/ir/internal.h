@@ -1,0 +1,79 @@
+/* metaplast: the IR's private definitions (nodes, terms, term sets; expr.c), shared by the layers
+ * above it; never installed.
+ * See LICENSE for copyright. */
+#ifndef METAPLAST_INTERNAL_H
+#define METAPLAST_INTERNAL_H
+
+#include "metaplast/expr.h"
+#include "util.h"
+
+/* IR operations. */
+typedef enum mpl_op {
+  MPL_OP_SIG, MPL_OP_ONES, MPL_OP_NUM,
+  MPL_OP_ADD, MPL_OP_SUB, MPL_OP_NEG, MPL_OP_MUL, MPL_OP_MATMUL, MPL_OP_T, MPL_OP_SUM, MPL_OP_FN,
+  MPL_OP_COUNT
+} mpl_op;
+
+struct mpl_expr {
+  int id;             /* index in the set's node array (creation order = a topological order) */
+  mpl_op op;
+  mpl_dim rows, cols;
+  mpl_expr *a, *b;    /* operands (NULL where unused) */
+  int sig;            /* MPL_OP_SIG: mpl_signal; MPL_OP_ONES: mpl_dim; MPL_OP_FN: mpl_func */
+  double num;         /* MPL_OP_NUM */
+};
+
+struct mpl_native_term;
+
+typedef struct mpl_term {
+  char *name, *description;
+  mpl_expr *expr;                  /* NULL for a native term */
+  struct mpl_native_term *native;  /* owned copy (strings too), or NULL */
+  char *source;                    /* where the term came from ("paper", "x.so", "" for the API) */
+  int sign;                        /* declared sign of its coefficient: +1, -1, 0 (none) */
+} mpl_term;
+
+struct mpl_termset {
+  mpl_expr **nodes;
+  int n_nodes, cap_nodes;
+  mpl_term *terms;
+  int n_terms, cap_terms;
+  char error[512];    /* first builder error, "" if none */
+  int load_first;     /* names must be unique among terms[load_first..]: the current source */
+  const char *source; /* source recorded for terms added now (borrowed; NULL = "") */
+  void **handles;     /* dlopen handles of loaded plugins, closed with the set */
+  int n_handles;
+  struct mpl__source_rec *srcs; /* the files its sources were loaded from (source.c) */
+  int n_srcs;
+};
+
+/* {====== Term sources on disk (source.c, issue 25) ====== */
+/* A source file a term set loaded: the specification as given ("my_terms.so", "paper",
+ * "rules/oja.lua"), its resolved absolute path, "plugin" or "rules", and its content's CRC-32
+ * (zlib) and size, so that a rule can find it again and tell whether it changed. */
+typedef struct mpl__source_rec {
+  char *spec, *path;
+  const char *kind;
+  unsigned long crc32;
+  long long size;
+} mpl__source_rec;
+/* Record spec's file (realpath, hash) once. */
+MPL_INTERNAL int mpl__termset_record_source(mpl_termset *ts, const char *spec, const char *path, const char *kind,
+                                            mpl_err *err);
+MPL_INTERNAL const mpl__source_rec *mpl__termset_source_rec(const mpl_termset *ts, const char *spec);
+MPL_INTERNAL void mpl__termset_free_sources(mpl_termset *ts);
+/* }====== */
+
+/* Add a native term (copied) to ts, under ts->source. */
+MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_native_term *t, mpl_err *err);
+/* Drop (and free) the terms from index n on. */
+MPL_INTERNAL void mpl__termset_truncate(mpl_termset *ts, int n);
+/* Keep a dlopen handle open for the lifetime of ts. */
+MPL_INTERNAL int mpl__termset_keep_handle(mpl_termset *ts, void *handle);
+
+/* Smooth elementwise functions: value and derivative. */
+MPL_INTERNAL double mpl__fn_eval(mpl_func f, double x);
+MPL_INTERNAL double mpl__fn_deriv(mpl_func f, double x);
+MPL_INTERNAL const char *mpl__fn_name(mpl_func f);
+
+#endif
