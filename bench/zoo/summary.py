@@ -3,7 +3,7 @@
 library: healthy share, validation accuracy of the reported rule and of FA on the same tasks, held-out
 accuracy of the rule, FA and BP (metaplast eval, 50 tasks), how often the rule is at least FA's on the
 held-out tasks, survivors, wall time; then every unhealthy run with its reasons. Usage:
-    summary.py [OUT] > results/discovery/zoo.md
+    [COMMIT=abc1234] summary.py [OUT] > results/discovery/zoo.md   (COMMIT: the binary's commit, if not HEAD)
 """
 import json
 import os
@@ -56,7 +56,8 @@ for ds in sorted(os.listdir(out)):
                 if s.startswith("seed-") and os.path.exists(os.path.join(base, s, "eval.out"))]   # finished runs
         rows[(ds, lib)] = runs
 
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = os.environ.get("COMMIT") or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                                   text=True).stdout.strip()   # COMMIT: the binary's, if not HEAD
 print(f"# The library zoo (issue 19), metaplast {commit}\n")
 print("`bash bench/zoo/zoo.sh && python3 bench/zoo/summary.py > results/discovery/zoo.md`: default settings "
       "(the robust method, `--lambda auto`), every library with F0. *val*: mean validation accuracy of the "
