@@ -102,6 +102,10 @@ MPL_INTERNAL int mpl__readout_locate(const struct mpl_readout *r, const char *sp
 /* mpl_readout_build_noted counting the sources whose content changed since the run (report.c). */
 MPL_INTERNAL int mpl__readout_build(const struct mpl_readout *r, mpl_termset *ts, mpl_selection *sel, char *notes,
                                     size_t nn, int *changed, mpl_err *err);
+/* A frozen rule loaded and rebuilt (eval.c; `eval` and `train`): *ts is new (free it with its
+ * selection even on failure), sel->theta0 holds the rule's θ. */
+MPL_INTERNAL int mpl__rule_load(const char *path, int final, struct mpl_readout *r, mpl_termset **ts,
+                                mpl_selection *sel, char *notes, size_t nn, int *changed, mpl_err *err);
 /* Load spec[:names] into ts from path (located by mpl__source_locate), recorded under spec. */
 MPL_INTERNAL int mpl__terms_parse_at(const char *item, const char *path, mpl_termset *ts, mpl_selection *sel,
                                      mpl_err *err);
