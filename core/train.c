@@ -568,10 +568,11 @@ int mpl_train_run(const mpl_train_cfg *c, mpl_train_result *res, mpl_err *err) {
   memset(res, 0, sizeof *res);
   res->accuracy = res->loss = NAN;
   trainer T = {.cfg = c};
-  double t0 = now(), before;
-  long step, start;
-  int tests, rc = setup(&T, err);
+  double t0, before = 0;
+  long step = 0, start;
+  int tests = 0, rc = setup(&T, err);
   if (rc == 0) rc = begin(&T, &step, &tests, &before, err);
+  t0 = now();   /* training time: loading the data is not counted */
   mpl_episode_stats st = {0};
   if (rc == 0 && tests == 0 && (rc = chunk(&T, 0, &st, err)) == 0) csv_row(&T, 0, &st, 0), tests = 1;
   start = rc == 0 ? step : 0;
