@@ -39,12 +39,6 @@ void mpl_train_defaults(mpl_train_cfg *cfg) {
   cfg->seed = 1;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* {====== Setup ====== */
 
 typedef struct trainer {
@@ -305,7 +299,7 @@ static void progress(const trainer *T, long step, long start, const mpl_episode_
   int tty = isatty(fileno(f));
   long tests = T->total / T->cfg->every + 1, k = step / T->cfg->every, every = tests >= 20 ? tests / 20 : 1;
   if (!tty && k % every != 0 && !last) return;
-  double el = now() - t0, per = step > start ? el / (double)(step - start) : 0, eta = per * (double)(T->total - step);
+  double el = mpl__now() - t0, per = step > start ? el / (double)(step - start) : 0, eta = per * (double)(T->total - step);
   fprintf(f, "%strain: step %ld/%ld  test acc %.4f  loss %.4f  %.1f µs/step  ETA %02d:%02d:%02d%s", tty ? "\r" : "",
           step, T->total, st->accuracy, st->loss, 1e6 * per, (int)(eta / 3600), (int)fmod(eta / 60, 60),
           (int)fmod(eta, 60), tty && !last ? "  " : "\n");
@@ -572,7 +566,7 @@ int mpl_train_run(const mpl_train_cfg *c, mpl_train_result *res, mpl_err *err) {
   long step = 0, start;
   int tests = 0, rc = setup(&T, err);
   if (rc == 0) rc = begin(&T, &step, &tests, &before, err);
-  t0 = now();   /* training time: loading the data is not counted */
+  t0 = mpl__now();   /* training time: loading the data is not counted */
   mpl_episode_stats st = {0};
   if (rc == 0 && tests == 0 && (rc = chunk(&T, 0, &st, err)) == 0) csv_row(&T, 0, &st, 0), tests = 1;
   start = rc == 0 ? step : 0;
@@ -582,18 +576,18 @@ int mpl_train_run(const mpl_train_cfg *c, mpl_train_result *res, mpl_err *err) {
     if ((rc = chunk(&T, n, &st, err)) < 0) break;
     step += n, tests++;
     res->diverged = !st.finite;
-    csv_row(&T, step, &st, before + now() - t0);
+    csv_row(&T, step, &st, before + mpl__now() - t0);
     res->accuracy = st.accuracy, res->loss = st.loss;
     progress(&T, step, start, &st, t0, step == T.total || res->diverged);
     int stop = c->stop && *c->stop && step < T.total && !res->diverged;
     if (stop || (c->checkpoint_every && tests % c->checkpoint_every == 0 && step < T.total && !res->diverged))
-      rc = write_checkpoint(&T, step, tests, before + now() - t0, err);
+      rc = write_checkpoint(&T, step, tests, before + mpl__now() - t0, err);
     if (stop) res->interrupted = 1;
     if (stop) break;
   }
   res->steps = step, res->tests = tests;
   if (rc == 0 && !res->interrupted) rc = finish(&T, res, err);
-  res->seconds = now() - t0;
+  res->seconds = mpl__now() - t0;
   teardown(&T);
   return rc;
 }

@@ -145,3 +145,10 @@ void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) {
   va_end(ap);
   if (k > 0) s->len += (size_t)k;
 }
+
+/* Seconds on the monotonic clock (wall time of runs and episodes). */
+double mpl__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

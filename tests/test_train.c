@@ -6,11 +6,11 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "metaplast/train.h"
 
@@ -69,6 +69,12 @@ static int column(const char *dir, int col, double *v, int max) {
   }
   free(t);
   return n;
+}
+
+/* Train c, then read train.csv's column col (at most 32 rows). */
+static int train_column(const mpl_train_cfg *c, mpl_train_result *r, int col, double *v) {
+  train_ok(c, r);
+  return column(c->out, col, v, 32);
 }
 
 static void rm_rf(const char *dir) {
@@ -150,9 +156,8 @@ static void test_learns(void **state) {
   assert_true(r.final_accuracy > 0.8);
   base(&c, "learn-terms");
   c.terms = "paper:F0,F9", c.theta = "F0=0.1,F9=0.001";
-  train_ok(&c, &r);
   double acc[32];
-  int n = column(c.out, 2, acc, 32);
+  int n = train_column(&c, &r, 2, acc);
   assert_int_equal(n, 13);
   assert_true(acc[n - 1] > 0.5 && acc[n - 1] > acc[0] + 0.2);
 }
@@ -164,9 +169,8 @@ static void test_rate_zero(void **state) {
   mpl_train_result r;
   base(&c, "zero");
   c.baseline = "fa", c.rate = 0;
-  train_ok(&c, &r);
   double acc[32], loss[32];
-  int n = column(c.out, 2, acc, 32);
+  int n = train_column(&c, &r, 2, acc);
   column(c.out, 3, loss, 32);
   for (int i = 1; i < n; i++) assert_true(acc[i] == acc[0] && loss[i] == loss[0]);
   assert_true(r.accuracy == acc[0]);
@@ -228,50 +232,33 @@ static void test_bad_inputs(void **state) {
   train_fails(&c, "badck/checkpoint");
 }
 
-static char *run_cmd(const char *cmd, int *status) {
-  FILE *p = popen(cmd, "r");
-  if (!p) fail_msg("popen %s", cmd);
-  size_t cap = 1 << 16, n = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + n, 1, cap - n - 1, p)) > 0)
-    if ((n += k) + 1 == cap) s = realloc(s, cap *= 2);
-  s[n] = '\0';
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return s;
+/* Run the command made of fmt: its exit status must be status and its output hold each needle. */
+static void cli_expect(int status, const char *needle, const char *needle2, const char *fmt, ...) {
+  char cmd[16384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int st;
+  char *s = mpl_test_run(cmd, &st);
+  if (st != status) fail_msg("%s: exit %d, expected %d; output:\n%s", cmd, st, status, s);
+  mpl_assert_contains(s, needle);
+  if (needle2) mpl_assert_contains(s, needle2);
+  free(s);
 }
 
 /* The command: a run, its refusal of flags beside --resume, usage errors (exit 2), a figure. */
 static void test_cli(void **state) {
   (void)state;
-  char cmd[16384];
-  int st;
   const char *out = in_root("cli");
-  snprintf(cmd, sizeof cmd, "%s train --baseline bp --rate 0.1 --images %s --labels %s --holdout 60 --hidden 20,12 "
-           "--passes 2 --every 60 --test-size 0 --out %s --quiet 2>&1", MPL_CLI, images_path, labels_path, out);
-  char *s = run_cmd(cmd, &st);
-  assert_int_equal(st, 0);
-  mpl_assert_contains(s, "240 steps, 5 tests");
-  mpl_assert_contains(s, "whole test set: accuracy");
-  free(s);
-  snprintf(cmd, sizeof cmd, "%s train --resume %s --seed 3 2>&1", MPL_CLI, out);
-  s = run_cmd(cmd, &st);
-  assert_int_equal(st, 2);
-  mpl_assert_contains(s, "a resumed run keeps its settings");
-  free(s);
-  snprintf(cmd, sizeof cmd, "%s train --baseline xx --out %s 2>&1", MPL_CLI, out);
-  s = run_cmd(cmd, &st);
-  assert_int_equal(st, 2);
-  mpl_assert_contains(s, "--baseline 'xx'");
-  free(s);
+  cli_expect(0, "240 steps, 5 tests", "whole test set: accuracy",
+             "%s train --baseline bp --rate 0.1 --images %s --labels %s --holdout 60 --hidden 20,12 --passes 2 "
+             "--every 60 --test-size 0 --out %s --quiet 2>&1", MPL_CLI, images_path, labels_path, out);
+  cli_expect(2, "a resumed run keeps its settings", NULL, "%s train --resume %s --seed 3 2>&1", MPL_CLI, out);
+  cli_expect(2, "--baseline 'xx'", NULL, "%s train --baseline xx --out %s 2>&1", MPL_CLI, out);
   if (system("gnuplot -e 'exit' >/dev/null 2>&1") != 0) return;
-  snprintf(cmd, sizeof cmd, "%s plot %s %s --labels BP,FA --out %s/figs/ --format png 2>&1", MPL_CLI, out,
-           in_root("zero"), root);
-  s = run_cmd(cmd, &st);
-  assert_int_equal(st, 0);
-  mpl_assert_contains(s, "figs/train.png");
-  mpl_assert_contains(s, "figs/train-loss.png");
-  free(s);
+  cli_expect(0, "figs/train.png", "figs/train-loss.png", "%s plot %s %s --labels BP,FA --out %s/figs/ --format png 2>&1",
+             MPL_CLI, out, in_root("zero"), root);
   char *gp = mpl_test_read(in_root("figs/plot.gp"));
   mpl_assert_contains(gp, "title 'BP'");
   free(gp);
@@ -280,9 +267,8 @@ static void test_cli(void **state) {
 static int setup(void **state) {
   (void)state;
   snprintf(root, sizeof root, "%s", mpl_test_path("train"));
-  char cmd[8300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0 || mkdir(root, 0777) != 0) return -1;
+  rm_rf(root);
+  if (mkdir(root, 0777) != 0) return -1;
   snprintf(images_path, sizeof images_path, "%s", in_root("images-idx3-ubyte.gz"));
   snprintf(labels_path, sizeof labels_path, "%s", in_root("labels-idx1-ubyte.gz"));
   mpl_test_write_synthetic(images_path, labels_path);

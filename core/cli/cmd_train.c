@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metaplast/terms.h"
 #include "metaplast/train.h"
 
 #include "cli.h"
@@ -104,16 +105,6 @@ static int train_option(int o, const char *a, mpl_train_cfg *c) {
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
-static void catch_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
-
 static void report(const mpl_train_cfg *c, const mpl_train_result *r) {
   if (r->interrupted) {
     fprintf(stderr, PROG ": %s after step %ld; continue with: " PROG " train --resume %s\n",
@@ -159,8 +150,9 @@ int cmd_train(int argc, char **argv) {
   if (resume) c.out = resume, c.resume = 1;
   c.progress = quiet ? NULL : stderr;
   stop_signal = 0;
-  catch_signals();
+  cli_catch_stop(on_signal);
   c.stop = &stop_signal;
+  mpl_terms_set_stop(&stop_signal);   /* a rule file being loaded stops too */
   mpl_train_result r;
   int rc = mpl_train_run(&c, &r, &err);
   if (rc < 0) fprintf(stderr, PROG ": %s\n", err.msg);
