@@ -579,11 +579,11 @@ int mpl_train_run(const mpl_train_cfg *c, mpl_train_result *res, mpl_err *err) {
     csv_row(&T, step, &st, before + mpl__now() - t0);
     res->accuracy = st.accuracy, res->loss = st.loss;
     progress(&T, step, start, &st, t0, step == T.total || res->diverged);
-    int stop = c->stop && *c->stop && step < T.total && !res->diverged;
-    if (stop || (c->checkpoint_every && tests % c->checkpoint_every == 0 && step < T.total && !res->diverged))
+    if (step == T.total || res->diverged) break;
+    res->interrupted = c->stop && *c->stop;
+    if (res->interrupted || (c->checkpoint_every && tests % c->checkpoint_every == 0))
       rc = write_checkpoint(&T, step, tests, before + mpl__now() - t0, err);
-    if (stop) res->interrupted = 1;
-    if (stop) break;
+    if (res->interrupted) break;
   }
   res->steps = step, res->tests = tests;
   if (rc == 0 && !res->interrupted) rc = finish(&T, res, err);
