@@ -586,8 +586,8 @@ int mpl_train_run(const mpl_train_cfg *c, mpl_train_result *res, mpl_err *err) {
     if (res->interrupted) break;
   }
   res->steps = step, res->tests = tests;
+  res->seconds = mpl__now() - t0;   /* the steps and their tests, not the whole test set at the end */
   if (rc == 0 && !res->interrupted) rc = finish(&T, res, err);
-  res->seconds = mpl__now() - t0;
   teardown(&T);
   return rc;
 }

@@ -71,7 +71,7 @@ typedef struct mpl_train_result {
   double final_accuracy, final_loss; /* the whole test set after the last step */
   int diverged;             /* the weights became non-finite (training stopped there) */
   int interrupted;          /* *cfg.stop ended the run (checkpointed; resume continues) */
-  double seconds;           /* wall time of this call */
+  double seconds;           /* wall time of this call's steps and tests (not loading, not the final whole test) */
 } mpl_train_result;
 
 MPL_API void mpl_train_defaults(mpl_train_cfg *cfg);
