@@ -31,15 +31,15 @@ LAYERS = [
     ("engine", [("net", "episode"), "check"]),
     ("results", ["report", "rule_sources"]),
     ("search", [("comm", "dist"), "optim", "config", "checkpoint", "discover", "search", "trials"]),
-    ("readout", ["eval", "plot"]),
+    ("readout", ["eval", "train", "plot"]),
     ("cli", [("cli", "args", "main", "mpi_glue", "cmd_data", "cmd_eval", "cmd_gradcheck", "cmd_plot",
-              "cmd_report", "cmd_search", "cmd_terms")]),
+              "cmd_report", "cmd_search", "cmd_terms", "cmd_train")]),
     ("lua", [("lmetaplast", "lrun")]),
 ]
 # Private headers that are the other half of a module whose public header has another name:
 # ir/internal.h is expr.c's (the IR's nodes and term sets), results/results.h is the results
-# layer's (report.c, rule_sources.c).
-ALIASES = {"internal": "expr", "results": "report"}
+# layer's (report.c, rule_sources.c), readout/readout.h is eval.c's (a rule loaded back, for eval and train).
+ALIASES = {"internal": "expr", "results": "report", "readout": "eval"}
 LAYER_NAMES = [name for name, _ in LAYERS]
 TABLE = {}   # module -> (layer, position)
 for _, (_layer, mods) in enumerate(LAYERS):

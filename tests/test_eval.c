@@ -23,19 +23,6 @@ static char root[3000], images_path[4200], labels_path[4200];
 
 static void in_root(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", root, name); }
 
-static char *run_cmd(const char *cmd, int *status) {
-  FILE *p = popen(cmd, "r");
-  if (!p) fail_msg("popen %s", cmd);
-  size_t cap = 1 << 16, n = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + n, 1, cap - n - 1, p)) > 0)
-    if ((n += k) + 1 == cap) s = realloc(s, cap *= 2);
-  s[n] = '\0';
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return s;
-}
-
 /* A JSON rule over the synthetic data: terms given as JSON array items. */
 static const char *write_rule(const char *name, const char *terms) {
   static char path[4200];
@@ -318,9 +305,9 @@ static void test_cli_eval(void **state) {
   char cmd[9000];
   int st;
   snprintf(cmd, sizeof cmd, "'%s' eval '%s' --tasks 4 --seed 9 --quiet", MPL_CLI, rule);
-  char *a = run_cmd(cmd, &st);
+  char *a = mpl_test_run(cmd, &st);
   assert_int_equal(st, 0);
-  char *b = run_cmd(cmd, &st);
+  char *b = mpl_test_run(cmd, &st);
   assert_string_equal(a, b);
   mpl_assert_contains(a, "\nrule ");
   mpl_assert_contains(a, "\nFA ");
@@ -328,13 +315,13 @@ static void test_cli_eval(void **state) {
   mpl_assert_contains(a, "4 tasks, seed 9");
   free(a), free(b);
   snprintf(cmd, sizeof cmd, "'%s' eval '%s' --fa x --fa-rate 1 2>&1", MPL_CLI, rule);
-  free(run_cmd(cmd, &st));
+  free(mpl_test_run(cmd, &st));
   assert_int_equal(st, 2);
   snprintf(cmd, sizeof cmd, "'%s' eval '%s' --tasks 0 2>&1", MPL_CLI, rule);
-  free(run_cmd(cmd, &st));
+  free(mpl_test_run(cmd, &st));
   assert_int_equal(st, 2);
   snprintf(cmd, sizeof cmd, "'%s' eval '%s/missing' 2>&1", MPL_CLI, root);
-  a = run_cmd(cmd, &st);
+  a = mpl_test_run(cmd, &st);
   assert_int_equal(st, 1);
   mpl_assert_contains(a, "missing");
   free(a);

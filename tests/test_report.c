@@ -27,19 +27,6 @@ static void write_text(const char *path, const char *text) {
 }
 
 /* Run a shell command, capture stdout (malloc'ed) and the exit status. */
-static char *run_cmd(const char *cmd, int *status) {
-  FILE *p = popen(cmd, "r");
-  if (!p) fail_msg("popen %s", cmd);
-  size_t cap = 1 << 16, n = 0, k;
-  char *s = malloc(cap);
-  while ((k = fread(s + n, 1, cap - n - 1, p)) > 0)
-    if ((n += k) + 1 == cap) s = realloc(s, cap *= 2);
-  s[n] = '\0';
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return s;
-}
-
 static mpl_termset *load_terms(const char *spec, mpl_selection *sel) {
   mpl_err err = {0};
   mpl_termset *ts = mpl_termset_new();
@@ -346,7 +333,7 @@ static void test_latex_compiles(void **state) {
   mpl_assert_contains(tex, "\\texttt{ehebb\\_off} & $");
   mpl_assert_contains(tex, "4 \\times 10^{-6}");
   int st;
-  free(run_cmd("command -v pdflatex >/dev/null 2>&1", &st));
+  free(mpl_test_run("command -v pdflatex >/dev/null 2>&1", &st));
   if (st == 0) {
     char dir[4200], path[4300], cmd[9000];
     in_root(dir, sizeof dir, "latex");
@@ -356,7 +343,7 @@ static void test_latex_compiles(void **state) {
     fprintf(f, "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n%s\\end{document}\n", tex);
     fclose(f);
     snprintf(cmd, sizeof cmd, "cd '%s' && pdflatex -interaction=nonstopmode -halt-on-error rule.tex 2>&1", dir);
-    char *out = run_cmd(cmd, &st);
+    char *out = mpl_test_run(cmd, &st);
     if (st != 0) fail_msg("pdflatex failed:\n%s", out);
     free(out);
     snprintf(path, sizeof path, "%s/rule.pdf", dir);
@@ -556,7 +543,7 @@ static void test_cli_report(void **state) {
     assert_int_equal(mpl_report_format_parse(fmts[i], &f), MPL_OK);
     char *want = mpl_readout_format(&r, f, &err);
     snprintf(cmd, sizeof cmd, "'%s' report '%s' --format %s", MPL_CLI, dir, fmts[i]);
-    char *out = run_cmd(cmd, &st);
+    char *out = mpl_test_run(cmd, &st);
     assert_int_equal(st, 0);
     assert_string_equal(out, want);
     free(out), free(want);
@@ -564,7 +551,7 @@ static void test_cli_report(void **state) {
   }
   /* the default is text, identical to rule.txt */
   snprintf(cmd, sizeof cmd, "'%s' report '%s'", MPL_CLI, dir);
-  char *out = run_cmd(cmd, &st), path[4300];
+  char *out = mpl_test_run(cmd, &st), path[4300];
   snprintf(path, sizeof path, "%s/rule.txt", dir);
   char *rule = mpl_test_slurp(path);
   assert_int_equal(st, 0);
@@ -572,30 +559,30 @@ static void test_cli_report(void **state) {
   free(out), free(rule);
   /* --tol above every |theta| leaves ΔW = 0 */
   snprintf(cmd, sizeof cmd, "'%s' report '%s' --tol 100 --format text", MPL_CLI, dir);
-  out = run_cmd(cmd, &st);
+  out = mpl_test_run(cmd, &st);
   assert_int_equal(st, 0);
   assert_true(!strncmp(out, "health: ", 8) && strstr(out, "\nΔW = 0\n")); /* the verdict, then the rule */
   mpl_assert_contains(out, "Terms with |θ| <= 100");
   free(out);
   /* a JSON rule file works as well as a directory */
   snprintf(cmd, sizeof cmd, "'%s' report '%s/rule.json' --format markdown", MPL_CLI, dir);
-  out = run_cmd(cmd, &st);
+  out = mpl_test_run(cmd, &st);
   assert_int_equal(st, 0);
   mpl_assert_contains(out, "| F9 |");
   free(out);
   /* usage errors: 2; a missing directory: 1 with the path */
   snprintf(cmd, sizeof cmd, "'%s' report '%s' --format pdf 2>&1", MPL_CLI, dir);
-  out = run_cmd(cmd, &st);
+  out = mpl_test_run(cmd, &st);
   assert_int_equal(st, 2);
   mpl_assert_contains(out, "--format 'pdf'");
   free(out);
   snprintf(cmd, sizeof cmd, "'%s' report '%s/none' 2>&1", MPL_CLI, dir);
-  out = run_cmd(cmd, &st);
+  out = mpl_test_run(cmd, &st);
   assert_int_equal(st, 1);
   mpl_assert_contains(out, "none");
   free(out);
   snprintf(cmd, sizeof cmd, "'%s' report --tol -1 '%s' 2>&1", MPL_CLI, dir);
-  free(run_cmd(cmd, &st));
+  free(mpl_test_run(cmd, &st));
   assert_int_equal(st, 2);
   mpl_search_result_free(&res);
 }

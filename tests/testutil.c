@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -109,4 +110,17 @@ char *mpl_test_strip_last_column(const char *text) {
   }
   *o = '\0';
   return out;
+}
+
+char *mpl_test_run(const char *cmd, int *status) {
+  FILE *p = popen(cmd, "r");
+  if (!p) fail_msg("popen %s", cmd);
+  size_t cap = 1 << 16, n = 0, k;
+  char *s = malloc(cap);
+  while ((k = fread(s + n, 1, cap - n - 1, p)) > 0)
+    if ((n += k) + 1 == cap) s = realloc(s, cap *= 2);
+  s[n] = '\0';
+  int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return s;
 }

@@ -56,4 +56,7 @@ char *mpl_test_read_in(const char *dir, const char *file);
  * its wall-time column, so that two runs' logs compare byte for byte. */
 char *mpl_test_strip_last_column(const char *text);
 
+/* Run cmd with popen: its stdout (malloc'ed, NUL-terminated) and its exit status (-1: killed). */
+char *mpl_test_run(const char *cmd, int *status);
+
 #endif

@@ -205,3 +205,10 @@ int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_e
   *len = n;
   return MPL_OK;
 }
+
+/* Seconds on the monotonic clock (wall time of runs and episodes). */
+double mpl__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -38,6 +38,8 @@ MPL_INTERNAL void mpl__dir_unlock(const char *dir, int fd);   /* fd < 0: nothing
 MPL_INTERNAL void mpl__remove_stale(const char *dir);
 
 /* A bounded string printer: appends while room lasts, counts what the full text needs (len). */
+/* Seconds on the monotonic clock (util.c). */
+MPL_INTERNAL double mpl__now(void);
 typedef struct mpl__sb { char *p; size_t n, len; } mpl__sb;
 MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2, 3);
 

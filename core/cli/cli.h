@@ -23,6 +23,8 @@ int cli_parse_ulong(const char *flag, const char *s, unsigned long *out);
 int cli_parse_hidden(const char *s, mpl_search_cfg *c);
 /* fixed|fa or symmetric|bp. */
 int cli_parse_feedback(const char *s, mpl_feedback *fb);
+/* SIGINT and SIGTERM call handler once; a second signal has the default action (SA_RESETHAND). */
+void cli_catch_stop(void (*handler)(int));
 /* argv joined with spaces (malloc'ed), recorded in config.txt. */
 char *cli_join_argv(int argc, char **argv);
 
@@ -36,5 +38,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -327,13 +327,7 @@ static int search(int argc, char **argv) {
   c.progress = quiet || !root ? NULL : stderr;
   char *cmd = resume ? NULL : cli_join_argv(argc + 1, argv - 1);
   if (!resume) c.command = cmd;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  cli_catch_stop(on_signal);
   c.stop = &stop_signal;
   mpl_terms_set_stop(&stop_signal);   /* a rule file being loaded stops too (issue 23) */
   if (multi.trials || multi.lambda_path) {

@@ -18,6 +18,7 @@ static const struct { const char *name; int (*run)(int, char **); } commands[] =
   {"run", cmd_run},
   {"plot", cmd_plot},
   {"data", cmd_data},
+  {"train", cmd_train},
 };
 
 static void main_help(FILE *f) {
@@ -30,6 +31,7 @@ static void main_help(FILE *f) {
     "  gradcheck   check the meta-gradient against finite differences\n"
     "  report DIR  print the rule a search discovered\n"
     "  eval RULE   run a discovered rule on fresh tasks against FA and BP\n"
+    "  train RULE  train a network online on a whole training set with a fixed rule (Fig. 1)\n"
     "  terms SRC   list a term source's terms (plugin name or file)\n"
     "  check SRC   check every term's derivatives against finite differences\n"
     "  run FILE    run a Lua script with the metaplast module (docs/lua.md)\n"

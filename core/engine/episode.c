@@ -130,7 +130,6 @@ double *mpl_episode_feedback(mpl_episode *ep, int l) { return ep->B + ep->woff[l
 const double *mpl_episode_adapted(const mpl_episode *ep, int l) { return ep->W + ep->woff[l]; }
 const double *mpl__episode_query_logits(const mpl_episode *ep) { return ep->qlogits; }
 int mpl__episode_segment(const mpl_episode *ep, int l) { return ep->lseg[l]; }
-double *mpl__episode_final_weights(mpl_episode *ep, int l) { return ep->W + ep->woff[l]; }
 
 static int check_cfg(const mpl_net_cfg *cfg, mpl_err *err) {
   if (cfg->n_layers < 1 || cfg->n_layers > MPL_MAX_LAYERS)

@@ -14,7 +14,5 @@
 MPL_INTERNAL const double *mpl__episode_query_logits(const struct mpl_episode *ep);
 /* Steps per segment of layer l's weights in the last mpl_episode_run on the lazy path (episode.c). */
 MPL_INTERNAL int mpl__episode_segment(const struct mpl_episode *ep, int l);
-/* Layer l's weights at the end of the last mpl_episode_run (episode.c). */
-MPL_INTERNAL double *mpl__episode_final_weights(struct mpl_episode *ep, int l);
 
 #endif

@@ -22,6 +22,7 @@
 #include "metaplast/results.h"
 
 #include "dataio.h"
+#include "readout.h"
 #include "results.h"
 
 void mpl_eval_defaults(mpl_eval_cfg *cfg) {
@@ -48,6 +49,18 @@ unsigned long mpl_eval_task_seed(unsigned long seed, int t) {
 }
 
 /* {====== Setup ====== */
+
+/* A frozen rule from a results directory or rule.json (its last iterate with final), rebuilt into
+ * a new term set and a selection whose theta0 is the rule's θ; `eval` and `train` load rules so. */
+int mpl__rule_load(const char *path, int final, mpl_readout *r, mpl_termset **ts, mpl_selection *sel, char *notes,
+                   size_t nn, int *changed, mpl_err *err) {
+  int rc = mpl_readout_load(path, r, err);
+  if (rc == 0 && final) rc = mpl_readout_use_final(r, err);
+  if (rc < 0) return rc;
+  if (!(*ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if ((rc = mpl__readout_build(r, *ts, sel, notes, nn, changed, err)) < 0) return mpl_err_prefix(err, "%s: ", path);
+  return MPL_OK;
+}
 
 typedef struct evaluation {
   const mpl_eval_cfg *cfg;
@@ -202,12 +215,9 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if (c->tasks < 1) return mpl_errorf(err, MPL_EINVAL, "--tasks must be at least 1, got %d", c->tasks);
   if (c->resamples < 1 || !(c->level > 0 && c->level < 1))
     return mpl_errorf(err, MPL_EINVAL, "bootstrap: %d resamples at level %g (need >= 1 and (0, 1))", c->resamples, c->level);
-  int rc = mpl_readout_load(c->rule, &E->rule, err);
-  if (rc == 0 && c->final) rc = mpl_readout_use_final(&E->rule, err);
+  int rc = mpl__rule_load(c->rule, c->final, &E->rule, &E->ts, &E->sel, res->notes, sizeof res->notes, &res->changed,
+                          err);
   if (rc < 0) return rc;
-  if (!(E->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-  if ((rc = mpl__readout_build(&E->rule, E->ts, &E->sel, res->notes, sizeof res->notes, &res->changed, err)) < 0)
-    return mpl_err_prefix(err, "%s: ", c->rule);
   if ((rc = resolve_rate(E, res, err)) < 0 || (rc = find_f0(E, err)) < 0) return rc;
   if ((rc = open_data(E, err)) < 0 || (rc = read_config(E, err)) < 0) return rc;
   snprintf(res->dataset, sizeof res->dataset, "%s", E->ds->name);

@@ -780,6 +780,60 @@ static int eval_figure(script *S, const char *name, const peval *E) {
 
 /* }====== */
 
+/* {====== Long online training (train --out DIR, issue 26) ====== */
+
+typedef struct ptrain { char label[256], data[4300]; int color, first, runs; } ptrain;
+
+/* DIR/train.csv's step, test accuracy and test loss as a data file. */
+static int train_data(const char *dir, const ptrain *P, mpl_err *err) {
+  char p[4200];
+  snprintf(p, sizeof p, "%s/train.csv", dir);
+  table t;
+  int rc = table_read(p, &t, err);
+  if (rc < 0) return rc;
+  int col[3] = {table_col(&t, "step"), table_col(&t, "accuracy"), table_col(&t, "loss")};
+  FILE *o = col[0] >= 0 && col[1] >= 0 && col[2] >= 0 ? fopen(P->data, "w") : NULL;
+  if (!o) rc = col[0] < 0 || col[1] < 0 || col[2] < 0
+                   ? mpl_errorf(err, MPL_EFORMAT, "%s: expected the columns step, accuracy and loss", p)
+                   : mpl_errorf(err, MPL_EIO, "%s: cannot write: %s", P->data, strerror(errno));
+  for (int r = 0; rc == 0 && r < t.rows; r++)
+    for (int c = 0; c < 3; c++) {
+      double v = table_at(&t, r, col[c]);
+      if (isfinite(v)) fprintf(o, "%.10g%s", v, c == 2 ? "\n" : " ");
+      else fprintf(o, "NaN%s", c == 2 ? "\n" : " ");
+    }
+  if (o && fclose(o) != 0 && rc == 0) rc = mpl_errorf(err, MPL_EIO, "%s: cannot write", P->data);
+  table_free(&t);
+  return rc;
+}
+
+/* Test accuracy (or loss) against the online step, a line per run; runs under one label (seeds)
+ * share a colour and one legend entry. */
+static int train_figure(script *S, const char *name, const ptrain *P, int n, int loss) {
+  char *sp, *pp, buf[512];
+  size_t sn, pn;
+  FILE *s = mem_begin(&sp, &sn), *p = mem_begin(&pp, &pn);
+  if (!s || !p) return MPL_ENOMEM;
+  settings_text(s, loss ? "Long online training: test loss" : "Long online training: test accuracy",
+                "batch 1, a fixed rule; one line per run, runs of one label (seeds) in one colour",
+                "online step (training images seen)", loss ? "test cross-entropy" : "test accuracy", loss);
+  fprintf(p, "plot ");
+  for (int k = 0; k < n; k++) {
+    fprintf(p, "%s", k ? ", \\\n     " : ""), q(p, P[k].data);
+    fprintf(p, " using 1:%d with lines lw 2 lc rgb '%s' ", loss ? 3 : 2, COLOR(P[k].color));
+    if (!P[k].first) { fprintf(p, "notitle"); continue; }
+    snprintf(buf, sizeof buf, P[k].runs > 1 ? "%s (%d runs)" : "%s", P[k].label, P[k].runs);
+    fprintf(p, "title "), q(p, buf);
+  }
+  fprintf(p, "\n");
+  int rc = mem_end(s, &sp) && mem_end(p, &pp) ? MPL_OK : MPL_ENOMEM;
+  if (rc == 0) figure(S, name, sp, pp);
+  free(sp), free(pp);
+  return rc;
+}
+
+/* }====== */
+
 typedef struct plotter {
   script S;
   prun runs[MAX_RUNS];
@@ -788,11 +842,31 @@ typedef struct plotter {
   int n_paths;
   peval evals[MAX_RUNS];
   int n_evals;
+  ptrain trains[MAX_RUNS];
+  int n_trains, n_colors;
 } plotter;
+
+/* A train --out DIR: its data file; a label seen before keeps its colour. */
+static int gather_train(plotter *G, const char *dir, const char *label, mpl_err *err) {
+  ptrain *P = &G->trains[G->n_trains], *same = NULL;
+  for (int k = 0; k < G->n_trains && !same; k++)
+    if (!strcmp(G->trains[k].label, label)) same = &G->trains[k];
+  snprintf(P->label, sizeof P->label, "%s", label);
+  snprintf(P->data, sizeof P->data, "%strain-%d.dat", G->S.prefix, ++G->n_trains);
+  P->color = same ? same->color : G->n_colors++;
+  P->first = !same;
+  if (same) same->runs++;
+  else P->runs = 1;
+  return train_data(dir, P, err);
+}
 
 /* Load dirs[i] (a run, trials, or a path whose lambda runs are added) into G; with several
  * DIRs (many) a lambda run's label starts with its path's. */
 static int gather(plotter *G, const char *dir, const char *label, int many, mpl_err *err) {
+  if (is_file(dir, MPL_RESULTS_TRAIN_CSV) && !is_file(dir, MPL_RESULTS_LOG)) {   /* train --out DIR */
+    if (G->n_trains == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d training runs to plot", MAX_RUNS);
+    return gather_train(G, dir, label, err);
+  }
   if (is_file(dir, MPL_RESULTS_EVAL_JSON) && !is_file(dir, MPL_RESULTS_LOG)) {   /* eval --out DIR */
     if (G->n_evals == MAX_RUNS) return mpl_errorf(err, MPL_EINVAL, "more than %d evals to plot", MAX_RUNS);
     peval *E = &G->evals[G->n_evals++];
@@ -868,6 +942,8 @@ static int write_script(plotter *G, const char *gp, mpl_err *err) {
     if (rc == 0) rc = series_figure(S, "ortho", 2);
   }
   if (rc == 0 && G->n_paths) rc = path_figure(S, G->paths, G->n_paths);
+  if (rc == 0 && G->n_trains) rc = train_figure(S, "train", G->trains, G->n_trains, 0);
+  if (rc == 0 && G->n_trains) rc = train_figure(S, "train-loss", G->trains, G->n_trains, 1);
   for (int k = 0; rc == 0 && k < G->n_evals; k++) {
     char name[64];
     snprintf(name, sizeof name, G->n_evals == 1 ? "eval" : "eval-%d", k + 1);
@@ -906,6 +982,9 @@ static void report_files(const plotter *G, FILE *f) {
         fprintf(f, G->n_evals == 1 ? "eval" : "eval-%d", e + 1);
         fprintf(f, ".%s\n", exts[k]);
       }
+  for (int i = 0; f && G->n_trains && i < 2; i++)
+    for (int k = 0; k < 3; k++)
+      if (G->S.fmt[k]) fprintf(f, "%s%s.%s\n", G->S.prefix, i ? "train-loss" : "train", exts[k]);
   for (int r = 0; f && r < G->S.n; r++) {
     if (!G->runs[r].n_trials) continue;
     char name[64];

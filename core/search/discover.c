@@ -9,7 +9,6 @@
 
 #include <cblas.h>
 
-#include "episode.h"
 #include "plan.h"
 
 /* {====== The pseudo-gradient ====== */
@@ -123,7 +122,7 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
   double *val = buf + 2 * (net->n_layers + 1) * wmax, *out = val + nv + 1, *sq = out + no + 1, *acc = sq + n;
   if (rng) mpl_episode_init_weights(ep, rng);
   for (int l = 1; l <= net->n_layers; l++)
-    P.W[l] = rng ? mpl_episode_weights(ep, l) : mpl__episode_final_weights(ep, l), P.B[l] = mpl_episode_feedback(ep, l);
+    P.W[l] = rng ? mpl_episode_weights(ep, l) : mpl_episode_adapted(ep, l), P.B[l] = mpl_episode_feedback(ep, l);
   double pg_acc = 0;
   for (int i = 0; i < images; i++) {
     double pg = 0;

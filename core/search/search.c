@@ -29,12 +29,6 @@
 
 /* {====== Helpers ====== */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One independent, reproducible seed per (run seed, stream, episode): splitmix64. */
 static unsigned long mix_seed(unsigned long seed, unsigned long stream, unsigned long episode) {
   uint64_t z = (uint64_t)seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)stream * 0xD1B54A32D192ED03ull ^
@@ -342,7 +336,7 @@ static void progress(const run *R, int e, int start, const double *acc, const do
   int k = 0;
   for (int i = e; i >= 0 && k < 10; i--)
     if (!isnan(acc[i])) sum += acc[i], k++;
-  double el = now() - t0, eta = el / (e + 1 - start) * (N - e - 1);
+  double el = mpl__now() - t0, eta = el / (e + 1 - start) * (N - e - 1);
   fprintf(f, "%sepisode %d/%d  acc(avg10) %.3f  active %d/%d  failed %d  %.3f s/ep  ETA %02d:%02d:%02d%s",
           tty ? "\r" : "", e + 1, N, k ? sum / k : NAN, count_active(theta, R->sel.n, R->cfg->zero_tol), R->sel.n,
           R->failures, el / (e + 1 - start), (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60),
@@ -1312,9 +1306,9 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
   int start = e, tty = cfg->progress && isatty(fileno(cfg->progress));
   if (rc == 0 && cfg->resume && cfg->progress)
     fprintf(cfg->progress, "resuming %s at episode %d/%d\n", cfg->out, e + 1, cfg->episodes);
-  double t0 = now();
+  double t0 = mpl__now();
   for (; rc == 0 && e < cfg->episodes; e++) {
-    double t1 = now();
+    double t1 = mpl__now();
     mpl_episode_stats st;
     mpl_err eerr = {0};
     const char *status = "ok";
@@ -1332,7 +1326,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
                "initial network's) and query accuracy %.3g is at chance", R.spread, st.accuracy);
     }
     int dead = !strcmp(status, "dead"), failed = erc == MPL_ENUMERIC || (dead && (cfg->dead_guard || robust(&R)));
-    secs[e] = now() - t1;
+    secs[e] = mpl__now() - t1;
     res->accuracy[e] = st.accuracy;
     res->loss[e] = st.loss;
     int lrc = log_row(&R, e, &st, R.theta, status, secs[e], err);

@@ -60,12 +60,6 @@ typedef struct pool {
   long shown;                 /* episodes at the last non-terminal progress line */
 } pool;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_episode(void *ud, int episode, double accuracy, double loss) {
   job *J = ud;
   (void)loss;
@@ -122,7 +116,7 @@ static void show_progress(pool *P, int last) {
     int m = J->n_recent < RECENT ? J->n_recent : RECENT;
     for (int i = 0; i < m; i++) sum += J->recent[i], k++;
   }
-  double el = now() - P->t0, eta = P->done > 0 ? el / (double)P->done * (double)(P->total - P->done) : 0;
+  double el = mpl__now() - P->t0, eta = P->done > 0 ? el / (double)P->done * (double)(P->total - P->done) : 0;
   char stopped_text[48] = "";
   if (P->interrupted) snprintf(stopped_text, sizeof stopped_text, ", %d interrupted", P->interrupted);
   fprintf(f, "%s%s %d/%d done, %d running%s  episodes %ld/%ld  acc(last %d ep.) %.3f  ETA %02d:%02d:%02d%s",
@@ -154,7 +148,7 @@ static int tell_failure(pool *P, const mpl_comm *comm) {
 static int pool_run(job *jobs, int n, int n_threads, FILE *progress, const char *what, const mpl_comm *comm,
                     mpl_err *err) {
   int on = mpl__comm_on(comm), told = 0;
-  pool P = {.jobs = jobs, .n = n, .progress = progress, .what = what, .t0 = now(), .next = on ? comm->rank : 0,
+  pool P = {.jobs = jobs, .n = n, .progress = progress, .what = what, .t0 = mpl__now(), .next = on ? comm->rank : 0,
             .step = on ? comm->size : 1};
   for (int j = 0; j < n; j++) {
     jobs[j].pool = &P;

@@ -53,7 +53,8 @@ Claims checked without an annotation (what the docs say of every such command):
   --trials N: D/trial-001..N, summary.csv, terms.csv, summary.md; with --lambda-path: path.csv, path.md);
   `report` prints its verdict before the rule; `run` (the lua/ scripts) prints no `FAILED` run;
   `eval` prints its verdict line and the rule/FA/BP table (with --out: eval.csv, eval.json); `plot D`
-  writes D/plots/accuracy.png; `terms` ends with its `compiled:` line. A sample fence's lines must be
+  writes D/plots/accuracy.png (train.png when every D is a `train --out` directory); `train --out D`
+  writes D/train.csv and D/config.json and prints its `whole test set:` line; `terms` ends with its `compiled:` line. A sample fence's lines must be
   printed (stdout), numbers aside; without '...' in it, every printed line must be in the sample.
 
 --list prints the fences and their classification without running anything. --full ignores the
@@ -472,7 +473,7 @@ def flag_value(ws, flag):
     return ws[ws.index(flag) + 1] if flag in ws and ws.index(flag) + 1 < len(ws) else None
 
 
-def implicit_claims(ws, k):
+def implicit_claims(ws, k, cwd="."):
     """(files, lines) the docs promise for this metaplast command."""
     files, lines, first = [], [], None
     if k < 0 or k + 1 >= len(ws) or "--help" in ws or "-h" in ws:
@@ -509,10 +510,17 @@ def implicit_claims(ws, k):
         fmt = flag_value(ws, "--format")
         dirs = [d for d in dirs if d not in (lab, fmt)]
         ext = (fmt or "png").split(",")[0]
+        trains = dirs and all(os.path.isfile(os.path.join(cwd, d, "train.csv")) for d in dirs)
+        fig = "train" if trains else "accuracy"    # `train --out` directories: the train figure
         if out:
-            files.append(f"{out}accuracy.{ext}")
+            files.append(f"{out}{fig}.{ext}")
         elif len(dirs) == 1:
-            files.append(f"{dirs[0]}/plots/accuracy.{ext}")
+            files.append(f"{dirs[0]}/plots/{fig}.{ext}")
+    elif sub == "train":
+        d = flag_value(ws, "--out") or flag_value(ws, "--resume")
+        if d:
+            files += [f"{d}/train.csv", f"{d}/config.json"]
+        lines += [r"^whole test set: accuracy"]
     elif sub == "terms":
         lines += [r"^compiled: "]
     elif sub == "run":
@@ -544,7 +552,7 @@ def check_claims(f, cmd, rc, out, cwd, ws, k, expects, reduced):
                 errs.append(f"unknown claim {c!r}")
     if rc != want_rc:
         errs.append(f"exit status {rc}, the docs say {want_rc}")
-    files, lines, first = implicit_claims(ws, k) if want_rc == 0 else ([], [], None)
+    files, lines, first = implicit_claims(ws, k, cwd) if want_rc == 0 else ([], [], None)
     if ">" in ws and ws.index(">") + 1 < len(ws):    # output redirected: the claims are about the file
         target = os.path.join(cwd, ws[ws.index(">") + 1])
         if not os.path.isfile(target):
@@ -767,7 +775,7 @@ def run_fence(f, ctx, repo, env, log):
                 run = " ".join((f"{w.split('=', 1)[0]}={shlex.quote(w.split('=', 1)[1])}"
                                 if i < k and re.match(r"^[A-Z_]+=", w) else shlex.quote(w)) for i, w in enumerate(ws))
             f.tally["reduced" if this_reduced else "run"] += 1
-            if f.notes["stop"] and k >= 0 and ws[k + 1:k + 2] == ["search"] and "--resume" not in ws:
+            if f.notes["stop"] and k >= 0 and ws[k + 1:k + 2] in (["search"], ["train"]) and "--resume" not in ws:
                 rc, out, dt = run_shell(run, repo, env, stop=f.notes["stop"])
             else:
                 rc, out, dt = run_shell(run, repo, env)

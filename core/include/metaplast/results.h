@@ -21,5 +21,8 @@
 #define MPL_RESULTS_PATH_MD "path.md"
 #define MPL_RESULTS_EVAL_JSON "eval.json"       /* eval --out: the summary and each task */
 #define MPL_RESULTS_EVAL_CSV "eval.csv"
+#define MPL_RESULTS_TRAIN_CSV "train.csv"     /* train: one row per test of the online run */
+#define MPL_RESULTS_TRAIN_JSON "train.json"   /* train: the summary */
+#define MPL_RESULTS_TRAIN_CONFIG "config.json" /* train: its settings (--resume reads them back) */
 
 #endif
