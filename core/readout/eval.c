@@ -311,13 +311,17 @@ static int write_json(const mpl_eval_cfg *c, const mpl_eval_result *res, const e
     "task", "M", E->task_cfg.m, "K", E->task_cfg.k, "Q", E->task_cfg.q, "sampling",
     E->task_cfg.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
     "level", c->level, "resamples", c->resamples, "methods", methods);
+  return mpl__write_json(dir, MPL_RESULTS_EVAL_JSON, doc, err);
+}
+
+int mpl__write_json(const char *dir, const char *file, json_t *doc, mpl_err *err) {
   char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(doc);
-  if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory (eval.json)");
+  if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory (%s)", file);
   size_t k = strlen(text);
   char *nl = realloc(text, k + 2);
   if (nl) text = nl, strcpy(text + k, "\n");
-  int rc = mpl__write_atomic(dir, MPL_RESULTS_EVAL_JSON, text, err);
+  int rc = mpl__write_atomic(dir, file, text, err);
   free(text);
   return rc;
 }

@@ -322,18 +322,6 @@ static char *hidden_text(const mpl_train_cfg *c, char *buf, size_t n) {
   return buf;
 }
 
-static int write_json_file(const char *dir, const char *file, json_t *doc, mpl_err *err) {
-  char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
-  json_decref(doc);
-  if (!text) return mpl_errorf(err, MPL_ENOMEM, "out of memory (%s)", file);
-  size_t k = strlen(text);
-  char *nl = realloc(text, k + 2);
-  if (nl) text = nl, strcpy(text + k, "\n");
-  int rc = mpl__write_atomic(dir, file, text, err);
-  free(text);
-  return rc;
-}
-
 static int write_config(const trainer *T, mpl_err *err) {
   const mpl_train_cfg *c = T->cfg;
   char hid[256];
@@ -350,7 +338,7 @@ static int write_config(const trainer *T, mpl_err *err) {
     "test_labels", str_or_null(c->test_labels), "holdout", (json_int_t)c->holdout,
     "passes", c->passes, "steps", (json_int_t)c->steps, "every", c->every, "test_size", c->test_size,
     "checkpoint_every", c->checkpoint_every, "seed", (json_int_t)c->seed);
-  return write_json_file(c->out, MPL_RESULTS_TRAIN_CONFIG, doc, err);
+  return mpl__write_json(c->out, MPL_RESULTS_TRAIN_CONFIG, doc, err);
 }
 
 /* A string field of config.json copied into the bump buffer mem (NULL for null or absent). */
@@ -530,7 +518,7 @@ static int write_summary(const trainer *T, const mpl_train_result *res, mpl_err 
     "final_accuracy", isfinite(res->final_accuracy) ? json_real(res->final_accuracy) : json_null(),
     "final_loss", isfinite(res->final_loss) ? json_real(res->final_loss) : json_null(),
     "diverged", res->diverged, "seed", (json_int_t)c->seed);
-  return write_json_file(c->out, MPL_RESULTS_TRAIN_JSON, doc, err);
+  return mpl__write_json(c->out, MPL_RESULTS_TRAIN_JSON, doc, err);
 }
 
 /* }====== */
