@@ -47,7 +47,8 @@ int mpl__is_pseudo_gradient(const mpl_termset *ts, int i) {
 /* }====== */
 
 /* {====== Term magnitudes ======
- * The start network's signals for one image, as the episode computes them (episode.c):
+ * A network's signals for one image (the start network, or an adapted one), as the episode
+ * computes them (episode.c):
  * y_0 = x, y_l = softplus_beta(W_l y_{l-1}), y_L = softmax(W_L y_{L-1}); e_L = y_L - onehot,
  * e_l = (B_{l+1}^T e_{l+1}) * (1 - exp(-beta y_l)), e_0 likewise with y_0 = x. */
 

@@ -492,16 +492,14 @@ static int standardize(run *R, mpl_err *err) {
 /* lambda auto's null stage (glmnet's null model): the penalized coefficients stay 0 while the
  * unpenalized ones (the pseudo-gradient's rate) fit. Adam's bias-corrected first moment of a
  * penalized coefficient is what its proximal step compares with lambda (the coefficient leaves 0
- * when |m| > lambda), so lambda_max is its largest size over the stage's second half (kept per
- * coefficient, for restandardize). */
+ * when |m| > lambda): lmx[i] is its largest size over the stage's second half, and lambda_max
+ * their largest, taken in the units restandardize sets at the stage's end. */
 static void null_fit(run *R) {
   double bc1 = 1 - pow(R->opt.cfg.beta1, (double)R->opt.t);
   for (int i = 0; i < R->sel.n; i++) {
     if (R->pf[i] == 0) continue;
     R->theta[i] = 0;
-    if (!R->measuring) continue;
-    R->lmx[i] = fmax(R->lmx[i], fabs(R->opt.m[i] / bc1));
-    R->lambda_max = fmax(R->lambda_max, R->lmx[i]);
+    if (R->measuring) R->lmx[i] = fmax(R->lmx[i], fabs(R->opt.m[i] / bc1));
   }
 }
 
