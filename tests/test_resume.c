@@ -176,9 +176,10 @@ static void test_kill_resume(void **state) {
 }
 
 /* lambda auto: a run killed in the null stage's second half (where lambda_max is measured, per
- * coefficient) and one killed after it (where the scales were measured again on FA's adapted
- * network) resume to the uninterrupted run's log, theta and reported rule (its scales). Stages of
- * 40 episodes: the null stage is 0-39. */
+ * coefficient), one killed after it (where the scales were measured again on FA's adapted
+ * network) and one killed in the refit resume to the uninterrupted run's log, theta and reported
+ * rule (its scales). The path has the first 200 episodes in 6 stages (the null stage is 0-33), the
+ * refit the last 40. */
 static void test_lambda_auto_resume(void **state) {
   (void)state;
   char ra[4200];
@@ -186,8 +187,8 @@ static void test_lambda_auto_resume(void **state) {
   int rc = run(ra, FRESH(ra, "--lambda", "auto", "--checkpoint-every", "0"));
   if (rc != 0) fail_msg("the uninterrupted lambda auto run failed (%d): %s", rc, errtext(ra));
   char *want = mpl_test_read_in(ra, "rule.txt");
-  const int targets[] = {26, 44};
-  for (int k = 0; k < 2; k++) {
+  const int targets[] = {20, 44, 210};
+  for (int k = 0; k < 3; k++) {
     char dir[4200], log[4300], tag[32];
     snprintf(tag, sizeof tag, "auto-kill%d", targets[k]);
     in_root(dir, sizeof dir, tag);

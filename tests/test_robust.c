@@ -239,45 +239,64 @@ static void test_best_validated(void **state) {
   mpl_search_result_free(&r);
 }
 
-/* lambda auto: one stage per 20 episodes (3 here). Stage 0 is the null stage: F0 alone learns
- * (F2 and F9 exactly 0 in every row of log.csv, lambda "inf" in validation.csv) while lambda_max is
- * measured; then lambda is log-spaced from lambda_max down three decades (stage 1 at
- * lambda_max / 10^1.5 here), lambda_max bounded by the largest standardized gradient the null stage
- * saw (it is a moving mean of them). The lambda reported is one of the stages'. */
+/* lambda auto: the path takes the first five sixths of the episodes, one stage per 20 (5 here), and
+ * a refit the last sixth. Stage 0 is the null stage: F0 alone learns (F2 and F9 exactly 0 in every
+ * row of log.csv, lambda "inf" in validation.csv) while lambda_max is measured; then lambda is
+ * log-spaced from lambda_max down three decades (stage 1 at lambda_max / 10^0.75 here), lambda_max
+ * bounded by the largest standardized gradient the null stage saw (it is a moving mean of them).
+ * The refit runs at the chosen stage's lambda, from the chosen stage's best rule, and the lambda
+ * reported is the chosen one. */
 static void test_lambda_auto(void **state) {
   (void)state;
   const char *d = mpl_test_path("robust-auto");
   mpl_search_cfg c;
   base_cfg(&c, d);
-  c.episodes = 60;
+  c.episodes = 120;
   c.validate_every = 10;
+  c.seed = 1;   /* a run whose choice is not the path's last stage (stage 3 of 4) */
   mpl_search_result r;
   run_ok(&c, &r);
   char *val = mpl_test_read_in(d, "validation.csv"), *log = mpl_test_read_in(d, "log.csv");
-  double lam[2] = {0}, gmax = 0;
+  double lam[4], gmax = 0;
   int k = 0;
   for (int row = 1; row <= csv_rows(val); row++) {
     double l = csv(val, row, "lambda");
     int e = (int)csv(val, row, "episode");
     if (e <= 20) assert_true(isinf(l) && l > 0);   /* the null stage, its last validation included */
-    else if (k == 0 || l != lam[k - 1]) {
-      assert_true(k < 2);
+    else if (e <= 100 && (k == 0 || l != lam[k - 1])) {
+      assert_true(k < 4 && e == 20 * (k + 1) + 10);   /* a new lambda where a stage starts */
       lam[k++] = l;
     }
   }
-  assert_int_equal(k, 2);
+  assert_int_equal(k, 4);
   for (int e = 1; e <= 20; e++) {
     assert_true(csv(log, e, "theta_F2") == 0 && csv(log, e, "theta_F9") == 0);
     gmax = fmax(gmax, fmax(fabs(csv(log, e, "grad_F2") * r.scale[1]), fabs(csv(log, e, "grad_F9") * r.scale[2])));
   }
   assert_true(csv(log, 20, "theta_F0") != csv(log, 1, "theta_F0"));   /* F0's rate was fitted */
-  double lmax = lam[0] * pow(10, 1.5);
+  double lmax = lam[0] * pow(10, 0.75);
   assert_true(lmax > 0 && lmax <= gmax * (1 + 1e-9));
-  mpl_assert_close(lam[1], lmax / 1000, 1e-12, 0);
+  mpl_assert_close(lam[3], lmax / 1000, 1e-12, 0);
   char want[64];
   snprintf(want, sizeof want, "from lambda_max %.4g;", lmax);
   if (!strstr(r.health, want)) fail_msg("no \"%s\" in the path table:\n%s", want, r.health);
-  assert_true(r.lambda == lmax || r.lambda == lam[0] || r.lambda == lam[1]);
+  if (!strstr(r.health, "(refit")) fail_msg("no refit row in the path table:\n%s", r.health);
+  int s = r.lambda == lmax ? 0 : -1;   /* the chosen stage, its episodes lo..hi */
+  for (int t = 0; t < 4; t++) s = r.lambda == lam[t] ? t + 1 : s;
+  assert_true(s >= 0 && s < 4);
+  int lo = s ? 20 * s + 1 : 0, hi = 20 * (s + 1), be = -1;
+  double best = -1;
+  for (int row = 1; row <= csv_rows(val); row++) {
+    int e = (int)csv(val, row, "episode");
+    if (e > 100) assert_true(csv(val, row, "lambda") == r.lambda);   /* the refit runs at the chosen lambda */
+    if (e >= lo && e <= hi && csv(val, row, "val_diverged") == 0 && csv(val, row, "val_accuracy") > best)
+      best = csv(val, row, "val_accuracy"), be = e;
+  }
+  assert_true(be >= 0);
+  for (int i = 0; i < 3; i++) {   /* the refit starts from the chosen stage's best rule */
+    const char *col[] = {"theta_F0", "theta_F2", "theta_F9"};
+    assert_true(csv(log, 101, col[i]) == csv(log, be + 1, col[i]));
+  }
   free(val), free(log);
   mpl_search_result_free(&r);
 }

@@ -45,7 +45,8 @@ static int cmp_double(const void *a, const void *b) {
 
 /* {====== Results directory ====== */
 
-#define MAX_STAGES 6
+#define MAX_PATH 6                  /* lambda auto: the most stages of the path */
+#define MAX_STAGES (MAX_PATH + 1)  /* and the refit after it */
 
 /* One lambda of the path (the only one unless lambda auto): its best validated rule. */
 typedef struct stage {
@@ -85,6 +86,7 @@ typedef struct run {
   double *lmx;             /* the null stage: each penalized coefficient's largest |Adam first moment| */
   int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
   int null_stage;          /* lambda auto: stage 0 fits the unpenalized coefficients alone (FA) and measures lambda_max */
+  int refit, chosen;       /* lambda auto: the last stage trains the chosen stage's rule on, at its lambda */
   int frozen, measuring;   /* this episode is in the null stage (its second half) */
   int pg;                  /* the first coefficient whose term is the pseudo-gradient, or -1 */
   stage st[MAX_STAGES];
@@ -445,10 +447,24 @@ static int write_outputs(run *R, const mpl_search_result *res, mpl_err *err) {
 static int robust(const run *R) { return R->cfg->method == MPL_METHOD_ROBUST; }
 static int validating(const run *R) { return R->cfg->val_tasks > 0; }
 
+#define REFIT_SHARE 6              /* lambda auto: the refit has 1/REFIT_SHARE of the episodes */
+
+/* The first episode (0-based) of stage s: the path's stages share the episodes equally, or with a
+ * refit the first (REFIT_SHARE - 1)/REFIT_SHARE of them, the refit the rest. */
+static int stage_start(const run *R, int s) {
+  long E = R->cfg->episodes, path = R->refit ? E - E / REFIT_SHARE : E;
+  int k = R->n_stages - R->refit;
+  return s >= R->n_stages ? (int)E : s == k ? (int)path : (int)((s * path + k - 1) / k);
+}
+
 /* Which lambda stage episode e (0-based) belongs to. */
 static int stage_of(const run *R, int e) {
-  return (int)((long)e * R->n_stages / R->cfg->episodes);
+  int s = 0;
+  while (s + 1 < R->n_stages && stage_start(R, s + 1) <= e) s++;
+  return s;
 }
+
+static int in_refit(const run *R, int s) { return R->refit && s == R->n_stages - 1; }
 
 static int split_data(run *R, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
@@ -547,7 +563,12 @@ static int validate(run *R, mpl_episode *ep, const double *theta, double *acc, i
  * validation). A failure or a decline goes back to it, whichever stage it was found in. */
 static stage *anchor(run *R, int e) {
   stage *a = NULL;
-  for (int s = stage_of(R, e); s >= 0; s--)
+  int s = stage_of(R, e);
+  if (in_refit(R, s)) {   /* the refit keeps to the chosen rule: never back to a denser one */
+    stage *c = &R->st[R->chosen], *f = &R->st[s];
+    return f->best > c->best ? f : c->best >= 0 ? c : NULL;
+  }
+  for (; s >= 0; s--)
     if (R->st[s].best >= 0 && (!a || R->st[s].best > a->best)) a = &R->st[s];
   return a;
 }
@@ -617,9 +638,9 @@ static int validation_due(const run *R, int done) {
 /* The path's lambdas below lambda_max, log-spaced down LAMBDA_SPAN decades: stages 1.. after a
  * null stage (stage 0 is the null model, at lambda_max), stages 0.. without one. */
 static void path_lambdas(run *R) {
-  int first = R->null_stage, k = R->n_stages - 1;
+  int first = R->null_stage, k = R->n_stages - R->refit - 1;
   if (R->null_stage) R->st[0].lambda = R->lambda_max;
-  for (int s = first; s < R->n_stages; s++)
+  for (int s = first; s <= k; s++)
     R->st[s].lambda = R->lambda_max * pow(10, -LAMBDA_SPAN * (k > 0 ? (double)s / k : 1));
 }
 
@@ -636,9 +657,11 @@ static int lambda_path(run *R, mpl_err *err) {
   R->st[0].lambda = c->adam.lambda;
   if (!c->lambda_auto) return MPL_OK;
   for (int i = 0; i < n; i++) free_ += R->pf[i] == 0, penalized += R->pf[i] != 0;
-  int stages = c->episodes / 20 < 1 ? 1 : c->episodes / 20 > MAX_STAGES ? MAX_STAGES : c->episodes / 20;
-  if (robust(R) && free_ > 0 && penalized > 0 && stages >= 2) {
-    R->null_stage = 1, R->n_stages = stages, R->lambda_max = 0;
+  int refit = robust(R) && validating(R) && c->episodes / REFIT_SHARE >= 20;
+  int path = refit ? c->episodes - c->episodes / REFIT_SHARE : c->episodes;
+  int stages = path / 20 < 1 ? 1 : path / 20 > MAX_PATH ? MAX_PATH : path / 20;
+  if (robust(R) && free_ > 0 && penalized > 0 && stages >= 2) {   /* (a refit implies stages >= 2) */
+    R->null_stage = 1, R->refit = refit, R->n_stages = stages + refit, R->lambda_max = 0;
     return MPL_OK;   /* the lambdas follow the null stage (enter_stage) */
   }
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
@@ -659,7 +682,7 @@ static int lambda_path(run *R, mpl_err *err) {
     R->st[0].lambda = 0;
     return MPL_OK;
   }
-  R->n_stages = stages;
+  R->refit = refit, R->n_stages = stages + refit;
   path_lambdas(R);
   return MPL_OK;
 }
@@ -694,29 +717,33 @@ static int restandardize(run *R, mpl_err *err) {
   return MPL_OK;
 }
 
+static int choose_stage(run *R);
+
 /* Episode e (0-based) is about to run: the null stage's freeze, and at a stage's first episode
- * its lambda (after the null stage: the path's lambdas, now that lambda_max is measured). */
+ * its lambda (after the null stage: the path's lambdas, now that lambda_max is measured; in the
+ * refit the chosen stage's). */
 static int enter_stage(run *R, int e, mpl_err *err) {
-  int s = stage_of(R, e), next = (int)(((long)(s + 1) * R->cfg->episodes + R->n_stages - 1) / R->n_stages), rc = 0;
+  int s = stage_of(R, e), rc = 0;
   R->frozen = R->null_stage && s == 0;
-  R->measuring = R->frozen && 2 * (e + 1) > next;
+  R->measuring = R->frozen && 2 * (e + 1) > stage_start(R, 1);
   if (R->null_stage && s == 1 && stage_of(R, e - 1) == 0) {
     rc = restandardize(R, err);
     path_lambdas(R);
   }
+  if (in_refit(R, s)) R->chosen = choose_stage(R), R->st[s].lambda = R->st[R->chosen].lambda;
   R->opt.cfg.lambda = R->frozen ? 0 : R->st[s].lambda;
   return rc;
 }
 
-/* lambda auto's choice: the sparsest stage whose validation accuracy is within one standard
- * error (of its paired difference to the best, at most ONE_SE_CAP) of the best; ties go to the
- * larger lambda. Otherwise the only stage. */
+/* lambda auto's choice: the path's sparsest stage whose validation accuracy is within one
+ * standard error (of its paired difference to the best, at most ONE_SE_CAP) of the path's best;
+ * ties go to the larger lambda. Otherwise the only stage. */
 static int choose_stage(run *R) {
-  int b = -1, pick = -1;
-  for (int s = 0; s < R->n_stages; s++)
+  int b = -1, pick = -1, k = R->n_stages - R->refit;
+  for (int s = 0; s < k; s++)
     if (R->st[s].best >= 0 && (b < 0 || R->st[s].best > R->st[b].best)) b = s;
-  if (b < 0) return R->n_stages - 1;
-  for (int s = 0; s < R->n_stages; s++) {
+  if (b < 0) return k - 1;
+  for (int s = 0; s < k; s++) {
     double mx, my, se;
     if (R->st[s].best < 0) continue;
     mpl__paired(R->st[s].acc, R->st[b].acc, R->cfg->val_tasks, &mx, &my, &se);
@@ -724,6 +751,13 @@ static int choose_stage(run *R) {
     if (R->st[s].best >= R->st[b].best - tol && (pick < 0 || R->st[s].active < R->st[pick].active)) pick = s;
   }
   return pick;
+}
+
+/* The stage whose best validated rule is reported: the chosen one, or the refit that trained it
+ * on when that validated better. */
+static int reported_stage(run *R) {
+  int c = choose_stage(R), f = R->n_stages - 1;
+  return R->refit && R->st[f].best > R->st[c].best ? f : c;
 }
 
 static void path_table(const run *R, mpl_search_result *res);
@@ -768,24 +802,26 @@ static void path_table(const run *R, mpl_search_result *res) {
   if (R->n_stages < 2) return;
   size_t k = strlen(res->health);
   mpl__sb s = {res->health + k, sizeof res->health - k, 0};
-  int pick = choose_stage((run *)R), b = -1;
-  for (int t = 0; t < R->n_stages; t++)
+  int pick = choose_stage((run *)R), b = -1, np = R->n_stages - R->refit, rep = reported_stage((run *)R);
+  for (int t = 0; t < np; t++)
     if (R->st[t].best >= 0 && (b < 0 || R->st[t].best > R->st[b].best)) b = t;
-  mpl__sb_printf(&s, "lambda auto: %d stages from lambda_max %.4g; chosen %.4g, the sparsest within one SE (at most "
-                 "%.2f) of the best validation accuracy\n  %12s %9s %7s\n", R->n_stages, R->lambda_max,
+  mpl__sb_printf(&s, "lambda auto: %d stages%s from lambda_max %.4g; chosen %.4g, the sparsest within one SE (at most "
+                 "%.2f) of the best validation accuracy\n  %12s %9s %7s\n", np, R->refit ? " and a refit" : "", R->lambda_max,
                  R->st[pick].lambda, ONE_SE_CAP, "lambda", "val. acc.", "active");
   for (int t = 0; t < R->n_stages; t++) {
     char v[32] = "        -", a[16] = "      -";   /* a stage without a validated rule that never diverged */
     if (R->st[t].best >= 0) snprintf(v, sizeof v, "%9.3f", R->st[t].best), snprintf(a, sizeof a, "%7d", R->st[t].active);
-    mpl__sb_printf(&s, "  %12.4g %s %s%s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
-                   t == b && t != pick ? "  (best)" : "", t == 0 && R->null_stage ? "  (null stage: FA's rate alone)" : "");
+    mpl__sb_printf(&s, "  %12.4g %s %s%s%s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
+                   t == b && t != pick ? "  (best)" : "", t == 0 && R->null_stage ? "  (null stage: FA's rate alone)" : "",
+                   t < np ? "" : t == rep ? "  (refit: the chosen rule trained on)  <- reported"
+                                         : "  (refit: the chosen rule trained on; the chosen validated better)");
   }
   if (s.len >= s.n) res->health[sizeof res->health - 1] = '\0';
 }
 
 /* The rule to report: the chosen stage's best validated theta (robust), or the last (plain). */
 static void reported_theta(run *R, mpl_search_result *res) {
-  int s = choose_stage(R);
+  int s = reported_stage(R);
   res->best_episode = R->cfg->episodes;
   res->lambda = R->st[s].lambda;
   if (!robust(R) || !validating(R) || R->st[s].best < 0) return;
@@ -1360,7 +1396,8 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     }
     if (rc == 0 && validation_due(&R, e + 1)) rc = validation_point(&R, e + 1, err);
     if (rc == 0 && e + 1 < cfg->episodes && stage_of(&R, e + 1) != stage_of(&R, e)) {
-      stage *prev = &R.st[stage_of(&R, e)];   /* the next lambda starts from this one's best rule */
+      /* the next lambda starts from this one's best rule, the refit from the chosen stage's */
+      stage *prev = &R.st[in_refit(&R, stage_of(&R, e + 1)) ? choose_stage(&R) : stage_of(&R, e)];
       if (robust(&R) && prev->best >= 0) memcpy(R.theta, prev->theta, (size_t)n * sizeof *R.theta);
     }
     progress(&R, e, start, res->accuracy, R.theta, t0);
