@@ -66,18 +66,24 @@ int mpl__pnode(mpl_lowering *C, mpl_op op, mpl_dim dim, int a, int b, int arg, d
 static mpl_dim pdim(mpl_lowering *C, int i) { return C->nodes[i].dim; }
 int mpl__pnum(mpl_lowering *C, double c) { return mpl__pnode(C, MPL_OP_NUM, MPL_DIM_ONE, -1, -1, 0, c == 0 ? 0.0 : c); }
 
-/* Binary elementwise node with a scalar side broadcast; folds constants and trivial factors. */
+/* op(x, y) of two constants, by the kind's own forward kernel. */
+static double fold(mpl_op op, double x, double y) {
+  double z;
+  mpl_kernel k = {.len = 1, .la = 1, .lb = 1, .a = &x, .b = &y, .y = &z};
+  mpl__ops[op].forward(&k);
+  return z;
+}
+
+/* Binary elementwise node with a scalar side broadcast; folds constants and trivial factors, and
+ * puts the operands of a commutative kind in a canonical order. */
 int mpl__pbin(mpl_lowering *C, mpl_op op, int a, int b) {
   if (a < 0 || b < 0) return -1;
   const mpl_pnode *na = &C->nodes[a], *nb = &C->nodes[b];
-  if (na->op == MPL_OP_NUM && nb->op == MPL_OP_NUM) {
-    double x = na->num, y = nb->num;
-    return mpl__pnum(C, op == MPL_OP_ADD ? x + y : op == MPL_OP_SUB ? x - y : x * y);
-  }
+  if (na->op == MPL_OP_NUM && nb->op == MPL_OP_NUM) return mpl__pnum(C, fold(op, na->num, nb->num));
   if (op == MPL_OP_MUL && na->op == MPL_OP_NUM && na->num == 1) return b;
   if (op == MPL_OP_MUL && nb->op == MPL_OP_NUM && nb->num == 1) return a;
   mpl_dim d = pdim(C, a) != MPL_DIM_ONE ? pdim(C, a) : pdim(C, b);
-  if (op != MPL_OP_SUB && b < a) { int t = a; a = b; b = t; } /* commutative: canonical order */
+  if (mpl__ops[op].commutative && b < a) { int t = a; a = b; b = t; }
   return mpl__pnode(C, op, d, a, b, 0, 0);
 }
 

@@ -82,6 +82,8 @@ typedef struct mpl_op_class {
   int arity;         /* operands: 0, 1 or 2 */
   int prec;          /* binding strength in printed text: sums 1, negation 2, Hadamard 3, products 4,
                       * postfix and atoms 5 */
+  int (*prec_of)(const mpl_expr *e); /* the strength when it depends on the node (else prec) */
+  int commutative;   /* op(a, b) = op(b, a): the plan orders the operands canonically */
   /* Shape rule and simplifications: the node op(a, b) or NULL with the builder error recorded
    * (IR kinds with operands; NULL for leaves, whose builders are their own, and plan kinds). */
   mpl_expr *(*build)(mpl_termset *ts, mpl_op op, mpl_expr *a, mpl_expr *b);
@@ -92,10 +94,10 @@ typedef struct mpl_op_class {
    * (NULL: the kind has no matrix form the compiler can lower). IR kinds only. */
   int (*emit)(mpl_lowering *C, const mpl_expr *e);
   int (*lower)(mpl_lowering *C, const mpl_expr *e, mpl_plist *L);
-  /* Kernels on plan values (NULL: none; GEMV and GEMVT read the layer's weights: plan.c). */
+  /* Kernels on plan values (NULL: none; GEMV and GEMVT read the layer's weights: plan.c). A
+   * binary kind's forward also folds two constants while lowering (lower.c). */
   void (*forward)(const mpl_kernel *k);
   void (*reverse)(const mpl_kernel *k);
-  int (*prec_of)(const mpl_expr *e); /* the strength when it depends on the node (else prec) */
 } mpl_op_class;
 
 MPL_INTERNAL extern const mpl_op_class mpl__ops[MPL_OP_COUNT];
