@@ -25,7 +25,7 @@ import sys
 LAYERS = [
     ("base", ["status", "version", "util", "stats"]),
     ("data", ["data", "dataio", "idx", "npy", "csv", "dataset", "task"]),
-    ("ir", ["native", "expr", "expr_parse"]),
+    ("ir", ["native", "expr", "ops", "expr_parse"]),
     ("plan", [("rule", "plan")]),
     ("front", ["terms", "front", "source", "plugin", ("rules", "rulefile"), "selection"]),
     ("engine", [("net", "episode"), "check"]),
@@ -38,8 +38,9 @@ LAYERS = [
 ]
 # Private headers that are the other half of a module whose public header has another name:
 # ir/internal.h is expr.c's (the IR's nodes and term sets), results/results.h is the results
-# layer's (report.c, rule_sources.c), readout/readout.h is eval.c's (a rule loaded back, for eval and train).
-ALIASES = {"internal": "expr", "results": "report", "readout": "eval"}
+# layer's (report.c, rule_sources.c), readout/readout.h is eval.c's (a rule loaded back, for eval and train);
+# ir/lower.c is the lowering machinery of the table of operations (ir/ops.h, ops.c), one module with it.
+ALIASES = {"internal": "expr", "results": "report", "readout": "eval", "lower": "ops"}
 LAYER_NAMES = [name for name, _ in LAYERS]
 TABLE = {}   # module -> (layer, position)
 for _, (_layer, mods) in enumerate(LAYERS):

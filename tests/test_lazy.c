@@ -40,7 +40,7 @@ static mpl_rule *compile(const fixture *f, int quadratic) {
   return r;
 }
 
-static int is_ones(const mpl_rule *r, int g) { return r->nodes[r->group_vec[g]].op == MPL_P_ONES; }
+static int is_ones(const mpl_rule *r, int g) { return r->nodes[r->group_vec[g]].op == MPL_OP_ONES; }
 
 /* ---- Which adjoint products a group needs ---- */
 

@@ -481,7 +481,7 @@ static void test_extra_terms(void **state) {
   mpl__rule_free(everything);
 }
 
-static int count_op(const mpl_rule *r, mpl_pop op) {
+static int count_op(const mpl_rule *r, mpl_op op) {
   int n = 0;
   for (int i = 0; i < r->n_nodes; i++) n += r->nodes[i].op == op;
   return n;
@@ -495,8 +495,8 @@ static void test_oja_lowering(void **state) {
   assert_int_equal(r->n_pieces, 2);
   assert_int_equal(r->first_wmat, r->n_pieces); /* no c s W piece */
   assert_int_equal(r->n_groups, 1);              /* both pieces have u = y_l */
-  assert_int_equal(count_op(r, MPL_P_GEMVT), 1);
-  assert_int_equal(count_op(r, MPL_P_GEMV), 0);
+  assert_int_equal(count_op(r, MPL_OP_GEMVT), 1);
+  assert_int_equal(count_op(r, MPL_OP_GEMV), 0);
   for (int i = 0; i < r->n_pieces; i++) assert_int_equal(r->pieces[i].wmat, 0);
   mpl__rule_free(r);
   /* The whole pool: one piece per term, two for Oja, only F3 proportional to W. */

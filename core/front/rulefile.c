@@ -20,6 +20,7 @@
 
 #include "front.h"
 #include "metaplast/terms.h"
+#include "ops.h"
 #include "plan.h"
 
 #ifndef MPL_RULES_INSTALL_DIR
@@ -222,35 +223,37 @@ static int push_built(lua_State *L, sandbox *S, mpl_expr *e, int depth, long siz
 
 /* {====== Operations ====== */
 
-typedef mpl_expr *(*build1)(mpl_termset *, mpl_expr *);
 typedef mpl_expr *(*build2)(mpl_termset *, mpl_expr *, mpl_expr *);
 
 typedef struct op_info {
   const char *name;  /* global function name, or the operator in quotes for metamethods */
   int arity;         /* 1, 2, or -2 (two or more, folded from the left) */
-  build1 f1;
-  build2 f2;
+  int kind;          /* a node kind of the table of operations (ir/ops.h), else -1 */
   int fn;            /* mpl_func for elementwise functions, else -1 */
+  build2 f2;         /* a convenience (outer, dot), else NULL */
   int meta;          /* 1: called as a metamethod (an operator) */
 } op_info;
 
+/* The global functions are the table's node kinds that have a name (ir/ops.c), the elementwise
+ * functions and these conveniences; then the operators (metamethods), from OP_META on. */
 static const op_info ops[] = {
-  {"add", 2, NULL, mpl_add, -1, 0},         {"sub", 2, NULL, mpl_sub, -1, 0},
-  {"mul", 2, NULL, mpl_mul, -1, 0},         {"matmul", -2, NULL, mpl_matmul, -1, 0},
-  {"outer", 2, NULL, mpl_outer, -1, 0},     {"dot", 2, NULL, mpl_dot, -1, 0},
-  {"neg", 1, mpl_neg, NULL, -1, 0},         {"t", 1, mpl_t, NULL, -1, 0},
-  {"sum", 1, mpl_sum, NULL, -1, 0},
-  {"exp", 1, NULL, NULL, MPL_FN_EXP, 0},    {"log", 1, NULL, NULL, MPL_FN_LOG, 0},
-  {"tanh", 1, NULL, NULL, MPL_FN_TANH, 0},  {"sigmoid", 1, NULL, NULL, MPL_FN_SIGMOID, 0},
-  {"square", 1, NULL, NULL, MPL_FN_SQUARE, 0}, {"sqrt", 1, NULL, NULL, MPL_FN_SQRT, 0},
-  {"recip", 1, NULL, NULL, MPL_FN_RECIP, 0},
-  /* operators (metamethods), from OP_META on */
-  {"'+'", 2, NULL, mpl_add, -1, 1},         {"'-'", 2, NULL, mpl_sub, -1, 1},
-  {"'*'", 2, NULL, mpl_mul, -1, 1},         {"'%' (matrix product)", 2, NULL, mpl_matmul, -1, 1},
-  {"unary '-'", 1, mpl_neg, NULL, -1, 1},   {"'.T'", 1, mpl_t, NULL, -1, 1},
+  {"outer", 2, -1, -1, mpl_outer, 0},            {"dot", 2, -1, -1, mpl_dot, 0},
+  {"'+'", 2, MPL_OP_ADD, -1, NULL, 1},           {"'-'", 2, MPL_OP_SUB, -1, NULL, 1},
+  {"'*'", 2, MPL_OP_MUL, -1, NULL, 1},           {"'%' (matrix product)", 2, MPL_OP_MATMUL, -1, NULL, 1},
+  {"unary '-'", 1, MPL_OP_NEG, -1, NULL, 1},     {"'.T'", 1, MPL_OP_T, -1, NULL, 1},
 };
-enum { OP_META = 16, OP_ADD = OP_META, OP_SUB, OP_MUL, OP_MOD, OP_UNM, OP_T, N_OPS };
+enum { OP_META = 2, OP_ADD = OP_META, OP_SUB, OP_MUL, OP_MOD, OP_UNM, OP_T, N_OPS };
 _Static_assert(sizeof ops / sizeof ops[0] == N_OPS, "ops[] and its enum disagree");
+/* A global function's upvalue: an index into ops[] (conveniences), KIND + a node kind, FN + an
+ * mpl_func. */
+enum { KIND = 1000, FN = 2000 };
+
+static op_info global_op(int c) {
+  if (c >= FN) return (op_info){mpl__fn_name((mpl_func)(c - FN)), 1, -1, c - FN, NULL, 0};
+  if (c < KIND) return ops[c];
+  int k = c - KIND; /* matmul(a, b, c, ...) folds its arguments from the left */
+  return (op_info){mpl__ops[k].name, k == MPL_OP_MATMUL ? -2 : mpl__ops[k].arity, k, -1, NULL, 0};
+}
 
 /* Check argument i of op: an expression (possibly poisoned) or a number. */
 static void check_operand(lua_State *L, const op_info *op, int i) {
@@ -277,7 +280,11 @@ static mpl_expr *operand(lua_State *L, sandbox *S, int i, int *depth, long *size
 }
 
 static mpl_expr *apply1(sandbox *S, const op_info *op, mpl_expr *a) {
-  return op->fn >= 0 ? mpl_fn(S->ts, (mpl_func)op->fn, a) : op->f1(S->ts, a);
+  return op->fn >= 0 ? mpl_fn(S->ts, (mpl_func)op->fn, a) : mpl__op_build(S->ts, (mpl_op)op->kind, a, NULL);
+}
+
+static mpl_expr *apply2(sandbox *S, const op_info *op, mpl_expr *a, mpl_expr *b) {
+  return op->kind >= 0 ? mpl__op_build(S->ts, (mpl_op)op->kind, a, b) : op->f2(S->ts, a, b);
 }
 
 /* Run op on its arguments (already checked); push the result. */
@@ -296,15 +303,16 @@ static int run_op(lua_State *L, sandbox *S, const op_info *op, int n) {
   mpl_expr *e = operand(L, S, 1, &depth, &size);
   if (op->arity == 1) e = apply1(S, op, e);
   for (int i = 2; i <= n && e; i++) {
-    e = op->f2(S->ts, e, operand(L, S, i, &depth, &size));
+    e = apply2(S, op, e, operand(L, S, i, &depth, &size));
     if (size > MAX_SIZE) break; /* matmul(x, x, x, ...): push_built reports it */
   }
   return push_built(L, S, e, depth + (n > 1 ? n - 1 : 1), size);
 }
 
-/* Global formula functions: upvalue 1 is the op's index. */
+/* Global formula functions: upvalue 1 says which (global_op). */
 static int l_op(lua_State *L) {
-  const op_info *op = &ops[lua_tointeger(L, lua_upvalueindex(1))];
+  op_info info = global_op((int)lua_tointeger(L, lua_upvalueindex(1)));
+  const op_info *op = &info;
   int n = lua_gettop(L);
   if (op->arity > 0 ? n != op->arity : n < 2)
     return error_here(L, MPL_EINVAL, "'%s' expects %s%d argument%s, got %d", op->name, op->arity < 0 ? "at least " : "",
@@ -556,16 +564,22 @@ static void open_libs(lua_State *L, int B) {
   lua_pop(L, 4);
 }
 
+/* B[name] = the global formula function c (global_op). */
+static void add_global(lua_State *L, int B, int c) {
+  lua_pushinteger(L, c);
+  lua_pushcclosure(L, l_op, 1);
+  lua_setfield(L, B, global_op(c).name);
+}
+
 /* Push the sandbox's _ENV: an empty table whose metatable serves the built-in names. */
 static void push_env(lua_State *L) {
   lua_newtable(L); /* B: built-in names */
   int B = lua_gettop(L);
   open_libs(L, B);
-  for (int i = 0; i < OP_META; i++) {
-    lua_pushinteger(L, i);
-    lua_pushcclosure(L, l_op, 1);
-    lua_setfield(L, B, ops[i].name);
-  }
+  for (int i = 0; i < OP_META; i++) add_global(L, B, i);
+  for (int k = 0; k < MPL_OP_COUNT; k++)
+    if (mpl__ops[k].name && mpl__ops[k].build) add_global(L, B, KIND + k);
+  for (int f = 0; f < MPL_FN_COUNT; f++) add_global(L, B, FN + f);
   lua_pushcfunction(L, l_shape);
   lua_setfield(L, B, "shape");
   create_meta(L);

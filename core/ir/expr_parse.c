@@ -1,9 +1,10 @@
 /* metaplast: reading the MPL_FMT_CODE print form back into the term IR (mpl_expr_parse).
  * A recursive-descent parser over the grammar
  *     expr  := NUMBER | LEAF | NAME '(' expr [',' expr] ')'
- * where LEAF is pre, post, e_pre, e_post, W, ones_pre or ones_post and NAME an operation
- * (add sub mul matmul neg t sum outer dot) or an elementwise function (exp log ...). Nodes are
- * built with the public builders, so a printed term parses back to the very same node.
+ * where LEAF is pre, post, e_pre, e_post, W, ones_pre or ones_post and NAME a node kind of the
+ * table of operations (ops.c: add sub mul matmul neg t sum), a convenience (outer dot) or an
+ * elementwise function (exp log ...). Nodes are built by the table's shape rules, as the public
+ * builders build them, so a printed term parses back to the very same node.
  * See LICENSE for copyright. */
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +15,7 @@
 
 #include "metaplast/expr.h"
 
-#include "internal.h"
+#include "ops.h"
 
 #define MAX_DEPTH 256
 
@@ -52,21 +53,30 @@ static mpl_expr *leaf(parser *P, const char *name) {
   return NULL;
 }
 
-typedef mpl_expr *(*unary_fn)(mpl_termset *, mpl_expr *);
-typedef mpl_expr *(*binary_fn)(mpl_termset *, mpl_expr *, mpl_expr *);
-static const struct { const char *name; unary_fn f1; binary_fn f2; } ops[] = {
-  {"add", NULL, mpl_add}, {"sub", NULL, mpl_sub}, {"mul", NULL, mpl_mul}, {"matmul", NULL, mpl_matmul},
-  {"outer", NULL, mpl_outer}, {"dot", NULL, mpl_dot}, {"neg", mpl_neg, NULL}, {"t", mpl_t, NULL},
-  {"sum", mpl_sum, NULL},
+/* Conveniences that are not node kinds of their own. */
+static const struct { const char *name; mpl_expr *(*f)(mpl_termset *, mpl_expr *, mpl_expr *); } conveniences[] = {
+  {"outer", mpl_outer}, {"dot", mpl_dot},
 };
+enum { CONVENIENCE = 1000, FUNCTION = 2000 };
 
-/* The index of an operation (ops) or, offset by 100, of an elementwise function; -1 if unknown. */
+/* A node kind of the table of operations (its mpl_op), a convenience (CONVENIENCE + i) or an
+ * elementwise function (FUNCTION + f); -1 if unknown. */
 static int find_op(const char *name) {
-  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
-    if (!strcmp(name, ops[i].name)) return (int)i;
+  int op = mpl__op_find(name);
+  if (op >= 0) return op;
+  for (size_t i = 0; i < sizeof conveniences / sizeof *conveniences; i++)
+    if (!strcmp(name, conveniences[i].name)) return CONVENIENCE + (int)i;
   for (int f = 0; f < MPL_FN_COUNT; f++)
-    if (!strcmp(name, mpl__fn_name((mpl_func)f))) return 100 + f;
+    if (!strcmp(name, mpl__fn_name((mpl_func)f))) return FUNCTION + f;
   return -1;
+}
+
+static int arity(int k) { return k >= FUNCTION ? 1 : k >= CONVENIENCE ? 2 : mpl__ops[k].arity; }
+
+static mpl_expr *build(parser *P, int k, mpl_expr *a, mpl_expr *b) {
+  if (k >= FUNCTION) return mpl_fn(P->ts, (mpl_func)(k - FUNCTION), a);
+  if (k >= CONVENIENCE) return conveniences[k - CONVENIENCE].f(P->ts, a, b);
+  return mpl__op_build(P->ts, (mpl_op)k, a, b);
 }
 
 static mpl_expr *parse_expr(parser *P);
@@ -92,7 +102,7 @@ static mpl_expr *built(parser *P, const char *at, const char *name, mpl_expr *e)
 static mpl_expr *parse_call(parser *P, const char *at, const char *name) {
   int k = find_op(name);
   if (k < 0) return fail(P, at, "unknown operation or function '%s'", name);
-  int binary = k < 100 && ops[k].f2;
+  int binary = arity(k) == 2;
   P->p++; /* '(' */
   mpl_expr *a = parse_expr(P), *b = NULL;
   if (!a) return NULL;
@@ -104,8 +114,7 @@ static mpl_expr *parse_call(parser *P, const char *at, const char *name) {
     if (*P->p == ',') return fail(P, P->p, "'%s' takes one argument", name);
   }
   if (!expect(P, ')')) return NULL;
-  mpl_expr *e = k >= 100 ? mpl_fn(P->ts, (mpl_func)(k - 100), a) : binary ? ops[k].f2(P->ts, a, b) : ops[k].f1(P->ts, a);
-  return built(P, at, name, e);
+  return built(P, at, name, build(P, k, a, b));
 }
 
 static mpl_expr *parse_number(parser *P) {

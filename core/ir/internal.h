@@ -7,16 +7,9 @@
 #include "metaplast/expr.h"
 #include "util.h"
 
-/* IR operations. */
-typedef enum mpl_op {
-  MPL_OP_SIG, MPL_OP_ONES, MPL_OP_NUM,
-  MPL_OP_ADD, MPL_OP_SUB, MPL_OP_NEG, MPL_OP_MUL, MPL_OP_MATMUL, MPL_OP_T, MPL_OP_SUM, MPL_OP_FN,
-  MPL_OP_COUNT
-} mpl_op;
-
 struct mpl_expr {
   int id;             /* index in the set's node array (creation order = a topological order) */
-  mpl_op op;
+  int op;             /* an mpl_op: the node's kind, its row in the table of operations (ops.h) */
   mpl_dim rows, cols;
   mpl_expr *a, *b;    /* operands (NULL where unused) */
   int sig;            /* MPL_OP_SIG: mpl_signal; MPL_OP_ONES: mpl_dim; MPL_OP_FN: mpl_func */
@@ -70,6 +63,18 @@ MPL_INTERNAL int mpl__termset_add_native(mpl_termset *ts, const struct mpl_nativ
 MPL_INTERNAL void mpl__termset_truncate(mpl_termset *ts, int n);
 /* Keep a dlopen handle open for the lifetime of ts. */
 MPL_INTERNAL int mpl__termset_keep_handle(mpl_termset *ts, void *handle);
+
+/* {====== Nodes (expr.c), for the rows of the table of operations (ops.c) ====== */
+/* The node (hash-consed) of kind op (an mpl_op) with operands a, b, shape rows x cols and leaf
+ * argument arg (signal, dimension or function) or constant num. */
+MPL_INTERNAL mpl_expr *mpl__node(mpl_termset *ts, int op, mpl_dim rows, mpl_dim cols, mpl_expr *a, mpl_expr *b,
+                                 int arg, double num);
+/* Record the first builder error of ts. */
+MPL_INTERNAL void mpl__builder_error(mpl_termset *ts, const char *fmt, ...) MPL_PRINTF(2, 3);
+/* "rows x cols" into buf (32 bytes). */
+MPL_INTERNAL const char *mpl__shape_str(const mpl_expr *e, char *buf);
+MPL_INTERNAL int mpl__is_scalar(const mpl_expr *e);
+/* }====== */
 
 /* Smooth elementwise functions: value and derivative. */
 MPL_INTERNAL double mpl__fn_eval(mpl_func f, double x);

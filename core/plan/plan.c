@@ -1,10 +1,8 @@
 /* metaplast: compiling a term set into a plan, and the plan's forward and reverse evaluation.
  *
- * Lowering keeps every matrix symbolic. A matrix-valued subexpression becomes a list of pieces,
- * each c * s * u v^T (rank 1) or c * s * W; products of pieces are formed symbolically
- * ((u1 v1^T)(u2 v2^T) = (v1.u2) u1 v2^T, (u v^T) W = u (W^T v)^T, ...), so nothing ever costs
- * more than one pass over W: (y y^T) W becomes y (W^T y)^T. Vectors and scalars become plan
- * nodes, shared across terms. The update then adds one rank-1 matrix per group of pieces that
+ * Each term is lowered (ir/lower.c, by the rows of the table of operations, ir/ops.c) into plan
+ * nodes, vectors and scalars shared across terms, and pieces c * s * u v^T or c * s * W; nothing
+ * costs more than one pass over W. The update then adds one rank-1 matrix per group of pieces that
  * share a vector: u (sum_k theta c s v_k)^T or (sum_k theta c s u_k) v^T, the groups chosen by a
  * minimum vertex cover of the pieces' (u, v) graph, so that the rank (and the meta-gradient's
  * cost, which grows with it) is the least such grouping allows. See LICENSE for copyright. */
@@ -20,349 +18,6 @@
 #include <string.h>
 
 /* {====== Compilation ====== */
-
-typedef struct plist { mpl_piece *p; int n, cap; } plist;
-
-/* The work one term may take to compile. Lowering multiplies out products of sums and walks a
- * shared subexpression once per use, so a term of a few dozen nodes can expand exponentially
- * ((a + b) * (c + d) * ... , x = x + x repeated); rule files may come from others. Units: a
- * lower or emit call, a plan node looked up (plus 1 per 64 nodes scanned), 8 per piece. The
- * shipped terms take at most a few thousand; the budget bounds one term to well under a second
- * and a few tens of MB. */
-#define MAX_WORK (1L << 20)
-#define MAX_TOTAL_WORK (1L << 24) /* all the terms of one compile (a selection, at most 4096 terms per file) */
-
-typedef struct compiler {
-  mpl_rule *r;
-  int cap_nodes;
-  const char *term;   /* name of the term being compiled, for messages */
-  mpl_err *err;
-  int failed;
-  long work;          /* spent on the current term */
-  long total;         /* spent on all terms */
-} compiler;
-
-static int fail(compiler *C, int code, const char *what) {
-  if (!C->failed) mpl_errorf(C->err, code, "term '%s': %s", C->term, what);
-  C->failed = 1;
-  return -1;
-}
-
-/* Charge units of work to the current term; -1 (failed) once it has spent MAX_WORK, or all the
- * terms MAX_TOTAL_WORK. */
-static int spend(compiler *C, long units) {
-  if (C->failed) return -1;
-  C->total += units;
-  if ((C->work += units) <= MAX_WORK && C->total <= MAX_TOTAL_WORK) return 0;
-  char msg[256];
-  if (C->work > MAX_WORK)
-    snprintf(msg, sizeof msg, "too large to compile: multiplying out its products of sums and repeated "
-             "subexpressions takes more than %ld steps (write it with fewer factors, or as a native term)", MAX_WORK);
-  else
-    snprintf(msg, sizeof msg, "the selected terms are too large to compile together: more than %ld steps in all "
-             "(select fewer terms)", MAX_TOTAL_WORK);
-  return fail(C, MPL_EUNSUPPORTED, msg);
-}
-
-static int pnode(compiler *C, mpl_pop op, mpl_dim dim, int a, int b, int arg, double num) {
-  mpl_rule *r = C->r;
-  if (spend(C, 1 + r->n_nodes / 64) < 0) return -1;
-  for (int i = 0; i < r->n_nodes; i++) { /* common subexpressions: one node */
-    const mpl_pnode *q = &r->nodes[i];
-    if (q->op == op && q->dim == dim && q->a == a && q->b == b && q->arg == arg &&
-        memcmp(&q->num, &num, sizeof num) == 0)
-      return i;
-  }
-  if (r->n_nodes == C->cap_nodes) {
-    int cap = C->cap_nodes ? 2 * C->cap_nodes : 32;
-    mpl_pnode *p = realloc(r->nodes, (size_t)cap * sizeof *p);
-    if (!p) return fail(C, MPL_ENOMEM, "out of memory");
-    r->nodes = p;
-    C->cap_nodes = cap;
-  }
-  r->nodes[r->n_nodes] = (mpl_pnode){op, dim, a, b, arg, num};
-  return r->n_nodes++;
-}
-
-static mpl_dim pdim(compiler *C, int i) { return C->r->nodes[i].dim; }
-static int pnum(compiler *C, double c) { return pnode(C, MPL_P_NUM, MPL_DIM_ONE, -1, -1, 0, c == 0 ? 0.0 : c); }
-
-/* Binary elementwise node with a scalar side broadcast; folds constants and trivial factors. */
-static int pbin(compiler *C, mpl_pop op, int a, int b) {
-  if (a < 0 || b < 0) return -1;
-  const mpl_pnode *na = &C->r->nodes[a], *nb = &C->r->nodes[b];
-  if (na->op == MPL_P_NUM && nb->op == MPL_P_NUM) {
-    double x = na->num, y = nb->num;
-    return pnum(C, op == MPL_P_ADD ? x + y : op == MPL_P_SUB ? x - y : x * y);
-  }
-  if (op == MPL_P_MUL && na->op == MPL_P_NUM && na->num == 1) return b;
-  if (op == MPL_P_MUL && nb->op == MPL_P_NUM && nb->num == 1) return a;
-  mpl_dim d = pdim(C, a) != MPL_DIM_ONE ? pdim(C, a) : pdim(C, b);
-  if (op != MPL_P_SUB && b < a) { int t = a; a = b; b = t; } /* commutative: canonical order */
-  return pnode(C, op, d, a, b, 0, 0);
-}
-
-static int pneg(compiler *C, int a) {
-  if (a < 0) return -1;
-  if (C->r->nodes[a].op == MPL_P_NUM) return pnum(C, -C->r->nodes[a].num);
-  if (C->r->nodes[a].op == MPL_P_NEG) return C->r->nodes[a].a;
-  return pnode(C, MPL_P_NEG, pdim(C, a), a, -1, 0, 0);
-}
-
-static int pdot(compiler *C, int a, int b) {
-  if (a < 0 || b < 0) return -1;
-  if (b < a) { int t = a; a = b; b = t; }
-  return pnode(C, MPL_P_DOT, MPL_DIM_ONE, a, b, 0, 0);
-}
-
-/* W x (trans = 0, x of length n_pre) or W^T x (trans = 1, x of length n_post). */
-static int pgemv(compiler *C, int trans, int x) {
-  if (x < 0) return -1;
-  return pnode(C, trans ? MPL_P_GEMVT : MPL_P_GEMV, trans ? MPL_DIM_PRE : MPL_DIM_POST, x, -1, 0, 0);
-}
-
-/* Multiply two optional scalars (-1 means 1). */
-static int smul(compiler *C, int s1, int s2) {
-  if (s1 < 0) return s2;
-  if (s2 < 0) return s1;
-  return pbin(C, MPL_P_MUL, s1, s2);
-}
-
-static int push(compiler *C, plist *L, mpl_piece p) {
-  if (spend(C, 8) < 0) return -1;
-  if (L->n == L->cap) {
-    int cap = L->cap ? 2 * L->cap : 8;
-    mpl_piece *q = realloc(L->p, (size_t)cap * sizeof *q);
-    if (!q) return fail(C, MPL_ENOMEM, "out of memory");
-    L->p = q;
-    L->cap = cap;
-  }
-  L->p[L->n++] = p;
-  return 0;
-}
-
-/* Move scalar factors, negations and constants out of a vector node into (s, c). */
-static int peel(compiler *C, int x, int *s, double *c) {
-  for (;;) {
-    if (x < 0) return -1;
-    const mpl_pnode *n = &C->r->nodes[x];
-    if (n->op == MPL_P_NEG) { *c = -*c; x = n->a; continue; }
-    if (n->op != MPL_P_MUL) return x;
-    int a = n->a, b = n->b, sa = pdim(C, a) == MPL_DIM_ONE, sb = pdim(C, b) == MPL_DIM_ONE;
-    if (!sa && !sb) return x;
-    int scal = sa ? a : b;
-    if (C->r->nodes[scal].op == MPL_P_NUM) *c *= C->r->nodes[scal].num;
-    else *s = smul(C, *s, scal);
-    x = sa ? b : a;
-  }
-}
-
-/* A rank-1 piece c * s * u v^T, normalised so that u and v are not themselves scaled. */
-static int push_outer(compiler *C, plist *L, int u, int v, int s, double c) {
-  u = peel(C, u, &s, &c);
-  v = peel(C, v, &s, &c);
-  if (s >= 0 && C->r->nodes[s].op == MPL_P_NUM) { c *= C->r->nodes[s].num; s = -1; }
-  if (u < 0 || v < 0 || C->failed) return -1;
-  return push(C, L, (mpl_piece){.term = 0, .wmat = 0, .u = u, .v = v, .s = s, .c = c});
-}
-
-static int emit(compiler *C, const mpl_expr *e);
-static int lower(compiler *C, const mpl_expr *e, plist *L);
-
-/* The vector A x, with A given as pieces (A: rows x k, x: length k). wmat 1 = W, 2 = W^T. */
-static int apply(compiler *C, const plist *A, int x) {
-  int acc = -1;
-  for (int i = 0; i < A->n && !C->failed; i++) {
-    const mpl_piece *p = &A->p[i];
-    int term;
-    if (p->wmat) term = pgemv(C, p->wmat == 2, x);
-    else term = pbin(C, MPL_P_MUL, pdot(C, p->v, x), p->u);
-    term = pbin(C, MPL_P_MUL, smul(C, p->s, pnum(C, p->c)), term);
-    acc = acc < 0 ? term : pbin(C, MPL_P_ADD, acc, term);
-  }
-  return acc;
-}
-
-static void transpose_pieces(plist *L) {
-  for (int i = 0; i < L->n; i++) {
-    mpl_piece *p = &L->p[i];
-    if (p->wmat) p->wmat = 3 - p->wmat;
-    else { int t = p->u; p->u = p->v; p->v = t; }
-  }
-}
-
-static int is_vec_or_scalar(const mpl_expr *e) { return e->rows == MPL_DIM_ONE || e->cols == MPL_DIM_ONE; }
-
-/* Sum of all entries of a matrix given as pieces. */
-static int sum_pieces(compiler *C, const plist *A, mpl_dim rows, mpl_dim cols) {
-  int ones_c = pnode(C, MPL_P_ONES, cols, -1, -1, 0, 0);
-  int ones_r = pnode(C, MPL_P_ONES, rows, -1, -1, 0, 0);
-  return pdot(C, ones_r, apply(C, A, ones_c));
-}
-
-static int emit_matmul(compiler *C, const mpl_expr *e) {
-  const mpl_expr *a = e->a, *b = e->b;
-  if (a->cols == MPL_DIM_ONE) return pbin(C, MPL_P_MUL, emit(C, a), emit(C, b));
-  if (a->rows == MPL_DIM_ONE && b->cols == MPL_DIM_ONE) return pdot(C, emit(C, a), emit(C, b));
-  plist A = {0};
-  int x, res = -1;
-  if (a->rows != MPL_DIM_ONE) { /* matrix times column vector */
-    if (lower(C, a, &A) == 0 && (x = emit(C, b)) >= 0) res = apply(C, &A, x);
-  } else { /* row vector times matrix: (b^T a^T)^T */
-    if (lower(C, b, &A) == 0 && (x = emit(C, a)) >= 0) { transpose_pieces(&A); res = apply(C, &A, x); }
-  }
-  free(A.p);
-  return res;
-}
-
-/* Plan node for a scalar or vector expression (row vectors are stored as vectors). */
-static int emit(compiler *C, const mpl_expr *e) {
-  if (spend(C, 1) < 0) return -1;
-  mpl_dim d = e->rows != MPL_DIM_ONE ? e->rows : e->cols;
-  switch (e->op) {
-  case MPL_OP_SIG: return pnode(C, MPL_P_SIG, d, -1, -1, e->sig, 0);
-  case MPL_OP_ONES: return pnode(C, MPL_P_ONES, d, -1, -1, 0, 0);
-  case MPL_OP_NUM: return pnum(C, e->num);
-  case MPL_OP_T: return emit(C, e->a);
-  case MPL_OP_NEG: return pneg(C, emit(C, e->a));
-  case MPL_OP_ADD: return pbin(C, MPL_P_ADD, emit(C, e->a), emit(C, e->b));
-  case MPL_OP_SUB: return pbin(C, MPL_P_SUB, emit(C, e->a), emit(C, e->b));
-  case MPL_OP_MUL: return pbin(C, MPL_P_MUL, emit(C, e->a), emit(C, e->b));
-  case MPL_OP_FN: {
-    int a = emit(C, e->a);
-    return a < 0 ? -1 : pnode(C, MPL_P_FN, d, a, -1, e->sig, 0);
-  }
-  case MPL_OP_SUM: {
-    if (is_vec_or_scalar(e->a)) {
-      int a = emit(C, e->a);
-      return a < 0 ? -1 : pnode(C, MPL_P_SUM, MPL_DIM_ONE, a, -1, 0, 0);
-    }
-    plist A = {0};
-    int res = lower(C, e->a, &A) == 0 ? sum_pieces(C, &A, e->a->rows, e->a->cols) : -1;
-    free(A.p);
-    return res;
-  }
-  case MPL_OP_MATMUL: return emit_matmul(C, e);
-  default: return fail(C, MPL_EUNSUPPORTED, "unknown operation");
-  }
-}
-
-/* Product of two piece lists (A: r x k, B: k x c, all dimensions > 1). */
-static int lower_product(compiler *C, const plist *A, const plist *B, plist *L) {
-  for (int i = 0; i < A->n; i++)
-    for (int j = 0; j < B->n; j++) {
-      const mpl_piece *p = &A->p[i], *q = &B->p[j];
-      int s = smul(C, p->s, q->s);
-      double c = p->c * q->c;
-      if (p->wmat && q->wmat)
-        return fail(C, MPL_EUNSUPPORTED,
-                    "a product of two weight matrices (W W^T or W^T W) is not supported: it is not "
-                    "local and costs O(n^3) per step");
-      if (p->wmat) { /* W q.u q.v^T = (W q.u) q.v^T */
-        if (push_outer(C, L, pgemv(C, p->wmat == 2, q->u), q->v, s, c) < 0) return -1;
-      } else if (q->wmat) { /* p.u p.v^T W = p.u (W^T p.v)^T */
-        if (push_outer(C, L, p->u, pgemv(C, q->wmat == 1, p->v), s, c) < 0) return -1;
-      } else if (push_outer(C, L, p->u, q->v, smul(C, s, pdot(C, p->v, q->u)), c) < 0) {
-        return -1;
-      }
-    }
-  return 0;
-}
-
-static int lower_hadamard(compiler *C, const plist *A, const plist *B, plist *L) {
-  for (int i = 0; i < A->n; i++)
-    for (int j = 0; j < B->n; j++) {
-      const mpl_piece *p = &A->p[i], *q = &B->p[j];
-      if (p->wmat || q->wmat)
-        return fail(C, MPL_EUNSUPPORTED,
-                    "an elementwise product with W is not supported by the IR compiler yet; write "
-                    "a native term for it");
-      if (push_outer(C, L, pbin(C, MPL_P_MUL, p->u, q->u), pbin(C, MPL_P_MUL, p->v, q->v),
-                     smul(C, p->s, q->s), p->c * q->c) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-static int append_scaled(compiler *C, plist *L, const plist *A, int s, double c) {
-  for (int i = 0; i < A->n; i++) {
-    mpl_piece p = A->p[i];
-    p.s = smul(C, p.s, s);
-    p.c *= c;
-    if (push(C, L, p) < 0) return -1;
-  }
-  return 0;
-}
-
-/* Pieces of a broadcast scalar s over an rows x cols matrix: s 1 1^T. */
-static int push_fill(compiler *C, plist *L, const mpl_expr *shape, int s, double c) {
-  int u = pnode(C, MPL_P_ONES, shape->rows, -1, -1, 0, 0);
-  int v = pnode(C, MPL_P_ONES, shape->cols, -1, -1, 0, 0);
-  return push_outer(C, L, u, v, s, c);
-}
-
-static int lower_binary(compiler *C, const mpl_expr *e, plist *L) {
-  const mpl_expr *a = e->a, *b = e->b;
-  int sa = is_vec_or_scalar(a), sb = is_vec_or_scalar(b); /* here: 1x1 operands */
-  plist A = {0}, B = {0};
-  int rc = 0;
-  if (e->op == MPL_OP_MUL && (sa || sb)) {
-    rc = lower(C, sa ? b : a, &A);
-    if (rc == 0) rc = append_scaled(C, L, &A, emit(C, sa ? a : b), 1);
-  } else if (e->op == MPL_OP_MUL) {
-    rc = lower(C, a, &A);
-    if (rc == 0) rc = lower(C, b, &B);
-    if (rc == 0) rc = lower_hadamard(C, &A, &B, L);
-  } else { /* ADD / SUB, a 1x1 side filling the matrix */
-    double sign = e->op == MPL_OP_SUB ? -1 : 1;
-    rc = sa ? push_fill(C, L, e, emit(C, a), 1) : lower(C, a, &A);
-    if (rc == 0 && !sa) rc = append_scaled(C, L, &A, -1, 1);
-    if (rc == 0) rc = sb ? push_fill(C, L, e, emit(C, b), sign) : lower(C, b, &B);
-    if (rc == 0 && !sb) rc = append_scaled(C, L, &B, -1, sign);
-  }
-  free(A.p);
-  free(B.p);
-  return C->failed ? -1 : rc;
-}
-
-/* Pieces of a matrix expression (both dimensions > 1). */
-static int lower(compiler *C, const mpl_expr *e, plist *L) {
-  if (spend(C, 1) < 0) return -1;
-  switch (e->op) {
-  case MPL_OP_SIG: return push(C, L, (mpl_piece){.wmat = 1, .u = -1, .v = -1, .s = -1, .c = 1});
-  case MPL_OP_T: {
-    plist A = {0};
-    int rc = lower(C, e->a, &A);
-    transpose_pieces(&A);
-    if (rc == 0) rc = append_scaled(C, L, &A, -1, 1);
-    free(A.p);
-    return rc;
-  }
-  case MPL_OP_NEG: {
-    plist A = {0};
-    int rc = lower(C, e->a, &A);
-    if (rc == 0) rc = append_scaled(C, L, &A, -1, -1);
-    free(A.p);
-    return rc;
-  }
-  case MPL_OP_ADD: case MPL_OP_SUB: case MPL_OP_MUL: return lower_binary(C, e, L);
-  case MPL_OP_MATMUL: {
-    if (e->a->cols == MPL_DIM_ONE) return push_outer(C, L, emit(C, e->a), emit(C, e->b), -1, 1);
-    plist A = {0}, B = {0};
-    int rc = lower(C, e->a, &A);
-    if (rc == 0) rc = lower(C, e->b, &B);
-    if (rc == 0) rc = lower_product(C, &A, &B, L);
-    free(A.p);
-    free(B.p);
-    return rc;
-  }
-  case MPL_OP_FN:
-    return fail(C, MPL_EUNSUPPORTED,
-                "an elementwise function of a matrix is not supported by the IR compiler; apply "
-                "functions to vectors, or write a native term");
-  default: return fail(C, MPL_EUNSUPPORTED, "unsupported matrix operation");
-  }
-}
 
 /* Grouping the pieces: a minimum vertex cover of their (u, v) graph. */
 
@@ -484,8 +139,8 @@ static int choose_sides(mpl_rule *r, int n) {
 static void live_nodes(const mpl_rule *r, unsigned dead, char *live) {
   for (int i = 0; i < r->n_nodes; i++) {
     const mpl_pnode *n = &r->nodes[i];
-    if (n->op == MPL_P_SIG) live[i] = !(dead >> n->arg & 1u);
-    else if (n->op == MPL_P_GEMV || n->op == MPL_P_GEMVT) live[i] = 1;
+    if (n->op == MPL_OP_SIG) live[i] = !(dead >> n->arg & 1u);
+    else if (n->op == MPL_OP_GEMV || n->op == MPL_OP_GEMVT) live[i] = 1;
     else live[i] = (n->a >= 0 && live[n->a]) || (n->b >= 0 && live[n->b]);
   }
 }
@@ -551,8 +206,8 @@ static int build_groups(mpl_rule *r, mpl_err *err) {
   r->group_first[r->n_groups] = i;
   r->first_wmat = i;
   for (int k = 0; k < r->n_nodes; k++)
-    if (r->nodes[k].op == MPL_P_SIG) r->uses[r->nodes[k].arg] = 1;
-    else if (r->nodes[k].op == MPL_P_GEMV || r->nodes[k].op == MPL_P_GEMVT) r->uses[MPL_SIG_W] = 1;
+    if (r->nodes[k].op == MPL_OP_SIG) r->uses[r->nodes[k].arg] = 1;
+    else if (r->nodes[k].op == MPL_OP_GEMV || r->nodes[k].op == MPL_OP_GEMVT) r->uses[MPL_SIG_W] = 1;
   if (r->first_wmat < r->n_pieces) r->uses[MPL_SIG_W] = 1;
   if (r->n_natives) /* a native term may read anything */
     for (int s = 0; s < MPL_SIG_COUNT; s++) r->uses[s] = 1;
@@ -565,8 +220,8 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   if (!r) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (!which) n = mpl_termset_count(ts);
   r->n_terms = n;
-  compiler C = {.r = r, .err = err};
-  plist all = {0};
+  mpl_lowering C = {.err = err};
+  mpl_plist all = {0};
   r->native_term = malloc(((size_t)n + 1) * sizeof *r->native_term);
   r->natives = malloc(((size_t)n + 1) * sizeof *r->natives);
   r->native_src = malloc(((size_t)n + 1) * sizeof *r->native_src);
@@ -577,7 +232,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   }
   for (int t = 0; t < n && !C.failed; t++) {
     int idx = which ? which[t] : t;
-    plist L = {0};
+    mpl_plist L = {0};
     C.term = mpl_termset_name(ts, idx);
     C.work = 0;
     if (ts->terms[idx].native) {
@@ -587,14 +242,16 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
       r->natives[r->n_natives++] = ts->terms[idx].native;
       continue;
     }
-    if (lower(&C, mpl_termset_expr(ts, idx), &L) == 0)
+    if (mpl__lower(&C, mpl_termset_expr(ts, idx), &L) == 0)
       for (int i = 0; i < L.n; i++) {
         mpl_piece p = L.p[i];
         p.term = t;
-        if (p.c != 0 && push(&C, &all, p) < 0) break;
+        if (p.c != 0 && mpl__push(&C, &all, p) < 0) break;
       }
     free(L.p);
   }
+  r->nodes = C.nodes;
+  r->n_nodes = C.n_nodes;
   r->pieces = all.p;
   r->n_pieces = all.n;
   if (C.failed || build_groups(r, err) < 0) {
@@ -714,7 +371,7 @@ void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, const double 
 
 /* Node n is W pre. */
 static int is_wpre(const mpl_rule *r, const mpl_pnode *n) {
-  return n->op == MPL_P_GEMV && r->nodes[n->a].op == MPL_P_SIG && r->nodes[n->a].arg == MPL_SIG_PRE;
+  return n->op == MPL_OP_GEMV && r->nodes[n->a].op == MPL_OP_SIG && r->nodes[n->a].arg == MPL_SIG_PRE;
 }
 
 int mpl__rule_has_wpre(const mpl_rule *r) {
@@ -723,11 +380,11 @@ int mpl__rule_has_wpre(const mpl_rule *r) {
   return 0;
 }
 
-int mpl__rule_group_is_sum(const mpl_rule *r, int g) { return r->nodes[r->group_vec[g]].op == MPL_P_ONES; }
+int mpl__rule_group_is_sum(const mpl_rule *r, int g) { return r->nodes[r->group_vec[g]].op == MPL_OP_ONES; }
 
 int mpl__rule_nrank1(const mpl_rule *r) {
   int k = 0;
-  for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_P_GEMV || r->nodes[i].op == MPL_P_GEMVT;
+  for (int i = 0; i < r->n_nodes; i++) k += r->nodes[i].op == MPL_OP_GEMV || r->nodes[i].op == MPL_OP_GEMVT;
   return k;
 }
 
@@ -828,13 +485,12 @@ void mpl__rankk_flush(mpl_rankk *acc, double *C) {
 
 /* }====== */
 
-static double fetch(const double *x, int len, int j) { return len == 1 ? x[0] : x[j]; }
 static double wscale(const mpl_layer_io *io) { return io->wscale != 0 ? io->wscale : 1; }
 
 /* In compact values, node i's value is not stored: a signal, a ones vector or W pre. */
 static int external(const mpl_rule *r, int i) {
   const mpl_pnode *n = &r->nodes[i];
-  return n->op == MPL_P_SIG || n->op == MPL_P_ONES || is_wpre(r, n);
+  return n->op == MPL_OP_SIG || n->op == MPL_OP_ONES || is_wpre(r, n);
 }
 
 size_t mpl__rule_nvals_compact(const mpl_rule *r, int n_pre, int n_post) {
@@ -857,12 +513,25 @@ static void node_layout(const mpl_rule *r, const mpl_layer_io *io, const double 
     offs[i] = off;
     off += len;
     if (compact && external(r, i)) {
-      vp[i] = n->op == MPL_P_SIG ? io->sig[n->arg] : n->op == MPL_P_ONES ? io->ones : io->z;
+      vp[i] = n->op == MPL_OP_SIG ? io->sig[n->arg] : n->op == MPL_OP_ONES ? io->ones : io->z;
     } else {
       vp[i] = val + (compact ? voff : offs[i]);
       voff += len;
     }
   }
+}
+
+/* The products with W (GEMV: W a, GEMVT: W^T a), the only plan kinds without a kernel in the
+ * table of operations: they read the layer's weights, held lazily, and queue their adjoint's
+ * rank-1 part. */
+static int is_wproduct(const mpl_pnode *n) { return n->op == MPL_OP_GEMV || n->op == MPL_OP_GEMVT; }
+
+static void wproduct_forward(const mpl_rule *r, const mpl_layer_io *io, const mpl_pnode *n, const double *a,
+                             double *y) {
+  int np = io->n_pre, nq = io->n_post;
+  if (n->op == MPL_OP_GEMV && io->z && is_wpre(r, n)) memcpy(y, io->z, (size_t)nq * sizeof *y);
+  else mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, n->op == MPL_OP_GEMVT, wscale(io), a, 0,
+                      y, io->tmp);
 }
 
 void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
@@ -878,25 +547,10 @@ void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val) {
     const double *a = n->a >= 0 ? vp[n->a] : NULL, *b = n->b >= 0 ? vp[n->b] : NULL;
     int la = n->a >= 0 ? dimlen(r->nodes[n->a].dim, np, nq) : 0;
     int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
-    switch (n->op) {
-    case MPL_P_SIG: memcpy(y, io->sig[n->arg], (size_t)len * sizeof *y); break;
-    case MPL_P_ONES: for (int j = 0; j < len; j++) y[j] = 1; break;
-    case MPL_P_NUM: y[0] = n->num; break;
-    case MPL_P_ADD: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) + fetch(b, lb, j); break;
-    case MPL_P_SUB: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) - fetch(b, lb, j); break;
-    case MPL_P_MUL: for (int j = 0; j < len; j++) y[j] = fetch(a, la, j) * fetch(b, lb, j); break;
-    case MPL_P_NEG: for (int j = 0; j < len; j++) y[j] = -a[j]; break;
-    case MPL_P_DOT: y[0] = cblas_ddot(la, a, 1, b, 1); break;
-    case MPL_P_SUM: { double s = 0; for (int j = 0; j < la; j++) s += a[j]; y[0] = s; break; }
-    case MPL_P_FN: for (int j = 0; j < len; j++) y[j] = mpl__fn_eval((mpl_func)n->arg, a[j]); break;
-    case MPL_P_GEMV:
-      if (io->z && is_wpre(r, n)) memcpy(y, io->z, (size_t)nq * sizeof *y);
-      else mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 0, wscale(io), a, 0, y, io->tmp);
-      break;
-    case MPL_P_GEMVT:
-      mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 1, wscale(io), a, 0, y, io->tmp);
-      break;
-    }
+    if (is_wproduct(n)) { wproduct_forward(r, io, n, a, y); continue; }
+    mpl_kernel k = {.len = len, .la = la, .lb = lb, .a = a, .b = b, .y = y, .arg = n->arg, .num = n->num,
+                    .sig = io->sig};
+    mpl__ops[n->op].forward(&k);
   }
 }
 
@@ -988,6 +642,28 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
   if (acc.has_dense) cblas_daxpy((int)nw, 1, acc.dense, 1, W, 1);
 }
 
+/* y = W a: abar += W^T ybar, Wbar += ybar a^T; y = W^T a: abar += W ybar, Wbar += a ybar^T. pw
+ * (weight-proportional rules) gains ybar^T y. */
+static void wproduct_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *const *vp, int i,
+                             const char *live, const double *yb, double *ab, mpl_rankk *acc, double *pw) {
+  const mpl_pnode *n = &r->nodes[i];
+  const double *a = vp[n->a];
+  int np = io->n_pre, nq = io->n_post;
+  if (n->op == MPL_OP_GEMV) {
+    if (io->zbar && is_wpre(r, n)) { /* the caller's z = W pre takes the adjoint */
+      cblas_daxpy(nq, 1, yb, 1, io->zbar, 1);
+      return;
+    }
+    if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 1, wscale(io), yb, 1, ab, io->tmp);
+    mpl__rankk_push(acc, 1, yb, a);
+    if (pw) *pw += cblas_ddot(nq, yb, 1, vp[i], 1); /* ybar^T (W a) */
+    return;
+  }
+  if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 0, wscale(io), yb, 1, ab, io->tmp);
+  mpl__rankk_push(acc, 1, a, yb);
+  if (pw) *pw += cblas_ddot(np, yb, 1, vp[i], 1); /* a^T W ybar = (W^T a)^T ybar */
+}
+
 /* Reverse sweep over the plan: adjoints of node values in vbar flow to operands, signals and
  * (through W x and W^T x) to G; nodes whose adjoint reaches nothing (live) are skipped. */
 static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double *const *vp, const size_t *offs,
@@ -1002,50 +678,10 @@ static void plan_reverse(const mpl_rule *r, const mpl_layer_io *io, const double
     int lb = n->b >= 0 ? dimlen(r->nodes[n->b].dim, np, nq) : 0;
     double *ab = n->a >= 0 ? vbar + offs[n->a] : NULL, *bb = n->b >= 0 ? vbar + offs[n->b] : NULL;
     const double *a = n->a >= 0 ? vp[n->a] : NULL, *b = n->b >= 0 ? vp[n->b] : NULL;
-    switch (n->op) {
-    case MPL_P_SIG:
-      if (sig_bar[n->arg]) cblas_daxpy(len, 1, yb, 1, sig_bar[n->arg], 1);
-      break;
-    case MPL_P_ONES: case MPL_P_NUM: break;
-    case MPL_P_ADD: case MPL_P_SUB: {
-      double sb = n->op == MPL_P_SUB ? -1 : 1;
-      for (int j = 0; j < len; j++) {
-        if (la == 1) ab[0] += yb[j]; else ab[j] += yb[j];
-        if (lb == 1) bb[0] += sb * yb[j]; else bb[j] += sb * yb[j];
-      }
-      break;
-    }
-    case MPL_P_MUL:
-      for (int j = 0; j < len; j++) {
-        double av = fetch(a, la, j), bv = fetch(b, lb, j);
-        if (la == 1) ab[0] += yb[j] * bv; else ab[j] += yb[j] * bv;
-        if (lb == 1) bb[0] += yb[j] * av; else bb[j] += yb[j] * av;
-      }
-      break;
-    case MPL_P_NEG: cblas_daxpy(len, -1, yb, 1, ab, 1); break;
-    case MPL_P_DOT:
-      cblas_daxpy(la, yb[0], b, 1, ab, 1);
-      cblas_daxpy(lb, yb[0], a, 1, bb, 1);
-      break;
-    case MPL_P_SUM: for (int j = 0; j < la; j++) ab[j] += yb[0]; break;
-    case MPL_P_FN:
-      for (int j = 0; j < len; j++) ab[j] += yb[j] * mpl__fn_deriv((mpl_func)n->arg, a[j]);
-      break;
-    case MPL_P_GEMV: /* y = W a: abar += W^T ybar, Wbar += ybar a^T */
-      if (io->zbar && is_wpre(r, n)) { /* the caller's z = W pre takes the adjoint */
-        cblas_daxpy(nq, 1, yb, 1, io->zbar, 1);
-        break;
-      }
-      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 1, wscale(io), yb, 1, ab, io->tmp);
-      mpl__rankk_push(acc, 1, yb, a);
-      if (pw) *pw += cblas_ddot(nq, yb, 1, vp[i], 1); /* ybar^T (W a) */
-      break;
-    case MPL_P_GEMVT: /* y = W^T a: abar += W ybar, Wbar += a ybar^T */
-      if (live[n->a]) mpl__lazy_gemv(nq, np, io->W, io->wk, io->WA, io->WB, io->WS, io->WR, 0, wscale(io), yb, 1, ab, io->tmp);
-      mpl__rankk_push(acc, 1, a, yb);
-      if (pw) *pw += cblas_ddot(np, yb, 1, vp[i], 1); /* a^T W ybar = (W^T a)^T ybar */
-      break;
-    }
+    if (is_wproduct(n)) { wproduct_reverse(r, io, vp, i, live, yb, ab, acc, pw); continue; }
+    mpl_kernel k = {.len = len, .la = la, .lb = lb, .a = a, .b = b, .yb = yb, .ab = ab, .bb = bb, .arg = n->arg,
+                    .sig_bar = sig_bar};
+    if (mpl__ops[n->op].reverse) mpl__ops[n->op].reverse(&k);
   }
 }
 

@@ -6,31 +6,9 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "ops.h"
 
-/* Plan operations: every value is a scalar or a vector of length n_pre or n_post. */
-typedef enum mpl_pop {
-  MPL_P_SIG, MPL_P_ONES, MPL_P_NUM, MPL_P_ADD, MPL_P_SUB, MPL_P_NEG, MPL_P_MUL, MPL_P_DOT,
-  MPL_P_SUM, MPL_P_FN, MPL_P_GEMV, /* W x */ MPL_P_GEMVT /* W^T x */
-} mpl_pop;
-
-typedef struct mpl_pnode {
-  mpl_pop op;
-  mpl_dim dim;   /* ONE for scalars */
-  int a, b;      /* operand plan nodes, -1 where unused */
-  int arg;       /* SIG: mpl_signal, FN: mpl_func */
-  double num;
-} mpl_pnode;
-
-/* One piece of a term: c * s * u v^T (OUTER) or c * s * W (WMAT). */
-typedef struct mpl_piece {
-  int term;      /* index into the rule's terms */
-  int wmat;      /* 1: c s W; 0: c s u v^T */
-  int u, v, s;   /* plan nodes (u: n_post, v: n_pre, s: scalar or -1) */
-  double c;
-  int side;      /* OUTER: 0 in the group of its u, 1 in the group of its v */
-} mpl_piece;
-
+/* The plan's values (mpl_pnode) and pieces (mpl_piece) come from lowering (ir/ops.h). */
 typedef struct mpl_rule {
   int n_terms;
   mpl_pnode *nodes;

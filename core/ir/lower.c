@@ -1,0 +1,247 @@
+/* metaplast: lowering the term IR into plan values and pieces (ops.h), the machinery that the
+ * rows of the table of operations (ops.c) share.
+ *
+ * Lowering keeps every matrix symbolic. A matrix-valued subexpression becomes a list of pieces,
+ * each c * s * u v^T (rank 1) or c * s * W; products of pieces are formed symbolically
+ * ((u1 v1^T)(u2 v2^T) = (v1.u2) u1 v2^T, (u v^T) W = u (W^T v)^T, ...), so nothing ever costs
+ * more than one pass over W: (y y^T) W becomes y (W^T y)^T. Vectors and scalars become plan
+ * nodes, shared across terms. plan/plan.c groups the pieces into the update's rank-1 rows.
+ * See LICENSE for copyright. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* The work one term may take to compile. Lowering multiplies out products of sums and walks a
+ * shared subexpression once per use, so a term of a few dozen nodes can expand exponentially
+ * ((a + b) * (c + d) * ... , x = x + x repeated); rule files may come from others. Units: a
+ * lower or emit call, a plan node looked up (plus 1 per 64 nodes scanned), 8 per piece. The
+ * shipped terms take at most a few thousand; the budget bounds one term to well under a second
+ * and a few tens of MB. */
+#define MAX_WORK (1L << 20)
+#define MAX_TOTAL_WORK (1L << 24) /* all the terms of one compile (a selection, at most 4096 terms per file) */
+
+int mpl__lower_fail(mpl_lowering *C, int code, const char *what) {
+  if (!C->failed) mpl_errorf(C->err, code, "term '%s': %s", C->term, what);
+  C->failed = 1;
+  return -1;
+}
+
+/* Charge units of work to the current term; -1 (failed) once it has spent MAX_WORK, or all the
+ * terms MAX_TOTAL_WORK. */
+static int spend(mpl_lowering *C, long units) {
+  if (C->failed) return -1;
+  C->total += units;
+  if ((C->work += units) <= MAX_WORK && C->total <= MAX_TOTAL_WORK) return 0;
+  char msg[256];
+  if (C->work > MAX_WORK)
+    snprintf(msg, sizeof msg, "too large to compile: multiplying out its products of sums and repeated "
+             "subexpressions takes more than %ld steps (write it with fewer factors, or as a native term)", MAX_WORK);
+  else
+    snprintf(msg, sizeof msg, "the selected terms are too large to compile together: more than %ld steps in all "
+             "(select fewer terms)", MAX_TOTAL_WORK);
+  return mpl__lower_fail(C, MPL_EUNSUPPORTED, msg);
+}
+
+int mpl__pnode(mpl_lowering *C, mpl_op op, mpl_dim dim, int a, int b, int arg, double num) {
+  if (spend(C, 1 + C->n_nodes / 64) < 0) return -1;
+  for (int i = 0; i < C->n_nodes; i++) { /* common subexpressions: one node */
+    const mpl_pnode *q = &C->nodes[i];
+    if (q->op == op && q->dim == dim && q->a == a && q->b == b && q->arg == arg &&
+        memcmp(&q->num, &num, sizeof num) == 0)
+      return i;
+  }
+  if (C->n_nodes == C->cap_nodes) {
+    int cap = C->cap_nodes ? 2 * C->cap_nodes : 32;
+    mpl_pnode *p = realloc(C->nodes, (size_t)cap * sizeof *p);
+    if (!p) return mpl__lower_fail(C, MPL_ENOMEM, "out of memory");
+    C->nodes = p;
+    C->cap_nodes = cap;
+  }
+  C->nodes[C->n_nodes] = (mpl_pnode){op, dim, a, b, arg, num};
+  return C->n_nodes++;
+}
+
+static mpl_dim pdim(mpl_lowering *C, int i) { return C->nodes[i].dim; }
+int mpl__pnum(mpl_lowering *C, double c) { return mpl__pnode(C, MPL_OP_NUM, MPL_DIM_ONE, -1, -1, 0, c == 0 ? 0.0 : c); }
+
+/* op(x, y) of two constants, by the kind's own forward kernel. */
+static double fold(mpl_op op, double x, double y) {
+  double z;
+  mpl_kernel k = {.len = 1, .la = 1, .lb = 1, .a = &x, .b = &y, .y = &z};
+  mpl__ops[op].forward(&k);
+  return z;
+}
+
+/* Binary elementwise node with a scalar side broadcast; folds constants and trivial factors, and
+ * puts the operands of a commutative kind in a canonical order. */
+int mpl__pbin(mpl_lowering *C, mpl_op op, int a, int b) {
+  if (a < 0 || b < 0) return -1;
+  const mpl_pnode *na = &C->nodes[a], *nb = &C->nodes[b];
+  if (na->op == MPL_OP_NUM && nb->op == MPL_OP_NUM) return mpl__pnum(C, fold(op, na->num, nb->num));
+  if (op == MPL_OP_MUL && na->op == MPL_OP_NUM && na->num == 1) return b;
+  if (op == MPL_OP_MUL && nb->op == MPL_OP_NUM && nb->num == 1) return a;
+  mpl_dim d = pdim(C, a) != MPL_DIM_ONE ? pdim(C, a) : pdim(C, b);
+  if (mpl__ops[op].commutative && b < a) { int t = a; a = b; b = t; }
+  return mpl__pnode(C, op, d, a, b, 0, 0);
+}
+
+int mpl__pneg(mpl_lowering *C, int a) {
+  if (a < 0) return -1;
+  if (C->nodes[a].op == MPL_OP_NUM) return mpl__pnum(C, -C->nodes[a].num);
+  if (C->nodes[a].op == MPL_OP_NEG) return C->nodes[a].a;
+  return mpl__pnode(C, MPL_OP_NEG, pdim(C, a), a, -1, 0, 0);
+}
+
+int mpl__pdot(mpl_lowering *C, int a, int b) {
+  if (a < 0 || b < 0) return -1;
+  if (b < a) { int t = a; a = b; b = t; }
+  return mpl__pnode(C, MPL_OP_DOT, MPL_DIM_ONE, a, b, 0, 0);
+}
+
+/* W x (trans = 0, x of length n_pre) or W^T x (trans = 1, x of length n_post). */
+static int pgemv(mpl_lowering *C, int trans, int x) {
+  if (x < 0) return -1;
+  return mpl__pnode(C, trans ? MPL_OP_GEMVT : MPL_OP_GEMV, trans ? MPL_DIM_PRE : MPL_DIM_POST, x, -1, 0, 0);
+}
+
+/* Multiply two optional scalars (-1 means 1). */
+static int smul(mpl_lowering *C, int s1, int s2) {
+  if (s1 < 0) return s2;
+  if (s2 < 0) return s1;
+  return mpl__pbin(C, MPL_OP_MUL, s1, s2);
+}
+
+int mpl__push(mpl_lowering *C, mpl_plist *L, mpl_piece p) {
+  if (spend(C, 8) < 0) return -1;
+  if (L->n == L->cap) {
+    int cap = L->cap ? 2 * L->cap : 8;
+    mpl_piece *q = realloc(L->p, (size_t)cap * sizeof *q);
+    if (!q) return mpl__lower_fail(C, MPL_ENOMEM, "out of memory");
+    L->p = q;
+    L->cap = cap;
+  }
+  L->p[L->n++] = p;
+  return 0;
+}
+
+/* Move scalar factors, negations and constants out of a vector node into (s, c). */
+static int peel(mpl_lowering *C, int x, int *s, double *c) {
+  for (;;) {
+    if (x < 0) return -1;
+    const mpl_pnode *n = &C->nodes[x];
+    if (n->op == MPL_OP_NEG) { *c = -*c; x = n->a; continue; }
+    if (n->op != MPL_OP_MUL) return x;
+    int a = n->a, b = n->b, sa = pdim(C, a) == MPL_DIM_ONE, sb = pdim(C, b) == MPL_DIM_ONE;
+    if (!sa && !sb) return x;
+    int scal = sa ? a : b;
+    if (C->nodes[scal].op == MPL_OP_NUM) *c *= C->nodes[scal].num;
+    else *s = smul(C, *s, scal);
+    x = sa ? b : a;
+  }
+}
+
+/* A rank-1 piece c * s * u v^T, normalised so that u and v are not themselves scaled. */
+int mpl__push_outer(mpl_lowering *C, mpl_plist *L, int u, int v, int s, double c) {
+  u = peel(C, u, &s, &c);
+  v = peel(C, v, &s, &c);
+  if (s >= 0 && C->nodes[s].op == MPL_OP_NUM) { c *= C->nodes[s].num; s = -1; }
+  if (u < 0 || v < 0 || C->failed) return -1;
+  return mpl__push(C, L, (mpl_piece){.term = 0, .wmat = 0, .u = u, .v = v, .s = s, .c = c});
+}
+
+/* The vector A x, with A given as pieces (A: rows x k, x: length k). wmat 1 = W, 2 = W^T. */
+int mpl__apply(mpl_lowering *C, const mpl_plist *A, int x) {
+  int acc = -1;
+  for (int i = 0; i < A->n && !C->failed; i++) {
+    const mpl_piece *p = &A->p[i];
+    int term;
+    if (p->wmat) term = pgemv(C, p->wmat == 2, x);
+    else term = mpl__pbin(C, MPL_OP_MUL, mpl__pdot(C, p->v, x), p->u);
+    term = mpl__pbin(C, MPL_OP_MUL, smul(C, p->s, mpl__pnum(C, p->c)), term);
+    acc = acc < 0 ? term : mpl__pbin(C, MPL_OP_ADD, acc, term);
+  }
+  return acc;
+}
+
+void mpl__transpose_pieces(mpl_plist *L) {
+  for (int i = 0; i < L->n; i++) {
+    mpl_piece *p = &L->p[i];
+    if (p->wmat) p->wmat = 3 - p->wmat;
+    else { int t = p->u; p->u = p->v; p->v = t; }
+  }
+}
+
+/* Sum of all entries of a matrix given as pieces. */
+int mpl__sum_pieces(mpl_lowering *C, const mpl_plist *A, mpl_dim rows, mpl_dim cols) {
+  int ones_c = mpl__pnode(C, MPL_OP_ONES, cols, -1, -1, 0, 0);
+  int ones_r = mpl__pnode(C, MPL_OP_ONES, rows, -1, -1, 0, 0);
+  return mpl__pdot(C, ones_r, mpl__apply(C, A, ones_c));
+}
+
+/* Product of two piece lists (A: r x k, B: k x c, all dimensions > 1). */
+int mpl__lower_product(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, mpl_plist *L) {
+  for (int i = 0; i < A->n; i++)
+    for (int j = 0; j < B->n; j++) {
+      const mpl_piece *p = &A->p[i], *q = &B->p[j];
+      int s = smul(C, p->s, q->s);
+      double c = p->c * q->c;
+      if (p->wmat && q->wmat)
+        return mpl__lower_fail(C, MPL_EUNSUPPORTED,
+                    "a product of two weight matrices (W W^T or W^T W) is not supported: it is not "
+                    "local and costs O(n^3) per step");
+      if (p->wmat) { /* W q.u q.v^T = (W q.u) q.v^T */
+        if (mpl__push_outer(C, L, pgemv(C, p->wmat == 2, q->u), q->v, s, c) < 0) return -1;
+      } else if (q->wmat) { /* p.u p.v^T W = p.u (W^T p.v)^T */
+        if (mpl__push_outer(C, L, p->u, pgemv(C, q->wmat == 1, p->v), s, c) < 0) return -1;
+      } else if (mpl__push_outer(C, L, p->u, q->v, smul(C, s, mpl__pdot(C, p->v, q->u)), c) < 0) {
+        return -1;
+      }
+    }
+  return 0;
+}
+
+int mpl__lower_hadamard(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, mpl_plist *L) {
+  for (int i = 0; i < A->n; i++)
+    for (int j = 0; j < B->n; j++) {
+      const mpl_piece *p = &A->p[i], *q = &B->p[j];
+      if (p->wmat || q->wmat)
+        return mpl__lower_fail(C, MPL_EUNSUPPORTED,
+                    "an elementwise product with W is not supported by the IR compiler yet; write "
+                    "a native term for it");
+      if (mpl__push_outer(C, L, mpl__pbin(C, MPL_OP_MUL, p->u, q->u), mpl__pbin(C, MPL_OP_MUL, p->v, q->v),
+                     smul(C, p->s, q->s), p->c * q->c) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int mpl__append_scaled(mpl_lowering *C, mpl_plist *L, const mpl_plist *A, int s, double c) {
+  for (int i = 0; i < A->n; i++) {
+    mpl_piece p = A->p[i];
+    p.s = smul(C, p.s, s);
+    p.c *= c;
+    if (mpl__push(C, L, p) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Pieces of a broadcast scalar s over an rows x cols matrix: s 1 1^T. */
+int mpl__push_fill(mpl_lowering *C, mpl_plist *L, const mpl_expr *shape, int s, double c) {
+  int u = mpl__pnode(C, MPL_OP_ONES, shape->rows, -1, -1, 0, 0);
+  int v = mpl__pnode(C, MPL_OP_ONES, shape->cols, -1, -1, 0, 0);
+  return mpl__push_outer(C, L, u, v, s, c);
+}
+
+int mpl__emit(mpl_lowering *C, const mpl_expr *e) {
+  if (spend(C, 1) < 0) return -1;
+  const mpl_op_class *k = &mpl__ops[e->op];
+  return k->emit ? k->emit(C, e) : mpl__lower_fail(C, MPL_EUNSUPPORTED, "unknown operation");
+}
+
+int mpl__lower(mpl_lowering *C, const mpl_expr *e, mpl_plist *L) {
+  if (spend(C, 1) < 0) return -1;
+  const mpl_op_class *k = &mpl__ops[e->op];
+  return k->lower ? k->lower(C, e, L) : mpl__lower_fail(C, MPL_EUNSUPPORTED, "unsupported matrix operation");
+}
