@@ -2,6 +2,7 @@
  * copyright. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -55,4 +56,9 @@ int mpl__parallel_for(int n, int workers, mpl__item_fn fn, void *ctx) {
   }
   free(W), free(th);
   return L.first_fail;
+}
+
+int mpl__online_cpus(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
 }

@@ -23,6 +23,8 @@
  * calling thread. Returns the lowest failing item, n if none failed. */
 typedef int (*mpl__item_fn)(void *ctx, int w, int i);
 MPL_INTERNAL int mpl__parallel_for(int n, int workers, mpl__item_fn fn, void *ctx);
+/* The number of online CPUs, in [1, 4096]: the default number of threads. */
+MPL_INTERNAL int mpl__online_cpus(void);
 
 #endif
 
@@ -68,5 +70,7 @@ MPL_INTERNAL int mpl__read_file(const char *path, size_t max, char **text, size_
  * calling thread. Returns the lowest failing item, n if none failed. */
 typedef int (*mpl__item_fn)(void *ctx, int w, int i);
 MPL_INTERNAL int mpl__parallel_for(int n, int workers, mpl__item_fn fn, void *ctx);
+/* The number of online CPUs, in [1, 4096]: the default number of threads. */
+MPL_INTERNAL int mpl__online_cpus(void);
 
 #endif

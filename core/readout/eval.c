@@ -20,7 +20,6 @@
 #include "metaplast/search.h"
 #include "metaplast/stats.h"
 #include "metaplast/terms.h"
-#include "metaplast/trials.h"
 #include "metaplast/results.h"
 
 #include "dataio.h"
@@ -226,7 +225,7 @@ static int make_episodes(evaluation *E, eval_worker *W, mpl_err *err) {
 
 /* The number of workers: jobs (0: every online CPU), at most one per task. */
 static int eval_jobs(const mpl_eval_cfg *c) {
-  int j = c->jobs > 0 ? c->jobs : mpl_trials_default_jobs();
+  int j = c->jobs > 0 ? c->jobs : mpl__online_cpus();
   return j < c->tasks ? j : c->tasks;
 }
 
