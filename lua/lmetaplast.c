@@ -375,6 +375,7 @@ static const sopt search_opts[] = {
   {"sign", FN(sign)},
   {"episodes", O_INT, F(episodes), 1, INT_MAX, NULL, NULL},
   {"meta_batch", O_INT, F(meta_batch), 1, 4096, NULL, NULL},
+  {"jobs", O_INT, F(threads), 0, 4096, NULL, NULL},   /* threads of one search (--jobs); trials/path take their own */
   {"seed", O_ULONG, F(seed), 0, (double)LUA_MAXINTEGER, NULL, NULL},
   {"lr", O_NUM, F(adam.lr), 1e-300, 1e6, NULL, NULL},
   {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
