@@ -139,6 +139,11 @@ def main():
                         "| run | wall s (each repetition, in run order) | median wall s | median CPU s | throughput | "
                         "median meta-step ms (log.csv) |\n|---|---|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n")
     load1 = os.getloadavg()
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            autogroup = f.read().strip() == "1"
+    except OSError:
+        autogroup = False
     md = ("# Both cores: eval --jobs and a meta-batch on threads (bench/threads.py)\n\n"
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.machine()}, {os.cpu_count()} CPUs, "
           f"{platform.system()} {platform.release()}; `{version.splitlines()[0] if version else mp}`"
@@ -147,9 +152,13 @@ def main():
           f"loading; medians. Load average (1/5/15 min) before: {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, "
           f"after: {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}. The machine is shared with other jobs: with "
           "a load near or above its CPU count a second thread finds no free core, and the wall-time ratios "
-          "understate what the code does on a quiet machine (CPU time shows the work stayed the same).\n\n"
+          "understate what the code does on a quiet machine (CPU time shows the work stayed the same)."
+          + (" This kernel schedules by session (sched_autogroup_enabled = 1): every busy session gets an equal "
+             "share of the CPUs however many threads it runs, so while another session keeps a core busy a "
+             "second thread here gains nothing." if autogroup else "") + "\n\n"
           + "\n".join(f"- {v}" for v in verdicts) + "\n\n" + "\n".join(sections) +
-          "\n## Commands run\n\n```\n" + "\n".join(COMMANDS) + "\n```\n")
+          "\n## Commands run\n\n```\n" + shlex.join([sys.executable] + sys.argv) + "   # from the repository root\n"
+          + "\n".join(COMMANDS) + "\n```\n")
     os.makedirs(os.path.dirname(os.path.abspath(a.md)), exist_ok=True)
     with open(a.md, "w") as f:
         f.write(md)
