@@ -375,6 +375,7 @@ static const sopt search_opts[] = {
   {"sign", FN(sign)},
   {"episodes", O_INT, F(episodes), 1, INT_MAX, NULL, NULL},
   {"meta_batch", O_INT, F(meta_batch), 1, 4096, NULL, NULL},
+  {"jobs", O_INT, F(threads), 0, 4096, NULL, NULL},   /* threads of one search (--jobs); trials/path take their own */
   {"seed", O_ULONG, F(seed), 0, (double)LUA_MAXINTEGER, NULL, NULL},
   {"lr", O_NUM, F(adam.lr), 1e-300, 1e6, NULL, NULL},
   {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
@@ -1190,7 +1191,7 @@ static int l_plan(lua_State *L) {
 static void release_eval(void *p) { mpl_eval_result_free(p); free(p); }
 
 static const char *const eval_keys[] = {"rule", "data", "per_class", "tasks", "seed", "fa", "fa_rate", "resamples",
-                                        "level", "out", "quiet", NULL};
+                                        "level", "out", "quiet", "jobs", NULL};
 
 /* Push field `key` of the table at t; 1 if it is set. */
 static int opt_field(lua_State *L, int t, const char *key) {
@@ -1207,7 +1208,7 @@ static void read_eval_config(lua_State *L, int t, int keep, mpl_eval_cfg *c, int
       while (eval_keys[k] && strcmp(eval_keys[k], lua_tostring(L, -2))) k++;
     if (lua_type(L, -2) != LUA_TSTRING || !eval_keys[k])
       luaL_error(L, EVAL ": unknown key '%s' (rule, data, per_class, tasks, seed, fa, fa_rate, resamples, level, out, "
-                 "quiet)", luaL_tolstring(L, -2, NULL));
+                 "quiet, jobs)", luaL_tolstring(L, -2, NULL));
   }
   if (!opt_field(L, t, "rule")) luaL_error(L, EVAL ": key 'rule' (a results directory or a JSON rule) is required");
   c->rule = check_str(L, -1, keep, EVAL, "rule");
@@ -1225,6 +1226,7 @@ static void read_eval_config(lua_State *L, int t, int keep, mpl_eval_cfg *c, int
   if (opt_field(L, t, "level")) c->level = check_num(L, -1, EVAL, "level", 1e-6, 1 - 1e-6);
   if (opt_field(L, t, "out")) c->out = check_str(L, -1, keep, EVAL, "out");
   if (opt_field(L, t, "quiet")) *quiet = check_bool(L, -1, EVAL, "quiet");
+  if (opt_field(L, t, "jobs")) c->jobs = (int)check_int(L, -1, EVAL, "jobs", 0, 4096);
   lua_settop(L, top);  /* the values read are anchored in keep (strings) or copied */
 }
 

@@ -23,7 +23,7 @@ import sys
 
 # layer -> modules, each list from the bottom up (modules at one rank share a tuple)
 LAYERS = [
-    ("base", ["status", "version", "util", "stats"]),
+    ("base", ["status", "version", "util", "parallel", "stats"]),
     ("data", ["data", "dataio", "idx", "npy", "csv", "dataset", "task"]),
     ("ir", ["native", "expr", "ops", "expr_parse"]),
     ("plan", [("rule", "plan")]),

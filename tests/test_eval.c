@@ -299,6 +299,48 @@ static void test_search_then_eval(void **state) {
   mpl_search_result_free(&sr);
 }
 
+/* The tasks on 1, 2 and 3 threads (--jobs): the same accuracies, divergence counts, summary and
+ * eval.csv, bit for bit; a rule diverging everywhere is counted the same on several threads. */
+static void test_jobs(void **state) {
+  (void)state;
+  mpl_eval_cfg c;
+  base(&c, write_rule("jobs.json", F0("0.05") ", " F9("0.01")));
+  c.tasks = 9;
+  char out[3][4100], *csv[3];
+  mpl_eval_result r[3];
+  for (int j = 0; j < 3; j++) {
+    snprintf(out[j], sizeof out[j], "%s/jobs-%d", root, j + 1);
+    c.jobs = j + 1, c.out = out[j];
+    eval_ok(&c, &r[j]);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/jobs-%d/eval.csv", root, j + 1);
+    csv[j] = mpl_test_read(path);
+    assert_non_null(csv[j]);
+  }
+  for (int j = 1; j < 3; j++) {
+    for (int m = 0; m < MPL_EVAL_METHODS; m++) {
+      assert_memory_equal(r[0].acc[m], r[j].acc[m], sizeof(double) * 9);
+      assert_int_equal(r[0].diverged[m], r[j].diverged[m]);
+      assert_memory_equal(&r[0].mean[m], &r[j].mean[m], sizeof(double));
+      assert_memory_equal(&r[0].lo[m], &r[j].lo[m], sizeof(double));
+      assert_memory_equal(&r[0].hi[m], &r[j].hi[m], sizeof(double));
+    }
+    assert_string_equal(csv[0], csv[j]);
+  }
+  for (int j = 0; j < 3; j++) mpl_eval_result_free(&r[j]), free(csv[j]);
+  base(&c, write_rule("boom-jobs.json", F3("-1e100")));
+  c.fa_rate = 0.05, c.tasks = 5, c.jobs = 3;
+  eval_ok(&c, &r[0]);
+  assert_int_equal(r[0].diverged[MPL_EVAL_RULE], 5);
+  assert_int_equal(r[0].diverged[MPL_EVAL_FA], 0);
+  mpl_eval_result_free(&r[0]);
+  c.jobs = -1;
+  mpl_err err = {0};
+  assert_int_equal(mpl_eval_run(&c, &r[0], &err), MPL_EINVAL);
+  mpl_assert_contains(err.msg, "--jobs");
+  mpl_eval_result_free(&r[0]);
+}
+
 static void test_cli_eval(void **state) {
   (void)state;
   const char *rule = write_rule("cli.json", F0("0.05"));
@@ -314,6 +356,17 @@ static void test_cli_eval(void **state) {
   mpl_assert_contains(a, "\nBP ");
   mpl_assert_contains(a, "4 tasks, seed 9");
   free(a), free(b);
+  snprintf(cmd, sizeof cmd, "'%s' eval '%s' --tasks 4 --seed 9 --quiet --jobs 1", MPL_CLI, rule);
+  a = mpl_test_run(cmd, &st);
+  assert_int_equal(st, 0);
+  snprintf(cmd, sizeof cmd, "'%s' eval '%s' --tasks 4 --seed 9 --quiet --jobs 2", MPL_CLI, rule);
+  b = mpl_test_run(cmd, &st);
+  assert_int_equal(st, 0);
+  assert_string_equal(a, b);
+  free(a), free(b);
+  snprintf(cmd, sizeof cmd, "'%s' eval '%s' --jobs 0 2>&1", MPL_CLI, rule);
+  free(mpl_test_run(cmd, &st));
+  assert_int_equal(st, 2);
   snprintf(cmd, sizeof cmd, "'%s' eval '%s' --fa x --fa-rate 1 2>&1", MPL_CLI, rule);
   free(mpl_test_run(cmd, &st));
   assert_int_equal(st, 2);
@@ -355,6 +408,7 @@ int main(void) {
     cmocka_unit_test(test_rate_origin),
     cmocka_unit_test(test_diverged),
     cmocka_unit_test(test_search_then_eval),
+    cmocka_unit_test(test_jobs),
     cmocka_unit_test(test_cli_eval),
   };
   return cmocka_run_group_tests_name("eval", tests, setup, teardown);

@@ -161,7 +161,8 @@ static void cfg_small(mpl_search_cfg *c, const char *out) {
 /* }====== */
 
 /* A meta-batch of 5 tasks in blocks 2 + 2 + 1, all ten terms (some episodes diverge, so failed
- * tasks travel too): rank 0 writes what one process writes; the other ranks write nothing. */
+ * tasks travel too), each rank's block on 2 threads: rank 0 writes what one process on one thread
+ * writes; the other ranks write nothing. */
 static void meta_batch_split(void **state) {
   (void)state;
   NEED_DATA();
@@ -172,11 +173,13 @@ static void meta_batch_split(void **state) {
   c.episodes = 16;
   c.meta_batch = 5;
   c.checkpoint_every = 4;
+  c.threads = 1;   /* one process on one thread against 3 ranks on 2 threads each (their blocks of 2) */
   mpl_search_result one;
   mpl_err err = {0};
   assert_int_equal(mpl_search_run(&c, &one, &err), MPL_OK);
   rank_job J[P];
   c.out = d3;
+  c.threads = 2;
   run_ranks(J, SEARCH, &c, NULL);
   for (int r = 0; r < P; r++) {
     if (J[r].rc) fail_msg("rank %d: %s", r, J[r].err.msg);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,98 @@ static void test_reproducible(void **state) {
   mpl_search_result_free(&r2);
   mpl_search_result_free(&r3);
 }
+
+/* {====== Threads (cfg.threads, --jobs) ====== */
+
+static volatile sig_atomic_t stop_flag;
+static void stop_at_7(void *ud, int episode, double acc, double loss) {
+  (void)ud, (void)acc, (void)loss;
+  if (episode == 7) stop_flag = 1;
+}
+
+/* Every file of d1 in `files` is in d2, byte for byte (log.csv but for its wall-time column). */
+static void assert_same_files(const char *d1, const char *d2, const char *const *files) {
+  for (int i = 0; files[i]; i++) {
+    char *a = mpl_test_read_in(d1, files[i]), *b = mpl_test_read_in(d2, files[i]);
+    if (!strcmp(files[i], "log.csv")) {
+      char *sa = mpl_test_strip_last_column(a), *sb = mpl_test_strip_last_column(b);
+      free(a), free(b), a = sa, b = sb;
+    }
+    if (strcmp(a, b)) fail_msg("%s differs between %s and %s", files[i], d1, d2);
+    free(a), free(b);
+  }
+}
+
+/* A meta-batch of 3 on 1, 2 and 3 threads, robust with lambda auto (the null stage, validations,
+ * reverts): the same log, theta, validation history, rule and final state bit for bit; stopped
+ * after episode 7, the same checkpoint; and a meta-batch whose every task diverges fails the same
+ * way on 1 and 2 threads. */
+static void test_threads(void **state) {
+  (void)state;
+  static const char *const files[] = {"log.csv", "theta.tsv", "validation.csv", "rule.json", "rule.txt",
+                                      "checkpoint.final", NULL};
+  char d[3][4200];
+  mpl_search_cfg c;
+  mpl_search_result r[3];
+  for (int t = 0; t < 3; t++) {
+    char name[32];
+    snprintf(name, sizeof name, "threads-%d", t + 1);
+    in_root(d[t], sizeof d[t], name);
+    base_cfg(&c, d[t]);
+    c.method = MPL_METHOD_ROBUST, c.lambda_auto = 1, c.val_tasks = 5;
+    c.episodes = 40, c.meta_batch = 3, c.threads = t + 1;
+    run_ok(&c, &r[t]);
+  }
+  for (int t = 1; t < 3; t++) {
+    assert_same_files(d[0], d[t], files);
+    assert_memory_equal(r[0].theta, r[t].theta, 3 * sizeof(double));
+    assert_memory_equal(r[0].accuracy, r[t].accuracy, 40 * sizeof(double));
+    assert_memory_equal(r[0].loss, r[t].loss, 40 * sizeof(double));
+    assert_int_equal(r[0].failures, r[t].failures);
+  }
+  for (int t = 0; t < 3; t++) mpl_search_result_free(&r[t]);
+
+  static const char *const ckpt[] = {"log.csv", "checkpoint", "validation.csv", NULL};
+  for (int t = 0; t < 2; t++) {
+    char name[32];
+    snprintf(name, sizeof name, "threads-stop-%d", t + 1);
+    in_root(d[t], sizeof d[t], name);
+    base_cfg(&c, d[t]);
+    c.method = MPL_METHOD_ROBUST, c.val_tasks = 4, c.meta_batch = 2, c.threads = t + 1;
+    stop_flag = 0;
+    c.stop = &stop_flag, c.on_episode = stop_at_7;
+    mpl_err err = {0};
+    assert_int_equal(mpl_search_run(&c, &r[t], &err), MPL_OK);
+    assert_true(r[t].interrupted);
+    assert_int_equal(r[t].episodes, 7);
+    mpl_search_result_free(&r[t]);
+  }
+  assert_same_files(d[0], d[1], ckpt);
+
+  mpl_err err[2] = {{0}, {0}};
+  for (int t = 0; t < 2; t++) {
+    char name[32];
+    snprintf(name, sizeof name, "threads-diverge-%d", t + 1);
+    in_root(d[t], sizeof d[t], name);
+    base_cfg(&c, d[t]);
+    c.init = "F9=1e30", c.max_failures = 3, c.meta_batch = 3, c.threads = t + 1;
+    assert_int_equal(mpl_search_run(&c, &r[t], &err[t]), MPL_ENUMERIC);
+    mpl_search_result_free(&r[t]);
+  }
+  assert_string_equal(err[0].msg, err[1].msg);
+  mpl_assert_contains(err[0].msg, "task 1 of 3");
+  static const char *const logs[] = {"log.csv", "theta.tsv", NULL};
+  assert_same_files(d[0], d[1], logs);
+
+  base_cfg(&c, NULL);
+  c.threads = -1;
+  mpl_err bad = {0};
+  assert_int_equal(mpl_search_run(&c, &r[0], &bad), MPL_EINVAL);
+  mpl_assert_contains(bad.msg, "threads");
+  mpl_search_result_free(&r[0]);
+}
+
+/* }====== */
 
 /* (b) The results directory. */
 static void test_results_directory(void **state) {
@@ -810,6 +903,7 @@ static void test_fashion_mnist(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reproducible),
+    cmocka_unit_test(test_threads),
     cmocka_unit_test(test_results_directory),
     cmocka_unit_test(test_existing_and_unwritable),
     cmocka_unit_test(test_empty_out),

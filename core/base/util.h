@@ -13,6 +13,19 @@
 #define MPL_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define MPL_INTERNAL
+/* A parallel loop (parallel.c): fn(ctx, w, i) for every item i in [0, n), on up to `workers` POSIX
+ * threads, the calling thread among them; w in [0, workers) names the worker running the item, so
+ * that each worker can own its workspace. Items are claimed in increasing order, and after an item
+ * fails (fn < 0) no further item is claimed (those claimed finish): every item below the lowest
+ * failing one has run, as in the plain loop. Which worker runs which item varies from run to run,
+ * so fn must give each item's result independently of its worker and of the other items (the
+ * caller reduces the items' results afterwards, in item order). workers <= 1: the plain loop on the
+ * calling thread. Returns the lowest failing item, n if none failed. */
+typedef int (*mpl__item_fn)(void *ctx, int w, int i);
+MPL_INTERNAL int mpl__parallel_for(int n, int workers, mpl__item_fn fn, void *ctx);
+/* The number of online CPUs, in [1, 4096]: the default number of threads. */
+MPL_INTERNAL int mpl__online_cpus(void);
+
 #endif
 
 /* A malloc'ed copy of s (NULL if s is NULL or memory is short). */
@@ -46,5 +59,18 @@ MPL_INTERNAL void mpl__sb_printf(mpl__sb *s, const char *fmt, ...) MPL_PRINTF(2,
 /* Read a whole (small) file into a malloc'ed NUL-terminated buffer; *len gets its length.
  * MPL_ENOTFOUND if it does not exist. */
 MPL_INTERNAL int mpl__read_file(const char *path, size_t max, char **text, size_t *len, mpl_err *err);
+
+/* A parallel loop (parallel.c): fn(ctx, w, i) for every item i in [0, n), on up to `workers` POSIX
+ * threads, the calling thread among them; w in [0, workers) names the worker running the item, so
+ * that each worker can own its workspace. Items are claimed in increasing order, and after an item
+ * fails (fn < 0) no further item is claimed (those claimed finish): every item below the lowest
+ * failing one has run, as in the plain loop. Which worker runs which item varies from run to run,
+ * so fn must give each item's result independently of its worker and of the other items (the
+ * caller reduces the items' results afterwards, in item order). workers <= 1: the plain loop on the
+ * calling thread. Returns the lowest failing item, n if none failed. */
+typedef int (*mpl__item_fn)(void *ctx, int w, int i);
+MPL_INTERNAL int mpl__parallel_for(int n, int workers, mpl__item_fn fn, void *ctx);
+/* The number of online CPUs, in [1, 4096]: the default number of threads. */
+MPL_INTERNAL int mpl__online_cpus(void);
 
 #endif

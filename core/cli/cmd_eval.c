@@ -33,6 +33,8 @@ static void eval_help(FILE *f) {
     "  --final            the search's last iterate instead of its reported (best validated) rule\n"
     "  --strict           exit 3 when the rule diverged on a task or did worse than FA (the verdict line),\n"
     "                     or a term source (plugin, rule file) changed since the run (its recorded hash)\n"
+    "  --jobs J           tasks run on J threads (default: the number of online CPUs); the results are\n"
+    "                     the same bit for bit whatever J\n"
     "  --quiet            no progress lines\n"
     "Task shape (M-way, K+Q), network and feedback are the rule's (its config).\n"
     "The rule's term sources are found again (rule.json \"sources\"): a plugin or rule file given as a\n"
@@ -59,6 +61,7 @@ static int eval_option(int o, const char *arg, mpl_eval_cfg *c, int *quiet) {
     return 0;
   case 'q': *quiet = 1; return 0;
   case 'F': c->final = 1; return 0;
+  case 'j': return cli_parse_int("--jobs", arg, 1, 4096, &c->jobs);
   default: return -1;
   }
 }
@@ -70,7 +73,7 @@ int cmd_eval(int argc, char **argv) {
     {"labels", required_argument, NULL, 'l'}, {"per-class", required_argument, NULL, 'p'},
     {"fa", required_argument, NULL, 'f'}, {"fa-rate", required_argument, NULL, 'r'},
     {"out", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'}, {"sampling", required_argument, NULL, 'm'},
-    {"final", no_argument, NULL, 'F'}, {"strict", no_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+    {"final", no_argument, NULL, 'F'}, {"strict", no_argument, NULL, 'S'}, {"jobs", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   mpl_eval_cfg c;
   mpl_eval_defaults(&c);

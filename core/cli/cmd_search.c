@@ -81,7 +81,9 @@ static void search_help(FILE *f) {
     "Trials and the sparsity path (docs/trials.md)\n"
     "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
     "                       DIR/summary.csv, terms.csv, summary.md (bands: 98%% bootstrap, 500 resamples)\n"
-    "  --jobs J             parallel runs, one core each (default: the number of online CPUs)\n"
+    "  --jobs J             parallel runs, one core each (default: the number of online CPUs); a single\n"
+    "                       search runs the tasks of each meta-step (--meta-batch B >= 2) and its\n"
+    "                       validation tasks on J threads instead; the same results bit for bit whatever J\n"
     "  --lambda-path LIST   one search (or --trials N) per lambda into DIR/lambda-<value>/, then\n"
     "                       DIR/path.csv, path.md; LIST: 0,1e-4,3e-4 and/or lo:hi:n (log-spaced)\n"
     "Output\n"
@@ -335,7 +337,7 @@ static int search(int argc, char **argv) {
     free(cmd);
     return mrc;
   }
-  if (multi.jobs && !c.comm) fprintf(stderr, PROG ": note: --jobs has no effect without --trials or --lambda-path\n");
+  c.threads = multi.jobs;   /* one search: its meta-batch's and validation's tasks on --jobs threads (0: every CPU) */
   if (c.comm && root && c.meta_batch < c.comm->size)
     fprintf(stderr, PROG ": note: %d ranks share the %d task(s) of each meta-step: ranks %d.. have none (--meta-batch)\n",
             c.comm->size, c.meta_batch, c.meta_batch);

@@ -3,6 +3,7 @@
 #include "metaplast/eval.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "metaplast/results.h"
 
 #include "dataio.h"
+#include "util.h"
 #include "readout.h"
 #include "results.h"
 
@@ -62,19 +64,31 @@ int mpl__rule_load(const char *path, int final, mpl_readout *r, mpl_termset **ts
   return MPL_OK;
 }
 
+/* One worker's workspace: a task, its images and the three methods' episodes (mpl_episode holds an
+ * episode's whole state, so each thread needs its own). */
+typedef struct eval_worker {
+  mpl_task task;
+  mpl__task_buf b;          /* the task being run (dataio.h) */
+  mpl_episode *ep[MPL_EVAL_METHODS];
+  gsl_rng *rng, *wrng;
+  int diverged[MPL_EVAL_METHODS];
+  int failed;               /* the task that failed here (-1: none), its error in err */
+  mpl_err err;
+} eval_worker;
+
 typedef struct evaluation {
   const mpl_eval_cfg *cfg;
   mpl_readout rule;
   mpl_termset *ts;
   mpl_selection sel;
   int f0;                 /* index of F0 in ts */
-  mpl_dataset *ds;
+  mpl_dataset *ds;        /* read only while the tasks run */
   mpl_task_cfg task_cfg;
-  mpl_task task;
   mpl_net_cfg net;
-  mpl_episode *ep[MPL_EVAL_METHODS];
-  gsl_rng *rng, *wrng;
-  mpl__task_buf b;          /* the task being run (dataio.h) */
+  int jobs;               /* workers (threads) */
+  eval_worker *w;         /* [jobs] */
+  mpl_eval_result *res;
+  atomic_int done;        /* tasks finished, for the progress lines */
 } evaluation;
 
 static const char *cfg_or(const mpl_readout *r, const char *key, const char *dflt) {
@@ -199,20 +213,27 @@ static int read_config(evaluation *E, mpl_err *err) {
   return MPL_OK;
 }
 
-static int make_episodes(evaluation *E, mpl_err *err) {
+static int make_episodes(evaluation *E, eval_worker *W, mpl_err *err) {
   mpl_net_cfg fa = E->net, bp = E->net;
   fa.feedback = MPL_FB_FIXED;
   bp.feedback = MPL_FB_SYMMETRIC;
-  int rc = mpl_episode_new(&E->net, E->ts, E->sel.which, E->sel.n, &E->ep[MPL_EVAL_RULE], err);
-  if (rc == 0) rc = mpl_episode_new(&fa, E->ts, &E->f0, 1, &E->ep[MPL_EVAL_FA], err);
-  if (rc == 0) rc = mpl_episode_new(&bp, E->ts, &E->f0, 1, &E->ep[MPL_EVAL_BP], err);
+  int rc = mpl_episode_new(&E->net, E->ts, E->sel.which, E->sel.n, &W->ep[MPL_EVAL_RULE], err);
+  if (rc == 0) rc = mpl_episode_new(&fa, E->ts, &E->f0, 1, &W->ep[MPL_EVAL_FA], err);
+  if (rc == 0) rc = mpl_episode_new(&bp, E->ts, &E->f0, 1, &W->ep[MPL_EVAL_BP], err);
   return rc;
+}
+
+/* The number of workers: jobs (0: every online CPU), at most one per task. */
+static int eval_jobs(const mpl_eval_cfg *c) {
+  int j = c->jobs > 0 ? c->jobs : mpl__online_cpus();
+  return j < c->tasks ? j : c->tasks;
 }
 
 static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   const mpl_eval_cfg *c = E->cfg;
   if (!c->rule) return mpl_errorf(err, MPL_EINVAL, "eval: no rule given");
   if (c->tasks < 1) return mpl_errorf(err, MPL_EINVAL, "--tasks must be at least 1, got %d", c->tasks);
+  if (c->jobs < 0 || c->jobs > 4096) return mpl_errorf(err, MPL_EINVAL, "--jobs must be in [0, 4096], got %d", c->jobs);
   if (c->resamples < 1 || !(c->level > 0 && c->level < 1))
     return mpl_errorf(err, MPL_EINVAL, "bootstrap: %d resamples at level %g (need >= 1 and (0, 1))", c->resamples, c->level);
   int rc = mpl__rule_load(c->rule, c->final, &E->rule, &E->ts, &E->sel, res->notes, sizeof res->notes, &res->changed,
@@ -221,55 +242,93 @@ static int setup(evaluation *E, mpl_eval_result *res, mpl_err *err) {
   if ((rc = resolve_rate(E, res, err)) < 0 || (rc = find_f0(E, err)) < 0) return rc;
   if ((rc = open_data(E, err)) < 0 || (rc = read_config(E, err)) < 0) return rc;
   snprintf(res->dataset, sizeof res->dataset, "%s", E->ds->name);
-  if ((rc = mpl__task_setup(E->ds, &E->task_cfg, &E->task, &E->b, err)) < 0) return rc;
-  if ((rc = make_episodes(E, err)) < 0) return rc;
-  E->rng = gsl_rng_alloc(gsl_rng_mt19937);
-  E->wrng = gsl_rng_alloc(gsl_rng_mt19937);
+  E->jobs = eval_jobs(c);
+  if (!(E->w = calloc((size_t)E->jobs, sizeof *E->w))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  for (int j = 0; j < E->jobs; j++) {
+    eval_worker *W = &E->w[j];
+    if ((rc = mpl__task_setup(E->ds, &E->task_cfg, &W->task, &W->b, err)) < 0) return rc;
+    if ((rc = make_episodes(E, W, err)) < 0) return rc;
+    W->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    W->wrng = gsl_rng_alloc(gsl_rng_mt19937);
+    W->failed = -1;
+    if (!W->rng || !W->wrng) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
   res->tasks = c->tasks;
   for (int m = 0; m < MPL_EVAL_METHODS; m++) res->acc[m] = malloc((size_t)c->tasks * sizeof *res->acc[m]);
-  if (!E->rng || !E->wrng || !res->acc[0] || !res->acc[1] || !res->acc[2])
-    return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  if (!res->acc[0] || !res->acc[1] || !res->acc[2]) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   return MPL_OK;
 }
 
 static void teardown(evaluation *E) {
-  for (int m = 0; m < MPL_EVAL_METHODS; m++) mpl_episode_free(E->ep[m]);
+  for (int j = 0; E->w && j < E->jobs; j++) {
+    eval_worker *W = &E->w[j];
+    for (int m = 0; m < MPL_EVAL_METHODS; m++) mpl_episode_free(W->ep[m]);
+    mpl_task_free(&W->task);
+    if (W->rng) gsl_rng_free(W->rng);
+    if (W->wrng) gsl_rng_free(W->wrng);
+    mpl__task_buf_free(&W->b);
+  }
+  free(E->w);
   mpl_selection_free(&E->sel);
   mpl_termset_free(E->ts);
   mpl_readout_free(&E->rule);
   mpl_dataset_free(E->ds);
-  mpl_task_free(&E->task);
-  if (E->rng) gsl_rng_free(E->rng);
-  if (E->wrng) gsl_rng_free(E->wrng);
-  mpl__task_buf_free(&E->b);
 }
 
 /* }====== */
 
 /* {====== The evaluation ====== */
 
-static int draw_task(evaluation *E, int t, mpl_err *err) {
-  gsl_rng_set(E->rng, mpl_eval_task_seed(E->cfg->seed, t));
-  int rc = mpl_task_sample(E->ds, &E->task_cfg, E->rng, &E->task, err);
+static int draw_task(evaluation *E, eval_worker *W, int t, mpl_err *err) {
+  gsl_rng_set(W->rng, mpl_eval_task_seed(E->cfg->seed, t));
+  int rc = mpl_task_sample(E->ds, &E->task_cfg, W->rng, &W->task, err);
   if (rc < 0) return rc;
-  mpl_task_gather(E->ds, &E->task, E->b.tx, E->b.ty, E->b.qx, E->b.qy);
+  mpl_task_gather(E->ds, &W->task, W->b.tx, W->b.ty, W->b.qx, W->b.qy);
   return MPL_OK;
 }
 
-/* Method m on the current task from the weights drawn by a copy of the task's generator. */
-static int run_method(evaluation *E, int m, double rate, double *acc, int *diverged, mpl_err *err) {
-  const double *theta = m == MPL_EVAL_RULE ? E->sel.theta0 : &rate;
+/* Method m on the worker's task from the weights drawn by a copy of the task's generator. */
+static int run_method(eval_worker *W, int m, const double *theta, double *acc, mpl_err *err) {
   mpl_episode_stats st;
   mpl_err eerr = {0};
-  gsl_rng_memcpy(E->wrng, E->rng);
-  mpl_episode_init_weights(E->ep[m], E->wrng);
-  int nt = E->task.m * E->task.k, nq = E->task.m * E->task.q;
-  int rc = mpl_episode_run(E->ep[m], theta, E->b.tx, E->b.ty, nt, E->b.qx, E->b.qy, nq, &st, NULL, &eerr);
+  gsl_rng_memcpy(W->wrng, W->rng);
+  mpl_episode_init_weights(W->ep[m], W->wrng);
+  int nt = W->task.m * W->task.k, nq = W->task.m * W->task.q;
+  int rc = mpl_episode_run(W->ep[m], theta, W->b.tx, W->b.ty, nt, W->b.qx, W->b.qy, nq, &st, NULL, &eerr);
   /* without a gradient, a diverged episode still returns MPL_OK, with st.finite = 0 */
-  if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) return *acc = NAN, (*diverged)++, MPL_OK;
+  if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) return *acc = NAN, W->diverged[m]++, MPL_OK;
   *acc = st.accuracy;
   if (rc < 0) *err = eerr;
   return rc;
+}
+
+/* Task t on worker w (mpl__parallel_for): its accuracies go to res->acc[.][t], whichever worker
+ * runs it; the worker's divergence counts are summed afterwards. */
+static int run_eval_task(void *ctx, int w, int t) {
+  evaluation *E = ctx;
+  eval_worker *W = &E->w[w];
+  const mpl_eval_cfg *c = E->cfg;
+  mpl_err err = {0};
+  int rc = draw_task(E, W, t, &err);
+  for (int m = 0; rc == 0 && m < MPL_EVAL_METHODS; m++)
+    rc = run_method(W, m, m == MPL_EVAL_RULE ? E->sel.theta0 : &E->res->rate, &E->res->acc[m][t], &err);
+  if (rc < 0) {   /* a worker stops at its first failure (no further task is claimed) */
+    W->failed = t, W->err = err;
+    return mpl_err_prefix(&W->err, "task %d: ", t + 1);
+  }
+  int done = atomic_fetch_add(&E->done, 1) + 1, every = c->tasks >= 10 ? c->tasks / 10 : 1;
+  if (c->progress && done % every == 0) fprintf(c->progress, "eval: task %d/%d\n", done, c->tasks), fflush(c->progress);
+  return MPL_OK;
+}
+
+/* All tasks on E->jobs workers; the first failing task's error (in task order), as one worker would. */
+static int run_tasks(evaluation *E, mpl_eval_result *res, mpl_err *err) {
+  int first = mpl__parallel_for(E->cfg->tasks, E->jobs, run_eval_task, E);
+  for (int j = 0; j < E->jobs; j++) {
+    if (first < E->cfg->tasks && E->w[j].failed == first) return *err = E->w[j].err, err->code;
+    for (int m = 0; m < MPL_EVAL_METHODS; m++) res->diverged[m] += E->w[j].diverged[m];
+  }
+  return MPL_OK;
 }
 
 static void summarise(const mpl_eval_cfg *c, mpl_eval_result *res) {
@@ -328,18 +387,16 @@ int mpl__write_json(const char *dir, const char *file, json_t *doc, mpl_err *err
 
 int mpl_eval_run(const mpl_eval_cfg *c, mpl_eval_result *res, mpl_err *err) {
   gsl_set_error_handler_off();   /* the library reports errors; it never aborts */
-  openblas_set_num_threads(1);   /* fixed reduction order: same seed, same numbers */
+  /* Fixed reduction order: same seed, same numbers. metaplast links OpenBLAS's pthreads build
+   * (Debian's default libopenblas0-pthread; --version names it): with one thread each BLAS call
+   * runs on its caller's thread, so the workers below, each on its own task, share the cores
+   * without OpenBLAS adding threads of its own. */
+  openblas_set_num_threads(1);
   memset(res, 0, sizeof *res);
-  evaluation E = {.cfg = c};
+  evaluation E = {.cfg = c, .res = res};
+  atomic_init(&E.done, 0);
   int rc = setup(&E, res, err);
-  for (int t = 0; rc == 0 && t < c->tasks; t++) {
-    rc = draw_task(&E, t, err);
-    for (int m = 0; rc == 0 && m < MPL_EVAL_METHODS; m++)
-      rc = run_method(&E, m, res->rate, &res->acc[m][t], &res->diverged[m], err);
-    if (rc < 0) mpl_err_prefix(err, "task %d: ", t + 1);
-    if (c->progress && rc == 0 && ((t + 1) % (c->tasks >= 10 ? c->tasks / 10 : 1) == 0))
-      fprintf(c->progress, "eval: task %d/%d\n", t + 1, c->tasks), fflush(c->progress);
-  }
+  if (rc == 0) rc = run_tasks(&E, res, err);
   if (rc == 0) summarise(c, res);
   if (rc == 0 && c->out) {
     rc = mpl__make_dirs(c->out, err);

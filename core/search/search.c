@@ -55,20 +55,29 @@ typedef struct stage {
   double *theta, *acc;     /* [n] and [val_tasks] */
 } stage;
 
+/* One thread's workspace: everything a task's episode writes (mpl_episode holds an episode's whole
+ * state). A run has one per thread; outside parallel loops it uses the first. */
+typedef struct lane {
+  mpl_episode *ep, *fa_ep;  /* the rule's episode; FA alone (the verdict's baseline), if validating */
+  mpl_task task;
+  gsl_rng *rng;
+  mpl__task_buf b;          /* the task being run (dataio.h) */
+  double *act[2];           /* forward-pass buffers of the dead-network probe */
+  int failed;               /* in a parallel loop: the item that failed here (-1: none), its error in err */
+  mpl_err err;
+} lane;
+
 typedef struct run {
   const mpl_search_cfg *cfg;
   mpl_dataset *ds;
   mpl_termset *ts;
   mpl_selection sel;
-  mpl_episode *ep;
+  lane *w;                /* [n_lanes] (search_lanes); w[0] outside parallel loops */
+  int n_lanes;
   mpl_net_cfg net;
   mpl_adam opt;
-  mpl_task task;
-  gsl_rng *rng;
-  mpl__task_buf b;        /* the task being run (dataio.h) */
   double *grad, *gsum;
   FILE *log, *vlog;       /* log.csv, validation.csv */
-  double *act[2];       /* forward-pass buffers of the dead-network probe */
   double spread;        /* the probe's last measure: output spread, adapted / initial network */
   /* The state between episodes (what a checkpoint holds): theta and Adam's, and the rollback
    * point, the state before the last episode that went well. */
@@ -91,13 +100,14 @@ typedef struct run {
   int pg;                  /* the first coefficient whose term is the pseudo-gradient, or -1 */
   stage st[MAX_STAGES];
   double *vacc, *fail_theta; /* the last validation's accuracy per task; theta of a failed episode */
+  int *vdiv;               /* scratch: which validation tasks diverged */
   double val_last;
   int shared_val;          /* validation tasks drawn from the training images (plain, or too few to split) */
-  mpl_termset *fa_ts;      /* FA alone (the pseudo-gradient), the verdict's baseline */
-  mpl_episode *fa_ep;
+  mpl_termset *fa_ts;      /* FA alone (the pseudo-gradient), the verdict's baseline (lane.fa_ep) */
   int failures_logged;  /* resuming: failed rows in the part of the log kept */
   /* Distributed meta-steps (comm.h): this process's block of task records, and on process 0
-   * everyone's, in task order (NULL when the search runs in one process). */
+   * everyone's, in task order. In one process on several threads, recs alone holds the meta-batch's
+   * records (NULL when the search runs on one thread in one process). */
   char *mine, *recs;
   size_t rec_size;
   int locked, lock_fd;  /* cfg->out's lock (mpl__dir_lock), held from open_outputs to teardown */
@@ -239,6 +249,33 @@ static void rollback(run *R) {
 
 static int robust_setup(run *R, mpl_err *err);
 static void robust_teardown(run *R);
+static int dist_on(const run *R);
+static int dist_chunk(const run *R);
+
+/* The workspaces: one per thread (cfg->threads; 0: every online CPU), no more than the tasks run
+ * at once (this process's block of a meta-step, or the validation tasks). */
+static int search_lanes(run *R, mpl_err *err) {
+  const mpl_search_cfg *c = R->cfg;
+  if (c->threads < 0 || c->threads > 4096)
+    return mpl_errorf(err, MPL_EINVAL, "threads (--jobs) must be in [0, 4096], got %d", c->threads);
+  int n = c->threads > 0 ? c->threads : mpl__online_cpus(), block = dist_on(R) ? dist_chunk(R) : c->meta_batch;
+  int most = block > c->val_tasks ? block : c->val_tasks;
+  R->n_lanes = n < most ? n : most;
+  if (R->n_lanes < 1) R->n_lanes = 1;
+  if (!(R->w = calloc((size_t)R->n_lanes, sizeof *R->w))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  return MPL_OK;
+}
+
+/* After a parallel loop whose lowest failing item is `first`: that item's error (its lane's). */
+static int lane_error(run *R, int first, mpl_err *err) {
+  for (int k = 0; k < R->n_lanes; k++)
+    if (R->w[k].failed == first) return *err = R->w[k].err, err->code;
+  return mpl_errorf(err, MPL_EINVAL, "item %d failed without an error", first + 1);   /* not reached */
+}
+
+static void lanes_reset(run *R) {
+  for (int k = 0; k < R->n_lanes; k++) R->w[k].failed = -1, mpl_err_clear(&R->w[k].err);
+}
 static int lambda_path(run *R, mpl_err *err);
 
 static int setup(run *R, mpl_err *err) {
@@ -256,7 +293,9 @@ static int setup(run *R, mpl_err *err) {
     rc = mpl_dataset_open(c->data, c->per_class, &R->ds, err);
   }
   if (rc < 0) return rc;
-  if ((rc = mpl__task_setup(R->ds, &c->task, &R->task, &R->b, err)) < 0) return rc;
+  if ((rc = search_lanes(R, err)) < 0) return rc;
+  for (int k = 0; k < R->n_lanes; k++)
+    if ((rc = mpl__task_setup(R->ds, &c->task, &R->w[k].task, &R->w[k].b, err)) < 0) return rc;
   if (!(R->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = mpl_terms_parse(c->terms, R->ts, &R->sel, err)) < 0) return rc;
   if (c->init && (rc = mpl_selection_set_init(&R->sel, R->ts, c->init, err)) < 0) return rc;
@@ -270,20 +309,24 @@ static int setup(run *R, mpl_err *err) {
   R->net.sizes[0] = (int)R->ds->dim;
   for (int l = 0; l < c->n_hidden; l++) R->net.sizes[l + 1] = c->hidden[l];
   R->net.sizes[R->net.n_layers] = R->ds->n_classes;
-  if ((rc = mpl_episode_new(&R->net, R->ts, R->sel.which, R->sel.n, &R->ep, err)) < 0) return rc;
+  for (int k = 0; k < R->n_lanes; k++)
+    if ((rc = mpl_episode_new(&R->net, R->ts, R->sel.which, R->sel.n, &R->w[k].ep, err)) < 0) return rc;
   if ((rc = mpl_adam_init(&R->opt, R->sel.n, &c->adam, err)) < 0) return rc;
   int nq = c->task.m * c->task.q;
   R->grad = calloc((size_t)R->sel.n + 1, sizeof *R->grad);   /* defined even before the first gradient */
   R->gsum = malloc((size_t)R->sel.n * sizeof *R->gsum);
-  R->rng = gsl_rng_alloc(gsl_rng_mt19937);
   size_t n = (size_t)R->sel.n + 1, wmax = 0;
   for (int l = 0; l <= R->net.n_layers; l++) wmax = (size_t)R->net.sizes[l] > wmax ? (size_t)R->net.sizes[l] : wmax;
-  R->act[0] = malloc((size_t)nq * wmax * sizeof(double));
-  R->act[1] = malloc((size_t)nq * wmax * sizeof(double));
+  for (int k = 0; k < R->n_lanes; k++) {
+    lane *w = &R->w[k];
+    w->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    w->act[0] = malloc((size_t)nq * wmax * sizeof(double));
+    w->act[1] = malloc((size_t)nq * wmax * sizeof(double));
+    if (!w->rng || !w->act[0] || !w->act[1]) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+  }
   R->theta = malloc(n * sizeof(double)), R->good_theta = malloc(n * sizeof(double));
   R->good_m = malloc(n * sizeof(double)), R->good_v = malloc(n * sizeof(double));
-  if (!R->grad || !R->gsum || !R->rng || !R->act[0] || !R->act[1] ||
-      !R->theta || !R->good_theta || !R->good_m || !R->good_v)
+  if (!R->grad || !R->gsum || !R->theta || !R->good_theta || !R->good_m || !R->good_v)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if (c->clip_grad < 0 || !(c->clip_grad < INFINITY))
     return mpl_errorf(err, MPL_EINVAL, "--clip-grad must be a finite norm >= 0 (0 = off), got %g", c->clip_grad);
@@ -301,32 +344,33 @@ static void teardown(run *R) {
   if (R->log) fclose(R->log);
   mpl_dataset_free(R->ds);
   mpl_selection_free(&R->sel);
-  mpl_episode_free(R->ep);
+  for (int k = 0; R->w && k < R->n_lanes; k++) {
+    lane *w = &R->w[k];
+    mpl_episode_free(w->ep), mpl_episode_free(w->fa_ep);
+    mpl_task_free(&w->task);
+    if (w->rng) gsl_rng_free(w->rng);
+    mpl__task_buf_free(&w->b), free(w->act[0]), free(w->act[1]);
+  }
+  free(R->w);
   mpl_termset_free(R->ts);
   mpl_adam_free(&R->opt);
-  mpl_task_free(&R->task);
-  if (R->rng) gsl_rng_free(R->rng);
-  mpl__task_buf_free(&R->b); free(R->grad); free(R->gsum);
-  free(R->act[0]); free(R->act[1]);
+  free(R->grad); free(R->gsum);
   free(R->theta); free(R->good_theta); free(R->good_m); free(R->good_v);
   free(R->mine); free(R->recs);
   robust_teardown(R);
   if (R->locked) mpl__dir_unlock(R->cfg->out, R->lock_fd);   /* after the last write (validation.csv) */
 }
 
-/* Draw a task from ds and weights into ep from stream (stream, e) and gather its images. */
-static int prepare_task(run *R, const mpl_dataset *ds, mpl_episode *ep, unsigned long stream, int e, mpl_err *err) {
-  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, stream, (unsigned long)e));
-  int rc = mpl_task_sample(ds, &R->cfg->task, R->rng, &R->task, err);
+/* Draw a task from ds and weights into ep (lane w's) from stream (stream, e) and gather its images
+ * into w's buffers. */
+static int prepare_task(run *R, lane *w, const mpl_dataset *ds, mpl_episode *ep, unsigned long stream, int e,
+                        mpl_err *err) {
+  gsl_rng_set(w->rng, mix_seed(R->cfg->seed, stream, (unsigned long)e));
+  int rc = mpl_task_sample(ds, &R->cfg->task, w->rng, &w->task, err);
   if (rc < 0) return rc;
-  mpl_episode_init_weights(ep, R->rng);
-  mpl_task_gather(ds, &R->task, R->b.tx, R->b.ty, R->b.qx, R->b.qy);
+  mpl_episode_init_weights(ep, w->rng);
+  mpl_task_gather(ds, &w->task, w->b.tx, w->b.ty, w->b.qx, w->b.qy);
   return MPL_OK;
-}
-
-/* Episode e's task b (one RNG stream per task of a meta-step). */
-static int prepare_episode(run *R, int e, int task, mpl_err *err) {
-  return prepare_task(R, R->tds, R->ep, (unsigned long)task, e, err);
 }
 
 static void progress(const run *R, int e, int start, const double *acc, const double *theta, double t0) {
@@ -496,11 +540,12 @@ static int standardize(run *R, mpl_err *err) {
     }
   }
   if (!robust(R)) return MPL_OK;
-  int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
-  gsl_rng_set(R->rng, mix_seed(R->cfg->seed, STREAM_PROBE, 1));
+  lane *w = R->w;
+  int rc = prepare_task(R, w, R->tds, w->ep, STREAM_PROBE, 0, err);
+  gsl_rng_set(w->rng, mix_seed(R->cfg->seed, STREAM_PROBE, 1));
   if (rc == 0)
-    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->b.tx, R->b.ty,
-                              nt < PROBE_IMAGES ? nt : PROBE_IMAGES, R->rng, R->phi, err);
+    rc = mpl__term_magnitudes(&R->net, w->ep, R->ts, R->sel.which, n, w->b.tx, w->b.ty,
+                              nt < PROBE_IMAGES ? nt : PROBE_IMAGES, w->rng, R->phi, err);
   for (int i = 0; rc == 0 && i < n; i++) R->scale[i] = R->pf[i] == 0 ? 1.0 : 1.0 / R->phi[i];
   return rc;
 }
@@ -538,23 +583,46 @@ static void project(run *R, double *theta) {
     if (R->sel.sign[i] * theta[i] < 0) theta[i] = 0.0;
 }
 
-/* Accuracy of theta (with workspace ep) on every validation task (a diverged task scores 0 and
- * is counted); their mean. */
-static int validate(run *R, mpl_episode *ep, const double *theta, double *acc, int *diverged, double *mean,
-                    mpl_err *err) {
-  int V = R->cfg->val_tasks, nt = R->cfg->task.m * R->cfg->task.k, nq = R->cfg->task.m * R->cfg->task.q;
+/* One validation loop (validate): theta on validation task t, with the rule's episode or FA's. */
+typedef struct val_loop {
+  run *R;
+  int fa;
+  const double *theta;
+  double *acc;
+} val_loop;
+
+static int validate_task(void *ctx, int k, int t) {
+  const val_loop *V = ctx;
+  run *R = V->R;
+  lane *w = &R->w[k];
+  mpl_episode *ep = V->fa ? w->fa_ep : w->ep;
+  int nt = R->cfg->task.m * R->cfg->task.k, nq = R->cfg->task.m * R->cfg->task.q;
+  mpl_episode_stats st;
+  mpl_err eerr = {0};
+  int rc = prepare_task(R, w, R->vds, ep, STREAM_VAL, t, &w->err);
+  if (rc < 0) return w->failed = t, mpl_err_prefix(&w->err, "validation task %d: ", t + 1);
+  rc = mpl_episode_run(ep, V->theta, w->b.tx, w->b.ty, nt, w->b.qx, w->b.qy, nq, &st, NULL, &eerr);
+  R->vdiv[t] = rc == MPL_ENUMERIC || (rc == 0 && !st.finite);
+  if (R->vdiv[t]) return V->acc[t] = 0, MPL_OK;
+  if (rc < 0) return w->failed = t, mpl_errorf(&w->err, rc, "validation task %d: %s", t + 1, eerr.msg);
+  V->acc[t] = st.accuracy;
+  return MPL_OK;
+}
+
+/* Accuracy of theta (the rule's episode, or FA's with fa) on every validation task (a diverged task
+ * scores 0 and is counted); their mean. The tasks run on the lanes' threads; the mean is summed in
+ * task order. */
+static int validate(run *R, int fa, const double *theta, double *acc, int *diverged, double *mean, mpl_err *err) {
+  int V = R->cfg->val_tasks;
   double sum = 0;
+  val_loop L = {R, fa, theta, acc};
+  lanes_reset(R);
+  int first = mpl__parallel_for(V, R->n_lanes, validate_task, &L);
+  if (first < V) return lane_error(R, first, err);
   *diverged = 0;
-  for (int t = 0; t < V; t++) {
-    mpl_episode_stats st;
-    mpl_err eerr = {0};
-    int rc = prepare_task(R, R->vds, ep, STREAM_VAL, t, err);
-    if (rc < 0) return mpl_err_prefix(err, "validation task %d: ", t + 1);
-    rc = mpl_episode_run(ep, theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, &st, NULL, &eerr);
-    if (rc == MPL_ENUMERIC || (rc == 0 && !st.finite)) { acc[t] = 0, (*diverged)++; continue; }
-    if (rc < 0) return mpl_errorf(err, rc, "validation task %d: %s", t + 1, eerr.msg);
-    sum += (acc[t] = st.accuracy);
-  }
+  for (int t = 0; t < V; t++)
+    if (R->vdiv[t]) (*diverged)++;
+    else sum += acc[t];
   *mean = sum / V;
   return MPL_OK;
 }
@@ -608,7 +676,7 @@ static int validation_point(run *R, int done, mpl_err *err) {
   stage *S = &R->st[stage_of(R, done > 0 ? done - 1 : 0)];
   int diverged, n = R->sel.n, active = count_active(R->theta, n, R->cfg->zero_tol);
   double mean;
-  int rc = validate(R, R->ep, R->theta, R->vacc, &diverged, &mean, err);
+  int rc = validate(R, 0, R->theta, R->vacc, &diverged, &mean, err);
   if (rc < 0) return rc;
   R->val_last = mean;
   const char *action = "";
@@ -668,9 +736,10 @@ static int lambda_path(run *R, mpl_err *err) {
   for (int b = 0; b < LAMBDA_PROBE_TASKS; b++) {
     mpl_episode_stats st;
     mpl_err eerr = {0};
-    int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE + 1 + (unsigned long)b, 0, err);
+    lane *w = R->w;
+    int rc = prepare_task(R, w, R->tds, w->ep, STREAM_PROBE + 1 + (unsigned long)b, 0, err);
     if (rc < 0) return rc;
-    rc = mpl_episode_run(R->ep, R->theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, &st, R->grad, &eerr);
+    rc = mpl_episode_run(w->ep, R->theta, w->b.tx, w->b.ty, nt, w->b.qx, w->b.qy, nq, &st, R->grad, &eerr);
     if (rc == MPL_ENUMERIC) continue;
     if (rc < 0) return mpl_errorf(err, rc, "lambda auto: %s", eerr.msg);
     for (int i = 0; i < n; i++) R->gsum[i] = fmax(R->gsum[i], R->pf[i] * fabs(R->grad[i] * R->scale[i]));
@@ -697,13 +766,14 @@ static int restandardize(run *R, mpl_err *err) {
   int n = R->sel.n, nt = R->cfg->task.m * R->cfg->task.k, nq = R->cfg->task.m * R->cfg->task.q;
   mpl_episode_stats st;
   mpl_err eerr = {0};
-  int rc = prepare_task(R, R->tds, R->ep, STREAM_PROBE, 0, err);
+  lane *w = R->w;
+  int rc = prepare_task(R, w, R->tds, w->ep, STREAM_PROBE, 0, err);
   if (rc < 0) return rc;
-  rc = mpl_episode_run(R->ep, R->theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, &st, NULL, &eerr);
+  rc = mpl_episode_run(w->ep, R->theta, w->b.tx, w->b.ty, nt, w->b.qx, w->b.qy, nq, &st, NULL, &eerr);
   if (rc < 0 && rc != MPL_ENUMERIC) return mpl_errorf(err, rc, "standardizing on FA's adapted network: %s", eerr.msg);
   for (int i = 0; i < n; i++) R->phi[i] = NAN;   /* scratch here: the terms' magnitudes */
   if (rc == 0 && st.finite) {
-    rc = mpl__term_magnitudes(&R->net, R->ep, R->ts, R->sel.which, n, R->b.tx, R->b.ty,
+    rc = mpl__term_magnitudes(&R->net, w->ep, R->ts, R->sel.which, n, w->b.tx, w->b.ty,
                               nt < PROBE_IMAGES ? nt : PROBE_IMAGES, NULL, R->phi, &eerr);
     if (rc < 0 && rc != MPL_EINVAL) return mpl_errorf(err, rc, "standardizing on FA's adapted network: %s", eerr.msg);
   }
@@ -778,8 +848,8 @@ static int judge(run *R, mpl_search_result *res, int episodes, mpl_err *err) {
     double rate = pg >= 0 && res->theta[pg] > 0 ? res->theta[pg] : 1e-3, mr, mf;
     double *fa = malloc((size_t)V * sizeof *fa);
     if (!fa) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
-    int rc = validate(R, R->ep, res->theta, R->vacc, &dr, &mr, err);
-    if (rc == 0) rc = validate(R, R->fa_ep, &rate, fa, &df, &mf, err);
+    int rc = validate(R, 0, res->theta, R->vacc, &dr, &mr, err);
+    if (rc == 0) rc = validate(R, 1, &rate, fa, &df, &mf, err);
     if (rc == 0) mpl__paired(R->vacc, fa, V, &h.val_rule, &h.val_fa, &h.val_se);
     free(fa);
     if (rc < 0) return rc;
@@ -866,13 +936,13 @@ static int robust_setup(run *R, mpl_err *err) {
   R->scale = malloc(((size_t)n + 1) * sizeof(double)), R->pf = malloc(((size_t)n + 1) * sizeof(double));
   R->phi = malloc(((size_t)n + 1) * sizeof(double)), R->gphi = malloc(((size_t)n + 1) * sizeof(double));
   R->fail_theta = malloc(((size_t)n + 1) * sizeof(double)), R->lmx = calloc((size_t)n + 1, sizeof(double));
-  R->vacc = malloc(((size_t)V + 1) * sizeof(double));
+  R->vacc = malloc(((size_t)V + 1) * sizeof(double)), R->vdiv = malloc(((size_t)V + 1) * sizeof(int));
   for (int s = 0; s < MAX_STAGES; s++) {
     R->st[s].best = -1;
     R->st[s].theta = calloc((size_t)n + 1, sizeof(double)), R->st[s].acc = calloc((size_t)V + 1, sizeof(double));
     if (!R->st[s].theta || !R->st[s].acc) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   }
-  if (!R->scale || !R->pf || !R->phi || !R->gphi || !R->fail_theta || !R->lmx || !R->vacc)
+  if (!R->scale || !R->pf || !R->phi || !R->gphi || !R->fail_theta || !R->lmx || !R->vacc || !R->vdiv)
     return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   if ((rc = split_data(R, err)) < 0 || (rc = standardize(R, err)) < 0) return rc;
   R->opt.pf = robust(R) ? R->pf : NULL;
@@ -882,16 +952,16 @@ static int robust_setup(run *R, mpl_err *err) {
     if (!(R->fa_ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
     mpl_expr *pg = mpl_neg(R->fa_ts, mpl_outer(R->fa_ts, mpl_sig(R->fa_ts, MPL_SIG_EPOST), mpl_sig(R->fa_ts, MPL_SIG_PRE)));
     if ((rc = mpl_termset_add(R->fa_ts, "FA", "pseudo-gradient", pg, err)) < 0) return rc;
-    if ((rc = mpl_episode_new(&fa, R->fa_ts, NULL, 1, &R->fa_ep, err)) < 0) return rc;
+    for (int k = 0; k < R->n_lanes; k++)
+      if ((rc = mpl_episode_new(&fa, R->fa_ts, NULL, 1, &R->w[k].fa_ep, err)) < 0) return rc;
   }
   return MPL_OK;
 }
 
 static void robust_teardown(run *R) {
   mpl__dataset_view_free(&R->tview), mpl__dataset_view_free(&R->vview);
-  free(R->scale), free(R->pf), free(R->phi), free(R->gphi), free(R->fail_theta), free(R->lmx), free(R->vacc);
+  free(R->scale), free(R->pf), free(R->phi), free(R->gphi), free(R->fail_theta), free(R->lmx), free(R->vacc), free(R->vdiv);
   for (int s = 0; s < MAX_STAGES; s++) free(R->st[s].theta), free(R->st[s].acc);
-  mpl_episode_free(R->fa_ep);
   mpl_termset_free(R->fa_ts);
   if (R->vlog) fclose(R->vlog);
 }
@@ -934,14 +1004,14 @@ static int open_vlog(run *R, int start, mpl_err *err) {
  * output units of the standard deviation of the logits z_L across the query images, for the
  * adapted weights over the same for the initial ones (docs/reliability.md). The adapted
  * network's logits are the episode's own (its query forward pass, the same computation). */
-static double logit_spread(run *R, int adapted, int nq) {
+static double logit_spread(const run *R, lane *w, int adapted, int nq) {
   const int L = R->net.n_layers;
-  const double *in = R->b.qx;
-  double *out = R->act[0], beta = R->net.beta;
-  if (adapted) in = mpl__episode_query_logits(R->ep);
+  const double *in = w->b.qx;
+  double *out = w->act[0], beta = R->net.beta;
+  if (adapted) in = mpl__episode_query_logits(w->ep);
   for (int l = 1; l <= L && !adapted; l++) {
     int ni = R->net.sizes[l - 1], no = R->net.sizes[l];
-    const double *W = mpl_episode_weights(R->ep, l);
+    const double *W = mpl_episode_weights(w->ep, l);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, no, ni, 1.0, in, ni, W, ni, 0.0, out, no);
     if (l < L)
       for (size_t k = 0; k < (size_t)nq * (size_t)no; k++) {
@@ -949,7 +1019,7 @@ static double logit_spread(run *R, int adapted, int nq) {
         out[k] = (fmax(bz, 0) + log1p(exp(-fabs(bz)))) / beta;
       }
     in = out;
-    out = out == R->act[0] ? R->act[1] : R->act[0];
+    out = out == w->act[0] ? w->act[1] : w->act[0];
   }
   int no = R->net.sizes[L];
   double spread = 0;
@@ -963,8 +1033,8 @@ static double logit_spread(run *R, int adapted, int nq) {
   return spread;
 }
 
-static double probe_dead(run *R, int nq) {
-  double before = logit_spread(R, 0, nq), after = logit_spread(R, 1, nq);
+static double probe_dead(const run *R, lane *w, int nq) {
+  double before = logit_spread(R, w, 0, nq), after = logit_spread(R, w, 1, nq);
   return before > 0 && isfinite(after) ? after / before : 1.0;
 }
 
@@ -1137,20 +1207,21 @@ static int open_outputs(run *R, mpl_search_result *res, double *secs, int *start
 
 /* }====== */
 
-/* Task b of episode e: its statistics in *one, gradient in grad, dead-network probe in *spread.
- * A task sampling error is in err, an episode's in eerr. */
-static int run_task(run *R, int e, int b, const double *theta, mpl_episode_stats *one, double *grad, double *spread,
-                    mpl_err *eerr, mpl_err *err) {
+/* Task b of episode e (one RNG stream per task of a meta-step) on lane w: its statistics in *one,
+ * gradient in grad, dead-network probe in *spread. A task sampling error is in err, an episode's in
+ * eerr. Only w and the outputs are written: the lanes run tasks side by side. */
+static int run_task(run *R, lane *w, int e, int b, const double *theta, mpl_episode_stats *one, double *grad,
+                    double *spread, mpl_err *eerr, mpl_err *err) {
   const mpl_search_cfg *c = R->cfg;
   int nt = c->task.m * c->task.k, nq = c->task.m * c->task.q;
-  int rc = prepare_episode(R, e, b, err);
+  int rc = prepare_task(R, w, R->tds, w->ep, (unsigned long)b, e, err);
   if (rc < 0) return rc;
-  rc = mpl_episode_run(R->ep, theta, R->b.tx, R->b.ty, nt, R->b.qx, R->b.qy, nq, one, grad, eerr);
+  rc = mpl_episode_run(w->ep, theta, w->b.tx, w->b.ty, nt, w->b.qx, w->b.qy, nq, one, grad, eerr);
   if (rc < 0) {
     if (c->meta_batch > 1) mpl_err_prefix(eerr, "task %d of %d: ", b + 1, c->meta_batch);
     return rc;
   }
-  *spread = probe_dead(R, nq);
+  *spread = probe_dead(R, w, nq);
   return MPL_OK;
 }
 
@@ -1159,7 +1230,9 @@ static int all_finite(const double *x, int n);
 /* {====== Distributed meta-steps (comm.h) ======
  * Process r runs tasks [r * chunk, (r + 1) * chunk) of each meta-step, chunk = ceil(B / size),
  * and sends one record per task; process 0 reads the records in task order in place of running
- * the tasks, so the sums of meta_step are those of one process, bit for bit. */
+ * the tasks, so the sums of meta_step are those of one process, bit for bit. The threads of one
+ * process share its block the same way: each task's record is written by whichever lane runs it,
+ * and read in task order (block_run); one process on several threads is the case size = 1. */
 
 typedef struct task_rec {   /* one task's outcome; its gradient (sel.n doubles) follows */
   int in_err;               /* the error is a task sampling error (err), not an episode's (eerr) */
@@ -1169,34 +1242,56 @@ typedef struct task_rec {   /* one task's outcome; its gradient (sel.n doubles) 
 } task_rec;
 
 static int dist_on(const run *R) { return R->cfg->comm && R->cfg->comm->size > 1; }
+static int local_on(const run *R) { return !dist_on(R) && R->n_lanes > 1 && R->cfg->meta_batch > 1; }
 static int dist_chunk(const run *R) { return (R->cfg->meta_batch + R->cfg->comm->size - 1) / R->cfg->comm->size; }
 static task_rec *dist_rec(char *base, const run *R, int k) { return (task_rec *)(base + (size_t)k * R->rec_size); }
 
 static int dist_setup(run *R, mpl_err *err) {
   const mpl_comm *c = R->cfg->comm;
-  size_t chunk = (size_t)dist_chunk(R);
   R->rec_size = sizeof(task_rec) + (size_t)R->sel.n * sizeof(double);
+  if (!dist_on(R)) {   /* one process, several threads: the meta-batch's records */
+    if (!(R->recs = calloc((size_t)R->cfg->meta_batch, R->rec_size))) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
+    return MPL_OK;
+  }
+  size_t chunk = (size_t)dist_chunk(R);
   R->mine = calloc(chunk, R->rec_size);
   if (c->rank == 0) R->recs = calloc(chunk * (size_t)c->size, R->rec_size);
   if (!R->mine || (c->rank == 0 && !R->recs)) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
   return MPL_OK;
 }
 
-/* This process's block of episode e's tasks into R->mine, up to the first that fails (process 0
- * reads no further). */
+/* Tasks first .. first + count - 1 of episode e, their records in recs[0 .. count - 1]. */
+typedef struct block {
+  run *R;
+  int e, first;
+  const double *theta;
+  char *recs;
+} block;
+
+static int block_task(void *ctx, int k, int i) {
+  const block *K = ctx;
+  task_rec *t = dist_rec(K->recs, K->R, i);
+  mpl_err eerr = {0}, serr = {0};
+  int rc = run_task(K->R, &K->R->w[k], K->e, K->first + i, K->theta, &t->st, (double *)(t + 1), &t->spread, &eerr,
+                    &serr);
+  t->in_err = rc < 0 && serr.code == rc;
+  t->err = t->in_err ? serr : eerr;
+  t->err.code = rc;
+  return rc;
+}
+
+/* The block on the lanes, up to the first task that fails (the reader reads no further; tasks after
+ * it may have run too). */
+static void block_run(run *R, int e, int first, int count, const double *theta, char *recs) {
+  block K = {R, e, first, theta, recs};
+  mpl__parallel_for(count, R->n_lanes, block_task, &K);
+}
+
+/* This process's block of episode e's tasks into R->mine (dist_compute's contract: up to the first
+ * that fails). */
 static void dist_compute(run *R, int e, const double *theta) {
-  int B = R->cfg->meta_batch, chunk = dist_chunk(R);
-  for (int k = 0; k < chunk; k++) {
-    int b = R->cfg->comm->rank * chunk + k;
-    task_rec *t = dist_rec(R->mine, R, k);
-    if (b >= B) break;
-    mpl_err eerr = {0}, serr = {0};
-    int rc = run_task(R, e, b, theta, &t->st, (double *)(t + 1), &t->spread, &eerr, &serr);
-    t->in_err = rc < 0 && serr.code == rc;
-    t->err = t->in_err ? serr : eerr;
-    t->err.code = rc;
-    if (rc < 0) break;
-  }
+  int B = R->cfg->meta_batch, chunk = dist_chunk(R), first = R->cfg->comm->rank * chunk;
+  block_run(R, e, first, first >= B ? 0 : B - first < chunk ? B - first : chunk, theta, R->mine);
 }
 
 /* The header process 0 sends before each meta-step: {1, episode, 0}, or {0, 0, rc} at the end. */
@@ -1283,19 +1378,20 @@ static int dist_serve(run *R, mpl_err *err) {
 
 /* One meta-step: meta_batch tasks of episode e (task 0 alone is the paper's setting), their mean
  * statistics in st and mean gradient in R->grad, and the dead-network probe in R->spread (the
- * mean over tasks). MPL_ENUMERIC if any task diverged. Distributed, the tasks run on every
- * process and are summed here in the same order. */
+ * mean over tasks). MPL_ENUMERIC if any task diverged. Distributed or on several threads, the
+ * tasks run on every process or lane and are summed here in the same order. */
 static int meta_step(run *R, int e, const double *theta, mpl_episode_stats *st, mpl_err *eerr, mpl_err *err) {
   int B = R->cfg->meta_batch, n = R->sel.n, rc;
   mpl_episode_stats one;
   memset(st, 0, sizeof *st);
-  if (R->recs && (rc = dist_step(R, e, theta, err)) < 0) return rc;
+  if (local_on(R)) block_run(R, e, 0, B, theta, R->recs);   /* on the lanes, read in task order below */
+  else if (R->recs && (rc = dist_step(R, e, theta, err)) < 0) return rc;
   memset(R->gsum, 0, (size_t)n * sizeof *R->gsum);
   R->spread = 0;
   for (int b = 0; b < B; b++) {
     double spread = 0;
     rc = R->recs ? dist_task(R, b, theta, &one, &spread, eerr, err)
-                 : run_task(R, e, b, theta, &one, R->grad, &spread, eerr, err);
+                 : run_task(R, R->w, e, b, theta, &one, R->grad, &spread, eerr, err);
     if (rc < 0) return rc;
     R->spread += spread / B;
     st->loss += one.loss / B;
@@ -1316,10 +1412,15 @@ static int all_finite(const double *x, int n) {
 
 int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *err) {
   gsl_set_error_handler_off();   /* the library reports errors; it never aborts */
-  openblas_set_num_threads(1);   /* one episode is one core's work: fixed reduction order */
+  /* One episode is one core's work: fixed reduction order. metaplast links OpenBLAS's pthreads build
+   * (Debian's default libopenblas0-pthread; --version names it): with one thread each BLAS call runs
+   * on its caller's thread, so the lanes' threads (cfg->threads) share the cores without OpenBLAS
+   * adding threads of its own. */
+  openblas_set_num_threads(1);
   memset(res, 0, sizeof *res);
   run R = {.cfg = cfg};
   int rc = setup(&R, err), e = 0, n = R.sel.n, live = 0;
+  if (rc == 0 && local_on(&R)) rc = dist_setup(&R, err);   /* one process, the meta-batch on threads */
   if (dist_on(&R)) {   /* one of several processes sharing the meta-batch (comm.h) */
     if (rc == 0) rc = dist_setup(&R, err);
     live = (rc = dist_start(&R, rc, err)) == 0;

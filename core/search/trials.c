@@ -21,10 +21,7 @@
 #include "dist.h"
 #include "util.h"
 
-int mpl_trials_default_jobs(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
-}
+int mpl_trials_default_jobs(void) { return mpl__online_cpus(); }
 
 /* {====== The job pool ======
  * Every run (a trial, or one lambda's search) is a job; worker threads take the next job in
@@ -156,6 +153,7 @@ static int pool_run(job *jobs, int n, int n_threads, FILE *progress, const char 
     jobs[j].cfg.on_episode_ud = &jobs[j];
     jobs[j].cfg.progress = NULL;
     jobs[j].cfg.comm = NULL;   /* each run is one process's */
+    jobs[j].cfg.threads = 1;   /* and one thread's: the runs share the cores */
     if (j % P.step == P.next) P.total += jobs[j].cfg.episodes, P.mine++;
   }
   if (n_threads <= 0) n_threads = mpl_trials_default_jobs();

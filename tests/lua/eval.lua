@@ -11,6 +11,11 @@ for _, m in ipairs{"rule", "FA", "BP"} do
   assert(e[m].lo <= e[m].mean and e[m].mean <= e[m].hi, m .. ": interval")
 end
 assert(e.changed == 0 and type(e.notes) == "table" and #e.notes == 0, "no notes for an unchanged rule")
+-- issue 22: the tasks on 1 and 2 threads (jobs): the same table and accuracies, bit for bit
+local j1, j2 = mp.eval{rule = rule, tasks = 6, seed = 2, quiet = true, jobs = 1},
+               mp.eval{rule = rule, tasks = 6, seed = 2, quiet = true, jobs = 2}
+assert(j1.table == e.table and j2.table == e.table, "eval's table at jobs 1 and 2")
+for t = 1, 6 do assert(j1.rule.accuracy[t] == j2.rule.accuracy[t], "per-task accuracy at jobs 1 and 2") end
 -- issue 25: the rule's record of its plugin with another content hash: a warning and the count
 local text = assert(io.open(rule .. "/rule.json")):read("a")
 local edited, k = text:gsub('"crc32": "%x+"', '"crc32": "00000000"')

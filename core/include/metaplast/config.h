@@ -65,6 +65,12 @@ typedef struct mpl_search_cfg {
   /* Several processes sharing the work (comm.h: the meta-batch's tasks here, the runs in
    * trials.h), or NULL for one process. Not a setting: results are the same either way. */
   const mpl_comm *comm;
+  /* Threads sharing the work of one search: the tasks of each meta-step (meta_batch >= 2; of this
+   * process's block under comm) and the validation tasks, each thread with its own workspace
+   * (default 0: every online CPU, at most one per task run at once; 1: one thread). Not a setting
+   * either: the results are the same bit for bit whatever the count (the tasks' gradients and
+   * statistics are summed in task order). mpl_trials_run runs each of its runs on one thread. */
+  int threads;
 } mpl_search_cfg;
 
 /* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,

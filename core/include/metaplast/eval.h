@@ -37,6 +37,8 @@ typedef struct mpl_eval_cfg {
   FILE *progress;          /* a progress line per 10% of the tasks, or NULL */
   const char *sampling;    /* task sampler "clean" or "paper", or NULL: the rule's own */
   int final;               /* 1: the search's last iterate instead of its reported (best validated) rule */
+  int jobs;                /* threads running the tasks, each with its own workspace (default 0: every online
+                            * CPU, at most one per task); the results do not depend on it */
 } mpl_eval_cfg;
 
 MPL_API void mpl_eval_defaults(mpl_eval_cfg *cfg);
@@ -66,7 +68,7 @@ MPL_API const char *mpl_eval_method_name(int m);
 MPL_API unsigned long mpl_eval_task_seed(unsigned long seed, int t);
 
 /* Run the evaluation. res is filled on success (free with mpl_eval_result_free; also safe after
- * a failure). Determinism: the same cfg gives bit-identical results. */
+ * a failure). Determinism: the same cfg gives bit-identical results, whatever cfg->jobs. */
 MPL_API int mpl_eval_run(const mpl_eval_cfg *cfg, mpl_eval_result *res, mpl_err *err);
 MPL_API void mpl_eval_result_free(mpl_eval_result *res);
 
