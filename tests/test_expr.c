@@ -101,6 +101,12 @@ static void test_op_shapes(void **state) {
   assert_shape(mpl_neg(ts, W), MPL_DIM_POST, MPL_DIM_PRE);
   assert_shape(mpl_fn(ts, MPL_FN_TANH, epost), MPL_DIM_POST, MPL_DIM_ONE);
   assert_shape(mpl_fn(ts, MPL_FN_EXP, W), MPL_DIM_POST, MPL_DIM_PRE);
+  assert_shape(mpl_fn(ts, MPL_FN_RELU, pre), MPL_DIM_PRE, MPL_DIM_ONE);
+  assert_shape(mpl_mean(ts, post), MPL_DIM_ONE, MPL_DIM_ONE);
+  assert_shape(mpl_norm(ts, mpl_t(ts, pre)), MPL_DIM_ONE, MPL_DIM_ONE);
+  /* of a scalar: mean(s) = s, norm(s) = abs(s) */
+  assert_ptr_equal(mpl_mean(ts, c), c);
+  assert_ptr_equal(mpl_norm(ts, c), mpl_fn(ts, MPL_FN_ABS, c));
   assert_null(mpl_termset_error(ts));
   mpl_termset_free(ts);
 }
@@ -120,6 +126,10 @@ static mpl_expr *bad_outer_row(mpl_termset *ts) {
 }
 static mpl_expr *bad_outer_scalar(mpl_termset *ts) { return mpl_outer(ts, mpl_num(ts, 2), mpl_sig(ts, MPL_SIG_PRE)); }
 static mpl_expr *bad_dot(mpl_termset *ts) { return mpl_dot(ts, mpl_sig(ts, MPL_SIG_PRE), mpl_sig(ts, MPL_SIG_POST)); }
+static mpl_expr *bad_mean(mpl_termset *ts) { return mpl_mean(ts, mpl_sig(ts, MPL_SIG_W)); }
+static mpl_expr *bad_norm(mpl_termset *ts) {
+  return mpl_norm(ts, mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE)));
+}
 
 static void check_builder_error(bad_builder bad, const char *msg, const char *shape_a, const char *shape_b) {
   mpl_termset *ts = mpl_termset_new();
@@ -137,6 +147,8 @@ static void check_builder_error(bad_builder bad, const char *msg, const char *sh
   assert_null(mpl_neg(ts, e));
   assert_null(mpl_t(ts, e));
   assert_null(mpl_sum(ts, e));
+  assert_null(mpl_mean(ts, e));
+  assert_null(mpl_norm(ts, e));
   assert_null(mpl_fn(ts, MPL_FN_TANH, e));
   assert_null(mpl_add(ts, e, epost));
   assert_null(mpl_sub(ts, epost, e));
@@ -172,6 +184,10 @@ static void test_builder_errors(void **state) {
   check_builder_error(bad_outer_row, "outer product", "n_post x 1", "1 x n_pre");
   check_builder_error(bad_outer_scalar, "outer product", "1 x 1", "n_pre x 1");
   check_builder_error(bad_dot, "dot product", "n_pre x 1", "n_post x 1");
+  /* a reduction of a matrix names its formula (issue 27) */
+  check_builder_error(bad_mean, "mean(W): mean reduces a vector (n x 1 or 1 x n) to a scalar", "got n_post x n_pre",
+                      "sum(...)");
+  check_builder_error(bad_norm, "norm(matmul(post, t(pre))): norm reduces a vector", "got n_post x n_pre", "norm");
 }
 
 /* A NULL expression with no builder error still fails cleanly. */
@@ -345,7 +361,9 @@ static void test_print_parentheses(void **state) {
   static const struct { mpl_func f; const char *latex; } fns[] = {
     {MPL_FN_EXP, "\\exp\\left(y_{\\ell}\\right)"}, {MPL_FN_LOG, "\\log\\left(y_{\\ell}\\right)"},
     {MPL_FN_TANH, "\\tanh\\left(y_{\\ell}\\right)"}, {MPL_FN_SIGMOID, "\\sigma\\left(y_{\\ell}\\right)"},
-    {MPL_FN_SQUARE, "{y_{\\ell}}^{2}"}, {MPL_FN_SQRT, "\\sqrt{y_{\\ell}}"}, {MPL_FN_RECIP, "\\frac{1}{y_{\\ell}}"}};
+    {MPL_FN_SQUARE, "{y_{\\ell}}^{2}"}, {MPL_FN_SQRT, "\\sqrt{y_{\\ell}}"}, {MPL_FN_RECIP, "\\frac{1}{y_{\\ell}}"},
+    {MPL_FN_RELU, "\\left[y_{\\ell}\\right]_{+}"}, {MPL_FN_ABS, "\\left|y_{\\ell}\\right|"},
+    {MPL_FN_SIGN, "\\operatorname{sgn}\\left(y_{\\ell}\\right)"}};
   for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) assert_prints(mpl_fn(ts, fns[i].f, post), MPL_FMT_LATEX, fns[i].latex);
   assert_prints(mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post)), MPL_FMT_LATEX,
                 "\\left(y_{\\ell} + y_{\\ell}\\right)^{2}");
@@ -353,6 +371,17 @@ static void test_print_parentheses(void **state) {
   assert_prints(mpl_t(ts, mpl_fn(ts, MPL_FN_SQUARE, mpl_add(ts, post, post))), MPL_FMT_LATEX,
                 "{\\left(y_{\\ell} + y_{\\ell}\\right)^{2}}^\\top");
   assert_prints(had, MPL_FMT_CODE, "mul(matmul(post, t(pre)), matmul(e_post, t(tanh(e_pre))))");
+  /* issue 27: the reductions of a vector, as a threshold and as a normalisation, in all three forms */
+  mpl_expr *thr = mpl_sub(ts, post, mpl_mean(ts, mpl_fn(ts, MPL_FN_SQUARE, post)));
+  assert_prints(thr, MPL_FMT_TEXT, "y_ℓ − mean(square(y_ℓ))");
+  assert_prints(thr, MPL_FMT_LATEX, "y_{\\ell} - \\operatorname{mean}\\left({y_{\\ell}}^{2}\\right)");
+  assert_prints(thr, MPL_FMT_CODE, "sub(post, mean(square(post)))");
+  mpl_expr *nr = mpl_mul(ts, mpl_norm(ts, mpl_fn(ts, MPL_FN_RELU, epost)), mpl_t(ts, pre));
+  assert_prints(nr, MPL_FMT_TEXT, "‖relu(e_ℓ)‖ y_{ℓ−1}ᵀ");
+  assert_prints(nr, MPL_FMT_LATEX, "\\left\\lVert \\left[e_{\\ell}\\right]_{+}\\right\\rVert y_{\\ell-1}^\\top");
+  assert_prints(nr, MPL_FMT_CODE, "mul(norm(relu(e_post)), t(pre))");
+  /* a relu under a transpose: [x]_{+}^\top compiles (a subscript, then one superscript) */
+  assert_prints(mpl_t(ts, mpl_fn(ts, MPL_FN_RELU, pre)), MPL_FMT_LATEX, "\\left[y_{\\ell-1}\\right]_{+}^\\top");
   mpl_expr *sw = mpl_mul(ts, mpl_num(ts, -0.5), mpl_mul(ts, mpl_sum(ts, W), W));
   assert_prints(sw, MPL_FMT_TEXT, "(-0.5) (Σ(W) W)");
   assert_prints(sw, MPL_FMT_CODE, "mul(-0.5, mul(sum(W), W))");

@@ -1,6 +1,6 @@
 /* metaplast tests: every IR operation and function, value and derivative, by a generated test.
  *
- * Each operation (add, sub, mul, neg, matmul, t, sum, and fn with each of the functions) is
+ * Each operation (add, sub, mul, neg, matmul, t, sum, mean, norm, and fn with each of the functions) is
  * applied to operands of every shape it accepts (scalar, vector of n_pre or n_post, row vector,
  * matrix, W itself) in both argument positions; the result is lifted to an n_post x n_pre term
  * (an outer product with a signal, a scalar times a matrix, a product with W). Then, beside them,
@@ -64,6 +64,9 @@ static double ref_fn(int f, double x) {
   case MPL_FN_SQUARE: return x * x;
   case MPL_FN_SQRT: return sqrt(x);
   case MPL_FN_RECIP: return 1 / x;
+  case MPL_FN_RELU: return fmax(x, 0);
+  case MPL_FN_ABS: return x < 0 ? -x : x;
+  case MPL_FN_SIGN: return (double)((x > 0) - (x < 0));
   default: fail_msg("ref_fn: function %d has no reference: add it here", f);
   }
   return NAN;
@@ -112,6 +115,11 @@ static mat ref_eval(const mpl_expr *e, const layer *d) {
   case MPL_OP_FN:
     A = ref_eval(e->a, d);
     for (int k = 0; k < y.r * y.c; k++) y.a[k] = ref_fn(e->sig, A.a[k]);
+    break;
+  case MPL_OP_MEAN: case MPL_OP_NORM:
+    A = ref_eval(e->a, d);
+    for (int k = 0; k < A.r * A.c; k++) y.a[0] += e->op == MPL_OP_MEAN ? A.a[k] : A.a[k] * A.a[k];
+    y.a[0] = e->op == MPL_OP_MEAN ? y.a[0] / (A.r * A.c) : sqrt(y.a[0]);
     break;
   default: fail_msg("ref_eval: operation %d has no reference: add it here", (int)e->op);
   }
@@ -407,6 +415,17 @@ static void test_unary_ops(void **state) {
       check_term(&K, ts, lift(ts, mpl_neg(ts, x)), k == 0);
       check_term(&K, ts, lift(ts, mpl_t(ts, x)), k == 0);
       check_term(&K, ts, lift(ts, mpl_sum(ts, x)), 1);
+      /* the reductions of a vector: a matrix operand is refused, naming the formula */
+      for (int red = 0; red < 2; red++) {
+        mpl_expr *m = red ? mpl_norm(ts, x) : mpl_mean(ts, x);
+        if (shape_of(x) >= S_MAT) {
+          assert_null(m);
+          mpl_assert_contains(mpl_termset_error(ts), "reduces a vector (n x 1 or 1 x n) to a scalar, got");
+          mpl_termset_clear_error(ts);
+          continue;
+        }
+        check_term(&K, ts, lift(ts, m), 1);
+      }
       for (int fn = 0; fn < MPL_FN_COUNT; fn++) {
         mpl_expr *arg = needs_positive(fn) ? positive(ts, x) : x;
         if (fn == MPL_FN_EXP) arg = mpl_mul(ts, mpl_num(ts, 0.5), x);
@@ -465,8 +484,10 @@ static mpl_expr *gen(mpl_termset *ts, gsl_rng *g, shape s, int depth) {
   if (depth <= 0 || gsl_rng_uniform_int(g, 4) == 0) return gen_leaf(ts, g, s);
   switch (s) {
   case S_SCALAR:
-    switch (gsl_rng_uniform_int(g, 7)) {
+    switch (gsl_rng_uniform_int(g, 9)) {
     case 0: return mpl_dot(ts, gen(ts, g, S_PRE, depth - 1), gen(ts, g, S_PRE, depth - 1));
+    case 7: return mpl_mean(ts, gen(ts, g, gsl_rng_uniform_int(g, 2) ? S_PRE : S_POST, depth - 1));
+    case 8: return mpl_norm(ts, gen(ts, g, gsl_rng_uniform_int(g, 2) ? S_PRE : S_POST, depth - 1));
     case 1: return mpl_sum(ts, gen(ts, g, S_POST, depth - 1));
     case 2: return mpl_sum(ts, gen(ts, g, S_MAT, depth - 1));
     case 3: return mpl_fn(ts, MPL_FN_TANH, gen(ts, g, S_SCALAR, depth - 1));
@@ -534,6 +555,12 @@ static void test_check_terms(void **state) {
     if (mpl_termset_add(ts, name, NULL, mpl_outer(ts, mpl_fn(ts, (mpl_func)fn, x), SIG(EPRE)), &err) < 0)
       fail_msg("%s", err.msg);
   }
+  /* the reductions, as a threshold and as a normalisation */
+  mpl_expr *bcm = mpl_mul(ts, SIG(POST), mpl_sub(ts, SIG(POST), mpl_mean(ts, mpl_fn(ts, MPL_FN_SQUARE, SIG(POST)))));
+  mpl_expr *nrm = mpl_mul(ts, mpl_fn(ts, MPL_FN_RECIP, mpl_add(ts, mpl_norm(ts, SIG(EPOST)), mpl_num(ts, 0.1))), SIG(EPOST));
+  if (mpl_termset_add(ts, "mean", NULL, mpl_outer(ts, bcm, SIG(PRE)), &err) < 0 ||
+      mpl_termset_add(ts, "norm", NULL, mpl_outer(ts, nrm, mpl_sub(ts, SIG(PRE), mpl_mean(ts, SIG(PRE)))), &err) < 0)
+    fail_msg("%s", err.msg);
   int n = mpl_termset_count(ts);
   double rel[16];
   assert_int_equal(mpl_check_terms(ts, NULL, n, 3, 7, rel, &err), MPL_OK);

@@ -96,6 +96,11 @@ static void test_builders(void **state) {
     {"tanh(pre)", mpl_fn(ts, MPL_FN_TANH, pre)}, {"sigmoid(pre)", mpl_fn(ts, MPL_FN_SIGMOID, pre)},
     {"square(pre)", mpl_fn(ts, MPL_FN_SQUARE, pre)}, {"sqrt(pre)", mpl_fn(ts, MPL_FN_SQRT, pre)},
     {"recip(pre)", mpl_fn(ts, MPL_FN_RECIP, pre)}, {"tanh(2)", mpl_fn(ts, MPL_FN_TANH, two)},
+    {"relu(pre)", mpl_fn(ts, MPL_FN_RELU, pre)}, {"abs(pre)", mpl_fn(ts, MPL_FN_ABS, pre)},
+    {"sign(pre)", mpl_fn(ts, MPL_FN_SIGN, pre)}, {"mean(post)", mpl_mean(ts, post)},
+    {"norm(post.T)", mpl_norm(ts, mpl_t(ts, post))}, {"mean(2)", two}, {"norm(2)", mpl_fn(ts, MPL_FN_ABS, two)},
+    {"post * mean(post)", mpl_mul(ts, post, mpl_mean(ts, post))},
+    {"post - mean(square(post))", mpl_sub(ts, post, mpl_mean(ts, mpl_fn(ts, MPL_FN_SQUARE, post)))},
     {"0.5 * outer(post, pre) - W % pre % pre.T", mpl_sub(ts, mpl_mul(ts, half, hebb),
                                                          mpl_matmul(ts, mpl_matmul(ts, W, pre), mpl_t(ts, pre)))},
   };
@@ -125,7 +130,7 @@ static void test_builders(void **state) {
 }
 
 /* Every node of the pool and of the quadratic library, printed in CODE form, reads back as
- * itself; so do constants and elementwise functions. */
+ * itself; so do constants, elementwise functions (relu, sign too) and the reductions. */
 static void test_code_roundtrip(void **state) {
   (void)state;
   mpl_termset *ts = mpl_termset_new();
@@ -136,6 +141,8 @@ static void test_code_roundtrip(void **state) {
   mpl_mul(ts, mpl_num(ts, 0.1), mpl_fn(ts, MPL_FN_TANH, mpl_matmul(ts, W, pre)));
   mpl_sub(ts, mpl_num(ts, -3.25e-300), mpl_fn(ts, MPL_FN_SIGMOID, mpl_dot(ts, pre, pre)));
   mpl_add(ts, mpl_num(ts, 1.0 / 3), mpl_sum(ts, mpl_fn(ts, MPL_FN_RECIP, W)));
+  mpl_mul(ts, mpl_norm(ts, mpl_fn(ts, MPL_FN_SIGN, pre)), mpl_fn(ts, MPL_FN_RELU, mpl_t(ts, pre)));
+  mpl_sub(ts, mpl_fn(ts, MPL_FN_ABS, pre), mpl_mean(ts, mpl_t(ts, pre)));
   int n = ts->n_nodes;
   assert_true(n > 100);
   for (int i = 0; i < n; i++) {
@@ -325,7 +332,7 @@ static void test_error_files(void **state) {
   expect_spec_refused(BAD "bad_memory_bomb.lua", MPL_ENOMEM, "bad_memory_bomb.lua: rule file exceeds its memory limit",
                       "16 MiB");
   expect_spec_refused(BAD "bad_duplicate.lua", MPL_EINVAL, "bad_duplicate.lua:4: term 'hebb' is defined twice", NULL);
-  expect_spec_refused(BAD "bad_unknown.lua", MPL_EINVAL, "bad_unknown.lua:3: unknown name 'relu'", NULL);
+  expect_spec_refused(BAD "bad_unknown.lua", MPL_EINVAL, "bad_unknown.lua:3: unknown name 'sigmiod'", NULL);
   expect_spec_refused(BAD "bad_unsupported.lua", MPL_EUNSUPPORTED, "bad_unsupported.lua:3: term 'gated'",
                       "elementwise product with W");
   FILE *f = fopen("/tmp/metaplast-rule-file-escaped", "r");
@@ -407,15 +414,18 @@ static void test_operand_errors(void **state) {
     {"local x = W .. W", "x.lua:1: '..' is not defined on expressions", "a % b"},
     {"local x = W.foo", "x.lua:1: an expression has no field 'foo'", "x.T"},
     {"W.T = 1", "x.lua:1: expressions cannot be modified", NULL},
-    {"local x = relu(W)", "x.lua:1: unknown name 'relu'", NULL},
+    {"local x = sigmiod(W)", "x.lua:1: unknown name 'sigmiod'", NULL},
     {"local x = e_pos", "x.lua:1: unknown name 'e_pos'", NULL},
+    {"local y = shape(mean(W))", "x.lua:1: mean(W): mean reduces a vector (n x 1 or 1 x n) to a scalar, got n_post x n_pre",
+     "sum(...)"},
+    {"local y = shape(norm(post % pre.T))", "x.lua:1: norm(matmul(post, t(pre))): norm reduces a vector", NULL},
     {"W = 1", "x.lua:1: 'W' is built in and cannot be assigned", NULL},
     {"outer = 1", "x.lua:1: 'outer' is built in and cannot be assigned", NULL},
     {"local x = 1\n\nlocal y = shape(post + pre)", "x.lua:3: +: shapes n_post x 1 and n_pre x 1 differ", NULL},
     {"local x = W\nfor i = 1, 300 do x = x + 1 end", "x.lua:2: expression nested deeper than 256", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    int code = strstr(cases[i].m1, "shapes") ? MPL_ESHAPE : MPL_EINVAL;
+    int code = strstr(cases[i].m1, "shapes") || strstr(cases[i].m1, "reduces a vector") ? MPL_ESHAPE : MPL_EINVAL;
     expect_refused("x.lua", cases[i].text, code, cases[i].m1, cases[i].m2, 3.0);
   }
   /* a non-finite constant poisons the expression like a shape error */

@@ -214,7 +214,7 @@ int mpl_termset_find(const mpl_termset *ts, const char *name) {
 
 /* }====== */
 
-/* {====== Elementwise functions ====== */
+/* {====== Elementwise functions (the smooth ones, and relu, abs, sign: exact where differentiable) ====== */
 
 double mpl__fn_eval(mpl_func f, double x) {
   switch (f) {
@@ -225,6 +225,9 @@ double mpl__fn_eval(mpl_func f, double x) {
   case MPL_FN_SQUARE: return x * x;
   case MPL_FN_SQRT: return sqrt(x);
   case MPL_FN_RECIP: return 1 / x;
+  case MPL_FN_RELU: return x > 0 || isnan(x) ? x : 0.0; /* NaN stays NaN */
+  case MPL_FN_ABS: return fabs(x);
+  case MPL_FN_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : isnan(x) ? x : 0.0;
   default: return NAN;
   }
 }
@@ -238,12 +241,17 @@ double mpl__fn_deriv(mpl_func f, double x) {
   case MPL_FN_SQUARE: return 2 * x;
   case MPL_FN_SQRT: return 0.5 / sqrt(x);
   case MPL_FN_RECIP: return -1 / (x * x);
+  /* Not differentiable at 0: the subgradient 0 there (docs/rules.md). */
+  case MPL_FN_RELU: return x > 0 ? 1.0 : 0.0;
+  case MPL_FN_ABS: return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
+  case MPL_FN_SIGN: return 0.0;
   default: return NAN;
   }
 }
 
 const char *mpl__fn_name(mpl_func f) {
-  static const char *names[] = {"exp", "log", "tanh", "sigmoid", "square", "sqrt", "recip"};
+  static const char *names[] = {"exp", "log", "tanh", "sigmoid", "square", "sqrt", "recip",
+                                "relu", "abs", "sign"};
   return (f >= 0 && f < MPL_FN_COUNT) ? names[f] : "?";
 }
 

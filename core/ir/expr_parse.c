@@ -2,7 +2,7 @@
  * A recursive-descent parser over the grammar
  *     expr  := NUMBER | LEAF | NAME '(' expr [',' expr] ')'
  * where LEAF is pre, post, e_pre, e_post, W, ones_pre or ones_post and NAME a node kind of the
- * table of operations (ops.c: add sub mul matmul neg t sum), a convenience (outer dot) or an
+ * table of operations (ops.c: add sub mul matmul neg t sum mean norm), a convenience (outer dot) or an
  * elementwise function (exp log ...). Nodes are built by the table's shape rules, as the public
  * builders build them, so a printed term parses back to the very same node.
  * See LICENSE for copyright. */

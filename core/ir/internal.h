@@ -76,7 +76,7 @@ MPL_INTERNAL const char *mpl__shape_str(const mpl_expr *e, char *buf);
 MPL_INTERNAL int mpl__is_scalar(const mpl_expr *e);
 /* }====== */
 
-/* Smooth elementwise functions: value and derivative. */
+/* Elementwise functions: value and derivative (relu, abs, sign: the subgradient 0 at 0). */
 MPL_INTERNAL double mpl__fn_eval(mpl_func f, double x);
 MPL_INTERNAL double mpl__fn_deriv(mpl_func f, double x);
 MPL_INTERNAL const char *mpl__fn_name(mpl_func f);

@@ -357,12 +357,15 @@ mpl_expr *mpl_fn(mpl_termset *ts, mpl_func f, mpl_expr *a) {
 }
 
 /* A function in its usual notation (issue 25): \exp(x), \log(x), \tanh(x), \sigma(x), x^{2}
- * (parenthesised unless x is a signal), \sqrt{x}, \frac{1}{x}; elementwise, as in the text form. */
+ * (parenthesised unless x is a signal), \sqrt{x}, \frac{1}{x}, [x]_{+}, |x|, \operatorname{sgn}(x);
+ * elementwise, as in the text form. */
 static void fn_print_latex(const mpl_expr *e, mpl_sbuf *s) {
   static const struct { const char *open, *close; } form[] = {
     [MPL_FN_EXP] = {"\\exp\\left(", "\\right)"},   [MPL_FN_LOG] = {"\\log\\left(", "\\right)"},
     [MPL_FN_TANH] = {"\\tanh\\left(", "\\right)"}, [MPL_FN_SIGMOID] = {"\\sigma\\left(", "\\right)"},
-    [MPL_FN_SQRT] = {"\\sqrt{", "}"},               [MPL_FN_RECIP] = {"\\frac{1}{", "}"}};
+    [MPL_FN_SQRT] = {"\\sqrt{", "}"},               [MPL_FN_RECIP] = {"\\frac{1}{", "}"},
+    [MPL_FN_RELU] = {"\\left[", "\\right]_{+}"},     [MPL_FN_ABS] = {"\\left|", "\\right|"},
+    [MPL_FN_SIGN] = {"\\operatorname{sgn}\\left(", "\\right)"}};
   if (e->sig == MPL_FN_SQUARE) {
     int atom = e->a->op == MPL_OP_SIG || e->a->op == MPL_OP_ONES;
     put(s, atom ? "{" : "\\left(");
@@ -406,6 +409,60 @@ static void fn_reverse(const mpl_kernel *k) {
 
 /* }====== */
 
+/* {====== MEAN, NORM: reductions of a vector to a scalar ====== */
+
+/* A vector (column or row) or a scalar; a matrix is refused with the formula named. mean(s) = s,
+ * norm(s) = abs(s). */
+static mpl_expr *reduction_build(mpl_termset *ts, mpl_op op, mpl_expr *a, mpl_expr *b) {
+  (void)b;
+  if (!ts || !a) return NULL;
+  if (mpl__is_scalar(a)) return op == MPL_OP_MEAN ? a : mpl_fn(ts, MPL_FN_ABS, a);
+  if (!is_vec_or_scalar(a)) {
+    char sa[32], text[80];
+    if (mpl_expr_print(a, MPL_FMT_CODE, text, sizeof text) >= sizeof text) strcpy(text + sizeof text - 4, "...");
+    mpl__builder_error(ts, "%s(%s): %s reduces a vector (n x 1 or 1 x n) to a scalar, got %s%s", mpl__ops[op].name,
+                       text, mpl__ops[op].name, mpl__shape_str(a, sa),
+                       op == MPL_OP_MEAN ? " (the sum of a matrix's entries is sum(...))" : "");
+    return NULL;
+  }
+  return node(ts, op, MPL_DIM_ONE, MPL_DIM_ONE, a, NULL);
+}
+/* Text: mean(x), ‖x‖; LaTeX: \operatorname{mean}(x), \lVert x \rVert. */
+static void mean_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
+  int latex = fmt == MPL_FMT_LATEX;
+  put(s, latex ? "\\operatorname{mean}\\left(" : "mean(");
+  print_rec(e->a, fmt, s);
+  put(s, latex ? "\\right)" : ")");
+}
+static void norm_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
+  int latex = fmt == MPL_FMT_LATEX;
+  put(s, latex ? "\\left\\lVert " : "‖");
+  print_rec(e->a, fmt, s);
+  put(s, latex ? "\\right\\rVert" : "‖");
+}
+static int reduction_emit(mpl_lowering *C, const mpl_expr *e) {
+  int a = mpl__emit(C, e->a);
+  return a < 0 ? -1 : mpl__pnode(C, (mpl_op)e->op, MPL_DIM_ONE, a, -1, 0, 0);
+}
+static void mean_forward(const mpl_kernel *k) {
+  double s = 0;
+  for (int j = 0; j < k->la; j++) s += k->a[j];
+  k->y[0] = s / k->la;
+}
+static void mean_reverse(const mpl_kernel *k) {
+  double g = k->yb[0] / k->la;
+  for (int j = 0; j < k->la; j++) k->ab[j] += g;
+}
+/* The Euclidean norm sqrt(a^T a); its gradient a / ||a||, and the subgradient 0 at a = 0. */
+static double norm2(const double *a, int n) { return sqrt(cblas_ddot(n, a, 1, a, 1)); }
+static void norm_forward(const mpl_kernel *k) { k->y[0] = norm2(k->a, k->la); }
+static void norm_reverse(const mpl_kernel *k) {
+  double r = norm2(k->a, k->la); /* recomputed: a reverse kernel is not handed its value */
+  if (r > 0) cblas_daxpy(k->la, k->yb[0] / r, k->a, 1, k->ab, 1);
+}
+
+/* }====== */
+
 /* {====== DOT (plan only): a^T b ====== */
 
 static void dot_forward(const mpl_kernel *k) { k->y[0] = cblas_ddot(k->la, k->a, 1, k->b, 1); }
@@ -443,6 +500,10 @@ const mpl_op_class mpl__ops[MPL_OP_COUNT] = {
                   .emit = sigma_emit, .forward = sigma_forward, .reverse = sigma_reverse},
   [MPL_OP_FN] = {.arity = 1, .prec = 5, .print = fn_print, .print_code = fn_code, .emit = fn_emit,
                  .lower = fn_lower, .forward = fn_forward, .reverse = fn_reverse},
+  [MPL_OP_MEAN] = {.name = "mean", .arity = 1, .prec = 5, .build = reduction_build, .print = mean_print,
+                   .emit = reduction_emit, .forward = mean_forward, .reverse = mean_reverse},
+  [MPL_OP_NORM] = {.name = "norm", .arity = 1, .prec = 5, .build = reduction_build, .print = norm_print,
+                   .emit = reduction_emit, .forward = norm_forward, .reverse = norm_reverse},
   [MPL_OP_DOT] = {.arity = 2, .prec = 5, .commutative = 1, .forward = dot_forward, .reverse = dot_reverse},
   [MPL_OP_GEMV] = {.arity = 1, .prec = 5},
   [MPL_OP_GEMVT] = {.arity = 1, .prec = 5},
@@ -469,6 +530,8 @@ mpl_expr *mpl_neg(mpl_termset *ts, mpl_expr *a) { return mpl__op_build(ts, MPL_O
 mpl_expr *mpl_matmul(mpl_termset *ts, mpl_expr *a, mpl_expr *b) { return mpl__op_build(ts, MPL_OP_MATMUL, a, b); }
 mpl_expr *mpl_t(mpl_termset *ts, mpl_expr *a) { return mpl__op_build(ts, MPL_OP_T, a, NULL); }
 mpl_expr *mpl_sum(mpl_termset *ts, mpl_expr *a) { return mpl__op_build(ts, MPL_OP_SUM, a, NULL); }
+mpl_expr *mpl_mean(mpl_termset *ts, mpl_expr *a) { return mpl__op_build(ts, MPL_OP_MEAN, a, NULL); }
+mpl_expr *mpl_norm(mpl_termset *ts, mpl_expr *a) { return mpl__op_build(ts, MPL_OP_NORM, a, NULL); }
 
 /* Conveniences, not node kinds: outer(u, v) = u v^T, dot(a, b) = a^T b. */
 mpl_expr *mpl_outer(mpl_termset *ts, mpl_expr *u, mpl_expr *v) {

@@ -20,6 +20,7 @@
 typedef enum mpl_op {
   MPL_OP_SIG, MPL_OP_ONES, MPL_OP_NUM,
   MPL_OP_ADD, MPL_OP_SUB, MPL_OP_NEG, MPL_OP_MUL, MPL_OP_MATMUL, MPL_OP_T, MPL_OP_SUM, MPL_OP_FN,
+  MPL_OP_MEAN, MPL_OP_NORM, /* reductions of a vector to a scalar */
   MPL_OP_DOT,   /* plan only: a^T b */
   MPL_OP_GEMV,  /* plan only: W x */
   MPL_OP_GEMVT, /* plan only: W^T x */

@@ -1,4 +1,4 @@
 return {
   { name = "a", expr = outer(post, pre) },
-  { name = "b", expr = relu(W) },
+  { name = "b", expr = sigmiod(W) },
 }

@@ -40,9 +40,12 @@ typedef enum mpl_signal {
   MPL_SIG_COUNT
 } mpl_signal;
 
-/* Smooth elementwise functions. */
+/* Elementwise functions. Append only (plugins compiled against an older list keep their numbers).
+ * RELU, ABS and SIGN are not differentiable at 0; their derivative there is the subgradient 0
+ * (relu'(0) = abs'(0) = 0), and sign' is 0 everywhere (docs/rules.md). */
 typedef enum mpl_func {
   MPL_FN_EXP, MPL_FN_LOG, MPL_FN_TANH, MPL_FN_SIGMOID, MPL_FN_SQUARE, MPL_FN_SQRT, MPL_FN_RECIP,
+  MPL_FN_RELU, MPL_FN_ABS, MPL_FN_SIGN,
   MPL_FN_COUNT
 } mpl_func;
 
@@ -73,6 +76,8 @@ MPL_API mpl_expr *mpl_neg(mpl_termset *ts, mpl_expr *a);
 MPL_API mpl_expr *mpl_matmul(mpl_termset *ts, mpl_expr *a, mpl_expr *b); /* (r x k)(k x c) */
 MPL_API mpl_expr *mpl_t(mpl_termset *ts, mpl_expr *a);                   /* transpose */
 MPL_API mpl_expr *mpl_sum(mpl_termset *ts, mpl_expr *a);                 /* sum of all entries, 1x1 */
+MPL_API mpl_expr *mpl_mean(mpl_termset *ts, mpl_expr *a);                /* mean of a vector's entries, 1x1 */
+MPL_API mpl_expr *mpl_norm(mpl_termset *ts, mpl_expr *a);                /* Euclidean norm of a vector, 1x1 */
 MPL_API mpl_expr *mpl_fn(mpl_termset *ts, mpl_func f, mpl_expr *a);      /* elementwise function */
 /* Conveniences: outer(u, v) = u v^T; dot(a, b) = a^T b for two column vectors of one dimension. */
 MPL_API mpl_expr *mpl_outer(mpl_termset *ts, mpl_expr *u, mpl_expr *v);
