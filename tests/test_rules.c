@@ -129,8 +129,8 @@ static void test_builders(void **state) {
   mpl_termset_free(ts);
 }
 
-/* Every node of the pool and of the quadratic library, printed in CODE form, reads back as
- * itself; so do constants, elementwise functions (relu, sign too) and the reductions. */
+/* Every node of the pool, of the quadratic library and of rectified.lua (relu, abs, mean, norm),
+ * printed in CODE form, reads back as itself; so do constants and elementwise functions. */
 static void test_code_roundtrip(void **state) {
   (void)state;
   mpl_termset *ts = mpl_termset_new();
@@ -141,6 +141,7 @@ static void test_code_roundtrip(void **state) {
   mpl_mul(ts, mpl_num(ts, 0.1), mpl_fn(ts, MPL_FN_TANH, mpl_matmul(ts, W, pre)));
   mpl_sub(ts, mpl_num(ts, -3.25e-300), mpl_fn(ts, MPL_FN_SIGMOID, mpl_dot(ts, pre, pre)));
   mpl_add(ts, mpl_num(ts, 1.0 / 3), mpl_sum(ts, mpl_fn(ts, MPL_FN_RECIP, W)));
+  if (mpl__rules_load_file(RULES "rectified.lua", "rectified", ts, &err) < 0) fail_msg("%s", err.msg);
   mpl_mul(ts, mpl_norm(ts, mpl_fn(ts, MPL_FN_SIGN, pre)), mpl_fn(ts, MPL_FN_RELU, mpl_t(ts, pre)));
   mpl_sub(ts, mpl_fn(ts, MPL_FN_ABS, pre), mpl_mean(ts, mpl_t(ts, pre)));
   int n = ts->n_nodes;
