@@ -321,11 +321,16 @@ static mpl_expr *sum_build(mpl_termset *ts, mpl_op op, mpl_expr *a, mpl_expr *b)
   if (mpl__is_scalar(a)) return a;
   return node(ts, op, MPL_DIM_ONE, MPL_DIM_ONE, a, NULL);
 }
-static void sigma_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
+/* The operand between an opening and a closing text, LaTeX's or the text form's. */
+static void enclosed(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s, const char *latex_open, const char *latex_close,
+                     const char *text_open, const char *text_close) {
   int latex = fmt == MPL_FMT_LATEX;
-  put(s, latex ? "\\textstyle\\sum\\left(" : "Σ(");
+  put(s, latex ? latex_open : text_open);
   print_rec(e->a, fmt, s);
-  put(s, latex ? "\\right)" : ")");
+  put(s, latex ? latex_close : text_close);
+}
+static void sigma_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
+  enclosed(e, fmt, s, "\\textstyle\\sum\\left(", "\\right)", "Σ(", ")");
 }
 static int sigma_emit(mpl_lowering *C, const mpl_expr *e) {
   if (is_vec_or_scalar(e->a)) {
@@ -429,16 +434,10 @@ static mpl_expr *reduction_build(mpl_termset *ts, mpl_op op, mpl_expr *a, mpl_ex
 }
 /* Text: mean(x), ‖x‖; LaTeX: \operatorname{mean}(x), \lVert x \rVert. */
 static void mean_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
-  int latex = fmt == MPL_FMT_LATEX;
-  put(s, latex ? "\\operatorname{mean}\\left(" : "mean(");
-  print_rec(e->a, fmt, s);
-  put(s, latex ? "\\right)" : ")");
+  enclosed(e, fmt, s, "\\operatorname{mean}\\left(", "\\right)", "mean(", ")");
 }
 static void norm_print(const mpl_expr *e, mpl_format fmt, mpl_sbuf *s) {
-  int latex = fmt == MPL_FMT_LATEX;
-  put(s, latex ? "\\left\\lVert " : "‖");
-  print_rec(e->a, fmt, s);
-  put(s, latex ? "\\right\\rVert" : "‖");
+  enclosed(e, fmt, s, "\\left\\lVert ", "\\right\\rVert", "‖", "‖");
 }
 static int reduction_emit(mpl_lowering *C, const mpl_expr *e) {
   int a = mpl__emit(C, e->a);
