@@ -56,6 +56,7 @@ print("`bash results/discovery/pool20.sh && python3 results/discovery/pool20.py 
       "(trial i has seed i; the robust method, `--lambda auto`). *501-600*: mean query accuracy of episodes "
       f"501-600 (failed episodes left out, their count beside it); BP's is {BP} (results/paper). *survivors*: the "
       "reported rule's non-zero terms.\n")
+bp_dir = os.environ.get("BP_DIR")   # BP on the same sampling (pool20.sh's $OUT-bp)
 print("| seed | verdict | 501-600 (failed) | survivors | ⊇ F0,F2,F9 |")
 print("|:--|:--|:--|:--|:--|")
 for r in rows:
@@ -72,6 +73,18 @@ if done:
     print(f"\n**Healthy: {h}/{len(rows)}** (target ≥ 18/20). **Mean accuracy over episodes 501-600: {m:.3f}** "
           f"(min {min(late):.3f}, max {max(late):.3f} over {len(late)} trials) against BP's {BP}: "
           f"gap {BP - m:.3f} (target ≤ 0.03).\n")
+    if bp_dir:
+        bp = []
+        for t in sorted(x for x in os.listdir(bp_dir) if x.startswith("trial-")):
+            acc = [float(r["accuracy"]) for r in csv.DictReader(open(os.path.join(bp_dir, t, "log.csv")))
+                   if 501 <= int(r["episode"]) <= 600 and math.isfinite(float(r["accuracy"]))]
+            if acc:
+                bp.append(st.mean(acc))
+        sampling = "paper" if "sampling = paper" in open(os.path.join(next(iter(runs.values())), "config.txt")).read() else "clean"
+        print(f"BP on the same ({sampling}) sampling, the same seeds (`{bp_dir}`): mean over episodes 501-600 "
+              f"**{st.mean(bp):.3f}** (min {min(bp):.3f}, max {max(bp):.3f} over {len(bp)} trials): gap "
+              f"{st.mean(bp) - m:.3f}. results/paper's {BP} ran with `--sampling paper` (each class's first K + Q "
+              "images, classes with replacement).\n")
     names = sorted({n for r in done for n in r["survivors"]}, key=lambda x: (len(x), x))
     print("Survival over the finished trials: " +
           ", ".join(f"{n} {sum(n in r['survivors'] for r in done)}/{len(done)}" for n in names) +
