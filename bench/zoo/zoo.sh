@@ -30,10 +30,10 @@ job() {   # dataset library terms seed
   [ -f "$dir/eval.out" ] && return 0   # done (a re-run continues)
   mkdir -p "$dir"
   local t0=$(date +%s.%N)
-  $BIN search "${data[@]}" --terms "$terms" --episodes "$EPISODES" --seed "$seed" --out "$dir/run" --force --quiet \
+  $BIN search "${data[@]}" --terms "$terms" --episodes "$EPISODES" --seed "$seed" --jobs 1 --out "$dir/run" --force --quiet \
     > "$dir/search.out" 2> "$dir/search.err"
   echo "status $? seconds $(echo "$(date +%s.%N) - $t0" | bc)" >> "$dir/search.out"
-  $BIN eval "$dir/run" "${evaldata[@]}" --tasks 50 --quiet > "$dir/eval.tmp" 2>&1; mv "$dir/eval.tmp" "$dir/eval.out"
+  $BIN eval "$dir/run" "${evaldata[@]}" --tasks 50 --jobs 1 --quiet > "$dir/eval.tmp" 2>&1; mv "$dir/eval.tmp" "$dir/eval.out"
 }
 export -f job; export BIN OUT EPISODES EMNIST
 ORDER=${LIBS:-"pool pool-no-F5-F8 bio quadratic random20 extra"}   # the slowest (native terms) last

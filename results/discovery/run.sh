@@ -10,7 +10,7 @@ JOBS=${JOBS:-2}
 one() {   # part seed flags...
   local part=$1 seed=$2; shift 2
   local dir="$OUT/$part/seed-$seed"
-  $BIN search "$@" --seed "$seed" --out "$dir" --force --quiet > "$dir.out" 2>&1 || true
+  $BIN search "$@" --seed "$seed" --jobs 1 --out "$dir" --force --quiet > "$dir.out" 2>&1 || true
 }
 part() {   # name flags...
   local name=$1; shift
