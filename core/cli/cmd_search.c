@@ -67,7 +67,7 @@ static void search_help(FILE *f) {
     "  --lambda L|auto      L1 weight (robust: auto; plain: 0). Robust: on standardized coefficients, at L\n"
     "                       a coefficient stays 0 while |mean dL/d(its standardized value)| < L; auto: a\n"
     "                       path from lambda_max down, the sparsest rule within one SE of the best\n"
-    "                       validated one (docs/discovery.md)\n"
+    "                       validated one, trained on in the last sixth of the episodes (docs/discovery.md)\n"
     "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
     "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
     "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
