@@ -95,7 +95,7 @@ typedef struct run {
   double *lmx;             /* the null stage: each penalized coefficient's largest |Adam first moment| */
   int n_stages, every;     /* lambda stages (1 unless lambda auto), episodes between validations */
   int null_stage;          /* lambda auto: stage 0 fits the unpenalized coefficients alone (FA) and measures lambda_max */
-  int refit, chosen;       /* lambda auto: the last stage trains the chosen stage's rule on, at its lambda */
+  int refit;               /* lambda auto: the last stage trains the chosen stage's rule on, at its lambda */
   int frozen, measuring;   /* this episode is in the null stage (its second half) */
   int pg;                  /* the first coefficient whose term is the pseudo-gradient, or -1 */
   stage st[MAX_STAGES];
@@ -627,13 +627,23 @@ static int validate(run *R, int fa, const double *theta, double *acc, int *diver
   return MPL_OK;
 }
 
+/* The path's stage with the best validation (the refit left out), or -1 before any. */
+static int path_best(const run *R) {
+  int b = -1;
+  for (int s = 0; s < R->n_stages - R->refit; s++)
+    if (R->st[s].best >= 0 && (b < 0 || R->st[s].best > R->st[b].best)) b = s;
+  return b;
+}
+
+static int choose_stage(const run *R);
+
 /* The anchor of episode e: the best validated rule of the stages so far (NULL before any
  * validation). A failure or a decline goes back to it, whichever stage it was found in. */
 static stage *anchor(run *R, int e) {
   stage *a = NULL;
   int s = stage_of(R, e);
   if (in_refit(R, s)) {   /* the refit keeps to the chosen rule: never back to a denser one */
-    stage *c = &R->st[R->chosen], *f = &R->st[s];
+    stage *c = &R->st[choose_stage(R)], *f = &R->st[s];
     return f->best > c->best ? f : c->best >= 0 ? c : NULL;
   }
   for (; s >= 0; s--)
@@ -787,8 +797,6 @@ static int restandardize(run *R, mpl_err *err) {
   return MPL_OK;
 }
 
-static int choose_stage(run *R);
-
 /* Episode e (0-based) is about to run: the null stage's freeze, and at a stage's first episode
  * its lambda (after the null stage: the path's lambdas, now that lambda_max is measured; in the
  * refit the chosen stage's). */
@@ -800,7 +808,7 @@ static int enter_stage(run *R, int e, mpl_err *err) {
     rc = restandardize(R, err);
     path_lambdas(R);
   }
-  if (in_refit(R, s)) R->chosen = choose_stage(R), R->st[s].lambda = R->st[R->chosen].lambda;
+  if (in_refit(R, s)) R->st[s].lambda = R->st[choose_stage(R)].lambda;
   R->opt.cfg.lambda = R->frozen ? 0 : R->st[s].lambda;
   return rc;
 }
@@ -808,10 +816,8 @@ static int enter_stage(run *R, int e, mpl_err *err) {
 /* lambda auto's choice: the path's sparsest stage whose validation accuracy is within one
  * standard error (of its paired difference to the best, at most ONE_SE_CAP) of the path's best;
  * ties go to the larger lambda. Otherwise the only stage. */
-static int choose_stage(run *R) {
-  int b = -1, pick = -1, k = R->n_stages - R->refit;
-  for (int s = 0; s < k; s++)
-    if (R->st[s].best >= 0 && (b < 0 || R->st[s].best > R->st[b].best)) b = s;
+static int choose_stage(const run *R) {
+  int b = path_best(R), pick = -1, k = R->n_stages - R->refit;
   if (b < 0) return k - 1;
   for (int s = 0; s < k; s++) {
     double mx, my, se;
@@ -825,7 +831,7 @@ static int choose_stage(run *R) {
 
 /* The stage whose best validated rule is reported: the chosen one, or the refit that trained it
  * on when that validated better. */
-static int reported_stage(run *R) {
+static int reported_stage(const run *R) {
   int c = choose_stage(R), f = R->n_stages - 1;
   return R->refit && R->st[f].best > R->st[c].best ? f : c;
 }
@@ -872,9 +878,7 @@ static void path_table(const run *R, mpl_search_result *res) {
   if (R->n_stages < 2) return;
   size_t k = strlen(res->health);
   mpl__sb s = {res->health + k, sizeof res->health - k, 0};
-  int pick = choose_stage((run *)R), b = -1, np = R->n_stages - R->refit, rep = reported_stage((run *)R);
-  for (int t = 0; t < np; t++)
-    if (R->st[t].best >= 0 && (b < 0 || R->st[t].best > R->st[b].best)) b = t;
+  int pick = choose_stage(R), b = path_best(R), np = R->n_stages - R->refit, rep = reported_stage(R);
   mpl__sb_printf(&s, "lambda auto: %d stages%s from lambda_max %.4g; chosen %.4g, the sparsest within one SE (at most "
                  "%.2f) of the best validation accuracy\n  %12s %9s %7s\n", np, R->refit ? " and a refit" : "", R->lambda_max,
                  R->st[pick].lambda, ONE_SE_CAP, "lambda", "val. acc.", "active");
