@@ -564,14 +564,31 @@ static void null_fit(run *R) {
   }
 }
 
-/* One meta-step on theta: Adam on theta (plain) or on the standardized coefficients with the
- * step scaled by the trust factor (robust). */
-static void step(run *R) {
-  int n = R->sel.n;
+static int choose_stage(const run *R);
+
+/* The refit's step factor after episode e (0-based) of its stage s: a cosine from 1 at its first
+ * episode down toward 0 at the run's last, so that the rule settles rather than jitters. */
+static double refit_anneal(const run *R, int s, int e) {
+  double a = stage_start(R, s), f = (e - a) / (R->cfg->episodes - a);
+  return 0.5 * (1 + cos(3.14159265358979323846 * f));
+}
+
+/* One meta-step on theta after episode e: Adam on theta (plain) or on the standardized
+ * coefficients with the step scaled by the trust factor (robust). In the refit the terms the
+ * chosen rule pruned are held at 0 (their gradient and momentum dropped: Adam moves them by
+ * exactly 0) while the others fit without the penalty, with the step annealed. */
+static void step(run *R, int e) {
+  int n = R->sel.n, s = stage_of(R, e);
   if (!robust(R)) { mpl_adam_step(&R->opt, R->theta, R->grad); return; }
   for (int i = 0; i < n; i++) R->phi[i] = R->theta[i] / R->scale[i], R->gphi[i] = R->grad[i] * R->scale[i];
   double lr = R->opt.cfg.lr;
   R->opt.cfg.lr = lr * R->kappa;
+  if (in_refit(R, s)) {
+    const stage *c = &R->st[choose_stage(R)];
+    for (int i = 0; i < n; i++)
+      if (R->pf[i] != 0 && c->theta[i] == 0) R->gphi[i] = 0, R->opt.m[i] = 0;
+    R->opt.cfg.lr *= refit_anneal(R, s, e);
+  }
   mpl_adam_step(&R->opt, R->phi, R->gphi);
   R->opt.cfg.lr = lr;
   for (int i = 0; i < n; i++) R->theta[i] = R->phi[i] * R->scale[i];
@@ -634,8 +651,6 @@ static int path_best(const run *R) {
     if (R->st[s].best >= 0 && (b < 0 || R->st[s].best > R->st[b].best)) b = s;
   return b;
 }
-
-static int choose_stage(const run *R);
 
 /* The anchor of episode e: the best validated rule of the stages so far (NULL before any
  * validation). A failure or a decline goes back to it, whichever stage it was found in. */
@@ -808,8 +823,8 @@ static int enter_stage(run *R, int e, mpl_err *err) {
     rc = restandardize(R, err);
     path_lambdas(R);
   }
-  if (in_refit(R, s)) R->st[s].lambda = R->st[choose_stage(R)].lambda;
-  R->opt.cfg.lambda = R->frozen ? 0 : R->st[s].lambda;
+  if (in_refit(R, s)) R->st[s].lambda = R->st[choose_stage(R)].lambda;   /* the lambda that chose its terms */
+  R->opt.cfg.lambda = R->frozen || in_refit(R, s) ? 0 : R->st[s].lambda;
   return rc;
 }
 
@@ -887,8 +902,8 @@ static void path_table(const run *R, mpl_search_result *res) {
     if (R->st[t].best >= 0) snprintf(v, sizeof v, "%9.3f", R->st[t].best), snprintf(a, sizeof a, "%7d", R->st[t].active);
     mpl__sb_printf(&s, "  %12.4g %s %s%s%s%s%s\n", R->st[t].lambda, v, a, t == pick ? "  <- chosen" : "",
                    t == b && t != pick ? "  (best)" : "", t == 0 && R->null_stage ? "  (null stage: FA's rate alone)" : "",
-                   t < np ? "" : t == rep ? "  (refit: the chosen rule trained on)  <- reported"
-                                         : "  (refit: the chosen rule trained on; the chosen validated better)");
+                   t < np ? "" : t == rep ? "  (refit: the chosen terms without the penalty)  <- reported"
+                                         : "  (refit: the chosen terms without the penalty; the chosen validated better)");
   }
   if (s.len >= s.n) res->health[sizeof res->health - 1] = '\0';
 }
@@ -1475,7 +1490,7 @@ int mpl_search_run(const mpl_search_cfg *cfg, mpl_search_result *res, mpl_err *e
     if (!failed) {
       save_good(&R, e);
       clip(R.grad, n, cfg->clip_grad);
-      step(&R);
+      step(&R, e);
       project(&R, R.theta); /* onto the sign constraints */
       if (!all_finite(R.theta, n) || !all_finite(R.opt.m, n) || !all_finite(R.opt.v, n)) {
         rollback(&R); /* a finite but enormous gradient; the next episode redraws */
