@@ -3,7 +3,7 @@
  * cost against the number of terms and the width, and instruction counts under callgrind.
  *
  *   episode [--terms SPEC] [--data NAME] [--per-class N] [--hidden 170,130,100,70]
- *           [--episodes N] [--warmup N] [--primal] [--dense] [--symmetric] [--seed S] [--theta V] [--others V]
+ *           [--episodes N] [--warmup N] [--primal] [--dense] [--symmetric | --direct] [--seed S] [--theta V] [--others V]
  *
  * Every episode draws a fresh 5-way 50+10 task and fresh weights (seeded), runs the inner loop
  * at a fixed theta (the first term 1e-3 or --theta, every other term --theta/10 or --others;
@@ -11,7 +11,7 @@
  * and prints the median wall and CPU time per episode over --episodes after --warmup, with what
  * the terms compile to (mpl_termset_plan: the update's rank, its row or column sums, the
  * products with W), which the cost follows.
- * --symmetric: backprop's symmetric feedback instead of fixed random feedback (FA).
+ * --symmetric: backprop's symmetric feedback instead of fixed random feedback (FA); --direct: DFA.
  * See LICENSE for copyright. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--primal")) primal = 1;
     else if (!strcmp(a, "--dense")) dense = 1;
     else if (!strcmp(a, "--symmetric")) symmetric = 1;
+    else if (!strcmp(a, "--direct")) symmetric = 2;
     else if (!v) return die(a, "unknown flag or missing value");
     else if (!strcmp(a, "--terms")) terms = v, i++;
     else if (!strcmp(a, "--data")) data = v, i++;
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
   if (mpl_terms_parse(terms, ts, &sel, &err) < 0) return die("terms", err.msg);
   mpl_plan_info plan;
   if (mpl_termset_plan(ts, sel.which, sel.n, &plan, &err) < 0) return die("terms", err.msg);
-  mpl_net_cfg net = {.beta = 10, .feedback = symmetric ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, .dense = dense};
+  mpl_net_cfg net = {.beta = 10, .feedback = symmetric == 2 ? MPL_FB_DIRECT : symmetric ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, .dense = dense};
   int nl = 0;
   net.sizes[nl++] = (int)ds->dim;
   for (const char *p = hidden; *p;) {
@@ -118,7 +119,7 @@ int main(int argc, char **argv) {
   }
   printf("{\"terms\": \"%s\", \"R\": %d, \"rank\": %d, \"rank_sums\": %d, \"wproducts\": %d, \"hidden\": \"%s\", \"feedback\": \"%s\", \"primal\": %d, \"dense\": %d, \"episodes\": %d, "
          "\"wall_ms\": %.3f, \"cpu_ms\": %.3f, \"accuracy\": %.4f}\n",
-         terms, sel.n, plan.rank, plan.rank_sums, plan.wproducts, hidden, symmetric ? "symmetric" : "fixed", primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
+         terms, sel.n, plan.rank, plan.rank_sums, plan.wproducts, hidden, mpl_feedback_name(net.feedback), primal, dense, episodes, 1e3 * median(wall, episodes), 1e3 * median(cpu, episodes), acc);
   gsl_rng_free(rng);
   free(tx); free(qx); free(ty); free(qy); free(theta); free(grad); free(wall); free(cpu);
   mpl_task_free(&task);

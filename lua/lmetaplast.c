@@ -181,7 +181,7 @@ typedef struct sopt {
 } sopt;
 
 static const char *const sampling_names[] = {"clean", "paper", NULL};
-static const char *const feedback_names[] = {"fixed", "symmetric", "fa", "bp", NULL};
+static const char *const feedback_names[] = {"fixed", "symmetric", "direct", "fa", "bp", "dfa", NULL};
 static const char *const l1_names[] = {"prox", "penalty", NULL};
 
 /* A dataset value at index i: "fashion-mnist" | "emnist-bymerge:DIR" | {images=, labels=} |
@@ -225,10 +225,10 @@ static void push_sampling(lua_State *L, const mpl_search_cfg *c) {
 }
 
 static void set_feedback(opt_ctx *o, mpl_search_cfg *c, int i) {
-  c->feedback = check_choice(o->L, i, SEARCH, "feedback", feedback_names) % 2 ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+  c->feedback = (mpl_feedback)(check_choice(o->L, i, SEARCH, "feedback", feedback_names) % 3);
 }
 static void push_feedback(lua_State *L, const mpl_search_cfg *c) {
-  lua_pushstring(L, feedback_names[c->feedback == MPL_FB_SYMMETRIC]);
+  lua_pushstring(L, mpl_feedback_name(c->feedback));
 }
 
 static void set_l1(opt_ctx *o, mpl_search_cfg *c, int i) {

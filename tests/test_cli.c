@@ -133,6 +133,9 @@ static void test_usage_errors(void **state) {
     {"search --episodes 0", {"--episodes", "'0'"}},
     {"search --episodes 12x", {"--episodes", "12x"}},
     {"search --feedback x", {"--feedback", "'x'"}},
+    {"search --feedback xyz", {"--feedback 'xyz'", "expected fixed (fa), symmetric (bp) or direct (dfa)"}},
+    {"train --feedback xyz", {"--feedback 'xyz'", "expected fixed (fa), symmetric (bp) or direct (dfa)"}},
+    {"train --baseline dfa2", {"--baseline 'dfa2'", "expected fa, bp or dfa"}},
     {"search --l1 foo", {"--l1", "foo"}},
     {"search --hidden 10,,3", {"--hidden", "10,,3"}},
     {"search --hidden 10,abc", {"--hidden", "abc"}},
@@ -148,6 +151,7 @@ static void test_usage_errors(void **state) {
     {"gradcheck --steps 0", {"--steps", "'0'"}},
     {"gradcheck --steps many", {"--steps", "many"}},
     {"gradcheck --feedback x", {"--feedback", "'x'"}},
+    {"gradcheck --feedback xyz", {"--feedback 'xyz'", "direct (dfa), both or all"}},
     {"gradcheck --tol abc", {"--tol", "abc"}},
     {"report", {"usage: metaplast report DIR", ""}},
     {"report a b", {"usage: metaplast report DIR", ""}},
@@ -181,12 +185,13 @@ static void test_usage_errors(void **state) {
   assert_int_not_equal(stat(runs, &st), 0);
 }
 
-/* `metaplast gradcheck --steps 8`: a short episode, all ten terms, both feedback modes. */
+/* `metaplast gradcheck --steps 8`: a short episode, all ten terms, the three feedback modes. */
 static void test_gradcheck_steps8(void **state) {
   (void)state;
   result r = cli("gradcheck --steps 8");
   mpl_assert_contains(r.out, "fixed (FA) feedback, 8 steps");
   mpl_assert_contains(r.out, "symmetric (BP) feedback, 8 steps");
+  mpl_assert_contains(r.out, "direct (DFA) feedback, 8 steps");
   mpl_assert_contains(r.out, "F9");
   int status = r.status, pass = strstr(r.out, "PASS") != NULL;
   if (status != 0 || !pass) fprintf(stderr, "%s", r.out);

@@ -1,5 +1,5 @@
 /* metaplast tests: the exact meta-gradient against finite differences (mpl_gradcheck), for
- * fixed and symmetric feedback, term subsets, other network shapes and seeds; the gradient of
+ * fixed, symmetric and direct (DFA) feedback, term subsets, other network shapes and seeds; the gradient of
  * the full meta-loss CE + lambda ||theta||_1; and the bp_detach approximation.
  * See LICENSE for copyright. */
 #include "testutil.h"
@@ -62,7 +62,7 @@ static void describe(const gc_case *c, const mpl_termset *ts, const mpl_selectio
   for (int l = 0, k = 0; c->sizes && l <= c->n_layers; l++)
     k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%d", l ? "-" : "", c->sizes[l]);
   fprintf(stderr, "terms %s, network %s, %s feedback%s, seed %lu, steps %d, h %g: loss %.10f, worst %.3e (%s)\n",
-          c->terms, shape, c->fb == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach ? " (detached)" : "",
+          c->terms, shape, mpl_feedback_name(c->fb), c->bp_detach ? " (detached)" : "",
           c->seed, c->steps, c->h, r->loss, r->worst, mpl_termset_name(ts, sel->which[r->worst_term]));
   for (int i = 0; i < r->n; i++)
     fprintf(stderr, "  %-4s %+.15e %+.15e %.2e\n", mpl_termset_name(ts, sel->which[i]), r->grad[i], r->fd[i], r->rel[i]);
@@ -75,7 +75,7 @@ static void describe(const gc_case *c, const mpl_termset *ts, const mpl_selectio
  * default step alone is judged; otherwise a term passes if the Richardson estimate at one of a
  * few steps around c->h agrees with reverse mode to TOL (a wrong gradient would have to agree
  * with one of them to 6 digits by accident). */
-static void check_case(const gc_case *c) {
+static double check_case(const gc_case *c) {
   static const double factors[] = {1, 0.3, 3, 10};
   int nh = c->h > 0 ? (int)(sizeof factors / sizeof *factors) : 1;
   mpl_termset *ts;
@@ -112,6 +112,7 @@ static void check_case(const gc_case *c) {
   mpl_termset_free(ts);
   if (!ok) fail_msg("%s, feedback %d, seed %lu: worst relative error %.3e at %s (tolerance %g)", c->terms, (int)c->fb,
                     c->seed, worst, name, TOL);
+  return worst;
 }
 
 static void test_fixed_all_terms(void **state) {
@@ -128,11 +129,26 @@ static void test_symmetric_all_terms(void **state) {
   check_case(&(gc_case){.terms = "paper", .fb = MPL_FB_SYMMETRIC, .seed = 11, .steps = 40, .h = H_VERIFY});
 }
 
+/* Direct feedback (DFA): F0 alone, the paper's F^bio and the whole pool, three seeds each, and a
+ * longer episode; the worst relative error per term set is printed. */
+static void test_direct_terms(void **state) {
+  (void)state;
+  static const char *const specs[] = {"paper:F0", "paper:F0,F2,F9", "paper"};
+  for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+    double worst = 0;
+    for (unsigned long seed = 1; seed <= 3; seed++)
+      worst = fmax(worst, check_case(&(gc_case){.terms = specs[i], .fb = MPL_FB_DIRECT, .seed = seed, .h = H_VERIFY}));
+    worst = fmax(worst, check_case(&(gc_case){.terms = specs[i], .fb = MPL_FB_DIRECT, .seed = 11, .steps = 40,
+                                              .h = H_VERIFY}));
+    fprintf(stderr, "direct feedback, %s: worst relative error %.2e (seeds 1-3, 11)\n", specs[i], worst);
+  }
+}
+
 static void test_subsets(void **state) {
   (void)state;
   static const char *const specs[] = {"paper:F0", "paper:F0,F2,F9", "paper:F0,F9", "paper:F9,F0", "paper:F0,F5,F6,F7,F8"};
   for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
-    for (int fb = 0; fb < 2; fb++)
+    for (int fb = 0; fb < 3; fb++)
       for (unsigned long seed = 1; seed <= 2; seed++)
         check_case(&(gc_case){.terms = specs[i], .fb = (mpl_feedback)fb, .seed = seed, .h = H_VERIFY});
 }
@@ -145,7 +161,7 @@ static void test_other_shapes(void **state) {
   static const int no_hidden[] = {8, 4};              /* L = 1: layer 1 reads e_0 */
   struct { const int *s; int L; } shapes[] = {{three_hidden, 4}, {five_hidden, 6}, {one_hidden, 2}, {no_hidden, 1}};
   for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++)
-    for (int fb = 0; fb < 2; fb++)
+    for (int fb = 0; fb < 3; fb++)
       for (unsigned long seed = 2; seed <= 5; seed += 3)
         check_case(&(gc_case){.terms = "paper", .fb = (mpl_feedback)fb, .seed = seed, .steps = 15,
                               .sizes = shapes[k].s, .n_layers = shapes[k].L, .h = H_VERIFY});
@@ -154,7 +170,7 @@ static void test_other_shapes(void **state) {
 /* The library's defaults, as `metaplast gradcheck` uses them (default and short episodes). */
 static void test_default_step(void **state) {
   (void)state;
-  for (int fb = 0; fb < 2; fb++) {
+  for (int fb = 0; fb < 3; fb++) {
     check_case(&(gc_case){.terms = "paper", .fb = (mpl_feedback)fb, .seed = 1});
     check_case(&(gc_case){.terms = "paper", .fb = (mpl_feedback)fb, .seed = 1, .steps = 8});
   }
@@ -335,6 +351,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixed_all_terms),
     cmocka_unit_test(test_symmetric_all_terms),
+    cmocka_unit_test(test_direct_terms),
     cmocka_unit_test(test_subsets),
     cmocka_unit_test(test_other_shapes),
     cmocka_unit_test(test_l1_meta_gradient),

@@ -38,11 +38,18 @@ static const double B_init[L + 1][NMAX * NMAX] = {
     {0.5, 0.3, -0.6, 0.2, 0.1, -0.9},
 };
 
+/* Hand-set direct feedback D_l (n_L x n_l, row-major, as B_{l+1} is stored), l = 0..L-2;
+ * D_{L-1} is B_L. */
+static const double D_init[L - 1][NMAX * NMAX] = {
+    {0.3, -0.5, 0.7, -0.2, 0.8, 0.4, 0.6, -0.1, -0.9},
+    {-0.6, 0.2, 0.5, 0.7, -0.3, -0.8},
+};
+
 /* ---- A literal reference network ---- */
 
 typedef struct refnet {
   double W[L + 1][NMAX * NMAX], B[L + 1][NMAX * NMAX];
-  int sym; /* symmetric feedback: B = W (the current, pre-update W) */
+  int sym; /* 1: symmetric feedback, B = W (the current, pre-update W); 2: direct feedback (D) */
 } refnet;
 
 static void ref_init(refnet *net, int sym) {
@@ -70,14 +77,17 @@ static void ref_forward(const refnet *net, const double *x, double y[L + 1][NMAX
 }
 
 /* e_L = softmax - onehot; e_l = (F_{l+1}^T e_{l+1}) * (1 - exp(-beta y_l)), l = L-1..0, with
- * F = B (fixed), or W (fb_w = 1). */
+ * F = B (fixed), or W (fb_w = 1); fb_w = 2 (direct): e_l = (D_l^T e_L) * (1 - exp(-beta y_l)),
+ * with D_{L-1} = B_L. */
 static void ref_errors(const refnet *net, int fb_w, const double y[L + 1][NMAX], int label, double e[L + 1][NMAX]) {
   for (int i = 0; i < N[L]; i++) e[L][i] = y[L][i] - (i == label);
   for (int l = L - 1; l >= 0; l--) {
-    const double *F = fb_w ? net->W[l + 1] : net->B[l + 1];
+    const double *F = fb_w == 1 ? net->W[l + 1] : net->B[l + 1];
+    int src = l + 1;
+    if (fb_w == 2) src = L, F = l == L - 1 ? net->B[L] : D_init[l];
     for (int j = 0; j < N[l]; j++) {
       double h = 0;
-      for (int i = 0; i < N[l + 1]; i++) h += F[i * N[l] + j] * e[l + 1][i];
+      for (int i = 0; i < N[src]; i++) h += F[i * N[l] + j] * e[src][i];
       e[l][j] = h * (1 - exp(-BETA * y[l][j]));
     }
   }
@@ -169,6 +179,10 @@ static mpl_episode *tiny_episode_dense(const mpl_termset *ts, mpl_feedback fb, i
     memcpy(mpl_episode_weights(ep, l), W_init[l], (size_t)(N[l] * N[l - 1]) * sizeof(double));
     memcpy(mpl_episode_feedback(ep, l), B_init[l], (size_t)(N[l] * N[l - 1]) * sizeof(double));
   }
+  for (int l = 0; fb == MPL_FB_DIRECT && l < L - 1; l++)
+    memcpy(mpl_episode_direct(ep, l), D_init[l], (size_t)(N[L] * N[l]) * sizeof(double));
+  if (fb == MPL_FB_DIRECT) assert_ptr_equal(mpl_episode_direct(ep, L - 1), mpl_episode_feedback(ep, L));
+  else assert_null(mpl_episode_direct(ep, 0));
   return ep;
 }
 
@@ -216,12 +230,13 @@ static void test_reference_sanity(void **state) {
     for (int j = 0; j < N[l]; j++) mpl_assert_close(1 - exp(-BETA * y[l][j]), 1 / (1 + exp(-BETA * z[l][j])), 1e-12, 1e-15);
 }
 
-/* One step with a single active term, for every term and both feedback modes. */
+/* One step with a single active term, for every term and the three feedback modes (F0 checks
+ * e_1..e_L through the update of every layer, F1, F2 and F4 e_0 as well). */
 static void test_one_step_each_term(void **state) {
   fixture *f = *state;
-  for (int sym = 0; sym <= 1; sym++)
+  for (int sym = 0; sym <= 2; sym++)
     for (int r = 0; r < R; r++) {
-      mpl_episode *ep = tiny_episode(f->ts, sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, 0, NULL, 0);
+      mpl_episode *ep = tiny_episode(f->ts, (mpl_feedback)sym, 0, NULL, 0);
       assert_int_equal(mpl_episode_nterms(ep), R);
       double theta[R] = {0};
       theta[r] = r == 3 ? 0.1 : 0.37;
@@ -233,7 +248,7 @@ static void test_one_step_each_term(void **state) {
       ref_init(&net, sym);
       ref_step(&net, theta, X1, Y1);
       char what[64];
-      snprintf(what, sizeof what, "%s feedback, F%d", sym ? "symmetric" : "fixed", r);
+      snprintf(what, sizeof what, "%s feedback, F%d", mpl_feedback_name((mpl_feedback)sym), r);
       assert_adapted(ep, &net, what);
       /* The term did change every layer (F4 and F5 included). */
       for (int l = 1; l <= L; l++)
@@ -272,13 +287,13 @@ static void test_several_steps(void **state) {
   const int y[3] = {1, 0, 2};
   int yq[4] = {0, 1, 2, 1};
   mpl_episode_stats st;
-  for (int sym = 0; sym <= 1; sym++) {
-    mpl_episode *ep = tiny_episode(f->ts, sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED, 0, NULL, 0);
+  for (int sym = 0; sym <= 2; sym++) {
+    mpl_episode *ep = tiny_episode(f->ts, (mpl_feedback)sym, 0, NULL, 0);
     run_ok(ep, theta, x, y, 3, XQ, yq, 4, &st, NULL);
     refnet net;
     ref_init(&net, sym);
     for (int t = 0; t < 3; t++) ref_step(&net, theta, x + 3 * t, y[t]);
-    assert_adapted(ep, &net, sym ? "symmetric, 3 steps" : "fixed, 3 steps");
+    assert_adapted(ep, &net, sym == 2 ? "direct, 3 steps" : sym ? "symmetric, 3 steps" : "fixed, 3 steps");
     mpl_episode_free(ep);
   }
   /* F0 and F9 only (the F^Oja rule), selected in the order F9, F0. */
@@ -388,6 +403,75 @@ static void test_angles(void **state) {
   run_ok(ep, theta, X1, &Y1, 1, XQ, yq, 4, &st, NULL);
   for (int l = 0; l <= L; l++)
     if (!(fabs(st.angle[l]) < 1e-4)) fail_msg("B = W: alpha_%d = %g degrees", l, st.angle[l]);
+  mpl_episode_free(ep);
+}
+
+/* Direct feedback: e_l = (D_l^T e_L) * g(y_l) by hand on the tiny net for x = X1, label 1 (worked
+ * out here from W, B and D, not from ref_errors), checked through F0's update of layers 1 and 2
+ * (dW_l = -theta e_l y_{l-1}^T) and F2's of layer 1 (-theta e_1 e_0^T, which reads e_0 = D_0^T
+ * e_L * g(x)); and the alignment angles alpha_l between the batch means of the DFA signal and
+ * of the backprop error. */
+static void test_direct(void **state) {
+  fixture *f = *state;
+  double z1[2], y1[2], z2[2], y2[2], z3[3], s = 0, e3[3], e2[2], e1[2], e0[3];
+  for (int i = 0; i < 2; i++) {
+    z1[i] = W_init[1][3 * i] * X1[0] + W_init[1][3 * i + 1] * X1[1] + W_init[1][3 * i + 2] * X1[2];
+    y1[i] = log1p(exp(BETA * z1[i])) / BETA;
+  }
+  for (int i = 0; i < 2; i++) {
+    z2[i] = W_init[2][2 * i] * y1[0] + W_init[2][2 * i + 1] * y1[1];
+    y2[i] = log1p(exp(BETA * z2[i])) / BETA;
+  }
+  for (int i = 0; i < 3; i++) s += exp(z3[i] = W_init[3][2 * i] * y2[0] + W_init[3][2 * i + 1] * y2[1]);
+  for (int i = 0; i < 3; i++) e3[i] = exp(z3[i]) / s - (i == Y1);
+  /* e_2 through B_3 (= D_2), e_1 through D_1 (3 x 2), e_0 through D_0 (3 x 3): all from e_3 */
+  for (int j = 0; j < 2; j++) {
+    e2[j] = (B_init[3][j] * e3[0] + B_init[3][2 + j] * e3[1] + B_init[3][4 + j] * e3[2]) / (1 + exp(-BETA * z2[j]));
+    e1[j] = (D_init[1][j] * e3[0] + D_init[1][2 + j] * e3[1] + D_init[1][4 + j] * e3[2]) / (1 + exp(-BETA * z1[j]));
+  }
+  for (int j = 0; j < 3; j++)
+    e0[j] = (D_init[0][j] * e3[0] + D_init[0][3 + j] * e3[1] + D_init[0][6 + j] * e3[2]) * (1 - exp(-BETA * X1[j]));
+  int yq[4] = {0, 1, 2, 1};
+  mpl_episode_stats st;
+  for (int r = 0; r <= 2; r += 2) {
+    double theta[R] = {0};
+    theta[r] = 0.37;
+    mpl_episode *ep = tiny_episode(f->ts, MPL_FB_DIRECT, 0, NULL, 0);
+    run_ok(ep, theta, X1, &Y1, 1, XQ, yq, 4, &st, NULL);
+    const double *w1 = mpl_episode_adapted(ep, 1), *w2 = mpl_episode_adapted(ep, 2);
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++)
+        mpl_assert_close(w1[3 * i + j], W_init[1][3 * i + j] - 0.37 * e1[i] * (r ? e0[j] : X1[j]), 1e-14, 1e-12);
+    for (int i = 0; r == 0 && i < 2; i++)
+      for (int j = 0; j < 2; j++) mpl_assert_close(w2[2 * i + j], W_init[2][2 * i + j] - 0.37 * e2[i] * y1[j], 1e-14, 1e-12);
+    mpl_episode *fa = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0); /* not FA's: its e_1 comes from B_2 */
+    run_ok(fa, theta, X1, &Y1, 1, XQ, yq, 4, &st, NULL);
+    assert_true(fabs(mpl_episode_adapted(fa, 1)[0] - w1[0]) > 1e-6);
+    mpl_episode_free(fa);
+    mpl_episode_free(ep);
+  }
+  /* alpha_l: DFA's signal against backprop's error, query-batch means */
+  refnet net;
+  ref_init(&net, 2);
+  double mdfa[L + 1][NMAX] = {{0}}, mbp[L + 1][NMAX] = {{0}}, theta[R] = {0};
+  for (int q = 0; q < 4; q++) {
+    double y[L + 1][NMAX], z[L + 1][NMAX], e[L + 1][NMAX];
+    ref_forward(&net, XQ + 3 * q, y, z);
+    ref_errors(&net, 2, y, yq[q], e);
+    for (int l = 0; l <= L; l++)
+      for (int j = 0; j < N[l]; j++) mdfa[l][j] += e[l][j] / 4;
+    ref_errors(&net, 1, y, yq[q], e);
+    for (int l = 0; l <= L; l++)
+      for (int j = 0; j < N[l]; j++) mbp[l][j] += e[l][j] / 4;
+  }
+  mpl_episode *ep = tiny_episode(f->ts, MPL_FB_DIRECT, 0, NULL, 0);
+  run_ok(ep, theta, X1, &Y1, 1, XQ, yq, 4, &st, NULL);
+  for (int l = 0; l < L; l++) {
+    double want = ref_angle(mdfa[l], mbp[l], N[l]);
+    assert_true(want > 1);
+    mpl_assert_close(st.angle[l], want, 1e-9, 1e-9);
+  }
+  mpl_assert_close(st.angle[L], 0, 0, 0);
   mpl_episode_free(ep);
 }
 
@@ -548,8 +632,8 @@ static void test_lazy_matches_dense(void **state) {
   assert_true(mpl__rule_is_lazy(rule) && mpl__rule_has_wmat(rule)); /* the premise: the path under test */
   mpl__rule_free(rule);
   const int segs[] = {0, 1, 2, 4, 11, 30};
-  for (int sym = 0; sym <= 1; sym++) {
-    mpl_feedback fb = sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+  for (int sym = 0; sym <= 2; sym++) {
+    mpl_feedback fb = (mpl_feedback)sym;
     mpl_episode *dense = tiny_episode_dense(f->ts, fb, 0, 1, NULL, 0);
     double gd[R];
     mpl_episode_stats sd;
@@ -592,8 +676,8 @@ static void lazy_vs_dense_long(const mpl_termset *ts, const int *which, int n, c
   int y[T], yq[4] = {1, 2, 0, 1};
   random_data(rng, T, x, y);
   const int segs[] = {0, 1, 3, 16, 17, 53};
-  for (int sym = 0; sym <= 1; sym++) {
-    mpl_feedback fb = sym ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+  for (int sym = 0; sym <= 2; sym++) {
+    mpl_feedback fb = (mpl_feedback)sym;
     mpl_episode *dense = tiny_episode_dense(ts, fb, 0, 1, which, n);
     double gd[R], g[R], g2[R];
     mpl_episode_stats sd, sl, sl2;
@@ -683,6 +767,36 @@ static void test_init_weights(void **state) {
       assert_true(gsl_rng_get(a) == gsl_rng_get(b));
     }
     mpl_episode_free(ep);
+    /* Direct feedback: the same W and B from the same state, and the same state afterwards (D
+     * comes from a stream of its own); D_l Xavier for n_L x n_l, the same for the same state. */
+    mpl_net_cfg cfg = tiny_cfg(MPL_FB_DIRECT, 0);
+    mpl_episode *dfa = NULL, *fa = tiny_episode(f->ts, MPL_FB_FIXED, 0, NULL, 0);
+    mpl_err err = {0};
+    assert_int_equal(mpl_episode_new(&cfg, f->ts, NULL, 0, &dfa, &err), MPL_OK);
+    double d0[NMAX * NMAX];
+    for (int rep = 0; rep < 3; rep++) {
+      gsl_rng_set(a, 5 + (rep == 2 ? 0 : (unsigned long)rep));
+      gsl_rng_set(b, 5 + (rep == 2 ? 0 : (unsigned long)rep));
+      mpl_episode_init_weights(dfa, a);
+      mpl_episode_init_weights(fa, b);
+      for (int l = 1; l <= L; l++) {
+        size_t nw = (size_t)(N[l] * N[l - 1]) * sizeof(double);
+        assert_memory_equal(mpl_episode_weights(dfa, l), mpl_episode_weights(fa, l), nw);
+        assert_memory_equal(mpl_episode_feedback(dfa, l), mpl_episode_feedback(fa, l), nw);
+      }
+      assert_true(gsl_rng_get(a) == gsl_rng_get(b));
+      for (int l = 0; l < L - 1; l++) {
+        const double *d = mpl_episode_direct(dfa, l), lim = sqrt(6.0 / (N[l] + N[L]));
+        double amax = 0;
+        for (int j = 0; j < N[L] * N[l]; j++) assert_true(fabs(d[j]) <= lim), amax = fmax(amax, fabs(d[j]));
+        assert_true(amax > 0.1 * lim);
+      }
+      if (rep == 0) memcpy(d0, mpl_episode_direct(dfa, 0), sizeof(double) * N[L] * N[0]);
+      if (rep == 1) assert_memory_not_equal(d0, mpl_episode_direct(dfa, 0), sizeof(double) * N[L] * N[0]);
+      if (rep == 2) assert_memory_equal(d0, mpl_episode_direct(dfa, 0), sizeof(double) * N[L] * N[0]);
+    }
+    mpl_episode_free(dfa);
+    mpl_episode_free(fa);
     gsl_rng_free(a);
     gsl_rng_free(b);
   }
@@ -861,6 +975,7 @@ int main(void) {
       cmocka_unit_test(test_several_steps),
       cmocka_unit_test(test_query_stats),
       cmocka_unit_test(test_angles),
+      cmocka_unit_test(test_direct),
       cmocka_unit_test(test_pixel_inputs),
       cmocka_unit_test(test_run_twice),
       cmocka_unit_test(test_no_training_steps),

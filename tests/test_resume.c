@@ -233,6 +233,32 @@ static void test_sigint(void **state) {
   expect_identical(dir, "complete");
 }
 
+/* Direct feedback (DFA): config.txt records it, and a killed run resumes to the uninterrupted
+ * run's log and theta (D_l are drawn again from each episode's stream); FA's log differs. */
+static void test_direct_resume(void **state) {
+  (void)state;
+  char rd[4200], dir[4200], log[4300];
+  in_root(rd, sizeof rd, "dfa-ref");
+  int rc = run(rd, FRESH(rd, "--feedback", "dfa", "--checkpoint-every", "0"));
+  if (rc != 0) fail_msg("the uninterrupted DFA run failed (%d): %s", rc, errtext(rd));
+  char *cfg = mpl_test_read_in(rd, "config.txt");
+  mpl_assert_contains(cfg, "\nfeedback = direct\n");
+  free(cfg);
+  char *a = mpl_test_read_in(ref, "theta.tsv"), *b = mpl_test_read_in(rd, "theta.tsv");
+  if (!strcmp(a, b)) fail_msg("DFA's theta.tsv equals FA's");
+  free(a), free(b);
+  in_root(dir, sizeof dir, "dfa-kill");
+  snprintf(log, sizeof log, "%s/log.csv", dir);
+  pid_t pid = spawn(dir, FRESH(dir, "--feedback", "direct", "--checkpoint-every", "3"));
+  while (count_lines(log) < 60) sleep_us(200);
+  kill(pid, SIGKILL);
+  reap(pid);
+  if (count_lines(log) - 1 >= EPISODES) fail_msg("dfa-kill: the run finished before the kill");
+  if ((rc = run(dir, RESUME(dir, "--feedback", "dfa", "--checkpoint-every", "3"))) != 0)
+    fail_msg("dfa-kill: resume failed (%d): %s", rc, errtext(dir));
+  expect_same(rd, dir, "DFA resume");
+}
+
 /* A flag may repeat config.txt's value, never contradict it. */
 static void test_contradicting_flags(void **state) {
   (void)state;
@@ -325,6 +351,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_kill_resume),
     cmocka_unit_test(test_sigint),
+    cmocka_unit_test(test_direct_resume),
     cmocka_unit_test(test_lambda_auto_resume),
     cmocka_unit_test(test_contradicting_flags),
     cmocka_unit_test(test_corrupt),

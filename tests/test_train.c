@@ -162,6 +162,50 @@ static void test_learns(void **state) {
   assert_true(acc[n - 1] > 0.5 && acc[n - 1] > acc[0] + 0.2);
 }
 
+/* --baseline dfa: F0 under direct feedback, recorded as such in train.json and config.json, other
+ * rows than FA's from the same weights; stopped and resumed, bit-identical; F0 with --feedback
+ * direct is the same run as the baseline. */
+static void test_direct(void **state) {
+  (void)state;
+  mpl_train_cfg c, fa, t;
+  mpl_train_result r;
+  base(&c, "dfa-whole");
+  c.baseline = "dfa", c.rate = 0.1;
+  train_ok(&c, &r);
+  assert_false(r.diverged);
+  base(&fa, "dfa-fa");
+  fa.baseline = "fa", fa.rate = 0.1;
+  train_ok(&fa, &r);
+  char *x = rows_of(c.out), *y = rows_of(fa.out);
+  assert_true(strcmp(x, y) != 0);
+  char *j = mpl_test_read_in(c.out, "train.json");
+  mpl_assert_contains(j, "\"feedback\": \"direct\"");
+  free(j), free(y);
+  base(&t, "dfa-terms");
+  terms_f0(&t, "F0=0.1");
+  t.feedback = MPL_FB_DIRECT;
+  train_ok(&t, &r);
+  y = rows_of(t.out);
+  assert_string_equal(x, y);
+  free(y);
+  mpl_train_cfg cut, back;
+  base(&cut, "dfa-cut");
+  cut.baseline = "dfa", cut.rate = 0.1;
+  volatile sig_atomic_t stop = 1;
+  cut.stop = &stop;
+  train_ok(&cut, &r);
+  assert_true(r.interrupted);
+  mpl_train_defaults(&back);
+  char *mem = NULL;
+  mpl_err err = {0};
+  if (mpl_train_config_load(cut.out, &back, &mem, &err) < 0) fail_msg("config_load: %s", err.msg);
+  back.out = cut.out, back.resume = 1;
+  train_ok(&back, &r);
+  y = rows_of(cut.out);
+  assert_string_equal(x, y);
+  free(x), free(y), free(mem);
+}
+
 /* FA at rate 0: the weights never move, so every test gives the accuracy of step 0. */
 static void test_rate_zero(void **state) {
   (void)state;
@@ -286,6 +330,7 @@ int main(void) {
     cmocka_unit_test(test_deterministic),
     cmocka_unit_test(test_resume_identical),
     cmocka_unit_test(test_learns),
+    cmocka_unit_test(test_direct),
     cmocka_unit_test(test_rate_zero),
     cmocka_unit_test(test_bad_inputs),
     cmocka_unit_test(test_cli),

@@ -86,9 +86,7 @@ int cli_parse_hidden(const char *s, mpl_search_cfg *c) {
 }
 
 int cli_parse_feedback(const char *s, mpl_feedback *fb) {
-  if (!strcmp(s, "fixed") || !strcmp(s, "fa")) *fb = MPL_FB_FIXED;
-  else if (!strcmp(s, "symmetric") || !strcmp(s, "bp")) *fb = MPL_FB_SYMMETRIC;
-  else return cli_bad("--feedback", s, "expected fixed or symmetric");
+  if (mpl_feedback_parse(s, fb) < 0) return cli_bad("--feedback", s, "expected " MPL_FEEDBACK_NAMES);
   return 0;
 }
 

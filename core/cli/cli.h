@@ -21,7 +21,7 @@ int cli_parse_double(const char *flag, const char *s, double lo, double hi, doub
 int cli_parse_ulong(const char *flag, const char *s, unsigned long *out);
 /* "170,130,100,70" or "none" into c->hidden. */
 int cli_parse_hidden(const char *s, mpl_search_cfg *c);
-/* fixed|fa or symmetric|bp. */
+/* fixed|fa, symmetric|bp or direct|dfa. */
 int cli_parse_feedback(const char *s, mpl_feedback *fb);
 /* SIGINT and SIGTERM call handler once; a second signal has the default action (SA_RESETHAND). */
 void cli_catch_stop(void (*handler)(int));

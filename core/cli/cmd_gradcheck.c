@@ -20,9 +20,10 @@ static void gradcheck_help(FILE *f) {
     "usage: " PROG " gradcheck [options]\n"
     "Compare the exact meta-gradient dL/dtheta (reverse mode through the whole unroll) with\n"
     "Richardson-extrapolated central finite differences on a small network (12-9-8-7-6, random data),\n"
-    "for fixed (FA) and symmetric (BP) feedback. Fails (exit 1) if the worst relative error > --tol.\n\n"
+    "for fixed (FA), symmetric (BP) and direct (DFA) feedback. Fails (exit 1) if the worst relative\n"
+    "error > --tol.\n\n"
     "  --terms SPEC       terms to check (paper: all ten)\n"
-    "  --feedback MODE    fixed, symmetric or both (both)\n"
+    "  --feedback MODE    fixed|fa, symmetric|bp, direct|dfa, both (fixed and symmetric) or all (all)\n"
     "  --seed S           seed of the random network, data and theta (1)\n"
     "  --steps N          online steps in the episode (20)\n"
     "  --tol T            largest accepted relative error (1e-6)\n"
@@ -32,7 +33,7 @@ static void gradcheck_help(FILE *f) {
 int cmd_gradcheck(int argc, char **argv) {
   static const struct option opts[] = {{"terms", 1, 0, O_TERMS}, {"feedback", 1, 0, O_FEEDBACK}, {"seed", 1, 0, O_SEED},
                                        {"steps", 1, 0, O_STEPS}, {"tol", 1, 0, O_TOL}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  const char *terms = "paper", *fbs = "both";
+  const char *terms = "paper", *fbs = "all";
   unsigned long seed = 1;
   int steps = 20, o;
   double tol = 1e-6;
@@ -50,8 +51,10 @@ int cmd_gradcheck(int argc, char **argv) {
     }
     if (r < 0) { fprintf(stderr, "Try '" PROG " gradcheck --help'.\n"); return 2; }
   }
-  if (strcmp(fbs, "both") && strcmp(fbs, "fixed") && strcmp(fbs, "symmetric"))
-    return cli_bad("--feedback", fbs, "expected fixed, symmetric or both"), 2;
+  mpl_feedback only = MPL_FB_FIXED;
+  int all = !strcmp(fbs, "all"), both = !strcmp(fbs, "both");
+  if (!all && !both && mpl_feedback_parse(fbs, &only) < 0)
+    return cli_bad("--feedback", fbs, "expected " MPL_FEEDBACK_NAMES ", both or all"), 2;
   mpl_err err = {0};
   mpl_termset *ts = mpl_termset_new();
   mpl_selection sel;
@@ -62,16 +65,18 @@ int cmd_gradcheck(int argc, char **argv) {
   }
   double worst = 0;
   int rc = 0;
-  for (int fb = 0; fb < 2 && rc == 0; fb++) {
-    if ((fb == 0 && !strcmp(fbs, "symmetric")) || (fb == 1 && !strcmp(fbs, "fixed"))) continue;
+  static const mpl_feedback modes[] = {MPL_FB_FIXED, MPL_FB_SYMMETRIC, MPL_FB_DIRECT};
+  static const char *const titles[] = {"fixed (FA)", "symmetric (BP)", "direct (DFA)"};
+  for (int fb = 0; fb < 3 && rc == 0; fb++) {
+    if (!all && !(both && fb < 2) && !(!both && modes[fb] == only)) continue;
     mpl_gradcheck_cfg cfg;
     mpl_gradcheck_defaults(&cfg);
-    cfg.net.feedback = fb ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+    cfg.net.feedback = modes[fb];
     cfg.seed = seed;
     cfg.n_train = steps;
     mpl_gradcheck_result r;
     if ((rc = mpl_gradcheck(&cfg, ts, sel.which, sel.n, &r, &err)) < 0) break;
-    printf("%s feedback, %d steps, query loss %.6f\n", fb ? "symmetric (BP)" : "fixed (FA)", steps, r.loss);
+    printf("%s feedback, %d steps, query loss %.6f\n", titles[fb], steps, r.loss);
     printf("  %-6s %24s %24s %10s\n", "term", "reverse mode", "finite differences", "rel. err");
     for (int i = 0; i < r.n; i++)
       printf("  %-6s %24.15e %24.15e %10.2e\n", mpl_termset_name(ts, sel.which[i]), r.grad[i], r.fd[i], r.rel[i]);

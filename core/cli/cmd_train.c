@@ -20,7 +20,8 @@ static void train_help(FILE *f) {
     "The rule is one of:\n"
     "  RULE                 a results directory or rule.json (loaded as 'eval' loads it)\n"
     "  --terms SPEC --theta NAME=X,...   a term selection (e.g. paper:F0,F2,F9) with every θ\n"
-    "  --baseline fa|bp --rate X         F0 alone at θ_F0 = X: FA (fixed random feedback) or BP\n\n"
+    "  --baseline fa|bp|dfa --rate X     F0 alone at θ_F0 = X: FA (fixed random feedback), BP or DFA\n"
+    "                                    (direct feedback: e_L to every layer through a fixed random D_l)\n\n"
     "  --out DIR            results: train.csv (a row per test), config.json, train.json, checkpoint\n"
     "  --resume DIR         continue DIR from its checkpoint with DIR/config.json's settings;\n"
     "                       bit-identical to an uninterrupted run (only --quiet may be added)\n"
@@ -35,7 +36,7 @@ static void train_help(FILE *f) {
     "  --passes P           passes over the training set, each in a new order (1)\n"
     "  --steps S            stop after S steps (default: all passes)\n"
     "  --hidden LIST        hidden layer sizes (170,130,100,70; 'none')\n"
-    "  --feedback fixed|symmetric   for --terms (fixed) or a RULE (its own)\n"
+    "  --feedback MODE      fixed|fa, symmetric|bp or direct|dfa: for --terms (fixed) or a RULE (its own)\n"
     "  --beta B             softplus sharpness (10)\n"
     "  --final              with RULE: the search's last iterate instead of its reported rule\n"
     "  --seed S             weights, feedback and the order of the images (1); same seed, same numbers\n"
@@ -93,7 +94,7 @@ static int train_option(int o, const char *a, mpl_train_cfg *c) {
   case O_TERMS: c->terms = a; return 0;
   case O_THETA: c->theta = a; return 0;
   case O_BASELINE:
-    if (strcmp(a, "fa") && strcmp(a, "bp")) return cli_bad("--baseline", a, "expected fa or bp");
+    if (strcmp(a, "fa") && strcmp(a, "bp") && strcmp(a, "dfa")) return cli_bad("--baseline", a, "expected fa, bp or dfa");
     c->baseline = a;
     return 0;
   case O_RATE: return cli_parse_double("--rate", a, -HUGE_VAL, HUGE_VAL, &c->rate);

@@ -2,11 +2,13 @@
  * rule, and the exact meta-gradient by reverse mode through the unrolled inner loop with
  * checkpointing (W stored every `segment` steps, each segment recomputed once in the reverse
  * pass). Notation follows PAPER.md: W_l is n_l x n_{l-1}, z_l = W_l y_{l-1},
- * e_L = softmax(z_L) - onehot, e_l = (B_{l+1}^T e_{l+1}) * g(y_l) with g(y) = 1 - exp(-beta y).
+ * e_L = softmax(z_L) - onehot, e_l = (B_{l+1}^T e_{l+1}) * g(y_l) with g(y) = 1 - exp(-beta y)
+ * (under direct feedback, e_l = (D_l^T e_L) * g(y_l)).
  * See LICENSE for copyright. */
 #include "metaplast/net.h"
 
 #include <cblas.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,10 @@ struct mpl_episode {
   size_t woff[MPL_MAX_LAYERS + 2]; /* W_l starts at woff[l] in a flat array (l = 1..L) */
   size_t wtotal;
   double *W0, *W, *B, *G;          /* initial, current, feedback, adjoint (wtotal each) */
+  /* direct feedback: D_l (n_L x n_l) at D + doff[l], l = 0..L-2 (D_{L-1} is B_L), and their stream */
+  double *D;
+  size_t doff[MPL_MAX_LAYERS + 1], dtotal;
+  gsl_rng *drng;
   /* One step's record: y_1..y_L, e_0..e_L, h_0..h_{L-1} (e before the g factor), plan values. */
   size_t y_off[MPL_MAX_LAYERS + 1], e_off[MPL_MAX_LAYERS + 1], h_off[MPL_MAX_LAYERS + 1], z_off[MPL_MAX_LAYERS + 1];
   /* ... and the softplus slopes g_l = 1 - exp(-beta y_l) (l = 0..L-1; l = 0 of the input, only
@@ -127,6 +133,23 @@ static int all_finite(const double *x, size_t n) {
 int mpl_episode_nterms(const mpl_episode *ep) { return ep->rule->n_terms; }
 double *mpl_episode_weights(mpl_episode *ep, int l) { return ep->W0 + ep->woff[l]; }
 double *mpl_episode_feedback(mpl_episode *ep, int l) { return ep->B + ep->woff[l]; }
+double *mpl_episode_direct(mpl_episode *ep, int l) {
+  if (ep->cfg.feedback != MPL_FB_DIRECT || l < 0 || l >= ep->L) return NULL;
+  return l == ep->L - 1 ? ep->B + ep->woff[ep->L] : ep->D + ep->doff[l];
+}
+
+static const char *const fb_names[] = {"fixed", "symmetric", "direct"};
+static const char *const fb_short[] = {"fa", "bp", "dfa"};
+
+const char *mpl_feedback_name(mpl_feedback fb) {
+  return (unsigned)fb < 3 ? fb_names[fb] : "unknown";
+}
+
+int mpl_feedback_parse(const char *s, mpl_feedback *fb) {
+  for (int k = 0; s && k < 3; k++)
+    if (!strcmp(s, fb_names[k]) || !strcmp(s, fb_short[k])) return *fb = (mpl_feedback)k, MPL_OK;
+  return MPL_EINVAL;
+}
 const double *mpl_episode_adapted(const mpl_episode *ep, int l) { return ep->W + ep->woff[l]; }
 const double *mpl__episode_query_logits(const mpl_episode *ep) { return ep->qlogits; }
 int mpl__episode_segment(const mpl_episode *ep, int l) { return ep->lseg[l]; }
@@ -139,7 +162,7 @@ static int check_cfg(const mpl_net_cfg *cfg, mpl_err *err) {
       return mpl_errorf(err, MPL_EINVAL, "network: layer %d has %d units", l, cfg->sizes[l]);
   if (!(cfg->beta > 0) || !isfinite(cfg->beta))
     return mpl_errorf(err, MPL_EINVAL, "network: softplus beta must be positive, got %g", cfg->beta);
-  if (cfg->feedback != MPL_FB_FIXED && cfg->feedback != MPL_FB_SYMMETRIC)
+  if (cfg->feedback != MPL_FB_FIXED && cfg->feedback != MPL_FB_SYMMETRIC && cfg->feedback != MPL_FB_DIRECT)
     return mpl_errorf(err, MPL_EINVAL, "network: unknown feedback mode %d", (int)cfg->feedback);
   return MPL_OK;
 }
@@ -152,6 +175,12 @@ static void layout(mpl_episode *ep) {
     w += (size_t)ep->n[l] * (size_t)ep->n[l - 1];
   }
   ep->wtotal = w;
+  w = 0;
+  for (int l = 0; ep->cfg.feedback == MPL_FB_DIRECT && l < L - 1; l++) {
+    ep->doff[l] = w;
+    w += (size_t)ep->n[L] * (size_t)ep->n[l];
+  }
+  ep->dtotal = w;
   for (int l = 1; l <= L; l++) { ep->y_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 0; l <= L; l++) { ep->e_off[l] = r; r += (size_t)ep->n[l]; }
   for (int l = 0; l < L; l++) { ep->h_off[l] = r; r += (size_t)ep->n[l]; }
@@ -217,7 +246,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->wpre = mpl__rule_has_wpre(ep->rule);
   ep->nwx = mpl__rule_nrank1(ep->rule) - ep->wpre;
   for (int l = 1; l <= ep->L; l++) {
-    ep->inplace[l] = ep->lazy && l == 1 && ep->nwx == 0 && cfg->feedback == MPL_FB_FIXED;
+    ep->inplace[l] = ep->lazy && l == 1 && ep->nwx == 0 && cfg->feedback != MPL_FB_SYMMETRIC;
     /* the signals whose adjoints step_reverse does not want at layer l (its bars) */
     unsigned dead = l == 1 ? 1u << MPL_SIG_PRE | (ep->need_e0 ? 0u : 1u << MPL_SIG_EPRE) : 0u;
     char kp[ep->ng + 1], kq[ep->ng + 1];
@@ -253,6 +282,9 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   ep->W = calloc(ep->wtotal, sizeof(double));
   ep->B = calloc(ep->wtotal, sizeof(double));
   ep->G = calloc(ep->wtotal, sizeof(double));
+  int d_ok = 1;
+  if (cfg->feedback == MPL_FB_DIRECT)
+    d_ok = (ep->D = calloc(ep->dtotal + 1, sizeof(double))) && (ep->drng = gsl_rng_alloc(gsl_rng_mt19937));
   ep->sbar = calloc(ep->rec_size, sizeof(double));
   ep->vbar = calloc(ep->nvals_max + 1, sizeof(double));
   ep->scratch = calloc(nsc, sizeof(double));
@@ -261,7 +293,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   if ((ep->ones = malloc((size_t)nmax * sizeof(double))))
     for (int j = 0; j < nmax; j++) ep->ones[j] = 1;
   if (!ep->W0 || !ep->W || !ep->B || !ep->G || !ep->sbar || !ep->vbar || !ep->scratch || !ep->zbar || !ep->xbar ||
-      !ep->ones || !acc_ok) {
+      !ep->ones || !acc_ok || !d_ok) {
     mpl_episode_free(ep);
     return mpl_errorf(err, MPL_ENOMEM, "out of memory for the network's buffers");
   }
@@ -276,7 +308,8 @@ void mpl_episode_free(mpl_episode *ep) {
   free(ep->which);
   free(ep->rowlists);
   free(ep->urow);
-  free(ep->W0); free(ep->W); free(ep->B); free(ep->G);
+  free(ep->W0); free(ep->W); free(ep->B); free(ep->G); free(ep->D);
+  if (ep->drng) gsl_rng_free(ep->drng);
   free(ep->seg_W); free(ep->seg_rec); free(ep->ckpt);
   free(ep->sbar); free(ep->vbar); free(ep->scratch); free(ep->zbar); free(ep->xbar); free(ep->ones);
   free(ep->q); free(ep->rows); free(ep->lztmp); free(ep->gs); free(ep->blk); free(ep->zseg); free(ep->qlogits);
@@ -345,9 +378,26 @@ static void xavier(double *w, int fan_out, int fan_in, gsl_rng *rng) {
   }
 }
 
+/* DFA's stream: seeded by a splitmix64 hash of the number rng would give next, read on a copy of
+ * rng's state that is then put back, so rng draws the same numbers afterwards as under FA and BP. */
+static void seed_direct(mpl_episode *ep, gsl_rng *rng) {
+  size_t sz = gsl_rng_size(rng);
+  unsigned char copy[sz + 1];
+  void *st = gsl_rng_state(rng);
+  memcpy(copy, st, sz);
+  uint64_t z = (uint64_t)gsl_rng_get(rng) + 0x9e3779b97f4a7c15ULL * 0x444641ULL; /* "DFA" */
+  memcpy(st, copy, sz);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  gsl_rng_set(ep->drng, (unsigned long)(z ^ (z >> 31)));
+}
+
 void mpl_episode_init_weights(mpl_episode *ep, gsl_rng *rng) {
+  if (ep->cfg.feedback == MPL_FB_DIRECT) seed_direct(ep, rng);
   for (int l = 1; l <= ep->L; l++) xavier(ep->W0 + ep->woff[l], ep->n[l], ep->n[l - 1], rng);
   for (int l = 1; l <= ep->L; l++) xavier(ep->B + ep->woff[l], ep->n[l], ep->n[l - 1], rng);
+  if (ep->cfg.feedback == MPL_FB_DIRECT) /* D_l is n_L x n_l, as B_{l+1} is n_{l+1} x n_l */
+    for (int l = 0; l < ep->L - 1; l++) xavier(ep->D + ep->doff[l], ep->n[ep->L], ep->n[l], ep->drng);
 }
 
 static int reserve(double **buf, size_t *cap, size_t need) {
@@ -427,6 +477,20 @@ static void fgemv(const mpl_episode *ep, const wview *V, int l, int trans, const
                    ep->n[l - 1], x, 1, beta, y, 1);
 }
 
+/* The layer whose error is carried into layer l's (l = 0..L-1): l + 1, or L under direct feedback. */
+static int fb_src(const mpl_episode *ep, int l) { return ep->cfg.feedback == MPL_FB_DIRECT ? ep->L : l + 1; }
+
+/* y <- beta y + op(M) x with the matrix M that carries e_{fb_src(l)} into layer l: F_{l+1}
+ * (n_{l+1} x n_l), or under direct feedback D_l (n_L x n_l; D_{L-1} = B_L). trans = 1 is the
+ * forward direction, h_l = M^T e. */
+static void fb_gemv(const mpl_episode *ep, const wview *V, int l, int trans, const double *x, double beta, double *y) {
+  if (ep->cfg.feedback == MPL_FB_DIRECT && l + 1 < ep->L)
+    cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, ep->n[ep->L], ep->n[l], 1, ep->D + ep->doff[l],
+                ep->n[l], x, 1, beta, y, 1);
+  else
+    fgemv(ep, V, l + 1, trans, x, beta, y);
+}
+
 /* Forward pass and modulatory signals of one sample into rec, then the plan's values. z1: the
  * product of layer 1's dense base with x, if the caller has it (else NULL). */
 static void signals(const mpl_episode *ep, const wview *V, const double *x, int label, double *rec, const double *z1) {
@@ -450,7 +514,7 @@ static void signals(const mpl_episode *ep, const wview *V, const double *x, int 
   eL[label] -= 1;
   for (int l = L - 1; l >= (ep->need_e0 ? 0 : 1); l--) {
     double *h = rec + ep->h_off[l], *e = rec + ep->e_off[l], *g = rec + ep->g_off[l];
-    fgemv(ep, V, l + 1, 1, rec + ep->e_off[l + 1], 0, h);
+    fb_gemv(ep, V, l, 1, rec + ep->e_off[fb_src(ep, l)], 0, h);
     if (l == 0)
       for (int j = 0; j < ep->n[0]; j++) g[j] = gprime_in(ep, x[j]);
     for (int j = 0; j < ep->n[l]; j++) e[j] = h[j] * g[j];
@@ -494,7 +558,8 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
                       tau ? &ep->tau[l] : NULL, theta_bar, bars, ep->vbar, ep->scratch);
     ep->acc[l].base_p = ep->acc[l].base_q = NULL;
   }
-  /* e_l = h_l * g(y_l), h_l = B_{l+1}^T e_{l+1}; visited from the input side so ebar_l is complete. */
+  /* e_l = h_l * g(y_l), h_l = B_{l+1}^T e_{l+1} (direct: D_l^T e_L); visited from the input side so
+   * ebar_l is complete. */
   int diff_fb = ep->cfg.feedback == MPL_FB_SYMMETRIC && !ep->cfg.bp_detach;
   for (int l = ep->need_e0 ? 0 : 1; l < L; l++) {
     const double *h = rec + ep->h_off[l], *g = rec + ep->g_off[l], *q = rec + ep->qe_off[l];
@@ -502,7 +567,7 @@ static void step_reverse(mpl_episode *ep, const double *theta, const wview *V, c
     for (int j = 0; j < ep->n[l]; j++) hb[j] = eb[j] * g[j];
     if (l > 0) /* dg/dy = beta exp(-beta y) */
       for (int j = 0; j < ep->n[l]; j++) sb[ep->y_off[l] + j] += eb[j] * h[j] * beta * q[j];
-    fgemv(ep, V, l + 1, 0, hb, 1, sb + ep->e_off[l + 1]);
+    fb_gemv(ep, V, l, 0, hb, 1, sb + ep->e_off[fb_src(ep, l)]);
     if (diff_fb) {
       mpl__rankk_push(&ep->acc[l + 1], 1, rec + ep->e_off[l + 1], hb);
       if (tau) ep->tau[l + 1] += cblas_ddot(ep->n[l], h, 1, hb, 1); /* e^T W hb = h^T hb */
@@ -607,8 +672,8 @@ static double angle_deg(const double *a, const double *b, int n) {
 }
 
 /* Batch e signals, rows = samples: E_L = softmax(Z_L) - onehot, E_k = (E_{k+1} F_{k+1}) * g(Y_k)
- * down to layer `lo`, with feedback F = B (fb = 0) or the current W (fb = 1); the batch mean of
- * E_k goes to mean + k * nmax. */
+ * down to layer 0, with feedback F = B (fb = 0) or the current W (fb = 1); under direct feedback,
+ * fb = 0 is E_k = (E_L D_k) * g(Y_k) instead. The batch mean of E_k goes to mean + k * nmax. */
 static void batch_e(const mpl_episode *ep, const int *labels, int N, const double *Y, int fb,
                     double *E0, double *E1, double *mean, int nmax) {
   int L = ep->L;
@@ -617,9 +682,12 @@ static void batch_e(const mpl_episode *ep, const int *labels, int N, const doubl
     softmax(ep->n[L], Zl + (size_t)i * ep->n[L], E0 + (size_t)i * ep->n[L]);
     E0[(size_t)i * ep->n[L] + labels[i]] -= 1;
   }
+  int direct = !fb && ep->cfg.feedback == MPL_FB_DIRECT; /* E0 keeps E_L */
   for (int k = L - 1; k >= 0; k--) {
     const double *F = (fb ? ep->W : ep->B) + ep->woff[k + 1], *g = q_slope(ep, N, k);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[k], ep->n[k + 1], 1, E0, ep->n[k + 1], F,
+    if (direct && k < L - 1) F = ep->D + ep->doff[k];
+    int src = direct ? L : k + 1;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, ep->n[k], ep->n[src], 1, E0, ep->n[src], F,
                 ep->n[k], 0, E1, ep->n[k]);
     double *m = mean + (size_t)k * nmax;
     memset(m, 0, (size_t)ep->n[k] * sizeof *m);
@@ -629,11 +697,13 @@ static void batch_e(const mpl_episode *ep, const int *labels, int N, const doubl
         E1[ij] *= g[ij];
         m[j] += E1[ij] / N;
       }
+    if (direct) continue;
     double *t = E0; E0 = E1; E1 = t;
   }
 }
 
-/* alpha_l: angle between the batch means of e_l with feedback B and with W^T (PAPER.md §8);
+/* alpha_l: angle between the batch means of e_l with feedback B (direct: D_l from e_L) and with
+ * W^T, the backprop error (PAPER.md §8);
  * E_l: orthonormality error sum_i |z_l - W W^T y_l|^2 (Eq. 11). Y holds the query activations,
  * logits at the last layer. work: 4 N nmax + 2 (L+1) nmax doubles. */
 static void query_stats(mpl_episode *ep, const double *X, const int *labels, int N, const double *Y,
@@ -643,7 +713,7 @@ static void query_stats(mpl_episode *ep, const double *X, const int *labels, int
   size_t blk = (size_t)N * nmax;
   double *A = work, *Bw = A + blk, *mfa = Bw + 2 * blk, *mbp = mfa + (size_t)(L + 1) * nmax;
   for (int l = 0; l <= L; l++) st->angle[l] = 0, st->ortho[l] = 0;
-  if (ep->cfg.feedback == MPL_FB_FIXED) {
+  if (ep->cfg.feedback != MPL_FB_SYMMETRIC) {
     double *gx = q_slope(ep, N, 0);
     for (size_t i = 0; i < (size_t)N * (size_t)ep->n[0]; i++) gx[i] = gprime_in(ep, X[i]);
     batch_e(ep, labels, N, Y, 0, A, A + blk, mfa, nmax);

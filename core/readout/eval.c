@@ -192,7 +192,9 @@ static int read_config(evaluation *E, mpl_err *err) {
   if (rc == 0) rc = cfg_int(E, "Q", d.task.q, 1, 1 << 20, &E->task_cfg.q, err);
   if (rc < 0) return rc;
   E->net = (mpl_net_cfg){.beta = strtod(cfg_or(r, "beta", "10"), NULL)};
-  E->net.feedback = !strcmp(cfg_or(r, "feedback", "fixed"), "symmetric") ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+  const char *fb = cfg_or(r, "feedback", "fixed");
+  if (mpl_feedback_parse(fb, &E->net.feedback) < 0)
+    return mpl_errorf(err, MPL_EFORMAT, "%s: config feedback = '%s': expected fixed, symmetric or direct", E->cfg->rule, fb);
   /* "784-170-130-100-70-10": the hidden sizes are the inner ones; input and output come from the data */
   const char *net = cfg_or(r, "network", "784-170-130-100-70-10");
   int sizes[MPL_MAX_LAYERS + 2], n = 0;
@@ -361,7 +363,7 @@ static int write_json(const mpl_eval_cfg *c, const mpl_eval_result *res, const e
   static const char *feedback[] = {NULL, "fixed", "symmetric"};
   for (int m = 0; methods && m < MPL_EVAL_METHODS; m++)
     json_array_append_new(methods, json_pack("{s:s, s:s, s:o, s:o, s:o, s:i}", "method", mpl_eval_method_name(m),
-      "feedback", m ? feedback[m] : E->net.feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed",
+      "feedback", m ? feedback[m] : mpl_feedback_name(E->net.feedback),
       "mean", json_num(res->mean[m]), "lo", json_num(res->lo[m]), "hi", json_num(res->hi[m]),
       "diverged", res->diverged[m]));
   json_t *doc = json_pack("{s:s, s:s, s:i, s:I, s:f, s:s, s:{s:i, s:i, s:i, s:s}, s:f, s:i, s:o}",

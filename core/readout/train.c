@@ -67,14 +67,16 @@ static int check_cfg(const mpl_train_cfg *c, mpl_err *err) {
   int n = !!c->rule + !!c->terms + !!c->baseline;
   if (n != 1)
     return mpl_errorf(err, MPL_EINVAL, "train: give exactly one rule: a RULE (results directory or rule.json), "
-                      "--terms with --theta, or --baseline fa|bp with --rate (%d given)", n);
-  if (c->baseline && strcmp(c->baseline, "fa") && strcmp(c->baseline, "bp"))
-    return mpl_errorf(err, MPL_EINVAL, "--baseline '%s': expected fa or bp", c->baseline);
+                      "--terms with --theta, or --baseline fa|bp|dfa with --rate (%d given)", n);
+  if (c->baseline && strcmp(c->baseline, "fa") && strcmp(c->baseline, "bp") && strcmp(c->baseline, "dfa"))
+    return mpl_errorf(err, MPL_EINVAL, "--baseline '%s': expected fa, bp or dfa", c->baseline);
   if (c->baseline && !isfinite(c->rate)) return mpl_errorf(err, MPL_EINVAL, "--baseline %s needs --rate X (θ_F0)", c->baseline);
-  if (!c->baseline && isfinite(c->rate)) return mpl_errorf(err, MPL_EINVAL, "--rate goes with --baseline fa|bp");
+  if (!c->baseline && isfinite(c->rate)) return mpl_errorf(err, MPL_EINVAL, "--rate goes with --baseline fa|bp|dfa");
   if (c->terms && !c->theta) return mpl_errorf(err, MPL_EINVAL, "--terms needs --theta NAME=X,... (every selected term)");
   if (c->theta && !c->terms) return mpl_errorf(err, MPL_EINVAL, "--theta goes with --terms");
-  if (c->baseline && c->feedback >= 0) return mpl_errorf(err, MPL_EINVAL, "--feedback: a baseline's feedback is its own (fa fixed, bp symmetric)");
+  if (c->baseline && c->feedback >= 0) return mpl_errorf(err, MPL_EINVAL, "--feedback: a baseline's feedback is its own (fa fixed, bp symmetric, dfa direct)");
+  if (c->feedback >= 0 && c->feedback != MPL_FB_FIXED && c->feedback != MPL_FB_SYMMETRIC && c->feedback != MPL_FB_DIRECT)
+    return mpl_errorf(err, MPL_EINVAL, "--feedback: unknown mode %d (expected " MPL_FEEDBACK_NAMES ")", c->feedback);
   if (!c->out) return mpl_errorf(err, MPL_EINVAL, "train: no results directory (--out DIR)");
   if (c->passes < 1) return mpl_errorf(err, MPL_EINVAL, "--passes must be at least 1, got %d", c->passes);
   if (c->every < 1) return mpl_errorf(err, MPL_EINVAL, "--every must be at least 1, got %d", c->every);
@@ -103,9 +105,13 @@ static int theta_names_all(const trainer *T, mpl_err *err) {
   return MPL_OK;
 }
 
-static int feedback_of_rule(const trainer *T) {
-  const char *fb = mpl_readout_config(&T->rule, "feedback");
-  return fb && !strcmp(fb, "symmetric") ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+/* The feedback of the search that found the rule (fixed if its config has none). */
+static int feedback_of_rule(const trainer *T, mpl_feedback *fb, mpl_err *err) {
+  const char *v = mpl_readout_config(&T->rule, "feedback");
+  *fb = MPL_FB_FIXED;
+  if (v && mpl_feedback_parse(v, fb) < 0)
+    return mpl_errorf(err, MPL_EFORMAT, "%s: config feedback = '%s': expected fixed, symmetric or direct", T->cfg->rule, v);
+  return MPL_OK;
 }
 
 static int make_rule(trainer *T, mpl_err *err) {
@@ -116,7 +122,7 @@ static int make_rule(trainer *T, mpl_err *err) {
     char notes[2048] = "";
     rc = mpl__rule_load(c->rule, c->final, &T->rule, &T->ts, &T->sel, notes, sizeof notes, NULL, err);
     if (rc == 0 && notes[0] && c->progress) fprintf(c->progress, "train: note: %s", notes);
-    if (rc == 0 && c->feedback < 0) T->net.feedback = (mpl_feedback)feedback_of_rule(T);
+    if (rc == 0 && c->feedback < 0) rc = feedback_of_rule(T, &T->net.feedback, err);
   } else {
     if (!(T->ts = mpl_termset_new())) return mpl_errorf(err, MPL_ENOMEM, "out of memory");
     rc = mpl_terms_parse(c->terms ? c->terms : "paper:F0", T->ts, &T->sel, err);
@@ -126,7 +132,7 @@ static int make_rule(trainer *T, mpl_err *err) {
     if (rc == 0 && c->terms) rc = theta_names_all(T, err);
     if (rc == 0 && c->baseline) {
       T->sel.theta0[0] = c->rate;
-      T->net.feedback = !strcmp(c->baseline, "bp") ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
+      T->net.feedback = !strcmp(c->baseline, "bp") ? MPL_FB_SYMMETRIC : !strcmp(c->baseline, "dfa") ? MPL_FB_DIRECT : MPL_FB_FIXED;
     }
   }
   if (rc < 0) return rc;
@@ -325,13 +331,12 @@ static char *hidden_text(const mpl_train_cfg *c, char *buf, size_t n) {
 static int write_config(const trainer *T, mpl_err *err) {
   const mpl_train_cfg *c = T->cfg;
   char hid[256];
-  static const char *fb[] = {"fixed", "symmetric"};
   json_t *doc = json_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:I, "
                           "s:i, s:I, s:i, s:i, s:i, s:I}",
     "format", "metaplast-train-config", "rule", str_or_null(c->rule), "final", c->final,
     "terms", str_or_null(c->terms), "theta", str_or_null(c->theta), "baseline", str_or_null(c->baseline),
     "rate", isfinite(c->rate) ? json_real(c->rate) : json_null(),
-    "feedback", c->feedback >= 0 ? json_string(fb[c->feedback == MPL_FB_SYMMETRIC]) : json_null(),
+    "feedback", c->feedback >= 0 ? json_string(mpl_feedback_name((mpl_feedback)c->feedback)) : json_null(),
     "hidden", hidden_text(c, hid, sizeof hid), "beta", c->beta,
     "data", str_or_null(c->data), "images", str_or_null(c->images), "labels", str_or_null(c->labels),
     "test", str_or_null(c->test), "test_images", str_or_null(c->test_images),
@@ -397,9 +402,12 @@ int mpl_train_config_load(const char *dir, mpl_train_cfg *c, char **mem, mpl_err
   const char *fb = NULL;
   if (rc == 0) rc = get_str(doc, "feedback", &fb, &sb, path, err);
   if (rc == 0 && sb.len >= cap) rc = mpl_errorf(err, MPL_EFORMAT, "%s: the strings are too long", path);
-  c->feedback = !fb ? -1 : !strcmp(fb, "symmetric") ? MPL_FB_SYMMETRIC : MPL_FB_FIXED;
-  if (rc == 0 && fb && strcmp(fb, "symmetric") && strcmp(fb, "fixed"))
-    rc = mpl_errorf(err, MPL_EFORMAT, "%s: feedback '%s': expected fixed or symmetric", path, fb);
+  mpl_feedback fbm = MPL_FB_FIXED;
+  c->feedback = -1;
+  if (rc == 0 && fb && (strcmp(fb, "symmetric") && strcmp(fb, "fixed") && strcmp(fb, "direct")))
+    rc = mpl_errorf(err, MPL_EFORMAT, "%s: feedback '%s': expected fixed, symmetric or direct", path, fb);
+  else if (fb && mpl_feedback_parse(fb, &fbm) == 0)
+    c->feedback = (int)fbm;
   double v[9] = {c->final, c->beta, (double)c->holdout, c->passes, (double)c->steps, c->every, c->test_size,
                  c->checkpoint_every, (double)c->seed};
   static const char *nk[] = {"final", "beta", "holdout", "passes", "steps", "every", "test_size",
@@ -509,7 +517,7 @@ static int write_summary(const trainer *T, const mpl_train_result *res, mpl_err 
   const mpl_train_cfg *c = T->cfg;
   json_t *doc = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:i, s:o, s:o, s:o, s:o, s:b, s:I}",
     "rule", c->rule ? c->rule : c->terms ? c->terms : c->baseline, "terms", terms,
-    "feedback", T->net.feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", "network", net,
+    "feedback", mpl_feedback_name(T->net.feedback), "network", net,
     "data", T->tds->name, "test", T->qds->name, "train_images", (json_int_t)T->n_train,
     "test_images", (json_int_t)T->nq_all, "test_subset", T->nq, "steps", (json_int_t)res->steps,
     "tests", res->tests,

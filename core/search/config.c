@@ -64,7 +64,7 @@ int mpl__config_write(const mpl_search_cfg *c, const mpl__config_facts *f, int c
   mpl__sb_printf(&s, "sampling = %s\nM = %d\nK = %d\nQ = %d\n", c->task.mode == MPL_SAMPLE_PAPER ? "paper" : "clean",
             c->task.m, c->task.k, c->task.q);
   mpl__sb_printf(&s, "network = %s\nbeta = %.17g\nfeedback = %s\nbp_detach = %d\n", f->network, c->beta,
-            c->feedback == MPL_FB_SYMMETRIC ? "symmetric" : "fixed", c->bp_detach);
+            mpl_feedback_name(c->feedback), c->bp_detach);
   mpl__sb_printf(&s, "terms = %s\ninit = %s\nsign = %s\n", c->terms, c->init ? c->init : "", c->sign ? c->sign : "");
   mpl__sb_printf(&s, "# sign constraints in force (declared by the terms, then --sign):");
   mpl__sb_printf(&s, "%s%s\n", f->signs, f->signs[0] ? "" : " none");
@@ -207,7 +207,12 @@ static int set_key(int k, const kv *p, mpl_search_cfg *c, mpl_err *err) {
   case K_Q: rc = get_int(p, 1, 100000, &c->task.q, err); break;
   case K_NETWORK: rc = get_network(p, c, err); break;
   case K_BETA: rc = get_double(p, 1e-6, 1e6, &c->beta, err); break;
-  case K_FEEDBACK: if ((rc = get_choice(p, "fixed", "symmetric", &v, err)) == 0) c->feedback = v ? MPL_FB_SYMMETRIC : MPL_FB_FIXED; break;
+  case K_FEEDBACK: /* the names config.txt writes */
+    if (strcmp(p->val, "fixed") && strcmp(p->val, "symmetric") && strcmp(p->val, "direct"))
+      rc = bad_value(err, p, "expected fixed, symmetric or direct");
+    else
+      mpl_feedback_parse(p->val, &c->feedback);
+    break;
   case K_DETACH: rc = get_int(p, 0, 1, &c->bp_detach, err); break;
   case K_TERMS: c->terms = p->val; break;
   case K_INIT: c->init = p->val[0] ? p->val : NULL; break;

@@ -56,6 +56,7 @@ typedef struct probe {
   const mpl_net_cfg *net;
   double *y[MPL_MAX_LAYERS + 1], *e[MPL_MAX_LAYERS + 1];
   const double *W[MPL_MAX_LAYERS + 1], *B[MPL_MAX_LAYERS + 1];
+  const double *D[MPL_MAX_LAYERS + 1]; /* direct feedback: D_{l-1} (n_L x n_{l-1}), carrying e_L to layer l-1 */
 } probe;
 
 static double softplus(double beta, double z) {
@@ -83,7 +84,10 @@ static void signals(probe *P, const double *x, int label) {
   for (int l = L; l >= 1; l--) {
     int ni = c->sizes[l - 1], no = c->sizes[l];
     const double *F = c->feedback == MPL_FB_SYMMETRIC ? P->W[l] : P->B[l];
-    cblas_dgemv(CblasRowMajor, CblasTrans, no, ni, 1.0, F, ni, P->e[l], 1, 0.0, P->e[l - 1], 1);
+    if (c->feedback == MPL_FB_DIRECT) /* e_{l-1} = (D_{l-1}^T e_L) * g */
+      cblas_dgemv(CblasRowMajor, CblasTrans, c->sizes[L], ni, 1.0, P->D[l], ni, P->e[L], 1, 0.0, P->e[l - 1], 1);
+    else
+      cblas_dgemv(CblasRowMajor, CblasTrans, no, ni, 1.0, F, ni, P->e[l], 1, 0.0, P->e[l - 1], 1);
     for (int j = 0; j < ni; j++) P->e[l - 1][j] *= -expm1(-c->beta * P->y[l - 1][j]);
   }
 }
@@ -123,7 +127,8 @@ int mpl__term_magnitudes(const mpl_net_cfg *net, mpl_episode *ep, const mpl_term
   double *val = buf + 2 * (net->n_layers + 1) * wmax, *out = val + nv + 1, *sq = out + no + 1, *acc = sq + n;
   if (rng) mpl_episode_init_weights(ep, rng);
   for (int l = 1; l <= net->n_layers; l++)
-    P.W[l] = rng ? mpl_episode_weights(ep, l) : mpl_episode_adapted(ep, l), P.B[l] = mpl_episode_feedback(ep, l);
+    P.W[l] = rng ? mpl_episode_weights(ep, l) : mpl_episode_adapted(ep, l), P.B[l] = mpl_episode_feedback(ep, l),
+    P.D[l] = mpl_episode_direct(ep, l - 1);
   double pg_acc = 0;
   for (int i = 0; i < images; i++) {
     double pg = 0;

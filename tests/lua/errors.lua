@@ -25,7 +25,7 @@ expect(S, cfg{episodes = 0}, "key 'episodes': 0 is out of range")
 expect(S, cfg{lambda = "big"}, "key 'lambda': expected a number, got string")
 expect(S, cfg{hidden = {8, "x"}}, "key 'hidden[2]': expected an integer, got string")
 expect(S, cfg{hidden = 8}, "key 'hidden': expected a list of layer sizes")
-expect(S, cfg{feedback = "dfa"}, "key 'feedback': 'dfa' is not one of")
+expect(S, cfg{feedback = "xyz"}, "key 'feedback': 'xyz' is not one of 'fixed', 'symmetric', 'direct'")
 expect(S, cfg{quiet = "yes"}, "key 'quiet': expected a boolean, got string")
 expect(S, cfg{sign = {F0 = "up"}}, "key 'sign.F0': 'up' is not one of")
 expect(S, cfg{init = {F0 = "x"}}, "key 'init.F0': expected a number, got string")
@@ -66,4 +66,14 @@ for e = 1, 3 do
   assert(a.history.accuracy[e] == b.history.accuracy[e] and a.history.theta.F0[e] == b.history.theta.F0[e], "determinism")
 end
 assert(a.out == nil, "no out: a temporary directory, not reported")
+-- feedback = "dfa" (= "direct"): deterministic, and not FA once there are two hidden layers
+local two = {hidden = {8, 6}, seed = 7}
+local d1, d2, fa = S(cfg{feedback = "dfa", hidden = two.hidden, seed = 7}),
+                   S(cfg{feedback = "direct", hidden = two.hidden, seed = 7}), S(cfg{hidden = two.hidden, seed = 7})
+local differ = false
+for e = 1, 3 do
+  assert(d1.history.theta.F0[e] == d2.history.theta.F0[e], "dfa is direct, and deterministic")
+  differ = differ or d1.history.theta.F0[e] ~= fa.history.theta.F0[e]
+end
+assert(differ, "direct feedback is not fixed feedback")
 print("errors: ok")

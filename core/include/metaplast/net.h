@@ -18,8 +18,17 @@ extern "C" {
 
 typedef enum mpl_feedback {
   MPL_FB_FIXED = 0,     /* feedback alignment: random B, fixed through the episode */
-  MPL_FB_SYMMETRIC = 1  /* backprop: B = W at each step */
+  MPL_FB_SYMMETRIC = 1, /* backprop: B = W at each step */
+  MPL_FB_DIRECT = 2     /* direct feedback alignment: e_l = (D_l e_L) * g(y_l), random D_l, fixed */
 } mpl_feedback;
+
+/* The feedback mode's name in config.txt and rule.json: "fixed", "symmetric" or "direct". */
+MPL_API const char *mpl_feedback_name(mpl_feedback fb);
+/* Parses a mode's name or its short form (fixed|fa, symmetric|bp, direct|dfa) into *fb;
+ * MPL_EINVAL for anything else (*fb unchanged). */
+MPL_API int mpl_feedback_parse(const char *s, mpl_feedback *fb);
+/* The allowed names, for messages: "fixed (fa), symmetric (bp) or direct (dfa)". */
+#define MPL_FEEDBACK_NAMES "fixed (fa), symmetric (bp) or direct (dfa)"
 
 typedef struct mpl_net_cfg {
   int n_layers;                      /* L, the number of weight layers */
@@ -62,13 +71,22 @@ MPL_API void mpl_episode_free(mpl_episode *ep);
 MPL_API int mpl_episode_nterms(const mpl_episode *ep);
 
 /* Draw W and B Xavier-uniform from rng: W_1..W_L, then B_1..B_L (B is drawn for symmetric
- * feedback too, so both feedback modes see the same W for the same seed). */
+ * feedback too, so both feedback modes see the same W for the same seed). Under direct feedback,
+ * also D_0..D_{L-2}, Xavier-uniform for their shape (a = sqrt(6 / (n_l + n_L))), from a stream
+ * of their own seeded by the number rng would give next (read on a copy of its state): rng is
+ * left as under FA and BP, so all three modes see the same W, B and later draws for a seed. */
 MPL_API void mpl_episode_init_weights(mpl_episode *ep, gsl_rng *rng);
 
 /* Layer l's weights W_l (n_l x n_{l-1}, row-major) and feedback B_l (same shape), l = 1..L.
  * Borrowed; valid until the workspace is freed. Writable, for tests and custom initialisation. */
 MPL_API double *mpl_episode_weights(mpl_episode *ep, int l);
 MPL_API double *mpl_episode_feedback(mpl_episode *ep, int l);
+/* Direct feedback only: the matrix D_l that carries e_L to layer l (l = 0..L-1), stored as
+ * B_{l+1} is, n_L x n_l row-major (the transpose of the paper's n_l x n_L D_l), so that
+ * e_l = (D_l^T e_L) * g(y_l) in row form. D_{L-1} is B_L itself: the layer below the output gets
+ * the same signal as under FA. l = 0 is the synthetic input error's. NULL under other modes.
+ * Borrowed and writable, like the weights. */
+MPL_API double *mpl_episode_direct(mpl_episode *ep, int l);
 
 /* Run one episode from the current weights: n_train online steps (batch 1) on train_x
  * (n_train x n_0, row-major, in online order) with labels train_y, then the query loss on
