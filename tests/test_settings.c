@@ -3,6 +3,7 @@
  * config.txt and is told apart by the diff; every enum name is accepted by the command and by
  * metaplast.search, a bad value refused naming the flag or key; --help lists every flag.
  * See LICENSE for copyright. */
+#define _XOPEN_SOURCE 700   /* nftw */
 #include "testutil.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -244,6 +246,79 @@ static void test_command_and_lua(void **state) {
   free(out);
 }
 
+/* The value of config.txt line "key = value" in text (up to the line's end), or NULL. */
+static const char *line_of(const char *text, const char *key, int *len) {
+  char k[128];
+  snprintf(k, sizeof k, "\n%s = ", key);
+  const char *p = strstr(text, k);
+  if (!p) return NULL;
+  p += strlen(k);
+  *len = (int)strcspn(p, "\n");
+  return p;
+}
+
+static int n_files, n_same;
+
+/* A results directory's config.txt: it loads, and writing what was read gives the file back byte
+ * for byte, but for the keys it predates. */
+static int check_results_config(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st, (void)ftw;
+  size_t len = strlen(path);
+  if (type != FTW_F || len < 11 || strcmp(path + len - 11, "/config.txt")) return 0;
+  char dir[4200], *mem, *text = mpl_test_read(path);
+  snprintf(dir, sizeof dir, "%.*s", (int)(len - 11), path);
+  mpl_search_cfg c;
+  mpl_err err = {0};
+  if (mpl_search_config_load(dir, &c, &mem, &err) < 0) fail_msg("%s", err.msg);
+  n_files++;
+  /* the facts, as the file states them */
+  char data[256] = "", net[256] = "", signs[1024] = "";
+  int n, classes = 0;
+  const char *v;
+  if ((v = line_of(text, "data", &n))) snprintf(data, sizeof data, "%.*s", n, v);
+  if ((v = line_of(text, "network", &n))) snprintf(net, sizeof net, "%.*s", n, v);
+  if ((v = line_of(text, "classes", &n))) classes = atoi(v);
+  const char *cm = strstr(text, "# sign constraints in force (declared by the terms, then --sign):");
+  if (cm) {
+    cm += strlen("# sign constraints in force (declared by the terms, then --sign):");
+    snprintf(signs, sizeof signs, "%.*s", (int)strcspn(cm, "\n"), cm);
+    if (!strcmp(signs, " none")) signs[0] = '\0';
+  }
+  mpl__config_facts f = {data, classes, net, signs, strlen(signs)};
+  char out[4200];
+  snprintf(out, sizeof out, "%s.rewrite", mpl_test_path("settings-results"));
+  mkdir(out, 0700);
+  c.out = out;
+  if (mpl__config_write(&c, &f, 0, &err) < 0) fail_msg("%s: %s", path, err.msg);
+  char *again = mpl_test_read_in(out, "config.txt");
+  char *ext = strstr(text, "\n# extended from ");   /* mpl__config_extend's comments follow the settings */
+  if (ext) ext[1] = '\0';
+  /* the lines of keys the file predates (written now with the value they had) are left out */
+  char *kept = calloc(strlen(again) + 1, 1);
+  for (const char *p = again; *p;) {
+    size_t k = strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+    const char *eq = strstr(p, " = ");
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", eq && eq < p + k ? (int)(eq - p) : 0, p);
+    if (!key[0] || line_of(text, key, &n)) strncat(kept, p, k);
+    p += k;
+  }
+  if (strcmp(text, kept)) fail_msg("%s: read and written again, it is not the same:\n%s", path, kept);
+  n_same++;
+  free(kept);
+  free(text), free(again), free(mem);
+  return 0;
+}
+
+/* The results directories of the repository (results/) load, and are written again the same. */
+static void test_results_dirs(void **state) {
+  (void)state;
+  assert_int_equal(nftw(MPL_SOURCE_DIR "/results", check_results_config, 16, FTW_PHYS), 0);
+  print_message("%d config.txt files under results/ load; %d are written again byte for byte\n",
+                n_files, n_same);
+  assert_true(n_files > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_field_is_a_row),
@@ -251,6 +326,7 @@ int main(void) {
     cmocka_unit_test(test_round_trip),
     cmocka_unit_test(test_bad_values),
     cmocka_unit_test(test_command_and_lua),
+    cmocka_unit_test(test_results_dirs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
