@@ -357,14 +357,6 @@ static const sopt *find_own(const char *key) {
   return NULL;
 }
 
-static const mpl_setting *find_setting(const char *key) {
-  size_t n;
-  const mpl_setting *s = mpl_search_settings(&n);
-  for (size_t k = 0; k < n; k++)
-    if (s[k].lua && !strcmp(s[k].lua, key)) return &s[k];
-  return NULL;
-}
-
 static void set_opt(opt_ctx *o, const sopt *s, mpl_search_cfg *c, int i) {
   lua_State *L = o->L;
   char *field = (char *)c + s->off;
@@ -443,7 +435,7 @@ static void each_opt(opt_ctx *o, opt_fn f, void *ud) {
   for (size_t k = 0; k < n; k++)
     if (s[k].lua) f(o, s[k].lua, &s[k], find_own(s[k].lua), ud);
   for (int k = 0; k < N_OWN; k++)
-    if (!find_setting(own_opts[k].key)) f(o, own_opts[k].key, NULL, &own_opts[k], ud);
+    if (!mpl_search_setting(own_opts[k].key, MPL_SETTING_BY_LUA)) f(o, own_opts[k].key, NULL, &own_opts[k], ud);
 }
 
 /* Read option `key` of the table at *(int *)ud into its field. */
@@ -465,7 +457,7 @@ static void read_config(opt_ctx *o, int t, mpl_search_cfg *c) {
     if (lua_type(L, -2) != LUA_TSTRING)
       luaL_error(L, SEARCH ": the configuration takes named keys (episodes = 200, ...), got a %s key",
                  luaL_typename(L, -2));
-    if (!find_setting(lua_tostring(L, -2)) && !find_own(lua_tostring(L, -2)))
+    if (!mpl_search_setting(lua_tostring(L, -2), MPL_SETTING_BY_LUA) && !find_own(lua_tostring(L, -2)))
       luaL_error(L, SEARCH ": unknown key '%s' (metaplast.defaults() lists the keys)", lua_tostring(L, -2));
   }
   void *ud[2] = {&t, c};

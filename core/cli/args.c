@@ -72,13 +72,9 @@ int cli_parse_ulong(const char *flag, const char *s, unsigned long *out) {
 
 /* The reader of --hidden is the table's (the setting network, whose flag it is). */
 int cli_parse_hidden(const char *s, mpl_search_cfg *c) {
-  size_t n;
-  const mpl_setting *t = mpl_search_settings(&n);
+  const mpl_setting *t = mpl_search_setting("hidden", MPL_SETTING_BY_FLAG);
   char why[200];
-  for (size_t i = 0; i < n; i++)
-    if (t[i].flag && !strcmp(t[i].flag, "hidden"))
-      return mpl_setting_parse(&t[i], s, MPL_FROM_FLAG, c, why, sizeof why) < 0 ? cli_bad("--hidden", s, why) : 0;
-  return cli_bad("--hidden", s, "no such setting");
+  return mpl_setting_parse(t, s, MPL_FROM_FLAG, c, why, sizeof why) < 0 ? cli_bad("--hidden", s, why) : 0;
 }
 
 int cli_parse_feedback(const char *s, mpl_feedback *fb) {

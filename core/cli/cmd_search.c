@@ -61,14 +61,6 @@ static const char *const help_order[] = {
   "#Output", "out", "force", "checkpoint-every", "resume", "quiet", "help"};
 #define N_ORDER (sizeof help_order / sizeof *help_order)
 
-static const mpl_setting *setting_by_flag(const char *flag) {
-  size_t n;
-  const mpl_setting *s = mpl_search_settings(&n);
-  for (size_t i = 0; i < n; i++)
-    if (s[i].flag && !strcmp(s[i].flag, flag)) return &s[i];
-  return NULL;
-}
-
 static const char *own_help(const char *name) {
   for (size_t i = 0; i < N_OWN; i++)
     if (!strcmp(own_flags[i].name, name)) return own_flags[i].help;
@@ -90,7 +82,7 @@ static void search_help(FILE *f) {
   for (size_t i = 0;; i++) {
     const char *item = i < N_ORDER ? help_order[i] : NULL;
     if (item && item[0] != '#') {
-      const mpl_setting *r = setting_by_flag(item);
+      const mpl_setting *r = mpl_search_setting(item, MPL_SETTING_BY_FLAG);
       fputs(r ? r->help : own_help(item), f);
       continue;
     }

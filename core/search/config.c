@@ -404,6 +404,14 @@ const mpl_setting *mpl_search_settings(size_t *n) {
   return settings;
 }
 
+const mpl_setting *mpl_search_setting(const char *name, int by) {
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    const char *s = by == MPL_SETTING_BY_KEY ? settings[i].key : by == MPL_SETTING_BY_LUA ? settings[i].lua : settings[i].flag;
+    if (s && !strcmp(s, name)) return &settings[i];
+  }
+  return NULL;
+}
+
 int mpl_setting_parse(const mpl_setting *s, const char *text, int from, mpl_search_cfg *c, char *why, size_t n) {
   int rc = from == MPL_FROM_FLAG && s->parse_flag ? s->parse_flag(c, text, why, n) : 1;
   if (rc <= 0) return rc;
@@ -496,13 +504,6 @@ int mpl__config_write(const mpl_search_cfg *c, const mpl__config_facts *f, int c
 
 /* {====== Reading config.txt ====== */
 
-/* The row of config.txt key k, or NULL. */
-static const mpl_setting *find_key(const char *k) {
-  for (size_t i = 0; i < N_SETTINGS; i++)
-    if (!strcmp(settings[i].key, k)) return &settings[i];
-  return NULL;
-}
-
 /* Parse the lines of s (NUL-terminated, split in place) into cfg; seen[i]: row i's key was met. */
 static int parse_lines(char *s, const char *path, mpl_search_cfg *cfg, int *seen, mpl_err *err) {
   int rc = MPL_OK, line = 0;
@@ -519,7 +520,7 @@ static int parse_lines(char *s, const char *path, mpl_search_cfg *cfg, int *seen
     if (!eq) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: expected 'key = value', got '%.200s'", path, line, p);
     *eq = '\0';
     const char *val = eq[2] ? eq + 3 : eq + 2;
-    const mpl_setting *r = find_key(p);
+    const mpl_setting *r = mpl_search_setting(p, MPL_SETTING_BY_KEY);
     if (!r) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: unknown key '%.200s'", path, line, p);
     if (seen[r - settings]++) return mpl_errorf(err, MPL_EFORMAT, "%s:%d: key '%s' given twice", path, line, p);
     char why[160];
@@ -548,7 +549,7 @@ int mpl__config_parse(const char *text, size_t len, const char *path, mpl_search
   if (rc == 0 && !cfg->images != !cfg->labels)
     rc = mpl_errorf(err, MPL_EFORMAT, "%s: images and labels go together", path);
   if (rc == 0 && cfg->images) cfg->data = NULL;
-  if (rc == 0 && !cfg->images && !seen[find_key("source") - settings] && cfg->per_class) {
+  if (rc == 0 && !cfg->images && !seen[mpl_search_setting("source", MPL_SETTING_BY_KEY) - settings] && cfg->per_class) {
     /* no source key (older files): data holds the dataset's name, base-N when per_class = N */
     char suffix[32];
     int k = snprintf(suffix, sizeof suffix, "-%zu", cfg->per_class);

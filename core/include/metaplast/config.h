@@ -126,6 +126,10 @@ typedef struct mpl_setting {
 /* The table, and its number of rows in *n. */
 MPL_API const mpl_setting *mpl_search_settings(size_t *n);
 
+/* The row whose config.txt key, Lua option or flag (without "--") is name, or NULL. */
+enum { MPL_SETTING_BY_KEY, MPL_SETTING_BY_LUA, MPL_SETTING_BY_FLAG };
+MPL_API const mpl_setting *mpl_search_setting(const char *name, int by);
+
 /* Where a value comes from, for mpl_setting_parse: a line of config.txt or a flag's argument. */
 enum { MPL_FROM_FILE = 0, MPL_FROM_FLAG = 1 };
 
