@@ -132,7 +132,10 @@ static int set_setting(const mpl_setting *s, const char *a, mpl_search_cfg *c) {
   if (rc == 0) return 0;
   switch (s->type) {
   case MPL_SETTING_INT:
-    if (!a) return *(int *)field = 1, 0;   /* a flag without argument: on */
+    if (!a) {   /* a flag without argument: on */
+      *(int *)field = 1;
+      return 0;
+    }
     return cli_parse_int(flag, a, (long)s->lo, (long)s->hi, field);
   case MPL_SETTING_SIZE:
     if (cli_parse_int(flag, a, (long)s->lo, (long)s->hi, &v) < 0) return -1;

@@ -287,7 +287,8 @@ static const mpl_setting settings[] = {
   {"per_class", "per_class", "per-class", "N", "Data",
    "  --per-class N        keep the first N images of each class (default 0 = all; the paper: 400)\n",
    SIZE_AT(per_class), 0, INT_MAX, .flags = REQ},
-  {"classes", NULL, NULL, NULL, NULL, NULL, AT(n_hidden), .flags = MPL_SETTING_INFO, .hooks = &classes_hooks},
+  {"classes", NULL, NULL, NULL, NULL, NULL, MPL_SETTING_INT, 0 /* no field: a fact */, .flags = MPL_SETTING_INFO,
+   .hooks = &classes_hooks},
   {"sampling", "sampling", "sampling", "MODE", "Tasks",
    "  --sampling MODE      clean (default: distinct classes, images drawn afresh, train/query disjoint)\n"
    "                       or paper (classes with replacement, each class's fixed first K+Q images)\n",
