@@ -167,9 +167,10 @@ typedef struct opt_ctx {
   int keep;   /* stack index of the table anchoring strings built or read here */
   int quiet;
   int on_episode;  /* stack index of the on_episode function, or 0 */
+  int lambda_given;
 } opt_ctx;
 
-enum { O_INT, O_SIZE, O_ULONG, O_NUM, O_BOOL, O_STR, O_FN };
+enum { O_INT, O_BOOL, O_STR, O_FN };
 
 typedef struct sopt {
   const char *key;
@@ -179,10 +180,6 @@ typedef struct sopt {
   void (*set)(opt_ctx *o, mpl_search_cfg *c, int i);     /* O_FN: read the value at index i */
   void (*push)(lua_State *L, const mpl_search_cfg *c);   /* O_FN: push the setting's value */
 } sopt;
-
-static const char *const sampling_names[] = {"clean", "paper", NULL};
-static const char *const feedback_names[] = {"fixed", "symmetric", "direct", "fa", "bp", "dfa", NULL};
-static const char *const l1_names[] = {"prox", "penalty", NULL};
 
 /* A dataset value at index i: "fashion-mnist" | "emnist-bymerge:DIR" | {images=, labels=} |
  * {spec=, per_class=} (the last two are what metaplast.dataset returns). */
@@ -217,35 +214,18 @@ static void set_data(opt_ctx *o, mpl_search_cfg *c, int i) {
 
 static void push_data(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->data); }
 
-static void set_sampling(opt_ctx *o, mpl_search_cfg *c, int i) {
-  c->task.mode = check_choice(o->L, i, SEARCH, "sampling", sampling_names) ? MPL_SAMPLE_PAPER : MPL_SAMPLE_CLEAN;
-}
-static void push_sampling(lua_State *L, const mpl_search_cfg *c) {
-  lua_pushstring(L, sampling_names[c->task.mode == MPL_SAMPLE_PAPER]);
-}
-
-static void set_feedback(opt_ctx *o, mpl_search_cfg *c, int i) {
-  c->feedback = (mpl_feedback)(check_choice(o->L, i, SEARCH, "feedback", feedback_names) % 3);
-}
-static void push_feedback(lua_State *L, const mpl_search_cfg *c) {
-  lua_pushstring(L, mpl_feedback_name(c->feedback));
-}
-
-static void set_l1(opt_ctx *o, mpl_search_cfg *c, int i) {
-  c->adam.l1 = check_choice(o->L, i, SEARCH, "l1", l1_names) ? MPL_L1_PENALTY : MPL_L1_PROX;
-}
-static void push_l1(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, l1_names[c->adam.l1 == MPL_L1_PENALTY]); }
-
-static const char *const method_names[] = {"robust", "plain", NULL};
+/* method = "robust" | "plain"; a plain method's lambda is 0 unless lambda is given (it is read
+ * first: the table's order). */
 static void set_method(opt_ctx *o, mpl_search_cfg *c, int i) {
-  c->method = check_choice(o->L, i, SEARCH, "method", method_names) ? MPL_METHOD_PLAIN : MPL_METHOD_ROBUST;
-  if (c->method == MPL_METHOD_PLAIN) c->lambda_auto = 0;
+  static const char *const names[] = {"robust", "plain", NULL};
+  c->method = check_choice(o->L, i, SEARCH, "method", names) ? MPL_METHOD_PLAIN : MPL_METHOD_ROBUST;
+  if (c->method == MPL_METHOD_PLAIN && !o->lambda_given) c->lambda_auto = 0;
 }
-static void push_method(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, method_names[c->method != 0]); }
 
 /* lambda = a number, or "auto" (the path chosen by validation, docs/discovery.md). */
 static void set_lambda(opt_ctx *o, mpl_search_cfg *c, int i) {
   lua_State *L = o->L;
+  o->lambda_given = 1;
   c->lambda_auto = lua_type(L, i) == LUA_TSTRING && !strcmp(lua_tostring(L, i), "auto");
   c->adam.lambda = c->lambda_auto ? 0 : check_num(L, i, SEARCH, "lambda", 0, 1e12);
 }
@@ -300,8 +280,6 @@ static void set_terms(opt_ctx *o, mpl_search_cfg *c, int i) {
   lua_pop(L, 1);
 }
 
-static void push_terms(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->terms); }
-
 /* init = "F9=0.01" or {F9 = 0.01}; sign = "F9=+" or {F9 = "+"} ("+", "-", "free"). A table is
  * written out as the library's NAME=VALUE list, in name order. */
 static void set_named(opt_ctx *o, const char **field, int i, const char *key, int is_sign) {
@@ -337,8 +315,6 @@ static void set_named(opt_ctx *o, const char **field, int i, const char *key, in
 }
 static void set_init(opt_ctx *o, mpl_search_cfg *c, int i) { set_named(o, &c->init, i, "init", 0); }
 static void set_sign(opt_ctx *o, mpl_search_cfg *c, int i) { set_named(o, &c->sign, i, "sign", 1); }
-static void push_init(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->init); }
-static void push_sign(lua_State *L, const mpl_search_cfg *c) { lua_pushstring(L, c->sign); }
 
 /* on_episode = function(episode, accuracy, loss) ... end: called after each episode; returning
  * false stops the search (as an interrupt: checkpointed, stats.interrupted = true). */
@@ -355,54 +331,29 @@ static void push_quiet(lua_State *L, const mpl_search_cfg *c) { (void)c; lua_pus
 
 #define F(m) offsetof(mpl_search_cfg, m)
 #define FN(name) O_FN, 0, 0, 0, set_##name, push_##name
-/* Every key of metaplast.search, in the order they are applied (data before per_class, so that
- * an explicit per_class wins over a dataset table's). */
-static const sopt search_opts[] = {
+/* The options of metaplast.search are the settings of mpl_search_settings() that name one (read
+ * by their type), except those with a form of their own here (a table for data, init and sign, a
+ * list for hidden and terms, "auto" for lambda), and then the options that are not settings. */
+static const sopt own_opts[] = {
   {"data", FN(data)},
-  {"images", O_STR, F(images), 0, 0, NULL, NULL},
-  {"labels", O_STR, F(labels), 0, 0, NULL, NULL},
-  {"per_class", O_SIZE, F(per_class), 0, INT_MAX, NULL, NULL},
-  {"ways", O_INT, F(task.m), 1, 10000, NULL, NULL},
-  {"shots", O_INT, F(task.k), 1, 100000, NULL, NULL},
-  {"queries", O_INT, F(task.q), 1, 100000, NULL, NULL},
-  {"sampling", FN(sampling)},
   {"hidden", FN(hidden)},
-  {"beta", O_NUM, F(beta), 1e-6, 1e6, NULL, NULL},
-  {"feedback", FN(feedback)},
-  {"bp_detach", O_BOOL, F(bp_detach), 0, 0, NULL, NULL},
-  {"terms", FN(terms)},
-  {"init", FN(init)},
-  {"sign", FN(sign)},
-  {"episodes", O_INT, F(episodes), 1, INT_MAX, NULL, NULL},
-  {"meta_batch", O_INT, F(meta_batch), 1, 4096, NULL, NULL},
-  {"jobs", O_INT, F(threads), 0, 4096, NULL, NULL},   /* threads of one search (--jobs); trials/path take their own */
-  {"seed", O_ULONG, F(seed), 0, (double)LUA_MAXINTEGER, NULL, NULL},
-  {"lr", O_NUM, F(adam.lr), 1e-300, 1e6, NULL, NULL},
-  {"beta1", O_NUM, F(adam.beta1), 0, 0.999999999, NULL, NULL},
-  {"beta2", O_NUM, F(adam.beta2), 0, 0.999999999, NULL, NULL},
-  {"eps", O_NUM, F(adam.eps), 1e-300, 1, NULL, NULL},
-  {"method", FN(method)},   /* before lambda: plain drops lambda auto, an explicit lambda wins */
+  {"terms", O_FN, 0, 0, 0, set_terms, NULL},   /* NULL push: the setting's, by its type */
+  {"init", O_FN, 0, 0, 0, set_init, NULL},
+  {"sign", O_FN, 0, 0, 0, set_sign, NULL},
   {"lambda", FN(lambda)},
-  {"val_tasks", O_INT, F(val_tasks), 0, 100000, NULL, NULL},
-  {"validate_every", O_INT, F(validate_every), 0, INT_MAX, NULL, NULL},
-  {"l1", FN(l1)},
-  {"zero_tol", O_NUM, F(zero_tol), 0, 1e12, NULL, NULL},
-  {"max_failures", O_INT, F(max_failures), 1, INT_MAX, NULL, NULL},
-  {"clip_grad", O_NUM, F(clip_grad), 0, 1e300, NULL, NULL},
-  {"clip_rms", O_NUM, F(adam.clip_rms), 0, 1e300, NULL, NULL},
-  {"dead_guard", O_BOOL, F(dead_guard), 0, 0, NULL, NULL},
-  {"checkpoint_every", O_INT, F(checkpoint_every), 0, INT_MAX, NULL, NULL},
+  {"method", O_FN, 0, 0, 0, set_method, NULL},
+  /* not settings */
+  {"jobs", O_INT, F(threads), 0, 4096, NULL, NULL},   /* threads of one search (--jobs); trials/path take their own */
   {"out", O_STR, F(out), 0, 0, NULL, NULL},
   {"force", O_BOOL, F(force), 0, 0, NULL, NULL},
   {"quiet", FN(quiet)},
-  {"command", O_STR, F(command), 0, 0, NULL, NULL},
   {"on_episode", FN(on_episode)},
 };
-#define N_OPTS ((int)(sizeof search_opts / sizeof *search_opts))
+#define N_OWN ((int)(sizeof own_opts / sizeof *own_opts))
 
-static const sopt *find_opt(const char *key) {
-  for (int k = 0; k < N_OPTS; k++)
-    if (!strcmp(search_opts[k].key, key)) return &search_opts[k];
+static const sopt *find_own(const char *key) {
+  for (int k = 0; k < N_OWN; k++)
+    if (!strcmp(own_opts[k].key, key)) return &own_opts[k];
   return NULL;
 }
 
@@ -411,9 +362,6 @@ static void set_opt(opt_ctx *o, const sopt *s, mpl_search_cfg *c, int i) {
   char *field = (char *)c + s->off;
   switch (s->type) {
   case O_INT: *(int *)field = (int)check_int(L, i, SEARCH, s->key, (lua_Integer)s->lo, (lua_Integer)s->hi); break;
-  case O_SIZE: *(size_t *)field = (size_t)check_int(L, i, SEARCH, s->key, (lua_Integer)s->lo, (lua_Integer)s->hi); break;
-  case O_ULONG: *(unsigned long *)field = (unsigned long)check_int(L, i, SEARCH, s->key, 0, LUA_MAXINTEGER); break;
-  case O_NUM: *(double *)field = check_num(L, i, SEARCH, s->key, s->lo, s->hi); break;
   case O_BOOL: *(int *)field = check_bool(L, i, SEARCH, s->key); break;
   case O_STR: *(const char **)field = check_str(L, i, o->keep, SEARCH, s->key); break;
   default: s->set(o, c, i); break;
@@ -424,13 +372,81 @@ static void push_opt(lua_State *L, const sopt *s, const mpl_search_cfg *c) {
   const char *field = (const char *)c + s->off;
   switch (s->type) {
   case O_INT: lua_pushinteger(L, *(const int *)field); break;
-  case O_SIZE: lua_pushinteger(L, (lua_Integer) * (const size_t *)field); break;
-  case O_ULONG: lua_pushinteger(L, (lua_Integer) * (const unsigned long *)field); break;
-  case O_NUM: lua_pushnumber(L, *(const double *)field); break;
   case O_BOOL: lua_pushboolean(L, *(const int *)field); break;
   case O_STR: lua_pushstring(L, *(const char *const *)field); break;
   default: s->push(L, c); break;
   }
+}
+
+/* An enum setting's value: one of its names or aliases (value = index % the number of names). */
+static int check_enum(lua_State *L, int i, const mpl_setting *s) {
+  const char *names[32];
+  int n = 0, k = 0;
+  for (; s->names[n] && n < 15; n++) names[n] = s->names[n];
+  for (; s->aliases && s->aliases[k] && n + k < 31; k++) names[n + k] = s->aliases[k];
+  names[n + k] = NULL;
+  return check_choice(L, i, SEARCH, s->lua, names) % n;
+}
+
+/* A setting read by its type (a 0/1 setting is a boolean). */
+static void set_setting(opt_ctx *o, const mpl_setting *s, mpl_search_cfg *c, int i) {
+  lua_State *L = o->L;
+  char *field = (char *)c + s->offset;
+  int yesno = (s->flags & MPL_SETTING_BOOL) != 0;
+  switch (s->type) {
+  case MPL_SETTING_INT:
+    *(int *)field = yesno ? check_bool(L, i, SEARCH, s->lua)
+                          : (int)check_int(L, i, SEARCH, s->lua, (lua_Integer)s->lo, (lua_Integer)s->hi);
+    break;
+  case MPL_SETTING_SIZE: *(size_t *)field = (size_t)check_int(L, i, SEARCH, s->lua, (lua_Integer)s->lo, (lua_Integer)s->hi); break;
+  case MPL_SETTING_ULONG: *(unsigned long *)field = (unsigned long)check_int(L, i, SEARCH, s->lua, 0, LUA_MAXINTEGER); break;
+  case MPL_SETTING_DOUBLE: *(double *)field = check_num(L, i, SEARCH, s->lua, s->lo, s->hi); break;
+  case MPL_SETTING_STRING: *(const char **)field = check_str(L, i, o->keep, SEARCH, s->lua); break;
+  case MPL_SETTING_ENUM: *(int *)field = yesno ? check_bool(L, i, SEARCH, s->lua) : check_enum(L, i, s); break;
+  }
+}
+
+static void push_setting(lua_State *L, const mpl_setting *s, const mpl_search_cfg *c) {
+  const char *field = (const char *)c + s->offset;
+  int yesno = (s->flags & MPL_SETTING_BOOL) != 0;
+  switch (s->type) {
+  case MPL_SETTING_INT:
+    if (yesno) lua_pushboolean(L, *(const int *)field);
+    else lua_pushinteger(L, *(const int *)field);
+    break;
+  case MPL_SETTING_SIZE: lua_pushinteger(L, (lua_Integer) * (const size_t *)field); break;
+  case MPL_SETTING_ULONG: lua_pushinteger(L, (lua_Integer) * (const unsigned long *)field); break;
+  case MPL_SETTING_DOUBLE: lua_pushnumber(L, *(const double *)field); break;
+  case MPL_SETTING_STRING: lua_pushstring(L, *(const char *const *)field); break;
+  case MPL_SETTING_ENUM:
+    if (yesno) lua_pushboolean(L, *(const int *)field);
+    else lua_pushstring(L, s->names[*(const int *)field]);
+    break;
+  }
+}
+
+/* Call f(o, key, setting or NULL, own option or NULL, ud) for every option of metaplast.search, in
+ * the order they are applied (the table's, so data before per_class: an explicit per_class wins
+ * over a dataset table's; lambda before method). */
+typedef void (*opt_fn)(opt_ctx *o, const char *key, const mpl_setting *s, const sopt *own, void *ud);
+static void each_opt(opt_ctx *o, opt_fn f, void *ud) {
+  size_t n;
+  const mpl_setting *s = mpl_search_settings(&n);
+  for (size_t k = 0; k < n; k++)
+    if (s[k].lua) f(o, s[k].lua, &s[k], find_own(s[k].lua), ud);
+  for (int k = 0; k < N_OWN; k++)
+    if (!mpl_search_setting(own_opts[k].key, MPL_SETTING_BY_LUA)) f(o, own_opts[k].key, NULL, &own_opts[k], ud);
+}
+
+/* Read option `key` of the table at *(int *)ud into its field. */
+static void read_opt(opt_ctx *o, const char *key, const mpl_setting *s, const sopt *own, void *ud) {
+  lua_State *L = o->L;
+  mpl_search_cfg *c = ((void **)ud)[1];
+  if (lua_getfield(L, *(int *)((void **)ud)[0], key) != LUA_TNIL) {
+    if (own) set_opt(o, own, c, lua_gettop(L));
+    else set_setting(o, s, c, lua_gettop(L));
+  }
+  if (o->on_episode != lua_gettop(L)) lua_pop(L, 1);  /* the callback stays on the stack */
 }
 
 /* Read the configuration table at index t into c (over its defaults). Unknown keys are errors;
@@ -441,13 +457,11 @@ static void read_config(opt_ctx *o, int t, mpl_search_cfg *c) {
     if (lua_type(L, -2) != LUA_TSTRING)
       luaL_error(L, SEARCH ": the configuration takes named keys (episodes = 200, ...), got a %s key",
                  luaL_typename(L, -2));
-    if (!find_opt(lua_tostring(L, -2)))
+    if (!mpl_search_setting(lua_tostring(L, -2), MPL_SETTING_BY_LUA) && !find_own(lua_tostring(L, -2)))
       luaL_error(L, SEARCH ": unknown key '%s' (metaplast.defaults() lists the keys)", lua_tostring(L, -2));
   }
-  for (int k = 0; k < N_OPTS; k++) {
-    if (lua_getfield(L, t, search_opts[k].key) != LUA_TNIL) set_opt(o, &search_opts[k], c, lua_gettop(L));
-    if (o->on_episode != lua_gettop(L)) lua_pop(L, 1);  /* the callback stays on the stack */
-  }
+  void *ud[2] = {&t, c};
+  each_opt(o, read_opt, ud);
 }
 
 /* }====== */
@@ -810,7 +824,7 @@ static int l_search(lua_State *L) {
   lua_newtable(L);                                  /* 2: anchors for the configuration's strings */
   box *rb = newbox(L, release_result);              /* 3 */
   box *tb = newbox(L, release_tmpdir);              /* 4 */
-  opt_ctx o = {L, 2, 0, 0};
+  opt_ctx o = {L, 2, 0, 0, 0};
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   read_config(&o, 1, &c);
@@ -947,7 +961,7 @@ static int l_trials(lua_State *L) {
   int n = (int)check_int(L, -1, fn, "trials", 1, 100000);
   int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
   lua_settop(L, 4);
-  opt_ctx o = {L, 2, 0, 0};
+  opt_ctx o = {L, 2, 0, 0, 0};
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   read_config(&o, 4, &c);
@@ -1003,7 +1017,7 @@ static int l_path(lua_State *L) {
   int trials = lua_getfield(L, 1, "trials") == LUA_TNIL ? 1 : (int)check_int(L, -1, fn, "trials", 1, 100000);
   int jobs = lua_getfield(L, 1, "jobs") == LUA_TNIL ? 0 : (int)check_int(L, -1, fn, "jobs", 0, 4096);
   lua_settop(L, 4);
-  opt_ctx o = {L, 2, 0, 0};
+  opt_ctx o = {L, 2, 0, 0, 0};
   mpl_search_cfg c;
   mpl_search_defaults(&c);
   read_config(&o, 4, &c);
@@ -1048,14 +1062,18 @@ static int l_path(lua_State *L) {
 /* }------ */
 
 /* metaplast.defaults() -> every key of metaplast.search with its default. */
+static void push_default(opt_ctx *o, const char *key, const mpl_setting *s, const sopt *own, void *ud) {
+  if (own && (own->type != O_FN || own->push)) push_opt(o->L, own, ud);
+  else push_setting(o->L, s, ud);
+  lua_setfield(o->L, -2, key);
+}
+
 static int l_defaults(lua_State *L) {
   mpl_search_cfg c;
+  opt_ctx o = {L, 0, 0, 0, 0};
   mpl_search_defaults(&c);
-  lua_createtable(L, 0, N_OPTS);
-  for (int k = 0; k < N_OPTS; k++) {
-    push_opt(L, &search_opts[k], &c);
-    lua_setfield(L, -2, search_opts[k].key);
-  }
+  lua_newtable(L);
+  each_opt(&o, push_default, &c);
   return 1;
 }
 

@@ -70,19 +70,11 @@ int cli_parse_ulong(const char *flag, const char *s, unsigned long *out) {
   return 0;
 }
 
+/* The reader of --hidden is the table's (the setting network, whose flag it is). */
 int cli_parse_hidden(const char *s, mpl_search_cfg *c) {
-  c->n_hidden = 0;
-  if (!strcmp(s, "none")) return 0;
-  for (const char *p = s; *p;) {
-    char item[32];
-    size_t k = strcspn(p, ",-");
-    if (k == 0 || k >= sizeof item || c->n_hidden == MPL_MAX_LAYERS - 1) return cli_bad("--hidden", s, "expected sizes like 170,130,100,70 (at most 15)");
-    memcpy(item, p, k);
-    item[k] = '\0';
-    if (cli_parse_int("--hidden", item, 1, 100000, &c->hidden[c->n_hidden++]) < 0) return -1;
-    p += k + (p[k] != '\0');
-  }
-  return 0;
+  const mpl_setting *t = mpl_search_setting("hidden", MPL_SETTING_BY_FLAG);
+  char why[200];
+  return mpl_setting_parse(t, s, MPL_FROM_FLAG, c, why, sizeof why) < 0 ? cli_bad("--hidden", s, why) : 0;
 }
 
 int cli_parse_feedback(const char *s, mpl_feedback *fb) {

@@ -17,192 +17,163 @@
 #include "cli.h"
 #include "mpi_glue.h"
 
-static void search_help(FILE *f) {
-  fprintf(f,
-    "usage: " PROG " search [options]\n"
-    "Meta-learn the coefficients of candidate plasticity terms (PAPER.md §1-§6).\n\n"
-    "Data\n"
-    "  --data NAME          fashion-mnist (default, Debian's dataset-fashion-mnist), fashion-mnist-test,\n"
-    "                       emnist-bymerge:DIR (EMNIST ByMerge test split in DIR), csv:FILE[:LABEL_COLUMN]\n"
-    "                       ('metaplast data' lists them, what each is and where it is read from)\n"
-    "  --images F --labels F  an image/label pair instead of --data: IDX (byte or float images) or NumPy\n"
-    "                       .npy (uint8/float32/float64 images, integer labels), raw or .gz; bytes / 255,\n"
-    "                       numbers as they are (docs/data.md)\n"
-    "  --per-class N        keep the first N images of each class (default 0 = all; the paper: 400)\n"
-    "Tasks\n"
-    "  --ways M             classes per task (5)\n"
-    "  --shots K            training images per class (50)\n"
-    "  --queries Q          query images per class (10)\n"
-    "  --sampling MODE      clean (default: distinct classes, images drawn afresh, train/query disjoint)\n"
-    "                       or paper (classes with replacement, each class's fixed first K+Q images)\n"
-    "Network\n"
-    "  --hidden SIZES       hidden layer sizes (170,130,100,70); output width = the dataset's classes\n"
-    "  --beta B             softplus sharpness (10)\n"
-    "  --feedback MODE      fixed|fa (FA, default), symmetric|bp (BP) or direct|dfa (DFA: e_L to every layer\n"
-    "                       through its own fixed random D_l)\n"
-    "  --bp-detach          symmetric feedback: no meta-gradient through W's role as feedback (reference)\n"
-    "Rule\n"
-    "  --terms SPEC         paper | paper:F0,F2,F9 | x.so | x.so:a,b | rules/oja.lua | oja:F9 (default\n"
-    "                       paper:F0): a plugin (.so) or a rule file of Lua formulas (.lua, docs/rules.md),\n"
-    "                       as a file or a name on METAPLAST_PLUGIN_PATH / METAPLAST_RULES_PATH; repeat\n"
-    "                       or join with ';' to combine sources ('metaplast terms SOURCE' lists one)\n"
-    "  --init NAME=V,...    initial coefficients (default: F0 = 1e-3, others 0)\n"
-    "  --sign NAME=+|-|free,...  keep a coefficient >= 0 (+) or <= 0 (-), projected after each step,\n"
-    "                       or free it; none: every coefficient free (default: the terms' declared\n"
-    "                       signs; the paper's F9 declares +, so theta9 >= 0)\n"
-    "Method (docs/discovery.md)\n"
-    "  --method M           robust (default): standardized coefficients, validation on held-out images,\n"
-    "                       step control after failures, the best validated rule reported, a verdict;\n"
-    "                       plain: Adam on theta as published (validated for the verdict only; lambda\n"
-    "                       a number, default 0)\n"
-    "  --paper-exact        the paper's method exactly: --method plain --sign none --clip-rms 0\n"
-    "                       --dead-guard off (lambda a number, default 0)\n"
-    "  --val-tasks V        validation tasks (16; 0 = none, and no verdict)\n"
-    "  --validate-every N   episodes between validations (0 = max(5, episodes/20))\n"
-    "  --strict             exit 3 when the result is unhealthy (for scripts and CI)\n"
-    "Meta-optimisation\n"
-    "  --episodes N         meta-training episodes, i.e. meta-steps (600)\n"
-    "  --meta-batch B       tasks per meta-step, gradients averaged (1, the paper; >1 damps noisy steps)\n"
-    "  --seed S             seed of every random draw (1); same seed, same results bit for bit\n"
-    "  --lr, --beta1, --beta2, --eps   Adam (1e-3, 0.9, 0.999, 1e-8; eps > 0)\n"
-    "  --lambda L|auto      L1 weight (robust: auto; plain: 0). Robust: on standardized coefficients, at L\n"
-    "                       a coefficient stays 0 while |mean dL/d(its standardized value)| < L; auto: a\n"
-    "                       path from lambda_max down, the sparsest rule within one SE of the best\n"
-    "                       validated one, trained on in the last sixth of the episodes (docs/discovery.md)\n"
-    "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n"
-    "  --zero-tol T         |theta| <= T counts as zero in the printed rule (0)\n"
-    "  --max-failures N     stop after N consecutive failed (diverged or dead) episodes (20)\n"
-    "  --clip-grad C        clip the meta-gradient to global L2 norm C before each step (0 = off, default)\n"
-    "  --clip-rms K         clip each coordinate of the meta-gradient to K times Adam's running RMS of it\n"
-    "                       (sqrt(vhat)) from the second step on, so that one outlier cannot freeze Adam\n"
-    "                       (5; 0 = off: PyTorch's plain Adam, as the reference)\n"
-    "  --dead-guard on|off  a dead network (output independent of the input, accuracy at chance), always\n"
-    "                       logged, also fails the episode and rolls theta back like a diverged one (off;\n"
-    "                       always on with --method robust)\n"
-    "Trials and the sparsity path (docs/trials.md)\n"
-    "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
-    "                       DIR/summary.csv, terms.csv, summary.md (bands: 98%% bootstrap, 500 resamples)\n"
-    "  --jobs J             parallel runs, one core each (default: the number of online CPUs); a single\n"
-    "                       search runs the tasks of each meta-step (--meta-batch B >= 2) and its\n"
-    "                       validation tasks on J threads instead; the same results bit for bit whatever J\n"
-    "  --lambda-path LIST   one search (or --trials N) per lambda into DIR/lambda-<value>/, then\n"
-    "                       DIR/path.csv, path.md; LIST: 0,1e-4,3e-4 and/or lo:hi:n (log-spaced)\n"
-    "Output\n"
-    "  --out DIR            results directory (default runs/YYYYmmdd-HHMMSS)\n"
-    "  --force              write into a directory that already holds a run\n"
-    "  --checkpoint-every N save DIR/checkpoint every N episodes (10; 0 = only on SIGINT/SIGTERM/failure)\n"
-    "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
-    "                       (other flags may only repeat them); bit-identical to an uninterrupted run.\n"
-    "                       With --episodes N beyond the run's: extend it, finished or not (not a\n"
-    "                       --lambda auto run; the validation interval stays the run's: docs/reliability.md)\n"
-    "  --quiet              no progress line\n"
-    "  -h, --help           this help\n");
+/* The command's own flags (not settings of a search: mpl_search_settings has those), with their
+ * --help lines. */
+enum { O_OUT = 256, O_FORCE, O_QUIET, O_TRIALS, O_JOBS, O_LPATH, O_RESUME, O_PAPER, O_STRICT, O_SETTING };
+static const struct own_flag { const char *name; int has_arg, o; const char *help; } own_flags[] = {
+  {"paper-exact", 0, O_PAPER,
+   "  --paper-exact        the paper's method exactly: --method plain --sign none --clip-rms 0\n"
+   "                       --dead-guard off (lambda a number, default 0)\n"},
+  {"strict", 0, O_STRICT, "  --strict             exit 3 when the result is unhealthy (for scripts and CI)\n"},
+  {"trials", 1, O_TRIALS,
+   "  --trials N           N independent trials, seeds S+1..S+N, into DIR/trial-001.. in parallel, then\n"
+   "                       DIR/summary.csv, terms.csv, summary.md (bands: 98% bootstrap, 500 resamples)\n"},
+  {"jobs", 1, O_JOBS,
+   "  --jobs J             parallel runs, one core each (default: the number of online CPUs); a single\n"
+   "                       search runs the tasks of each meta-step (--meta-batch B >= 2) and its\n"
+   "                       validation tasks on J threads instead; the same results bit for bit whatever J\n"},
+  {"lambda-path", 1, O_LPATH,
+   "  --lambda-path LIST   one search (or --trials N) per lambda into DIR/lambda-<value>/, then\n"
+   "                       DIR/path.csv, path.md; LIST: 0,1e-4,3e-4 and/or lo:hi:n (log-spaced)\n"},
+  {"out", 1, O_OUT, "  --out DIR            results directory (default runs/YYYYmmdd-HHMMSS)\n"},
+  {"force", 0, O_FORCE, "  --force              write into a directory that already holds a run\n"},
+  {"resume", 1, O_RESUME,
+   "  --resume DIR         continue the run in DIR from its checkpoint, with DIR/config.txt's settings\n"
+   "                       (other flags may only repeat them); bit-identical to an uninterrupted run.\n"
+   "                       With --episodes N beyond the run's: extend it, finished or not (not a\n"
+   "                       --lambda auto run; the validation interval stays the run's: docs/reliability.md)\n"},
+  {"quiet", 0, O_QUIET, "  --quiet              no progress line\n"},
+  {"help", 0, 'h', "  -h, --help           this help\n"},
+};
+#define N_OWN (sizeof own_flags / sizeof *own_flags)
+
+/* --help's order: "#" a section (a setting's `section`), then flags by name, the settings' and the
+ * command's own. A setting whose flag is not named here is listed at the end of its section. */
+static const char *const help_order[] = {
+  "#Data", "data", "images", "per-class",
+  "#Tasks", "ways", "shots", "queries", "sampling",
+  "#Network", "hidden", "beta", "feedback", "bp-detach",
+  "#Rule", "terms", "init", "sign",
+  "#Method (docs/discovery.md)", "method", "paper-exact", "val-tasks", "validate-every", "strict",
+  "#Meta-optimisation", "episodes", "meta-batch", "seed", "lr", "lambda", "l1", "zero-tol", "max-failures",
+  "clip-grad", "clip-rms", "dead-guard",
+  "#Trials and the sparsity path (docs/trials.md)", "trials", "jobs", "lambda-path",
+  "#Output", "out", "force", "checkpoint-every", "resume", "quiet", "help"};
+#define N_ORDER (sizeof help_order / sizeof *help_order)
+
+static const char *own_help(const char *name) {
+  for (size_t i = 0; i < N_OWN; i++)
+    if (!strcmp(own_flags[i].name, name)) return own_flags[i].help;
+  return "";
 }
 
-enum { O_DATA = 256, O_IMAGES, O_LABELS, O_PERCLASS, O_WAYS, O_SHOTS, O_QUERIES, O_SAMPLING, O_HIDDEN, O_BETA,
-       O_FEEDBACK, O_DETACH, O_TERMS, O_INIT, O_EPISODES, O_SEED, O_LR, O_B1, O_B2, O_EPS, O_LAMBDA, O_L1,
-       O_ZTOL, O_MAXFAIL, O_OUT, O_FORCE, O_QUIET, O_MBATCH, O_SIGN,
-       O_TRIALS, O_JOBS, O_LPATH, O_CKPT, O_RESUME, O_CLIP, O_CLIPRMS, O_DEAD, O_METHOD, O_PAPER, O_VTASKS, O_VEVERY, O_STRICT };
+static int in_help_order(const char *flag) {
+  for (size_t i = 0; i < N_ORDER; i++)
+    if (!strcmp(help_order[i], flag)) return 1;
+  return 0;
+}
 
-static const struct option search_opts[] = {
-  {"data", 1, 0, O_DATA}, {"images", 1, 0, O_IMAGES}, {"labels", 1, 0, O_LABELS}, {"per-class", 1, 0, O_PERCLASS},
-  {"ways", 1, 0, O_WAYS}, {"shots", 1, 0, O_SHOTS}, {"queries", 1, 0, O_QUERIES}, {"sampling", 1, 0, O_SAMPLING},
-  {"hidden", 1, 0, O_HIDDEN}, {"beta", 1, 0, O_BETA}, {"feedback", 1, 0, O_FEEDBACK}, {"bp-detach", 0, 0, O_DETACH},
-  {"terms", 1, 0, O_TERMS}, {"init", 1, 0, O_INIT}, {"sign", 1, 0, O_SIGN}, {"episodes", 1, 0, O_EPISODES}, {"meta-batch", 1, 0, O_MBATCH}, {"seed", 1, 0, O_SEED},
-  {"lr", 1, 0, O_LR}, {"beta1", 1, 0, O_B1}, {"beta2", 1, 0, O_B2}, {"eps", 1, 0, O_EPS}, {"lambda", 1, 0, O_LAMBDA},
-  {"l1", 1, 0, O_L1}, {"zero-tol", 1, 0, O_ZTOL}, {"max-failures", 1, 0, O_MAXFAIL}, {"out", 1, 0, O_OUT},
-  {"force", 0, 0, O_FORCE}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, 'h'},
-  {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 1, 0, O_RESUME}, {"clip-grad", 1, 0, O_CLIP}, {"clip-rms", 1, 0, O_CLIPRMS},
-  {"dead-guard", 1, 0, O_DEAD}, {"trials", 1, 0, O_TRIALS}, {"jobs", 1, 0, O_JOBS}, {"lambda-path", 1, 0, O_LPATH},
-  {"method", 1, 0, O_METHOD}, {"paper-exact", 0, 0, O_PAPER}, {"val-tasks", 1, 0, O_VTASKS},
-  {"validate-every", 1, 0, O_VEVERY}, {"strict", 0, 0, O_STRICT}, {0, 0, 0, 0}};
+static void search_help(FILE *f) {
+  fputs("usage: " PROG " search [options]\n"
+        "Meta-learn the coefficients of candidate plasticity terms (PAPER.md §1-§6).\n\n", f);
+  size_t n;
+  const mpl_setting *s = mpl_search_settings(&n);
+  const char *section = NULL;
+  for (size_t i = 0;; i++) {
+    const char *item = i < N_ORDER ? help_order[i] : NULL;
+    if (item && item[0] != '#') {
+      const mpl_setting *r = mpl_search_setting(item, MPL_SETTING_BY_FLAG);
+      fputs(r ? r->help : own_help(item), f);
+      continue;
+    }
+    for (size_t k = 0; section && k < n; k++)   /* the section's settings not named in help_order */
+      if (s[k].flag && s[k].help && s[k].section && !strcmp(s[k].section, section) && !in_help_order(s[k].flag))
+        fputs(s[k].help, f);
+    if (!item) break;
+    section = item + 1;
+    fprintf(f, "%s\n", section);
+  }
+}
+
+/* getopt's table: the settings' flags (O_SETTING + the row), then the command's own. */
+static struct option search_opts[128];
+static void make_opts(void) {
+  size_t n, k = 0;
+  const mpl_setting *s = mpl_search_settings(&n);
+  for (size_t i = 0; i < n && k < 100; i++)
+    if (s[i].flag) search_opts[k++] = (struct option){s[i].flag, s[i].arg ? 1 : 0, 0, O_SETTING + (int)i};
+  for (size_t i = 0; i < N_OWN; i++) search_opts[k++] = (struct option){own_flags[i].name, own_flags[i].has_arg, 0, own_flags[i].o};
+  search_opts[k] = (struct option){0, 0, 0, 0};
+}
 
 /* --trials, --jobs, --lambda-path (reset by each cmd_search). */
 static struct { int trials, jobs, strict, lambda_given; const char *lambda_path; } multi;
 
-static int add_terms(mpl_search_cfg *c, const char *a);
+/* A repeated flag of a list (--terms): its values joined with ';'. */
+static char list_buf[8192];
+static int add_to_list(const char *flag, const char **field, const char *a) {
+  if (*field != list_buf) list_buf[0] = '\0';
+  size_t k = strlen(list_buf);
+  if (k + strlen(a) + 2 > sizeof list_buf) return cli_bad(flag, a, "too long");
+  snprintf(list_buf + k, sizeof list_buf - k, "%s%s", k ? ";" : "", a);
+  *field = list_buf;
+  return 0;
+}
+
+/* The flag of setting s, with argument a (NULL for a flag without one), read into c. A plain
+ * method's lambda is 0 unless --lambda is given, before or after --method. */
+static int set_setting(const mpl_setting *s, const char *a, mpl_search_cfg *c) {
+  char flag[64], why[200];
+  void *field = (char *)c + s->offset;
+  snprintf(flag, sizeof flag, "--%s", s->flag);
+  if (!strcmp(s->key, "lambda")) multi.lambda_given = 1;
+  int rc = s->parse_flag ? s->parse_flag(c, a, why, sizeof why) : 1, v;
+  if (rc < 0) return cli_bad(flag, a, why);
+  if (rc == 0) return 0;
+  switch (s->type) {
+  case MPL_SETTING_INT:
+    if (!a) {   /* a flag without argument: on */
+      *(int *)field = 1;
+      return 0;
+    }
+    return cli_parse_int(flag, a, (long)s->lo, (long)s->hi, field);
+  case MPL_SETTING_SIZE:
+    if (cli_parse_int(flag, a, (long)s->lo, (long)s->hi, &v) < 0) return -1;
+    *(size_t *)field = (size_t)v;
+    return 0;
+  case MPL_SETTING_ULONG: return cli_parse_ulong(flag, a, field);
+  case MPL_SETTING_DOUBLE: return cli_parse_double(flag, a, s->lo, s->hi, field);
+  case MPL_SETTING_STRING:
+    if (s->flags & MPL_SETTING_LIST) return add_to_list(flag, field, a);
+    *(const char **)field = a;
+    return 0;
+  case MPL_SETTING_ENUM:
+    if (mpl_setting_parse(s, a, MPL_FROM_FLAG, c, why, sizeof why) < 0) return cli_bad(flag, a, why);
+    if (!strcmp(s->key, "method") && c->method == MPL_METHOD_PLAIN) c->lambda_auto = c->lambda_auto && multi.lambda_given;
+    return 0;
+  }
+  return -1;
+}
 
 static int search_option(int o, const char *a, mpl_search_cfg *c, int *quiet) {
-  int v;
+  size_t n;
+  const mpl_setting *s = mpl_search_settings(&n);
+  if (o >= O_SETTING && o < O_SETTING + (int)n) return set_setting(&s[o - O_SETTING], a, c);
   switch (o) {
-  case O_DATA: c->data = a; return 0;
-  case O_IMAGES: c->images = a; return 0;
-  case O_LABELS: c->labels = a; return 0;
-  case O_PERCLASS: if (cli_parse_int("--per-class", a, 0, INT_MAX, &v) < 0) return -1; c->per_class = (size_t)v; return 0;
-  case O_WAYS: return cli_parse_int("--ways", a, 1, 10000, &c->task.m);
-  case O_SHOTS: return cli_parse_int("--shots", a, 1, 100000, &c->task.k);
-  case O_QUERIES: return cli_parse_int("--queries", a, 1, 100000, &c->task.q);
-  case O_SAMPLING:
-    if (!strcmp(a, "paper")) c->task.mode = MPL_SAMPLE_PAPER;
-    else if (!strcmp(a, "clean")) c->task.mode = MPL_SAMPLE_CLEAN;
-    else return cli_bad("--sampling", a, "expected clean or paper");
-    return 0;
-  case O_HIDDEN: return cli_parse_hidden(a, c);
-  case O_BETA: return cli_parse_double("--beta", a, 1e-6, 1e6, &c->beta);
-  case O_FEEDBACK: return cli_parse_feedback(a, &c->feedback);
-  case O_DETACH: c->bp_detach = 1; return 0;
-  case O_TERMS: return add_terms(c, a);
-  case O_INIT: c->init = a; return 0;
-  case O_SIGN: c->sign = a; return 0;
-  case O_EPISODES: return cli_parse_int("--episodes", a, 1, INT_MAX, &c->episodes);
-  case O_SEED: return cli_parse_ulong("--seed", a, &c->seed);
-  case O_MBATCH: return cli_parse_int("--meta-batch", a, 1, 4096, &c->meta_batch);
-  case O_LR: return cli_parse_double("--lr", a, 1e-300, 1e6, &c->adam.lr);
-  case O_B1: return cli_parse_double("--beta1", a, 0, 0.999999999, &c->adam.beta1);
-  case O_B2: return cli_parse_double("--beta2", a, 0, 0.999999999, &c->adam.beta2);
-  case O_EPS: return cli_parse_double("--eps", a, 1e-300, 1, &c->adam.eps);
-  case O_LAMBDA:
-    multi.lambda_given = 1;
-    if (!strcmp(a, "auto")) { c->lambda_auto = 1; c->adam.lambda = 0; return 0; }
-    c->lambda_auto = 0;
-    return cli_parse_double("--lambda", a, 0, 1e12, &c->adam.lambda);
-  case O_METHOD:
-    if (!strcmp(a, "robust")) c->method = MPL_METHOD_ROBUST;
-    else if (!strcmp(a, "plain")) c->method = MPL_METHOD_PLAIN, c->lambda_auto = c->lambda_auto && multi.lambda_given;
-    else return cli_bad("--method", a, "expected robust or plain");
-    return 0;
   case O_PAPER:
     c->method = MPL_METHOD_PLAIN, c->sign = "none", c->adam.clip_rms = 0, c->dead_guard = 0;
     c->lambda_auto = c->lambda_auto && multi.lambda_given;
     return 0;
-  case O_VTASKS: return cli_parse_int("--val-tasks", a, 0, 100000, &c->val_tasks);
-  case O_VEVERY: return cli_parse_int("--validate-every", a, 0, INT_MAX, &c->validate_every);
   case O_STRICT: multi.strict = 1; return 0;
-  case O_L1:
-    if (!strcmp(a, "prox")) c->adam.l1 = MPL_L1_PROX;
-    else if (!strcmp(a, "penalty")) c->adam.l1 = MPL_L1_PENALTY;
-    else return cli_bad("--l1", a, "expected prox or penalty");
-    return 0;
-  case O_ZTOL: return cli_parse_double("--zero-tol", a, 0, 1e12, &c->zero_tol);
-  case O_MAXFAIL: return cli_parse_int("--max-failures", a, 1, INT_MAX, &c->max_failures);
   case O_OUT: c->out = a; return 0;
   case O_FORCE: c->force = 1; return 0;
   case O_QUIET: *quiet = 1; return 0;
-  case O_CKPT: return cli_parse_int("--checkpoint-every", a, 0, INT_MAX, &c->checkpoint_every);
   case O_RESUME: return 0; /* handled in cmd_search */
-  case O_CLIP: return cli_parse_double("--clip-grad", a, 0, 1e300, &c->clip_grad);
-  case O_CLIPRMS: return cli_parse_double("--clip-rms", a, 0, 1e300, &c->adam.clip_rms);
-  case O_DEAD:
-    if (!strcmp(a, "on")) c->dead_guard = 1;
-    else if (!strcmp(a, "off")) c->dead_guard = 0;
-    else return cli_bad("--dead-guard", a, "expected on or off");
-    return 0;
   case O_TRIALS: return cli_parse_int("--trials", a, 1, 999999, &multi.trials);
   case O_JOBS: return cli_parse_int("--jobs", a, 1, 4096, &multi.jobs);
   case O_LPATH: multi.lambda_path = a; return 0;
   default: return -1;
   }
-}
-
-/* --terms may be repeated: the sources are joined with ';'. */
-static char terms_buf[8192];
-static int add_terms(mpl_search_cfg *c, const char *a) {
-  if (c->terms != terms_buf) terms_buf[0] = '\0';
-  size_t k = strlen(terms_buf);
-  if (k + strlen(a) + 2 > sizeof terms_buf) return cli_bad("--terms", a, "too long");
-  snprintf(terms_buf + k, sizeof terms_buf - k, "%s%s", k ? ";" : "", a);
-  c->terms = terms_buf;
-  return 0;
 }
 
 /* --trials N or --lambda-path: several runs in parallel, then their summary, printed. */
@@ -258,13 +229,17 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
     fprintf(stderr, PROG ": --resume: %s\n", err.msg);
     return 1;
   }
-  mpl_search_cfg f = *c;
-  int q = 0, episodes = 0;
+  mpl_search_cfg f = *c, more = *c;   /* f: the flags replayed; more: the settings a resume may change */
+  size_t n;
+  const mpl_setting *s = mpl_search_settings(&n);
+  int q = 0;
   for (int i = 0; i < n_given; i++) {
     int o = given[i].o;
     if (o == O_RESUME || o == O_QUIET || o == O_FORCE || o == O_STRICT) continue;
-    if (o == O_EPISODES && cli_parse_int("--episodes", given[i].a, 1, INT_MAX, &episodes) < 0) return 2;
-    if (o == O_EPISODES) continue; /* more episodes extend the run (mpl_search_extend) */
+    if (o >= O_SETTING && (s[o - O_SETTING].flags & MPL_SETTING_RESUME)) {   /* more episodes extend the run */
+      if (search_option(o, given[i].a, &more, &q) < 0) return 2;
+      continue;
+    }
     if (o == O_OUT && strcmp(given[i].a, dir) != 0) {
       fprintf(stderr, PROG ": --resume %s: --out %s names another directory\n", dir, given[i].a);
       return 2;
@@ -277,7 +252,7 @@ static int load_resume(const char *dir, mpl_search_cfg *c, char **mem) {
             "configuration; edit config.txt to change it)\n", dir, key, dir);
     return 2;
   }
-  if (episodes && episodes != c->episodes && mpl_search_extend(c, episodes, &err) < 0) {
+  if (more.episodes != c->episodes && mpl_search_extend(c, more.episodes, &err) < 0) {
     fprintf(stderr, PROG ": --resume %s\n", err.msg);
     return 2;
   }
@@ -290,6 +265,7 @@ static int search(int argc, char **argv) {
   int o, quiet = 0;
   memset(&multi, 0, sizeof multi);
   optind = 1;
+  make_opts();
   const char *resume = NULL;
   n_given = 0;
   stop_signal = 0;

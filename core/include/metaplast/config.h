@@ -73,6 +73,78 @@ typedef struct mpl_search_cfg {
   int threads;
 } mpl_search_cfg;
 
+/* {====== The table of settings ====== */
+
+/* Every setting of a search is one row of the table mpl_search_settings() returns, in config.txt's
+ * order. Its readers: mpl_search_defaults, config.txt's writer, parser and diff (config.c), the
+ * command's flags and --help (cli/cmd_search.c) and metaplast.search's options (lua/lmetaplast.c).
+ * A new setting is its field in mpl_search_cfg and its row (docs/architecture.md). */
+typedef enum mpl_setting_type {
+  MPL_SETTING_INT,     /* int in [lo, hi] */
+  MPL_SETTING_SIZE,    /* size_t in [lo, hi] */
+  MPL_SETTING_ULONG,   /* unsigned long (written %lu) */
+  MPL_SETTING_DOUBLE,  /* double in [lo, hi] (written %.17g) */
+  MPL_SETTING_STRING,  /* const char * */
+  MPL_SETTING_ENUM     /* int: the index of its name in names */
+} mpl_setting_type;
+
+enum {
+  MPL_SETTING_REQUIRED = 1,  /* config.txt must hold the key */
+  MPL_SETTING_INFO = 2,      /* recorded in config.txt for the reader, not a setting (not compared) */
+  MPL_SETTING_RESUME = 4,    /* a resume may change it (--resume DIR --episodes N: mpl_search_extend) */
+  MPL_SETTING_BOOL = 8,      /* 0 or 1: a Lua boolean; a flag without an argument (arg NULL) sets 1 */
+  MPL_SETTING_NONE = 16,     /* string: "" in config.txt is NULL, none */
+  MPL_SETTING_ABSENT = 32,   /* a config.txt without the key predates it: the value is `absent` */
+  MPL_SETTING_LIST = 64      /* string: the flag may be repeated, its values joined with ';' */
+};
+
+struct mpl__setting_hooks;   /* custom handling, in config.c */
+
+typedef struct mpl_setting {
+  const char *key;          /* config.txt key and the name mpl_search_config_diff returns */
+  const char *lua;          /* the option of metaplast.search, or NULL */
+  const char *flag;         /* the flag of `metaplast search` without "--", or NULL */
+  const char *arg;          /* the flag's argument in --help ("N"), NULL for a flag without one */
+  const char *section;      /* the flag's section of --help */
+  const char *help;         /* the flag's --help lines, or NULL: described with the row before */
+  mpl_setting_type type;
+  size_t offset;            /* the field in mpl_search_cfg */
+  double lo, hi;            /* the range of a number */
+  const char *const *names; /* enum: its names, NULL-terminated; value = index */
+  const char *const *aliases; /* enum: more names the flag and Lua accept, value = index % (number of names) */
+  double def;               /* the default of a number or enum (NaN: set by mpl_adam_defaults) */
+  const char *def_str;      /* the default of a string */
+  double absent;            /* MPL_SETTING_ABSENT: the value when config.txt lacks the key */
+  int flags;                /* MPL_SETTING_* */
+  /* The flag's argument when the type cannot read it (--hidden 170,130; --lambda auto), or NULL:
+   * 0 when it read the value, 1 when it leaves the value to the type's reader (--lambda 0.1), -1
+   * on error, and why (n bytes) says what is wrong with it. */
+  int (*parse_flag)(struct mpl_search_cfg *cfg, const char *text, char *why, size_t n);
+  const struct mpl__setting_hooks *hooks; /* config.txt's custom lines (data, network, sign...), or NULL */
+} mpl_setting;
+
+/* The table, and its number of rows in *n. */
+MPL_API const mpl_setting *mpl_search_settings(size_t *n);
+
+/* The row whose config.txt key, Lua option or flag (without "--") is name, or NULL. */
+enum { MPL_SETTING_BY_KEY, MPL_SETTING_BY_LUA, MPL_SETTING_BY_FLAG };
+MPL_API const mpl_setting *mpl_search_setting(const char *name, int by);
+
+/* Where a value comes from, for mpl_setting_parse: a line of config.txt or a flag's argument. */
+enum { MPL_FROM_FILE = 0, MPL_FROM_FLAG = 1 };
+
+/* Set setting s of cfg from text (a config.txt value, or the argument of s->flag; a flag's number
+ * in config.txt's form: the command reads it with its own messages). On error -1,
+ * and why (n bytes) says what is wrong with the value ("out of range [1, 10000]"). A string is not
+ * copied: cfg points at text. */
+MPL_API int mpl_setting_parse(const mpl_setting *s, const char *text, int from, mpl_search_cfg *cfg, char *why,
+                              size_t n);
+
+/* Whether setting s differs in a and b. */
+MPL_API int mpl_setting_differ(const mpl_setting *s, const mpl_search_cfg *a, const mpl_search_cfg *b);
+
+/* }====== */
+
 /* The defaults of PAPER.md: Fashion-MNIST, 5-way 50+10 clean tasks, 784-170-130-100-70-C,
  * beta 10, FA, F0 alone, 600 episodes, seed 1, Adam 1e-3, lambda 0, proximal L1. */
 MPL_API void mpl_search_defaults(mpl_search_cfg *cfg);
