@@ -350,7 +350,8 @@ static const mpl_setting settings[] = {
    "  --lambda L|auto      L1 weight (robust: auto; plain: 0). Robust: on standardized coefficients, at L\n"
    "                       a coefficient stays 0 while |mean dL/d(its standardized value)| < L; auto: a\n"
    "                       path from lambda_max down, the sparsest rule within one SE of the best\n"
-   "                       validated one, trained on in the last sixth of the episodes (docs/discovery.md)\n",
+   "                       validated one, its terms refit without the penalty in the last sixth of the\n"
+   "                       episodes (docs/discovery.md)\n",
    NUM_AT(adam.lambda), 0, 1e12, .def = NAN, .flags = REQ, .parse_flag = parse_lambda_flag},
   {"l1", "l1", "l1", "MODE", "Meta-optimisation",
    "  --l1 MODE            prox (default: proximal step, exact zeros) or penalty (the reference)\n",
