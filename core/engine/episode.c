@@ -245,7 +245,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   for (int l = 1; l <= ep->L; l++) {
     size_t k = mpl__rule_nscratch_lazy(ep->rule, ep->n[l - 1], ep->n[l], kmax);
     if (k > nsc) nsc = k;
-    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0 ||
+    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], mpl__rule_needs_dense(ep->rule)) < 0 ||
         (ep->sums && mpl__rankk_track_sums(&ep->acc[l]) < 0))
       acc_ok = 0;
   }

@@ -208,7 +208,7 @@ static int build_groups(mpl_rule *r, mpl_err *err) {
   for (int k = 0; k < r->n_nodes; k++)
     if (r->nodes[k].op == MPL_OP_SIG) r->uses[r->nodes[k].arg] = 1;
     else if (r->nodes[k].op == MPL_OP_GEMV || r->nodes[k].op == MPL_OP_GEMVT) r->uses[MPL_SIG_W] = 1;
-  if (r->first_wmat < r->n_pieces) r->uses[MPL_SIG_W] = 1;
+  if (r->first_wmat < r->n_pieces || r->n_ew) r->uses[MPL_SIG_W] = 1;
   if (r->n_natives) /* a native term may read anything */
     for (int s = 0; s < MPL_SIG_COUNT; s++) r->uses[s] = 1;
   return MPL_OK;
@@ -221,7 +221,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   if (!which) n = mpl_termset_count(ts);
   r->n_terms = n;
   mpl_lowering C = {.err = err};
-  mpl_plist all = {0};
+  mpl_plist all = {0}, ew = {0};
   r->native_term = malloc(((size_t)n + 1) * sizeof *r->native_term);
   r->natives = malloc(((size_t)n + 1) * sizeof *r->natives);
   r->native_src = malloc(((size_t)n + 1) * sizeof *r->native_src);
@@ -246,7 +246,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
       for (int i = 0; i < L.n; i++) {
         mpl_piece p = L.p[i];
         p.term = t;
-        if (p.c != 0 && mpl__push(&C, &all, p) < 0) break;
+        if (p.c != 0 && mpl__push(&C, p.wf ? &ew : &all, p) < 0) break;
       }
     free(L.p);
   }
@@ -254,6 +254,13 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   r->n_nodes = C.n_nodes;
   r->pieces = all.p;
   r->n_pieces = all.n;
+  r->ew = ew.p;
+  r->n_ew = ew.n;
+  r->wnodes = C.wnodes;
+  r->n_wnodes = C.n_wnodes;
+  r->wleaf = -1;
+  for (int k = 0; k < r->n_wnodes; k++)
+    if (r->wnodes[k].op == MPL_OP_SIG) r->wleaf = k;
   if (C.failed || build_groups(r, err) < 0) {
     mpl__rule_free(r);
     return err ? err->code : MPL_EINVAL;
@@ -273,6 +280,8 @@ void mpl__rule_free(mpl_rule *r) {
   free(r->natives);
   free(r->native_src);
   free(r->native_name);
+  free(r->ew);
+  free(r->wnodes);
   free(r);
 }
 
@@ -331,16 +340,23 @@ size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
   return s;
 }
 
+/* Scratch of the elementwise pieces' row passes: W-function values and adjoints of one row, and a
+ * copy of the row. It ends mpl__rule_nscratch's scratch. */
+static size_t ew_scratch(const mpl_rule *r, int n_pre) {
+  return r->n_ew ? (2 * (size_t)r->n_wnodes + 1) * (size_t)n_pre : 0;
+}
+
 size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
   size_t dense = r->n_natives ? 2 * (size_t)n_pre * (size_t)n_post + 2 * ((size_t)n_pre + (size_t)n_post) : 0;
-  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense;
+  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense + ew_scratch(r, n_pre);
 }
 
 size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax) {
   return mpl__rule_nscratch(r, n_pre, n_post) + 2 * ((size_t)r->n_groups + 1) * (size_t)(kmax > 0 ? kmax : 0);
 }
 
-int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0; }
+int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0 && r->n_ew == 0; }
+int mpl__rule_needs_dense(const mpl_rule *r) { return r->n_natives > 0 || r->n_ew > 0; }
 int mpl__rule_has_wmat(const mpl_rule *r) { return r->first_wmat < r->n_pieces; }
 
 static double vsum(int n, const double *x) {
@@ -399,7 +415,8 @@ int mpl_termset_plan(const mpl_termset *ts, const int *which, int n, mpl_plan_in
   if (rc < 0) return rc;
   /* the products as the engine counts them (mpl_episode's nwx): every W x or W^T x node but W pre */
   *info = (mpl_plan_info){.terms = r->n_terms, .rank = r->n_groups, .wmat = mpl__rule_has_wmat(r),
-                          .wproducts = mpl__rule_nrank1(r) - mpl__rule_has_wpre(r), .natives = r->n_natives};
+                          .wproducts = mpl__rule_nrank1(r) - mpl__rule_has_wpre(r), .natives = r->n_natives,
+                          .elementwise = r->n_ew};
   for (int g = 0; g < r->n_groups; g++) info->rank_sums += mpl__rule_group_is_sum(r, g);
   for (int i = 0; i < r->n_nodes; i++) info->vectors += r->nodes[i].dim != MPL_DIM_ONE;
   mpl__rule_free(r);
@@ -605,6 +622,106 @@ int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_laye
   return r->n_groups;
 }
 
+/* {====== Elementwise pieces: one pass over W ====== */
+
+/* The W-function nodes at one row w of W (n_pre weights, or 1 for a constant): wv[k] points at node
+ * k's values, w itself for the leaf, else buf + k n_pre; by the table's forward kernels. */
+static int wlen(const mpl_pnode *n, int np) { return n->dim == MPL_DIM_ONE ? 1 : np; }
+
+static void wfn_row(const mpl_rule *r, const double *w, int np, double *buf, const double **wv) {
+  for (int k = 0; k < r->n_wnodes; k++) {
+    const mpl_pnode *n = &r->wnodes[k];
+    if (n->op == MPL_OP_SIG) { wv[k] = w; continue; }
+    double *y = buf + (size_t)k * np;
+    mpl_kernel K = {.len = wlen(n, np), .la = n->a >= 0 ? wlen(&r->wnodes[n->a], np) : 0,
+                    .lb = n->b >= 0 ? wlen(&r->wnodes[n->b], np) : 0, .a = n->a >= 0 ? wv[n->a] : NULL,
+                    .b = n->b >= 0 ? wv[n->b] : NULL, .y = y, .arg = n->arg, .num = n->num};
+    mpl__ops[n->op].forward(&K);
+    wv[k] = y;
+  }
+}
+
+/* Reverse of wfn_row: the adjoints wbar (n_wnodes rows of n_pre, the pieces' g seeded) flow down
+ * to the leaf's row, wbar + wleaf n_pre. */
+static void wfn_row_reverse(const mpl_rule *r, int np, const double *const *wv, double *wbar) {
+  for (int k = r->n_wnodes - 1; k >= 0; k--) {
+    const mpl_pnode *n = &r->wnodes[k];
+    if (n->op == MPL_OP_SIG || n->op == MPL_OP_NUM) continue;
+    mpl_kernel K = {.len = wlen(n, np), .la = n->a >= 0 ? wlen(&r->wnodes[n->a], np) : 0,
+                    .lb = n->b >= 0 ? wlen(&r->wnodes[n->b], np) : 0, .a = n->a >= 0 ? wv[n->a] : NULL,
+                    .b = n->b >= 0 ? wv[n->b] : NULL, .yb = wbar + (size_t)k * np,
+                    .ab = n->a >= 0 ? wbar + (size_t)n->a * np : NULL, .bb = n->b >= 0 ? wbar + (size_t)n->b * np : NULL,
+                    .arg = n->arg, .num = n->num};
+    mpl__ops[n->op].reverse(&K);
+  }
+}
+
+/* The scratch of the row passes (ew_scratch doubles at the end of mpl__rule_nscratch's). */
+static double *ew_work(const mpl_rule *r, double *scratch, int np, int nq) {
+  return scratch + mpl__rule_nscratch(r, np, nq) - ew_scratch(r, np);
+}
+
+/* W <- beta W + Ut^T Vm (ng rows) + sum_k theta c s g_k(Wg) ⊙ (u_k v_k^T) + D (natives, or NULL):
+ * the whole update, one row of W at a time. Wg: the weights g reads (W itself: each row's g_k is
+ * read before the row changes). */
+static void apply_elementwise(const mpl_rule *r, const double *theta, int np, int nq, const double *const *vp,
+                              double beta, int ng, const double *Ut, const double *Vm, const double *D,
+                              const double *Wg, double *W, double *work) {
+  double *wold = work, *buf = wold + np, coef[r->n_ew];
+  const double *wv[r->n_wnodes];
+  for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
+  for (int i = 0; i < nq; i++) {
+    double *row = W + (size_t)i * np;
+    if (Wg == W) memcpy(wold, row, (size_t)np * sizeof *row);
+    wfn_row(r, Wg == W ? wold : Wg + (size_t)i * np, np, buf, wv);
+    if (beta != 1) cblas_dscal(np, beta, row, 1);
+    for (int g = 0; g < ng; g++) cblas_daxpy(np, Ut[(size_t)g * nq + i], Vm + (size_t)g * np, 1, row, 1);
+    for (int k = 0; k < r->n_ew; k++) {
+      const mpl_piece *p = &r->ew[k];
+      const double *gv = wv[p->wf - 1], *v = vp[p->v], cu = coef[k] * vp[p->u][i];
+      int gs = r->wnodes[p->wf - 1].dim != MPL_DIM_ONE;
+      for (int j = 0; j < np; j++) row[j] += cu * gv[j * gs] * v[j];
+    }
+    if (D) cblas_daxpy(np, 1, D + (size_t)i * np, 1, row, 1);
+  }
+}
+
+/* Reverse of the elementwise pieces with dL/dW_new = G, one row at a time: theta_bar, the
+ * adjoints of u, v and s (vbar), and dL/dW_old's part through g_k(W) into dense. */
+static void vjp_elementwise(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *const *vp,
+                            const size_t *offs, const double *G, double *dense, double *theta_bar, double *vbar,
+                            double *work) {
+  int np = io->n_pre, nq = io->n_post;
+  double *buf = work, *wbar = buf + (size_t)r->n_wnodes * np, coef[r->n_ew];
+  const double *wv[r->n_wnodes];
+  for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
+  for (int i = 0; i < nq; i++) {
+    const double *gi = G + (size_t)i * np;
+    wfn_row(r, io->W + (size_t)i * np, np, buf, wv);
+    memset(wbar, 0, (size_t)r->n_wnodes * np * sizeof *wbar);
+    for (int k = 0; k < r->n_ew; k++) {
+      const mpl_piece *p = &r->ew[k];
+      const double *gv = wv[p->wf - 1], *v = vp[p->v], ui = vp[p->u][i], cu = coef[k] * ui;
+      double *vb = vbar + offs[p->v], *gb = wbar + (size_t)(p->wf - 1) * np, d = 0;
+      int gs = r->wnodes[p->wf - 1].dim != MPL_DIM_ONE;
+      for (int j = 0; j < np; j++) { /* h = G_i ⊙ g(W_i): d = h . v, vbar += cu h, gbar += cu G_i ⊙ v */
+        double h = gi[j] * gv[j * gs];
+        d += h * v[j];
+        vb[j] += cu * h;
+        gb[j * gs] += cu * gi[j] * v[j];
+      }
+      double sv = p->s >= 0 ? vp[p->s][0] : 1;
+      theta_bar[p->term] += p->c * sv * ui * d;
+      if (p->s >= 0) vbar[offs[p->s]] += theta[p->term] * p->c * ui * d;
+      vbar[offs[p->u] + i] += coef[k] * d;
+    }
+    wfn_row_reverse(r, np, wv, wbar);
+    cblas_daxpy(np, 1, wbar + (size_t)r->wleaf * np, 1, dense + (size_t)i * np, 1);
+  }
+}
+
+/* }====== */
+
 static mpl_native_io native_io(const mpl_layer_io *io) {
   return (mpl_native_io){io->n_pre, io->n_post, io->sig[MPL_SIG_PRE], io->sig[MPL_SIG_POST],
                          io->sig[MPL_SIG_EPRE], io->sig[MPL_SIG_EPOST], io->W};
@@ -631,6 +748,11 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     acc.has_dense = 1;
   }
   group_matrices(r, theta, vp, np, nq, acc.at, acc.b);
+  if (r->n_ew) { /* elementwise pieces: the whole update in one pass over the rows of W */
+    apply_elementwise(r, theta, np, nq, vp, beta, ng, acc.at, acc.b, acc.has_dense ? acc.dense : NULL, W, W,
+                      ew_work(r, scratch, np, nq));
+    return;
+  }
   /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
   if (ng == 0) {
     if (beta != 1) cblas_dscal((int)nw, beta, W, 1);
@@ -829,6 +951,10 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     }
   }
   acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
+  if (r->n_ew) { /* dense rules: G is dL/dW_new itself (acc's queue is empty on entry) */
+    vjp_elementwise(r, theta, io, vp, offs, G, acc->dense, theta_bar, vbar, ew_work(r, scratch, np, nq));
+    acc->has_dense = 1;
+  }
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
   double pw = 0;
   plan_reverse(r, io, vp, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
@@ -839,7 +965,7 @@ int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io
                   const double *val, double *G, double *theta_bar, double *const sig_bar[4],
                   double *vbar, double *scratch) {
   mpl_rankk acc;
-  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, r->n_natives > 0) < 0) {
+  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, mpl__rule_needs_dense(r)) < 0) {
     mpl__rankk_free(&acc);
     return MPL_ENOMEM;
   }
@@ -867,6 +993,17 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
     if (p->wmat) cblas_daxpy(np * nq, k, io->W, 1, out, 1);
     else cblas_dger(CblasRowMajor, nq, np, k, vp[p->u], 1, vp[p->v], 1, out, np);
   }
+  int any = 0;
+  for (int k = 0; k < r->n_ew; k++) any |= r->ew[k].term == t;
+  double *work = any ? malloc((ew_scratch(r, np) + 1) * sizeof *work) : NULL;
+  if (!work) return; /* (out of memory: the term's rank-1 part only) */
+  double *theta = calloc((size_t)r->n_terms + 1, sizeof *theta);
+  if (theta) {
+    theta[t] = 1;
+    apply_elementwise(r, theta, np, nq, vp, 1, 0, NULL, NULL, NULL, io->W, out, work);
+  }
+  free(theta);
+  free(work);
 }
 
 /* }====== */

@@ -31,6 +31,14 @@ typedef struct mpl_rule {
   const struct mpl_native_term **natives;
   const char **native_src;  /* their sources and names (the term set's strings), for fault reports */
   const char **native_name;
+  /* Elementwise pieces c s g(W) ⊙ (u v^T), their g among the W-function nodes wnodes (nodes over
+   * one weight w, operands first; wleaf: the node w itself). They touch every weight, so a rule
+   * with them keeps dense weights and applies them all in one pass over W per step, forward
+   * (mpl__rule_apply) and reverse (mpl__rule_vjp_acc). */
+  mpl_piece *ew;
+  int n_ew;
+  mpl_pnode *wnodes;
+  int n_wnodes, wleaf;
 } mpl_rule;
 
 /* One layer's view: sizes, signals and weights. The weights may be held lazily as
@@ -67,9 +75,12 @@ MPL_INTERNAL void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, 
                                  const double *S, const double *R, int trans, double alpha, const double *x,
                                  double beta, double *y, double *tmp);
 
-/* 1 if the rule has no native terms: its update is omega W + a sum of rank-1 matrices, so the
- * engine can keep weights and adjoints lazily. */
+/* 1 if the rule has no native terms and no elementwise pieces: its update is omega W + a sum of
+ * rank-1 matrices, so the engine can keep weights and adjoints lazily. */
 MPL_INTERNAL int mpl__rule_is_lazy(const mpl_rule *r);
+/* 1 if the rule's adjoints take dense contributions (native terms, elementwise pieces): an
+ * mpl_rankk for it needs its dense accumulator. */
+MPL_INTERNAL int mpl__rule_needs_dense(const mpl_rule *r);
 /* 1 if the rule has weight-proportional pieces (omega can be nonzero). */
 MPL_INTERNAL int mpl__rule_has_wmat(const mpl_rule *r);
 
