@@ -550,6 +550,49 @@ static void test_random_formulas(void **state) {
   gsl_rng_free(g);
 }
 
+/* ---- Random elementwise functions of W (issue 27) ---- */
+
+/* A random function of W alone, n_post x n_pre: W, 1 - W, products and sums of such, negation and
+ * scaling, and every function (log, sqrt and recip of g^2 + 0.5; relu, abs and sign as they come). */
+static mpl_expr *gen_wfn(mpl_termset *ts, gsl_rng *g, int depth) {
+  if (depth <= 0 || gsl_rng_uniform_int(g, 4) == 0)
+    return gsl_rng_uniform_int(g, 2) ? SIG(W) : mpl_sub(ts, mpl_num(ts, 1), SIG(W));
+  switch (gsl_rng_uniform_int(g, 6)) {
+  case 0: return mpl_mul(ts, gen_wfn(ts, g, depth - 1), gen_wfn(ts, g, depth - 1));
+  case 1: return mpl_add(ts, gen_wfn(ts, g, depth - 1), gen_wfn(ts, g, depth - 1));
+  case 2: return mpl_mul(ts, mpl_num(ts, -0.5 + (double)gsl_rng_uniform_int(g, 4) / 2), gen_wfn(ts, g, depth - 1));
+  case 3: return mpl_t(ts, mpl_neg(ts, mpl_t(ts, gen_wfn(ts, g, depth - 1))));
+  default: {
+    int fn = (int)gsl_rng_uniform_int(g, MPL_FN_COUNT);
+    mpl_expr *x = gen_wfn(ts, g, depth - 1);
+    if (needs_positive(fn)) x = positive(ts, x);
+    if (fn == MPL_FN_EXP) x = mpl_fn(ts, MPL_FN_TANH, x);
+    return mpl_fn(ts, (mpl_func)fn, x);
+  }
+  }
+}
+
+/* Sums of g(W) ⊙ M terms, M a random matrix of the grammar above (outer products, W, their
+ * sums and products), checked like every other term; the meta-gradient for one in five. */
+static void test_random_elementwise(void **state) {
+  fixture *f = *state;
+  checker K = {.rng = f->rng, .rng_w = f->rng_w};
+  gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(g, 2027);
+  mpl_termset *ts = new_set();
+  for (int i = 0; i < 120; i++) {
+    mpl_expr *e = mpl_mul(ts, gen_wfn(ts, g, 3), gen(ts, g, S_MAT, 2));
+    if (gsl_rng_uniform_int(g, 3) == 0) e = mpl_add(ts, e, mpl_mul(ts, gen_wfn(ts, g, 2), gen(ts, g, S_MAT, 1)));
+    check_term(&K, ts, e, i % 5 == 0);
+  }
+  fprintf(stderr, "random elementwise functions of W: %d checked (%d meta-gradients), %d refused; worst relative "
+          "errors: value %.1e, adjoint %.1e, meta-gradient %.1e\n", K.checked, K.gradchecked, K.unsupported,
+          K.worst_value, K.worst_adjoint, K.worst_meta);
+  assert_true(K.checked >= 60);
+  mpl_termset_free(ts);
+  gsl_rng_free(g);
+}
+
 /* Runs last: every operation and function was reached by some case above. */
 static void test_coverage(void **state) {
   (void)state;
@@ -593,6 +636,7 @@ int main(void) {
       cmocka_unit_test(test_binary_ops),
       cmocka_unit_test(test_unary_ops),
       cmocka_unit_test(test_random_formulas),
+      cmocka_unit_test(test_random_elementwise),
       cmocka_unit_test(test_check_terms),
       cmocka_unit_test(test_coverage),
   };
