@@ -343,7 +343,7 @@ size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
 /* Scratch of the elementwise pieces' row passes: W-function values and adjoints of one row, and a
  * copy of the row. It ends mpl__rule_nscratch's scratch. */
 static size_t ew_scratch(const mpl_rule *r, int n_pre) {
-  return r->n_ew ? (2 * (size_t)r->n_wnodes + 1) * (size_t)n_pre : 0;
+  return r->n_ew ? (2 * (size_t)r->n_wnodes + 3) * (size_t)n_pre : 0;
 }
 
 size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
@@ -356,7 +356,7 @@ size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kma
 }
 
 int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0 && r->n_ew == 0; }
-int mpl__rule_needs_dense(const mpl_rule *r) { return r->n_natives > 0 || r->n_ew > 0; }
+int mpl__rule_needs_dense(const mpl_rule *r) { return r->n_natives > 0; }
 int mpl__rule_has_wmat(const mpl_rule *r) { return r->first_wmat < r->n_pieces; }
 
 static double vsum(int n, const double *x) {
@@ -641,16 +641,17 @@ static void wfn_row(const mpl_rule *r, const double *w, int np, double *buf, con
   }
 }
 
-/* Reverse of wfn_row: the adjoints wbar (n_wnodes rows of n_pre, the pieces' g seeded) flow down
- * to the leaf's row, wbar + wleaf n_pre. */
-static void wfn_row_reverse(const mpl_rule *r, int np, const double *const *wv, double *wbar) {
+/* Reverse of wfn_row: the adjoints wbar (n_wnodes rows of n_pre, seeded) flow down through the
+ * table's reverse kernels; w's own adjoint is added to wb (not to its row of wbar). */
+static void wfn_row_reverse(const mpl_rule *r, int np, const double *const *wv, double *wbar, double *wb) {
   for (int k = r->n_wnodes - 1; k >= 0; k--) {
     const mpl_pnode *n = &r->wnodes[k];
     if (n->op == MPL_OP_SIG || n->op == MPL_OP_NUM) continue;
+    double *ab = n->a < 0 ? NULL : n->a == r->wleaf ? wb : wbar + (size_t)n->a * np;
+    double *bb = n->b < 0 ? NULL : n->b == r->wleaf ? wb : wbar + (size_t)n->b * np;
     mpl_kernel K = {.len = wlen(n, np), .la = n->a >= 0 ? wlen(&r->wnodes[n->a], np) : 0,
                     .lb = n->b >= 0 ? wlen(&r->wnodes[n->b], np) : 0, .a = n->a >= 0 ? wv[n->a] : NULL,
-                    .b = n->b >= 0 ? wv[n->b] : NULL, .yb = wbar + (size_t)k * np,
-                    .ab = n->a >= 0 ? wbar + (size_t)n->a * np : NULL, .bb = n->b >= 0 ? wbar + (size_t)n->b * np : NULL,
+                    .b = n->b >= 0 ? wv[n->b] : NULL, .yb = wbar + (size_t)k * np, .ab = ab, .bb = bb,
                     .arg = n->arg, .num = n->num};
     mpl__ops[n->op].reverse(&K);
   }
@@ -661,62 +662,89 @@ static double *ew_work(const mpl_rule *r, double *scratch, int np, int nq) {
   return scratch + mpl__rule_nscratch(r, np, nq) - ew_scratch(r, np);
 }
 
-/* W <- beta W + Ut^T Vm (ng rows) + sum_k theta c s g_k(Wg) ⊙ (u_k v_k^T) + D (natives, or NULL):
- * the whole update, one row of W at a time. Wg: the weights g reads (W itself: each row's g_k is
- * read before the row changes). */
+/* acc (n_pre) = sum_k theta c s u_k[i] g_k(row i) ⊙ v_k, the elementwise pieces' part of row i of
+ * the update (coef: the pieces' theta c s; wv: the row's W-function values). */
+static void elementwise_row(const mpl_rule *r, int i, int np, const double *const *vp, const double *coef,
+                            const double *const *wv, double *restrict acc) {
+  for (int k = 0; k < r->n_ew; k++) {
+    const mpl_piece *p = &r->ew[k];
+    const double *restrict gv = wv[p->wf - 1], *restrict v = vp[p->v], cu = coef[k] * vp[p->u][i];
+    if (r->wnodes[p->wf - 1].dim == MPL_DIM_ONE) /* a constant g (never made by lowering; kept exact) */
+      for (int j = 0; j < np; j++) acc[j] = (k ? acc[j] : 0) + cu * gv[0] * v[j];
+    else if (k == 0)
+      for (int j = 0; j < np; j++) acc[j] = cu * gv[j] * v[j];
+    else
+      for (int j = 0; j < np; j++) acc[j] += cu * gv[j] * v[j];
+  }
+}
+
+/* W <- beta Wg + Ut^T Vm (ng rows) + sum_k theta c s g_k(Wg) ⊙ (u_k v_k^T) + D (natives, or NULL):
+ * the whole update, one row at a time, from the weights Wg (W itself, or another matrix: then W
+ * is only written). */
 static void apply_elementwise(const mpl_rule *r, const double *theta, int np, int nq, const double *const *vp,
                               double beta, int ng, const double *Ut, const double *Vm, const double *D,
                               const double *Wg, double *W, double *work) {
-  double *wold = work, *buf = wold + np, coef[r->n_ew];
+  double *acc = work, *buf = acc + np, coef[r->n_ew];
   const double *wv[r->n_wnodes];
   for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
   for (int i = 0; i < nq; i++) {
+    const double *src = Wg + (size_t)i * np;
     double *row = W + (size_t)i * np;
-    if (Wg == W) memcpy(wold, row, (size_t)np * sizeof *row);
-    wfn_row(r, Wg == W ? wold : Wg + (size_t)i * np, np, buf, wv);
-    if (beta != 1) cblas_dscal(np, beta, row, 1);
+    wfn_row(r, src, np, buf, wv);
+    elementwise_row(r, i, np, vp, coef, wv, acc); /* read before row i changes */
+    for (int j = 0; j < np; j++) row[j] = beta * src[j] + acc[j];
     for (int g = 0; g < ng; g++) cblas_daxpy(np, Ut[(size_t)g * nq + i], Vm + (size_t)g * np, 1, row, 1);
-    for (int k = 0; k < r->n_ew; k++) {
-      const mpl_piece *p = &r->ew[k];
-      const double *gv = wv[p->wf - 1], *v = vp[p->v], cu = coef[k] * vp[p->u][i];
-      int gs = r->wnodes[p->wf - 1].dim != MPL_DIM_ONE;
-      for (int j = 0; j < np; j++) row[j] += cu * gv[j * gs] * v[j];
-    }
     if (D) cblas_daxpy(np, 1, D + (size_t)i * np, 1, row, 1);
   }
 }
 
-/* Reverse of the elementwise pieces with dL/dW_new = G, one row at a time: theta_bar, the
- * adjoints of u, v and s (vbar), and dL/dW_old's part through g_k(W) into dense. */
+/* Row i's adjoints of the pieces, from G's row gi (unchanged here): theta_bar, the adjoints of u,
+ * v and s (vbar), and the W-function nodes' seeds: wbar's rows for nodes other than w itself,
+ * and *lead (n_pre) the sum over the pieces whose g is w itself of their theta c s u_i v / eta. */
+static void elementwise_row_reverse(const mpl_rule *r, const double *theta, int i, int np, const double *const *vp,
+                                    const size_t *offs, const double *coef, double eta, const double *restrict gi,
+                                    const double *const *wv, double *wbar, double *lead, double *restrict h,
+                                    double *theta_bar, double *vbar) {
+  for (int k = 0; k < r->n_ew; k++) {
+    const mpl_piece *p = &r->ew[k];
+    int gnode = p->wf - 1, gs = r->wnodes[gnode].dim != MPL_DIM_ONE;
+    const double *restrict gv = wv[gnode], *restrict v = vp[p->v], ui = vp[p->u][i], cu = coef[k] * ui, ce = cu / eta;
+    double *restrict gb = gnode == r->wleaf ? lead : wbar + (size_t)gnode * np;
+    for (int j = 0; j < np; j++) h[j] = gi[j] * gv[j * gs]; /* h = G_i ⊙ g(W_i) */
+    double d = cblas_ddot(np, h, 1, v, 1);                 /* <G_i, g(W_i) ⊙ v> */
+    cblas_daxpy(np, cu, h, 1, vbar + offs[p->v], 1);
+    if (gnode == r->wleaf && k == 0) for (int j = 0; j < np; j++) gb[j] = ce * gi[j] * v[j];
+    else if (gs) for (int j = 0; j < np; j++) gb[j] += ce * gi[j] * v[j];
+    else gb[0] += ce * cblas_ddot(np, gi, 1, v, 1);
+    double sv = p->s >= 0 ? vp[p->s][0] : 1;
+    theta_bar[p->term] += p->c * sv * ui * d;
+    if (p->s >= 0) vbar[offs[p->s]] += theta[p->term] * p->c * ui * d;
+    vbar[offs[p->u] + i] += coef[k] * d;
+  }
+}
+
+/* Reverse of the elementwise pieces with dL/dW_new = eta (G + queued rows) (acc's matrix): theta_bar,
+ * the adjoints of u, v and s (vbar), and dL/dW_old's part through the g_k, c, added to G as c / eta
+ * (acc's flush then makes it c), one row at a time. */
 static void vjp_elementwise(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *const *vp,
-                            const size_t *offs, const double *G, double *dense, double *theta_bar, double *vbar,
-                            double *work) {
-  int np = io->n_pre, nq = io->n_post;
-  double *buf = work, *wbar = buf + (size_t)r->n_wnodes * np, coef[r->n_ew];
+                            const size_t *offs, double *G, double eta, double *theta_bar, double *vbar, double *work) {
+  int np = io->n_pre, nq = io->n_post, lead_first = 0;
+  double *buf = work, *wbar = buf + (size_t)r->n_wnodes * np, *lead = wbar + (size_t)r->n_wnodes * np,
+         *h = lead + np, coef[r->n_ew];
   const double *wv[r->n_wnodes];
   for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
+  int has_lead = 0;
+  for (int k = 0; k < r->n_ew; k++) has_lead |= r->ew[k].wf - 1 == r->wleaf;
+  lead_first = r->ew[0].wf - 1 == r->wleaf;
   for (int i = 0; i < nq; i++) {
-    const double *gi = G + (size_t)i * np;
+    double *gi = G + (size_t)i * np;
     wfn_row(r, io->W + (size_t)i * np, np, buf, wv);
-    memset(wbar, 0, (size_t)r->n_wnodes * np * sizeof *wbar);
-    for (int k = 0; k < r->n_ew; k++) {
-      const mpl_piece *p = &r->ew[k];
-      const double *gv = wv[p->wf - 1], *v = vp[p->v], ui = vp[p->u][i], cu = coef[k] * ui;
-      double *vb = vbar + offs[p->v], *gb = wbar + (size_t)(p->wf - 1) * np, d = 0;
-      int gs = r->wnodes[p->wf - 1].dim != MPL_DIM_ONE;
-      for (int j = 0; j < np; j++) { /* h = G_i ⊙ g(W_i): d = h . v, vbar += cu h, gbar += cu G_i ⊙ v */
-        double h = gi[j] * gv[j * gs];
-        d += h * v[j];
-        vb[j] += cu * h;
-        gb[j * gs] += cu * gi[j] * v[j];
-      }
-      double sv = p->s >= 0 ? vp[p->s][0] : 1;
-      theta_bar[p->term] += p->c * sv * ui * d;
-      if (p->s >= 0) vbar[offs[p->s]] += theta[p->term] * p->c * ui * d;
-      vbar[offs[p->u] + i] += coef[k] * d;
-    }
-    wfn_row_reverse(r, np, wv, wbar);
-    cblas_daxpy(np, 1, wbar + (size_t)r->wleaf * np, 1, dense + (size_t)i * np, 1);
+    for (int k = 0; k < r->n_wnodes; k++) /* the seeds of the nodes other than w */
+      if (k != r->wleaf) memset(wbar + (size_t)k * np, 0, (size_t)np * sizeof *wbar);
+    if (has_lead && !lead_first) memset(lead, 0, (size_t)np * sizeof *lead);
+    elementwise_row_reverse(r, theta, i, np, vp, offs, coef, eta, gi, wv, wbar, lead, h, theta_bar, vbar);
+    if (has_lead) cblas_daxpy(np, 1, lead, 1, gi, 1);
+    wfn_row_reverse(r, np, wv, wbar, gi); /* the rest flows into G's row */
   }
 }
 
@@ -749,7 +777,7 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
   }
   group_matrices(r, theta, vp, np, nq, acc.at, acc.b);
   if (r->n_ew) { /* elementwise pieces: the whole update in one pass over the rows of W */
-    apply_elementwise(r, theta, np, nq, vp, beta, ng, acc.at, acc.b, acc.has_dense ? acc.dense : NULL, W, W,
+    apply_elementwise(r, theta, np, nq, vp, beta, ng, acc.at, acc.b, acc.has_dense ? acc.dense : NULL, io->W, W,
                       ew_work(r, scratch, np, nq));
     return;
   }
@@ -762,6 +790,12 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nq, np, ng, 1, acc.at, nq, acc.b, np, beta, W, np);
   }
   if (acc.has_dense) cblas_daxpy((int)nw, 1, acc.dense, 1, W, 1);
+}
+
+void mpl__rule_apply_to(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *val, double *W,
+                        double *scratch) {
+  if (!r->n_ew && W != io->W) memcpy(W, io->W, (size_t)io->n_pre * io->n_post * sizeof *W);
+  mpl__rule_apply(r, theta, io, val, W, scratch); /* elementwise pieces: one pass from io->W into W */
 }
 
 /* y = W a: abar += W^T ybar, Wbar += ybar a^T; y = W^T a: abar += W ybar, Wbar += a ybar^T. pw
@@ -867,7 +901,7 @@ static void queue_correct(int nx, int m, int n, int k, const double *Y, const do
 }
 
 void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                       const double *val, const double *G, mpl_rankk *acc, double *tau,
+                       const double *val, double *G, mpl_rankk *acc, double *tau,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
@@ -951,11 +985,9 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
     }
   }
   acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
-  if (r->n_ew) { /* dense rules: G is dL/dW_new itself (acc's queue is empty on entry) */
-    vjp_elementwise(r, theta, io, vp, offs, G, acc->dense, theta_bar, vbar, ew_work(r, scratch, np, nq));
-    acc->has_dense = 1;
-  }
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
+  if (r->n_ew) /* after every read of G */
+    vjp_elementwise(r, theta, io, vp, offs, G, acc->eta, theta_bar, vbar, ew_work(r, scratch, np, nq));
   double pw = 0;
   plan_reverse(r, io, vp, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
   if (tau) *tau = (1 + omega) * GW + pw;
@@ -995,12 +1027,13 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
   }
   int any = 0;
   for (int k = 0; k < r->n_ew; k++) any |= r->ew[k].term == t;
-  double *work = any ? malloc((ew_scratch(r, np) + 1) * sizeof *work) : NULL;
-  if (!work) return; /* (out of memory: the term's rank-1 part only) */
-  double *theta = calloc((size_t)r->n_terms + 1, sizeof *theta);
-  if (theta) {
+  size_t nw = (size_t)np * nq;
+  double *work = any ? malloc((ew_scratch(r, np) + nw + 1) * sizeof *work) : NULL;
+  double *theta = work ? calloc((size_t)r->n_terms + 1, sizeof *theta) : NULL;
+  if (theta) { /* (out of memory: the term's other pieces only) */
     theta[t] = 1;
-    apply_elementwise(r, theta, np, nq, vp, 1, 0, NULL, NULL, NULL, io->W, out, work);
+    apply_elementwise(r, theta, np, nq, vp, 0, 0, NULL, NULL, NULL, io->W, work, work + nw);
+    cblas_daxpy((int)nw, 1, work, 1, out, 1);
   }
   free(theta);
   free(work);
