@@ -662,39 +662,67 @@ static double *ew_work(const mpl_rule *r, double *scratch, int np, int nq) {
   return scratch + mpl__rule_nscratch(r, np, nq) - ew_scratch(r, np);
 }
 
-/* acc (n_pre) = sum_k theta c s u_k[i] g_k(row i) ⊙ v_k, the elementwise pieces' part of row i of
- * the update (coef: the pieces' theta c s; wv: the row's W-function values). */
-static void elementwise_row(const mpl_rule *r, int i, int np, const double *const *vp, const double *coef,
-                            const double *const *wv, double *restrict acc) {
-  for (int k = 0; k < r->n_ew; k++) {
-    const mpl_piece *p = &r->ew[k];
-    const double *restrict gv = wv[p->wf - 1], *restrict v = vp[p->v], cu = coef[k] * vp[p->u][i];
-    if (r->wnodes[p->wf - 1].dim == MPL_DIM_ONE) /* a constant g (never made by lowering; kept exact) */
-      for (int j = 0; j < np; j++) acc[j] = (k ? acc[j] : 0) + cu * gv[0] * v[j];
-    else if (k == 0)
-      for (int j = 0; j < np; j++) acc[j] = cu * gv[j] * v[j];
-    else
-      for (int j = 0; j < np; j++) acc[j] += cu * gv[j] * v[j];
-  }
+/* Row kernels of the elementwise pieces, built for AVX2 as well where the compiler can dispatch at
+ * run time (no FMA: the same rounding on every machine). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MPL_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define MPL_ROW_KERNEL
+#endif
+
+/* y = beta x + c (a ⊙ b) (first; beta 0: x is not read) or y += c (a ⊙ b); x may be y. */
+MPL_ROW_KERNEL static void row_had(int n, int first, double beta, const double *x, double c, const double *restrict a,
+                                   const double *restrict b, double *y) {
+  if (first && beta == 0)
+    for (int j = 0; j < n; j++) y[j] = c * a[j] * b[j];
+  else if (first)
+    for (int j = 0; j < n; j++) y[j] = beta * x[j] + c * a[j] * b[j];
+  else
+    for (int j = 0; j < n; j++) y[j] += c * a[j] * b[j];
+}
+
+/* y = beta x + c (a ⊙ b) + u m: a row of the update with one piece and one rank-1 row; x may be y. */
+MPL_ROW_KERNEL static void row_update(int n, double beta, const double *x, double c, const double *restrict a,
+                                      const double *restrict b, double u, const double *restrict m, double *y) {
+  for (int j = 0; j < n; j++) y[j] = beta * x[j] + c * a[j] * b[j] + u * m[j];
+}
+
+/* y += a x. */
+MPL_ROW_KERNEL static void row_axpy(int n, double a, const double *restrict x, double *restrict y) {
+  for (int j = 0; j < n; j++) y[j] += a * x[j];
+}
+
+/* h = a ⊙ b. */
+MPL_ROW_KERNEL static void row_mul(int n, const double *restrict a, const double *restrict b, double *restrict h) {
+  for (int j = 0; j < n; j++) h[j] = a[j] * b[j];
 }
 
 /* W <- beta Wg + Ut^T Vm (ng rows) + sum_k theta c s g_k(Wg) ⊙ (u_k v_k^T) + D (natives, or NULL):
  * the whole update, one row at a time, from the weights Wg (W itself, or another matrix: then W
- * is only written). */
+ * is only written). In place with several pieces, row i's part of the pieces is summed in acc
+ * first (a piece's g may read the row). */
 static void apply_elementwise(const mpl_rule *r, const double *theta, int np, int nq, const double *const *vp,
                               double beta, int ng, const double *Ut, const double *Vm, const double *D,
                               const double *Wg, double *W, double *work) {
   double *acc = work, *buf = acc + np, coef[r->n_ew];
   const double *wv[r->n_wnodes];
+  int direct = r->n_ew == 1 || Wg != W;
   for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
   for (int i = 0; i < nq; i++) {
     const double *src = Wg + (size_t)i * np;
     double *row = W + (size_t)i * np;
     wfn_row(r, src, np, buf, wv);
-    elementwise_row(r, i, np, vp, coef, wv, acc); /* read before row i changes */
-    for (int j = 0; j < np; j++) row[j] = beta * src[j] + acc[j];
-    for (int g = 0; g < ng; g++) cblas_daxpy(np, Ut[(size_t)g * nq + i], Vm + (size_t)g * np, 1, row, 1);
-    if (D) cblas_daxpy(np, 1, D + (size_t)i * np, 1, row, 1);
+    int g0 = direct && ng > 0; /* the first rank-1 row joins the first piece's pass */
+    for (int k = 0; k < r->n_ew; k++) {
+      const mpl_piece *p = &r->ew[k];
+      double c = coef[k] * vp[p->u][i];
+      if (k == 0 && g0) row_update(np, beta, src, c, wv[p->wf - 1], vp[p->v], Ut[i], Vm, row);
+      else row_had(np, k == 0, direct ? beta : 0, src, c, wv[p->wf - 1], vp[p->v], direct ? row : acc);
+    }
+    if (!direct)
+      for (int j = 0; j < np; j++) row[j] = beta * src[j] + acc[j];
+    for (int g = g0; g < ng; g++) row_axpy(np, Ut[(size_t)g * nq + i], Vm + (size_t)g * np, row);
+    if (D) row_axpy(np, 1, D + (size_t)i * np, row);
   }
 }
 
@@ -710,11 +738,11 @@ static void elementwise_row_reverse(const mpl_rule *r, const double *theta, int 
     int gnode = p->wf - 1, gs = r->wnodes[gnode].dim != MPL_DIM_ONE;
     const double *restrict gv = wv[gnode], *restrict v = vp[p->v], ui = vp[p->u][i], cu = coef[k] * ui, ce = cu / eta;
     double *restrict gb = gnode == r->wleaf ? lead : wbar + (size_t)gnode * np;
-    for (int j = 0; j < np; j++) h[j] = gi[j] * gv[j * gs]; /* h = G_i ⊙ g(W_i) */
-    double d = cblas_ddot(np, h, 1, v, 1);                 /* <G_i, g(W_i) ⊙ v> */
-    cblas_daxpy(np, cu, h, 1, vbar + offs[p->v], 1);
-    if (gnode == r->wleaf && k == 0) for (int j = 0; j < np; j++) gb[j] = ce * gi[j] * v[j];
-    else if (gs) for (int j = 0; j < np; j++) gb[j] += ce * gi[j] * v[j];
+    if (gs) row_mul(np, gi, gv, h); /* h = G_i ⊙ g(W_i) */
+    else for (int j = 0; j < np; j++) h[j] = gi[j] * gv[0];
+    double d = cblas_ddot(np, h, 1, v, 1); /* <G_i, g(W_i) ⊙ v> */
+    row_axpy(np, cu, h, vbar + offs[p->v]);
+    if (gs) row_had(np, gnode == r->wleaf && k == 0, 0, NULL, ce, gi, v, gb); /* the seed ce G_i ⊙ v */
     else gb[0] += ce * cblas_ddot(np, gi, 1, v, 1);
     double sv = p->s >= 0 ? vp[p->s][0] : 1;
     theta_bar[p->term] += p->c * sv * ui * d;
@@ -743,7 +771,7 @@ static void vjp_elementwise(const mpl_rule *r, const double *theta, const mpl_la
       if (k != r->wleaf) memset(wbar + (size_t)k * np, 0, (size_t)np * sizeof *wbar);
     if (has_lead && !lead_first) memset(lead, 0, (size_t)np * sizeof *lead);
     elementwise_row_reverse(r, theta, i, np, vp, offs, coef, eta, gi, wv, wbar, lead, h, theta_bar, vbar);
-    if (has_lead) cblas_daxpy(np, 1, lead, 1, gi, 1);
+    if (has_lead) row_axpy(np, 1, lead, gi);
     wfn_row_reverse(r, np, wv, wbar, gi); /* the rest flows into G's row */
   }
 }
