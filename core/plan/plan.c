@@ -670,8 +670,8 @@ static double *ew_work(const mpl_rule *r, double *scratch, int np, int nq) {
 #define MPL_ROW_KERNEL
 #endif
 
-/* y = beta x + c (a ⊙ b) (first; beta 0: x is not read) or y += c (a ⊙ b); x may be y. */
-MPL_ROW_KERNEL static void row_had(int n, int first, double beta, const double *x, double c, const double *restrict a,
+/* y = beta x + c (a ⊙ b) (first; beta 0: x is not read) or y += c (a ⊙ b); x and a may be y. */
+MPL_ROW_KERNEL static void row_had(int n, int first, double beta, const double *x, double c, const double *a,
                                    const double *restrict b, double *y) {
   if (first && beta == 0)
     for (int j = 0; j < n; j++) y[j] = c * a[j] * b[j];
@@ -681,8 +681,9 @@ MPL_ROW_KERNEL static void row_had(int n, int first, double beta, const double *
     for (int j = 0; j < n; j++) y[j] += c * a[j] * b[j];
 }
 
-/* y = beta x + c (a ⊙ b) + u m: a row of the update with one piece and one rank-1 row; x may be y. */
-MPL_ROW_KERNEL static void row_update(int n, double beta, const double *x, double c, const double *restrict a,
+/* y = beta x + c (a ⊙ b) + u m: a row of the update with one piece and one rank-1 row; x and a (g = w
+ * itself) may be y. */
+MPL_ROW_KERNEL static void row_update(int n, double beta, const double *x, double c, const double *a,
                                       const double *restrict b, double u, const double *restrict m, double *y) {
   for (int j = 0; j < n; j++) y[j] = beta * x[j] + c * a[j] * b[j] + u * m[j];
 }
