@@ -757,14 +757,14 @@ static void elementwise_row_reverse(const mpl_rule *r, const double *theta, int 
  * (acc's flush then makes it c), one row at a time. */
 static void vjp_elementwise(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *const *vp,
                             const size_t *offs, double *G, double eta, double *theta_bar, double *vbar, double *work) {
-  int np = io->n_pre, nq = io->n_post, lead_first = 0;
+  int np = io->n_pre, nq = io->n_post, has_lead = 0, lead_first = r->ew[0].wf - 1 == r->wleaf;
   double *buf = work, *wbar = buf + (size_t)r->n_wnodes * np, *lead = wbar + (size_t)r->n_wnodes * np,
          *h = lead + np, coef[r->n_ew];
   const double *wv[r->n_wnodes];
-  for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
-  int has_lead = 0;
-  for (int k = 0; k < r->n_ew; k++) has_lead |= r->ew[k].wf - 1 == r->wleaf;
-  lead_first = r->ew[0].wf - 1 == r->wleaf;
+  for (int k = 0; k < r->n_ew; k++) {
+    coef[k] = piece_coef(&r->ew[k], theta, vp);
+    has_lead |= r->ew[k].wf - 1 == r->wleaf; /* a piece whose g is w itself: its seed is `lead` */
+  }
   for (int i = 0; i < nq; i++) {
     double *gi = G + (size_t)i * np;
     wfn_row(r, io->W + (size_t)i * np, np, buf, wv);
