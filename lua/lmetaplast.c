@@ -1181,17 +1181,17 @@ static int l_terms(lua_State *L) {
 }
 
 /* metaplast.plan("rules/quadratic.lua") -> {terms, rank, rank_sums, wproducts, vectors, wmat,
- * natives}: what the terms compile to (mpl_termset_plan), the figures an episode's cost follows. */
+ * natives, elementwise}: what the terms compile to (mpl_termset_plan), the figures an episode's cost follows. */
 static int l_plan(lua_State *L) {
   const mpl_termset *ts;
   const mpl_selection *sel = check_terms(L, "metaplast.plan", &ts);
   mpl_err err = {0};
   mpl_plan_info pi;
   if (mpl_termset_plan(ts, sel->which, sel->n, &pi, &err) < 0) return luaL_error(L, "%s", err.msg);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   const struct { const char *key; int v; } f[] = {{"terms", pi.terms}, {"rank", pi.rank}, {"rank_sums", pi.rank_sums},
                                                   {"wproducts", pi.wproducts}, {"vectors", pi.vectors},
-                                                  {"natives", pi.natives}};
+                                                  {"natives", pi.natives}, {"elementwise", pi.elementwise}};
   for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
     lua_pushinteger(L, f[i].v);
     lua_setfield(L, -2, f[i].key);

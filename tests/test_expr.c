@@ -470,23 +470,35 @@ static mpl_expr *wtw(mpl_termset *ts) {
   mpl_expr *W = mpl_sig(ts, MPL_SIG_W);
   return mpl_matmul(ts, W, mpl_matmul(ts, mpl_t(ts, W), W));
 }
-static mpl_expr *w_had_w(mpl_termset *ts) { return mpl_mul(ts, mpl_sig(ts, MPL_SIG_W), mpl_sig(ts, MPL_SIG_W)); }
-static mpl_expr *w_had_outer(mpl_termset *ts) {
-  return mpl_mul(ts, mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE)), mpl_sig(ts, MPL_SIG_W));
-}
-static mpl_expr *fn_w(mpl_termset *ts) { return mpl_fn(ts, MPL_FN_TANH, mpl_sig(ts, MPL_SIG_W)); }
 static mpl_expr *fn_outer(mpl_termset *ts) {
   return mpl_fn(ts, MPL_FN_EXP, mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE)));
+}
+/* Elementwise functions of W: only of W alone, and only in the update itself (g(W) ⊙ u v^T). */
+static mpl_expr *fn_w_plus_outer(mpl_termset *ts) {
+  return mpl_fn(ts, MPL_FN_TANH, mpl_add(ts, mpl_sig(ts, MPL_SIG_W), mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE))));
+}
+static mpl_expr *fn_w_signal_scaled(mpl_termset *ts) {
+  return mpl_fn(ts, MPL_FN_EXP, mpl_mul(ts, mpl_sum(ts, mpl_sig(ts, MPL_SIG_PRE)), mpl_sig(ts, MPL_SIG_W)));
+}
+static mpl_expr *had_w_product(mpl_termset *ts) { /* (W ⊙ y x^T)(x x^T) */
+  mpl_expr *pre = mpl_sig(ts, MPL_SIG_PRE);
+  return mpl_matmul(ts, mpl_mul(ts, mpl_sig(ts, MPL_SIG_W), mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), pre)),
+                    mpl_outer(ts, pre, pre));
+}
+static mpl_expr *had_w_sum(mpl_termset *ts) { /* sum(W ⊙ W) y x^T */
+  mpl_expr *W = mpl_sig(ts, MPL_SIG_W);
+  return mpl_mul(ts, mpl_sum(ts, mpl_mul(ts, W, W)), mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE)));
 }
 
 static void test_compile_unsupported(void **state) {
   (void)state;
   check_unsupported(wwtw, "WWtW", "two weight matrices");
   check_unsupported(wtw, "W_WtW", "two weight matrices");
-  check_unsupported(w_had_w, "WxW", "elementwise product with W");
-  check_unsupported(w_had_outer, "Hw", "elementwise product with W");
-  check_unsupported(fn_w, "tanhW", "function of a matrix");
-  check_unsupported(fn_outer, "expO", "function of a matrix");
+  check_unsupported(fn_outer, "expO", "function of a matrix is supported only as a function of W alone");
+  check_unsupported(fn_w_plus_outer, "tanhWH", "not of W plus an outer product or of W scaled by a signal");
+  check_unsupported(fn_w_signal_scaled, "expsW", "not of W plus an outer product or of W scaled by a signal");
+  check_unsupported(had_w_product, "HwP", "a matrix product (or a sum of entries) of an elementwise function of W");
+  check_unsupported(had_w_sum, "sumWW", "a matrix product (or a sum of entries) of an elementwise function of W");
 }
 
 /* The paper's pool compiles, reading every signal. */

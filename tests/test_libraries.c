@@ -21,7 +21,7 @@
 
 static const char *const libraries[] = {
     "paper", "extra", RULES "paper_pool.lua", RULES "bio.lua", RULES "ehebb.lua", RULES "oja.lua", RULES "quadratic.lua",
-    RULES "rectified.lua",
+    RULES "rectified.lua", RULES "local.lua",
 };
 #define N_LIBRARIES ((int)(sizeof libraries / sizeof *libraries))
 

@@ -959,11 +959,13 @@ static void test_episode_new_errors(void **state) {
   assert_int_equal(mpl_episode_new(&cfg, f->ts, NULL, 0, &ep, &err), MPL_EINVAL);
   /* A term the compiler cannot lower is refused by name. */
   mpl_termset *ts = mpl_termset_new();
-  assert_int_equal(mpl_termset_add(ts, "tanhW", NULL, mpl_fn(ts, MPL_FN_TANH, mpl_sig(ts, MPL_SIG_W)), &err), MPL_OK);
+  mpl_expr *hebb = mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE));
+  mpl_expr *tanh_wh = mpl_fn(ts, MPL_FN_TANH, mpl_add(ts, mpl_sig(ts, MPL_SIG_W), hebb));
+  assert_int_equal(mpl_termset_add(ts, "tanhWH", NULL, tanh_wh, &err), MPL_OK);
   cfg = tiny_cfg(MPL_FB_FIXED, 0);
   assert_int_equal(mpl_episode_new(&cfg, ts, NULL, 0, &ep, &err), MPL_EUNSUPPORTED);
   assert_null(ep);
-  mpl_assert_contains(err.msg, "'tanhW'");
+  mpl_assert_contains(err.msg, "'tanhWH'");
   mpl_termset_free(ts);
 }
 

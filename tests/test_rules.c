@@ -335,7 +335,7 @@ static void test_error_files(void **state) {
   expect_spec_refused(BAD "bad_duplicate.lua", MPL_EINVAL, "bad_duplicate.lua:4: term 'hebb' is defined twice", NULL);
   expect_spec_refused(BAD "bad_unknown.lua", MPL_EINVAL, "bad_unknown.lua:3: unknown name 'sigmiod'", NULL);
   expect_spec_refused(BAD "bad_unsupported.lua", MPL_EUNSUPPORTED, "bad_unsupported.lua:3: term 'gated'",
-                      "elementwise product with W");
+                      "function of W alone (tanh(W), square(1 - W)), not of W plus an outer product");
   FILE *f = fopen("/tmp/metaplast-rule-file-escaped", "r");
   if (f) fclose(f);
   assert_null(f);

@@ -47,6 +47,9 @@ static void print_plan(const mpl_plan_info *pi) {
   printf(", %d product%s with W besides W pre, %d vector values", pi->wproducts, pi->wproducts == 1 ? "" : "s",
          pi->vectors);
   if (pi->natives) printf("; %d native term%s (dense updates)", pi->natives, pi->natives == 1 ? "" : "s");
+  if (pi->elementwise)
+    printf("; %d elementwise piece%s g(W) ⊙ u vᵀ (dense weights, one pass over W per step)", pi->elementwise,
+           pi->elementwise == 1 ? "" : "s");
   printf("\n");
 }
 

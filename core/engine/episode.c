@@ -274,7 +274,7 @@ int mpl_episode_new(const mpl_net_cfg *cfg, const mpl_termset *ts, const int *wh
   for (int l = 1; l <= ep->L; l++) {
     size_t k = mpl__rule_nscratch_lazy(ep->rule, ep->n[l - 1], ep->n[l], kmax);
     if (k > nsc) nsc = k;
-    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], ep->rule->n_natives > 0) < 0 ||
+    if (mpl__rankk_init(&ep->acc[l], kmax, ep->n[l], ep->n[l - 1], mpl__rule_needs_dense(ep->rule)) < 0 ||
         (ep->sums && mpl__rankk_track_sums(&ep->acc[l]) < 0))
       acc_ok = 0;
   }
@@ -525,16 +525,22 @@ static void signals(const mpl_episode *ep, const wview *V, const double *x, int 
   }
 }
 
-/* One online step with dense weights: signals and plan values into rec, then
- * W <- W + sum_r theta_r F_r on every layer (all computed from the pre-update weights). */
-static void step(const mpl_episode *ep, const double *theta, double *W, const double *x, int label, double *rec) {
+/* One online step with dense weights: signals and plan values into rec from the weights W, then
+ * Wout <- W + sum_r theta_r F_r on every layer (all computed from the pre-update weights; Wout may
+ * be W). */
+static void step_to(const mpl_episode *ep, const double *theta, const double *W, double *Wout, const double *x,
+                    int label, double *rec) {
   wview V[MPL_MAX_LAYERS + 1];
   dense_views(ep, W, V);
   signals(ep, V, x, label, rec, NULL);
   for (int l = 1; l <= ep->L; l++) {
     mpl_layer_io io = layer_io(ep, V, rec, x, l);
-    mpl__rule_apply(ep->rule, theta, &io, rec + ep->v_off[l], W + ep->woff[l], ep->scratch);
+    mpl__rule_apply_to(ep->rule, theta, &io, rec + ep->v_off[l], Wout + ep->woff[l], ep->scratch);
   }
+}
+
+static void step(const mpl_episode *ep, const double *theta, double *W, const double *x, int label, double *rec) {
+  step_to(ep, theta, W, W, x, label, rec);
 }
 
 /* Reverse of one step. G (with the rank-1 rows pending in acc) holds dL/dW after the step; on
@@ -1023,8 +1029,7 @@ static void reverse_dense(mpl_episode *ep, const double *theta, const double *X,
       double *Wk = ep->seg_W + (size_t)k * ep->wtotal, *rec = ep->seg_rec + (size_t)k * ep->rec_size;
       int t = s0 + k;
       if (k + 1 < len) {
-        memcpy(Wk + ep->wtotal, Wk, ep->wtotal * sizeof *Wk);
-        step(ep, theta, Wk + ep->wtotal, X + (size_t)t * n0, Y[t], rec);
+        step_to(ep, theta, Wk, Wk + ep->wtotal, X + (size_t)t * n0, Y[t], rec);
       } else { /* the last step of a segment: its output W is not needed */
         dense_views(ep, Wk, V);
         signals(ep, V, X + (size_t)t * n0, Y[t], rec, NULL);

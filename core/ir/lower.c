@@ -151,12 +151,22 @@ int mpl__push_outer(mpl_lowering *C, mpl_plist *L, int u, int v, int s, double c
   return mpl__push(C, L, (mpl_piece){.term = 0, .wmat = 0, .u = u, .v = v, .s = s, .c = c});
 }
 
+/* An elementwise function of W inside a matrix product (or a sum of entries): it would take a pass
+ * over W per product, and the engine applies g(W) only in the update itself. */
+static int elementwise_product_fail(mpl_lowering *C) {
+  return mpl__lower_fail(C, MPL_EUNSUPPORTED,
+                         "a matrix product (or a sum of entries) of an elementwise function of W, such as "
+                         "(W * outer(u, v)) % x, is not supported: g(W) may only appear in the update as "
+                         "g(W) * outer(u, v); write a native term");
+}
+
 /* The vector A x, with A given as pieces (A: rows x k, x: length k). wmat 1 = W, 2 = W^T. */
 int mpl__apply(mpl_lowering *C, const mpl_plist *A, int x) {
   int acc = -1;
   for (int i = 0; i < A->n && !C->failed; i++) {
     const mpl_piece *p = &A->p[i];
     int term;
+    if (p->wf) return elementwise_product_fail(C);
     if (p->wmat) term = pgemv(C, p->wmat == 2, x);
     else term = mpl__pbin(C, MPL_OP_MUL, mpl__pdot(C, p->v, x), p->u);
     term = mpl__pbin(C, MPL_OP_MUL, smul(C, p->s, mpl__pnum(C, p->c)), term);
@@ -169,7 +179,7 @@ void mpl__transpose_pieces(mpl_plist *L) {
   for (int i = 0; i < L->n; i++) {
     mpl_piece *p = &L->p[i];
     if (p->wmat) p->wmat = 3 - p->wmat;
-    else { int t = p->u; p->u = p->v; p->v = t; }
+    else { int t = p->u; p->u = p->v; p->v = t; p->wt ^= p->wf != 0; }
   }
 }
 
@@ -187,6 +197,7 @@ int mpl__lower_product(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, 
       const mpl_piece *p = &A->p[i], *q = &B->p[j];
       int s = smul(C, p->s, q->s);
       double c = p->c * q->c;
+      if (p->wf || q->wf) return elementwise_product_fail(C);
       if (p->wmat && q->wmat)
         return mpl__lower_fail(C, MPL_EUNSUPPORTED,
                     "a product of two weight matrices (W W^T or W^T W) is not supported: it is not "
@@ -202,14 +213,126 @@ int mpl__lower_product(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, 
   return 0;
 }
 
+/* {====== Elementwise functions of W ====== */
+
+/* The W-function node op(a, b) (operands: W-function nodes, -1 where unused), CSE'd; operations
+ * on constants are folded by the kind's own forward kernel. */
+static int wnode(mpl_lowering *C, mpl_op op, int a, int b, int arg, double num) {
+  if (spend(C, 1 + C->n_wnodes / 64) < 0) return -1;
+  const mpl_pnode *na = a >= 0 ? &C->wnodes[a] : NULL, *nb = b >= 0 ? &C->wnodes[b] : NULL;
+  if (na && na->op == MPL_OP_NUM && (!nb || nb->op == MPL_OP_NUM)) {
+    double x = na->num, y = nb ? nb->num : 0, z;
+    mpl_kernel k = {.len = 1, .la = 1, .lb = 1, .a = &x, .b = &y, .y = &z, .arg = arg};
+    mpl__ops[op].forward(&k);
+    return wnode(C, MPL_OP_NUM, -1, -1, 0, z == 0 ? 0.0 : z);
+  }
+  if (op == MPL_OP_MUL && na && na->op == MPL_OP_NUM && na->num == 1) return b;
+  if (op == MPL_OP_MUL && nb && nb->op == MPL_OP_NUM && nb->num == 1) return a;
+  if (mpl__ops[op].commutative && b < a) { int t = a; a = b; b = t; }
+  mpl_dim dim = op == MPL_OP_SIG || (na && na->dim != MPL_DIM_ONE) || (nb && nb->dim != MPL_DIM_ONE) ? MPL_DIM_PRE
+                                                                                                   : MPL_DIM_ONE;
+  for (int i = 0; i < C->n_wnodes; i++) {
+    const mpl_pnode *q = &C->wnodes[i];
+    if (q->op == op && q->a == a && q->b == b && q->arg == arg && memcmp(&q->num, &num, sizeof num) == 0) return i;
+  }
+  if (C->n_wnodes == C->cap_wnodes) {
+    int cap = C->cap_wnodes ? 2 * C->cap_wnodes : 8;
+    mpl_pnode *p = realloc(C->wnodes, (size_t)cap * sizeof *p);
+    if (!p) return mpl__lower_fail(C, MPL_ENOMEM, "out of memory");
+    C->wnodes = p;
+    C->cap_wnodes = cap;
+  }
+  C->wnodes[C->n_wnodes] = (mpl_pnode){op, dim, a, b, arg, num};
+  return C->n_wnodes++;
+}
+
+static int wleaf(mpl_lowering *C) { return wnode(C, MPL_OP_SIG, -1, -1, MPL_SIG_W, 0); }
+static int is_ones(mpl_lowering *C, int x) { return x >= 0 && C->nodes[x].op == MPL_OP_ONES; }
+
+/* a ⊙ b of two vectors, a ones vector dropped. */
+static int vmul(mpl_lowering *C, int a, int b) {
+  if (is_ones(C, a)) return b;
+  if (is_ones(C, b)) return a;
+  return mpl__pbin(C, MPL_OP_MUL, a, b);
+}
+
+/* A piece as g(W) ⊙ (u v^T): *g the W-function node (-1: g = 1), *wt whether g reads W^T. */
+static void as_elementwise(mpl_lowering *C, const mpl_piece *p, int *g, int *wt, int *u, int *v) {
+  if (p->wmat) { /* c s W = c s W ⊙ (1 1^T) */
+    *g = wleaf(C), *wt = p->wmat == 2;
+    *u = mpl__pnode(C, MPL_OP_ONES, *wt ? MPL_DIM_PRE : MPL_DIM_POST, -1, -1, 0, 0);
+    *v = mpl__pnode(C, MPL_OP_ONES, *wt ? MPL_DIM_POST : MPL_DIM_PRE, -1, -1, 0, 0);
+  } else {
+    *g = p->wf - 1, *wt = p->wt, *u = p->u, *v = p->v;
+  }
+}
+
+/* The piece c s g(W) ⊙ (u v^T), normalised as mpl__push_outer's; W itself (g = w, u and v ones
+ * vectors) stays a weight-proportional piece. */
+static int push_elementwise(mpl_lowering *C, mpl_plist *L, int g, int wt, int u, int v, int s, double c) {
+  if (g < 0) return mpl__push_outer(C, L, u, v, s, c);
+  u = peel(C, u, &s, &c);
+  v = peel(C, v, &s, &c);
+  if (s >= 0 && C->nodes[s].op == MPL_OP_NUM) { c *= C->nodes[s].num; s = -1; }
+  if (u < 0 || v < 0 || C->failed) return -1;
+  if (C->wnodes[g].op == MPL_OP_SIG && is_ones(C, u) && is_ones(C, v))
+    return mpl__push(C, L, (mpl_piece){.wmat = 1 + wt, .u = -1, .v = -1, .s = s, .c = c});
+  return mpl__push(C, L, (mpl_piece){.u = u, .v = v, .s = s, .c = c, .wf = g + 1, .wt = wt});
+}
+
+/* p ⊙ q where either depends on W: (g_p(W) ⊙ u_p v_p^T) ⊙ (g_q(W) ⊙ u_q v_q^T)
+ * = (g_p g_q)(W) ⊙ (u_p ⊙ u_q)(v_p ⊙ v_q)^T. */
+static int hadamard_w(mpl_lowering *C, const mpl_piece *p, const mpl_piece *q, mpl_plist *L) {
+  int gp, tp, up, vp, gq, tq, uq, vq;
+  as_elementwise(C, p, &gp, &tp, &up, &vp);
+  as_elementwise(C, q, &gq, &tq, &uq, &vq);
+  if (C->failed) return -1;
+  int g = gp < 0 ? gq : gq < 0 ? gp : wnode(C, MPL_OP_MUL, gp, gq, 0, 0);
+  return push_elementwise(C, L, g, gp >= 0 ? tp : tq, vmul(C, up, uq), vmul(C, vp, vq), smul(C, p->s, q->s),
+                          p->c * q->c);
+}
+
+int mpl__lower_wfn(mpl_lowering *C, int f, const mpl_plist *A, mpl_plist *L) {
+  int h = -1, wt = 0, has_w = 0;
+  for (int i = 0; i < A->n; i++) has_w |= A->p[i].wmat || A->p[i].wf;
+  if (!has_w)
+    return mpl__lower_fail(C, MPL_EUNSUPPORTED,
+                           "an elementwise function of a matrix is supported only as a function of W alone "
+                           "(tanh(W), square(1 - W)); apply functions to vectors, or write a native term");
+  for (int i = 0; i < A->n && !C->failed; i++) {
+    const mpl_piece *p = &A->p[i];
+    int g, u, v, pt, num_s = p->s >= 0 && C->nodes[p->s].op == MPL_OP_NUM;
+    double c = num_s ? p->c * C->nodes[p->s].num : p->c;
+    as_elementwise(C, p, &g, &pt, &u, &v);
+    if ((p->s >= 0 && !num_s) || !is_ones(C, u) || !is_ones(C, v))
+      return mpl__lower_fail(C, MPL_EUNSUPPORTED,
+                             "an elementwise function of a matrix is supported only as a function of W alone "
+                             "(tanh(W), square(1 - W)), not of W plus an outer product or of W scaled by a "
+                             "signal: write g(W) * outer(u, v), or a native term");
+    if (g < 0) g = wnode(C, MPL_OP_NUM, -1, -1, 0, 1);
+    else wt = pt;
+    int term = wnode(C, MPL_OP_MUL, wnode(C, MPL_OP_NUM, -1, -1, 0, c == 0 ? 0.0 : c), g, 0, 0);
+    h = h < 0 ? term : wnode(C, MPL_OP_ADD, h, term, 0, 0);
+  }
+  int ones_r = mpl__pnode(C, MPL_OP_ONES, wt ? MPL_DIM_PRE : MPL_DIM_POST, -1, -1, 0, 0);
+  int ones_c = mpl__pnode(C, MPL_OP_ONES, wt ? MPL_DIM_POST : MPL_DIM_PRE, -1, -1, 0, 0);
+  if (C->failed || h < 0) return -1;
+  int g = wnode(C, MPL_OP_FN, h, -1, f, 0);
+  if (g < 0) return -1;
+  if (C->wnodes[g].op == MPL_OP_NUM) return mpl__push_outer(C, L, ones_r, ones_c, -1, C->wnodes[g].num);
+  return push_elementwise(C, L, g, wt, ones_r, ones_c, -1, 1);
+}
+
+/* }====== */
+
 int mpl__lower_hadamard(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, mpl_plist *L) {
   for (int i = 0; i < A->n; i++)
     for (int j = 0; j < B->n; j++) {
       const mpl_piece *p = &A->p[i], *q = &B->p[j];
-      if (p->wmat || q->wmat)
-        return mpl__lower_fail(C, MPL_EUNSUPPORTED,
-                    "an elementwise product with W is not supported by the IR compiler yet; write "
-                    "a native term for it");
+      if (p->wmat || q->wmat || p->wf || q->wf) {
+        if (hadamard_w(C, p, q, L) < 0) return -1;
+        continue;
+      }
       if (mpl__push_outer(C, L, mpl__pbin(C, MPL_OP_MUL, p->u, q->u), mpl__pbin(C, MPL_OP_MUL, p->v, q->v),
                      smul(C, p->s, q->s), p->c * q->c) < 0)
         return -1;

@@ -399,11 +399,13 @@ static int fn_emit(mpl_lowering *C, const mpl_expr *e) {
   int a = mpl__emit(C, e->a);
   return a < 0 ? -1 : mpl__pnode(C, MPL_OP_FN, vec_dim(e), a, -1, e->sig, 0);
 }
+/* A function of a matrix: of W alone (tanh(W), square(1 - W)), an elementwise piece g(W) (lower.c). */
 static int fn_lower(mpl_lowering *C, const mpl_expr *e, mpl_plist *L) {
-  (void)e, (void)L;
-  return mpl__lower_fail(C, MPL_EUNSUPPORTED,
-                         "an elementwise function of a matrix is not supported by the IR compiler; apply "
-                         "functions to vectors, or write a native term");
+  mpl_plist A = {0};
+  int rc = mpl__lower(C, e->a, &A);
+  if (rc == 0) rc = mpl__lower_wfn(C, e->sig, &A, L);
+  free(A.p);
+  return C->failed ? -1 : rc;
 }
 static void fn_forward(const mpl_kernel *k) {
   for (int j = 0; j < k->len; j++) k->y[j] = mpl__fn_eval((mpl_func)k->arg, k->a[j]);

@@ -37,13 +37,16 @@ typedef struct mpl_pnode {
   double num;
 } mpl_pnode;
 
-/* One piece of a term: c * s * u v^T (OUTER) or c * s * W (WMAT). */
+/* One piece of a term: c * s * u v^T (OUTER), c * s * W (WMAT), or an elementwise function of
+ * W times a rank-1 matrix, c * s * g(W) ⊙ (u v^T) (ELEMENTWISE: wf != 0, wmat 0). */
 typedef struct mpl_piece {
   int term;      /* index into the rule's terms */
   int wmat;      /* 1: c s W; 0: c s u v^T (2: c s W^T while lowering) */
   int u, v, s;   /* plan nodes (u: n_post, v: n_pre, s: scalar or -1) */
   double c;
   int side;      /* OUTER: 0 in the group of its u, 1 in the group of its v */
+  int wf;        /* ELEMENTWISE: 1 + the W-function node g (mpl_lowering's wnodes); 0: none */
+  int wt;        /* ELEMENTWISE while lowering: 1 if g is applied to W^T (the piece is n_pre x n_post) */
 } mpl_piece;
 
 typedef struct mpl_plist { mpl_piece *p; int n, cap; } mpl_plist;
@@ -58,6 +61,11 @@ typedef struct mpl_lowering {
   int failed;
   long work;          /* spent on the current term */
   long total;         /* spent on all terms */
+  /* The elementwise functions of W the pieces use: nodes over one weight w (SIG W: w itself; NUM;
+   * ADD, SUB, MUL, NEG, FN), CSE'd, operands first; evaluated by the table's kernels one row of
+   * W at a time (plan.c). */
+  mpl_pnode *wnodes;
+  int n_wnodes, cap_wnodes;
 } mpl_lowering;
 /* }====== */
 
@@ -128,6 +136,9 @@ MPL_INTERNAL int mpl__sum_pieces(mpl_lowering *C, const mpl_plist *A, mpl_dim ro
 /* Products of piece lists: matrix (A: r x k, B: k x c) and elementwise. */
 MPL_INTERNAL int mpl__lower_product(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, mpl_plist *L);
 MPL_INTERNAL int mpl__lower_hadamard(mpl_lowering *C, const mpl_plist *A, const mpl_plist *B, mpl_plist *L);
+/* The piece f(A) for an elementwise function f of a matrix A that is a function of W alone
+ * (A's pieces: constants, c W, c g(W)); refused otherwise, naming why. */
+MPL_INTERNAL int mpl__lower_wfn(mpl_lowering *C, int f, const mpl_plist *A, mpl_plist *L);
 /* Pieces of a broadcast scalar s over a matrix of shape's shape: s 1 1^T. */
 MPL_INTERNAL int mpl__push_fill(mpl_lowering *C, mpl_plist *L, const mpl_expr *shape, int s, double c);
 /* The plan node of a scalar or vector expression (row vectors are stored as vectors), and the

@@ -208,7 +208,7 @@ static int build_groups(mpl_rule *r, mpl_err *err) {
   for (int k = 0; k < r->n_nodes; k++)
     if (r->nodes[k].op == MPL_OP_SIG) r->uses[r->nodes[k].arg] = 1;
     else if (r->nodes[k].op == MPL_OP_GEMV || r->nodes[k].op == MPL_OP_GEMVT) r->uses[MPL_SIG_W] = 1;
-  if (r->first_wmat < r->n_pieces) r->uses[MPL_SIG_W] = 1;
+  if (r->first_wmat < r->n_pieces || r->n_ew) r->uses[MPL_SIG_W] = 1;
   if (r->n_natives) /* a native term may read anything */
     for (int s = 0; s < MPL_SIG_COUNT; s++) r->uses[s] = 1;
   return MPL_OK;
@@ -221,7 +221,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   if (!which) n = mpl_termset_count(ts);
   r->n_terms = n;
   mpl_lowering C = {.err = err};
-  mpl_plist all = {0};
+  mpl_plist all = {0}, ew = {0};
   r->native_term = malloc(((size_t)n + 1) * sizeof *r->native_term);
   r->natives = malloc(((size_t)n + 1) * sizeof *r->natives);
   r->native_src = malloc(((size_t)n + 1) * sizeof *r->native_src);
@@ -246,7 +246,7 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
       for (int i = 0; i < L.n; i++) {
         mpl_piece p = L.p[i];
         p.term = t;
-        if (p.c != 0 && mpl__push(&C, &all, p) < 0) break;
+        if (p.c != 0 && mpl__push(&C, p.wf ? &ew : &all, p) < 0) break;
       }
     free(L.p);
   }
@@ -254,6 +254,13 @@ int mpl__rule_compile(const mpl_termset *ts, const int *which, int n, mpl_rule *
   r->n_nodes = C.n_nodes;
   r->pieces = all.p;
   r->n_pieces = all.n;
+  r->ew = ew.p;
+  r->n_ew = ew.n;
+  r->wnodes = C.wnodes;
+  r->n_wnodes = C.n_wnodes;
+  r->wleaf = -1;
+  for (int k = 0; k < r->n_wnodes; k++)
+    if (r->wnodes[k].op == MPL_OP_SIG) r->wleaf = k;
   if (C.failed || build_groups(r, err) < 0) {
     mpl__rule_free(r);
     return err ? err->code : MPL_EINVAL;
@@ -273,6 +280,8 @@ void mpl__rule_free(mpl_rule *r) {
   free(r->natives);
   free(r->native_src);
   free(r->native_name);
+  free(r->ew);
+  free(r->wnodes);
   free(r);
 }
 
@@ -331,16 +340,23 @@ size_t mpl__rule_nvals(const mpl_rule *r, int n_pre, int n_post) {
   return s;
 }
 
+/* Scratch of the elementwise pieces' row passes: W-function values and adjoints of one row, and a
+ * copy of the row. It ends mpl__rule_nscratch's scratch. */
+static size_t ew_scratch(const mpl_rule *r, int n_pre) {
+  return r->n_ew ? (2 * (size_t)r->n_wnodes + 3) * (size_t)n_pre : 0;
+}
+
 size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post) {
   size_t dense = r->n_natives ? 2 * (size_t)n_pre * (size_t)n_post + 2 * ((size_t)n_pre + (size_t)n_post) : 0;
-  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense;
+  return 2 * ((size_t)r->n_groups + 1) * ((size_t)n_pre + (size_t)n_post) + dense + ew_scratch(r, n_pre);
 }
 
 size_t mpl__rule_nscratch_lazy(const mpl_rule *r, int n_pre, int n_post, int kmax) {
   return mpl__rule_nscratch(r, n_pre, n_post) + 2 * ((size_t)r->n_groups + 1) * (size_t)(kmax > 0 ? kmax : 0);
 }
 
-int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0; }
+int mpl__rule_is_lazy(const mpl_rule *r) { return r->n_natives == 0 && r->n_ew == 0; }
+int mpl__rule_needs_dense(const mpl_rule *r) { return r->n_natives > 0; }
 int mpl__rule_has_wmat(const mpl_rule *r) { return r->first_wmat < r->n_pieces; }
 
 static double vsum(int n, const double *x) {
@@ -399,7 +415,8 @@ int mpl_termset_plan(const mpl_termset *ts, const int *which, int n, mpl_plan_in
   if (rc < 0) return rc;
   /* the products as the engine counts them (mpl_episode's nwx): every W x or W^T x node but W pre */
   *info = (mpl_plan_info){.terms = r->n_terms, .rank = r->n_groups, .wmat = mpl__rule_has_wmat(r),
-                          .wproducts = mpl__rule_nrank1(r) - mpl__rule_has_wpre(r), .natives = r->n_natives};
+                          .wproducts = mpl__rule_nrank1(r) - mpl__rule_has_wpre(r), .natives = r->n_natives,
+                          .elementwise = r->n_ew};
   for (int g = 0; g < r->n_groups; g++) info->rank_sums += mpl__rule_group_is_sum(r, g);
   for (int i = 0; i < r->n_nodes; i++) info->vectors += r->nodes[i].dim != MPL_DIM_ONE;
   mpl__rule_free(r);
@@ -605,6 +622,163 @@ int mpl__rule_update_rows(const mpl_rule *r, const double *theta, const mpl_laye
   return r->n_groups;
 }
 
+/* {====== Elementwise pieces: one pass over W ====== */
+
+/* The W-function nodes at one row w of W (n_pre weights, or 1 for a constant): wv[k] points at node
+ * k's values, w itself for the leaf, else buf + k n_pre; by the table's forward kernels. */
+static int wlen(const mpl_pnode *n, int np) { return n->dim == MPL_DIM_ONE ? 1 : np; }
+
+static void wfn_row(const mpl_rule *r, const double *w, int np, double *buf, const double **wv) {
+  for (int k = 0; k < r->n_wnodes; k++) {
+    const mpl_pnode *n = &r->wnodes[k];
+    if (n->op == MPL_OP_SIG) { wv[k] = w; continue; }
+    double *y = buf + (size_t)k * np;
+    mpl_kernel K = {.len = wlen(n, np), .la = n->a >= 0 ? wlen(&r->wnodes[n->a], np) : 0,
+                    .lb = n->b >= 0 ? wlen(&r->wnodes[n->b], np) : 0, .a = n->a >= 0 ? wv[n->a] : NULL,
+                    .b = n->b >= 0 ? wv[n->b] : NULL, .y = y, .arg = n->arg, .num = n->num};
+    mpl__ops[n->op].forward(&K);
+    wv[k] = y;
+  }
+}
+
+/* Reverse of wfn_row: the adjoints wbar (n_wnodes rows of n_pre, seeded) flow down through the
+ * table's reverse kernels; w's own adjoint is added to wb (not to its row of wbar). */
+static void wfn_row_reverse(const mpl_rule *r, int np, const double *const *wv, double *wbar, double *wb) {
+  for (int k = r->n_wnodes - 1; k >= 0; k--) {
+    const mpl_pnode *n = &r->wnodes[k];
+    if (n->op == MPL_OP_SIG || n->op == MPL_OP_NUM) continue;
+    double *ab = n->a < 0 ? NULL : n->a == r->wleaf ? wb : wbar + (size_t)n->a * np;
+    double *bb = n->b < 0 ? NULL : n->b == r->wleaf ? wb : wbar + (size_t)n->b * np;
+    mpl_kernel K = {.len = wlen(n, np), .la = n->a >= 0 ? wlen(&r->wnodes[n->a], np) : 0,
+                    .lb = n->b >= 0 ? wlen(&r->wnodes[n->b], np) : 0, .a = n->a >= 0 ? wv[n->a] : NULL,
+                    .b = n->b >= 0 ? wv[n->b] : NULL, .yb = wbar + (size_t)k * np, .ab = ab, .bb = bb,
+                    .arg = n->arg, .num = n->num};
+    mpl__ops[n->op].reverse(&K);
+  }
+}
+
+/* The scratch of the row passes (ew_scratch doubles at the end of mpl__rule_nscratch's). */
+static double *ew_work(const mpl_rule *r, double *scratch, int np, int nq) {
+  return scratch + mpl__rule_nscratch(r, np, nq) - ew_scratch(r, np);
+}
+
+/* Row kernels of the elementwise pieces, built for AVX2 as well where the compiler can dispatch at
+ * run time (no FMA: the same rounding on every machine). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MPL_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define MPL_ROW_KERNEL
+#endif
+
+/* y = beta x + c (a ⊙ b) (first; beta 0: x is not read) or y += c (a ⊙ b); x and a may be y. */
+MPL_ROW_KERNEL static void row_had(int n, int first, double beta, const double *x, double c, const double *a,
+                                   const double *restrict b, double *y) {
+  if (first && beta == 0)
+    for (int j = 0; j < n; j++) y[j] = c * a[j] * b[j];
+  else if (first)
+    for (int j = 0; j < n; j++) y[j] = beta * x[j] + c * a[j] * b[j];
+  else
+    for (int j = 0; j < n; j++) y[j] += c * a[j] * b[j];
+}
+
+/* y = beta x + c (a ⊙ b) + u m: a row of the update with one piece and one rank-1 row; x and a (g = w
+ * itself) may be y. */
+MPL_ROW_KERNEL static void row_update(int n, double beta, const double *x, double c, const double *a,
+                                      const double *restrict b, double u, const double *restrict m, double *y) {
+  for (int j = 0; j < n; j++) y[j] = beta * x[j] + c * a[j] * b[j] + u * m[j];
+}
+
+/* y += a x. */
+MPL_ROW_KERNEL static void row_axpy(int n, double a, const double *restrict x, double *restrict y) {
+  for (int j = 0; j < n; j++) y[j] += a * x[j];
+}
+
+/* h = a ⊙ b. */
+MPL_ROW_KERNEL static void row_mul(int n, const double *restrict a, const double *restrict b, double *restrict h) {
+  for (int j = 0; j < n; j++) h[j] = a[j] * b[j];
+}
+
+/* W <- beta Wg + Ut^T Vm (ng rows) + sum_k theta c s g_k(Wg) ⊙ (u_k v_k^T) + D (natives, or NULL):
+ * the whole update, one row at a time, from the weights Wg (W itself, or another matrix: then W
+ * is only written). In place with several pieces, row i's part of the pieces is summed in acc
+ * first (a piece's g may read the row). */
+static void apply_elementwise(const mpl_rule *r, const double *theta, int np, int nq, const double *const *vp,
+                              double beta, int ng, const double *Ut, const double *Vm, const double *D,
+                              const double *Wg, double *W, double *work) {
+  double *acc = work, *buf = acc + np, coef[r->n_ew];
+  const double *wv[r->n_wnodes];
+  int direct = r->n_ew == 1 || Wg != W;
+  for (int k = 0; k < r->n_ew; k++) coef[k] = piece_coef(&r->ew[k], theta, vp);
+  for (int i = 0; i < nq; i++) {
+    const double *src = Wg + (size_t)i * np;
+    double *row = W + (size_t)i * np;
+    wfn_row(r, src, np, buf, wv);
+    int g0 = direct && ng > 0; /* the first rank-1 row joins the first piece's pass */
+    for (int k = 0; k < r->n_ew; k++) {
+      const mpl_piece *p = &r->ew[k];
+      double c = coef[k] * vp[p->u][i];
+      if (k == 0 && g0) row_update(np, beta, src, c, wv[p->wf - 1], vp[p->v], Ut[i], Vm, row);
+      else row_had(np, k == 0, direct ? beta : 0, src, c, wv[p->wf - 1], vp[p->v], direct ? row : acc);
+    }
+    if (!direct)
+      for (int j = 0; j < np; j++) row[j] = beta * src[j] + acc[j];
+    for (int g = g0; g < ng; g++) row_axpy(np, Ut[(size_t)g * nq + i], Vm + (size_t)g * np, row);
+    if (D) row_axpy(np, 1, D + (size_t)i * np, row);
+  }
+}
+
+/* Row i's adjoints of the pieces, from G's row gi (unchanged here): theta_bar, the adjoints of u,
+ * v and s (vbar), and the W-function nodes' seeds: wbar's rows for nodes other than w itself,
+ * and *lead (n_pre) the sum over the pieces whose g is w itself of their theta c s u_i v / eta. */
+static void elementwise_row_reverse(const mpl_rule *r, const double *theta, int i, int np, const double *const *vp,
+                                    const size_t *offs, const double *coef, double eta, const double *restrict gi,
+                                    const double *const *wv, double *wbar, double *lead, double *restrict h,
+                                    double *theta_bar, double *vbar) {
+  for (int k = 0; k < r->n_ew; k++) {
+    const mpl_piece *p = &r->ew[k];
+    int gnode = p->wf - 1, gs = r->wnodes[gnode].dim != MPL_DIM_ONE;
+    const double *restrict gv = wv[gnode], *restrict v = vp[p->v], ui = vp[p->u][i], cu = coef[k] * ui, ce = cu / eta;
+    double *restrict gb = gnode == r->wleaf ? lead : wbar + (size_t)gnode * np;
+    if (gs) row_mul(np, gi, gv, h); /* h = G_i ⊙ g(W_i) */
+    else for (int j = 0; j < np; j++) h[j] = gi[j] * gv[0];
+    double d = cblas_ddot(np, h, 1, v, 1); /* <G_i, g(W_i) ⊙ v> */
+    row_axpy(np, cu, h, vbar + offs[p->v]);
+    if (gs) row_had(np, gnode == r->wleaf && k == 0, 0, NULL, ce, gi, v, gb); /* the seed ce G_i ⊙ v */
+    else gb[0] += ce * cblas_ddot(np, gi, 1, v, 1);
+    double sv = p->s >= 0 ? vp[p->s][0] : 1;
+    theta_bar[p->term] += p->c * sv * ui * d;
+    if (p->s >= 0) vbar[offs[p->s]] += theta[p->term] * p->c * ui * d;
+    vbar[offs[p->u] + i] += coef[k] * d;
+  }
+}
+
+/* Reverse of the elementwise pieces with dL/dW_new = eta (G + queued rows) (acc's matrix): theta_bar,
+ * the adjoints of u, v and s (vbar), and dL/dW_old's part through the g_k, c, added to G as c / eta
+ * (acc's flush then makes it c), one row at a time. */
+static void vjp_elementwise(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *const *vp,
+                            const size_t *offs, double *G, double eta, double *theta_bar, double *vbar, double *work) {
+  int np = io->n_pre, nq = io->n_post, has_lead = 0, lead_first = r->ew[0].wf - 1 == r->wleaf;
+  double *buf = work, *wbar = buf + (size_t)r->n_wnodes * np, *lead = wbar + (size_t)r->n_wnodes * np,
+         *h = lead + np, coef[r->n_ew];
+  const double *wv[r->n_wnodes];
+  for (int k = 0; k < r->n_ew; k++) {
+    coef[k] = piece_coef(&r->ew[k], theta, vp);
+    has_lead |= r->ew[k].wf - 1 == r->wleaf; /* a piece whose g is w itself: its seed is `lead` */
+  }
+  for (int i = 0; i < nq; i++) {
+    double *gi = G + (size_t)i * np;
+    wfn_row(r, io->W + (size_t)i * np, np, buf, wv);
+    for (int k = 0; k < r->n_wnodes; k++) /* the seeds of the nodes other than w */
+      if (k != r->wleaf) memset(wbar + (size_t)k * np, 0, (size_t)np * sizeof *wbar);
+    if (has_lead && !lead_first) memset(lead, 0, (size_t)np * sizeof *lead);
+    elementwise_row_reverse(r, theta, i, np, vp, offs, coef, eta, gi, wv, wbar, lead, h, theta_bar, vbar);
+    if (has_lead) row_axpy(np, 1, lead, gi);
+    wfn_row_reverse(r, np, wv, wbar, gi); /* the rest flows into G's row */
+  }
+}
+
+/* }====== */
+
 static mpl_native_io native_io(const mpl_layer_io *io) {
   return (mpl_native_io){io->n_pre, io->n_post, io->sig[MPL_SIG_PRE], io->sig[MPL_SIG_POST],
                          io->sig[MPL_SIG_EPRE], io->sig[MPL_SIG_EPOST], io->W};
@@ -631,6 +805,11 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     acc.has_dense = 1;
   }
   group_matrices(r, theta, vp, np, nq, acc.at, acc.b);
+  if (r->n_ew) { /* elementwise pieces: the whole update in one pass over the rows of W */
+    apply_elementwise(r, theta, np, nq, vp, beta, ng, acc.at, acc.b, acc.has_dense ? acc.dense : NULL, io->W, W,
+                      ew_work(r, scratch, np, nq));
+    return;
+  }
   /* W <- (1 + omega) W + sum_g u_g vsum_g^T (+ natives), one pass */
   if (ng == 0) {
     if (beta != 1) cblas_dscal((int)nw, beta, W, 1);
@@ -640,6 +819,12 @@ void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io 
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nq, np, ng, 1, acc.at, nq, acc.b, np, beta, W, np);
   }
   if (acc.has_dense) cblas_daxpy((int)nw, 1, acc.dense, 1, W, 1);
+}
+
+void mpl__rule_apply_to(const mpl_rule *r, const double *theta, const mpl_layer_io *io, const double *val, double *W,
+                        double *scratch) {
+  if (!r->n_ew && W != io->W) memcpy(W, io->W, (size_t)io->n_pre * io->n_post * sizeof *W);
+  mpl__rule_apply(r, theta, io, val, W, scratch); /* elementwise pieces: one pass from io->W into W */
 }
 
 /* y = W a: abar += W^T ybar, Wbar += ybar a^T; y = W^T a: abar += W ybar, Wbar += a ybar^T. pw
@@ -745,7 +930,7 @@ static void queue_correct(int nx, int m, int n, int k, const double *Y, const do
 }
 
 void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                       const double *val, const double *G, mpl_rankk *acc, double *tau,
+                       const double *val, double *G, mpl_rankk *acc, double *tau,
                        double *theta_bar, double *const sig_bar[4], double *vbar, double *scratch) {
   size_t offs[r->n_nodes > 0 ? r->n_nodes : 1];
   const double *vp[r->n_nodes > 0 ? r->n_nodes : 1];
@@ -830,6 +1015,8 @@ void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_i
   }
   acc->eta *= 1 + omega; /* dL/dW_old = (1 + omega) dL/dW_new + what follows */
   if (r->n_natives) native_vjp(r, theta, io, G, acc, theta_bar, sig_bar, Qt + (size_t)ng * nq);
+  if (r->n_ew) /* after every read of G */
+    vjp_elementwise(r, theta, io, vp, offs, G, acc->eta, theta_bar, vbar, ew_work(r, scratch, np, nq));
   double pw = 0;
   plan_reverse(r, io, vp, offs, live, vbar, acc, sig_bar, tau ? &pw : NULL);
   if (tau) *tau = (1 + omega) * GW + pw;
@@ -839,7 +1026,7 @@ int mpl__rule_vjp(const mpl_rule *r, const double *theta, const mpl_layer_io *io
                   const double *val, double *G, double *theta_bar, double *const sig_bar[4],
                   double *vbar, double *scratch) {
   mpl_rankk acc;
-  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, r->n_natives > 0) < 0) {
+  if (mpl__rankk_init(&acc, mpl__rule_nrank1(r), io->n_post, io->n_pre, mpl__rule_needs_dense(r)) < 0) {
     mpl__rankk_free(&acc);
     return MPL_ENOMEM;
   }
@@ -867,6 +1054,18 @@ void mpl__rule_term_dense(const mpl_rule *r, int t, const mpl_layer_io *io, cons
     if (p->wmat) cblas_daxpy(np * nq, k, io->W, 1, out, 1);
     else cblas_dger(CblasRowMajor, nq, np, k, vp[p->u], 1, vp[p->v], 1, out, np);
   }
+  int any = 0;
+  for (int k = 0; k < r->n_ew; k++) any |= r->ew[k].term == t;
+  size_t nw = (size_t)np * nq;
+  double *work = any ? malloc((ew_scratch(r, np) + nw + 1) * sizeof *work) : NULL;
+  double *theta = work ? calloc((size_t)r->n_terms + 1, sizeof *theta) : NULL;
+  if (theta) { /* (out of memory: the term's other pieces only) */
+    theta[t] = 1;
+    apply_elementwise(r, theta, np, nq, vp, 0, 0, NULL, NULL, NULL, io->W, work, work + nw);
+    cblas_daxpy((int)nw, 1, work, 1, out, 1);
+  }
+  free(theta);
+  free(work);
 }
 
 /* }====== */

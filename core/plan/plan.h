@@ -31,6 +31,14 @@ typedef struct mpl_rule {
   const struct mpl_native_term **natives;
   const char **native_src;  /* their sources and names (the term set's strings), for fault reports */
   const char **native_name;
+  /* Elementwise pieces c s g(W) ⊙ (u v^T), their g among the W-function nodes wnodes (nodes over
+   * one weight w, operands first; wleaf: the node w itself). They touch every weight, so a rule
+   * with them keeps dense weights and applies them all in one pass over W per step, forward
+   * (mpl__rule_apply) and reverse (mpl__rule_vjp_acc). */
+  mpl_piece *ew;
+  int n_ew;
+  mpl_pnode *wnodes;
+  int n_wnodes, wleaf;
 } mpl_rule;
 
 /* One layer's view: sizes, signals and weights. The weights may be held lazily as
@@ -67,9 +75,12 @@ MPL_INTERNAL void mpl__lazy_gemv(int n_post, int n_pre, const double *M, int k, 
                                  const double *S, const double *R, int trans, double alpha, const double *x,
                                  double beta, double *y, double *tmp);
 
-/* 1 if the rule has no native terms: its update is omega W + a sum of rank-1 matrices, so the
- * engine can keep weights and adjoints lazily. */
+/* 1 if the rule has no native terms and no elementwise pieces: its update is omega W + a sum of
+ * rank-1 matrices, so the engine can keep weights and adjoints lazily. */
 MPL_INTERNAL int mpl__rule_is_lazy(const mpl_rule *r);
+/* 1 if the rule's adjoints take dense contributions (native terms): an mpl_rankk for it needs its
+ * dense accumulator. (Elementwise pieces add theirs to the adjoint's base, mpl__rule_vjp_acc.) */
+MPL_INTERNAL int mpl__rule_needs_dense(const mpl_rule *r);
 /* 1 if the rule has weight-proportional pieces (omega can be nonzero). */
 MPL_INTERNAL int mpl__rule_has_wmat(const mpl_rule *r);
 
@@ -119,9 +130,14 @@ MPL_INTERNAL size_t mpl__rule_nscratch(const mpl_rule *r, int n_pre, int n_post)
 /* Evaluate every plan node into val (mpl__rule_nvals doubles). */
 MPL_INTERNAL void mpl__rule_eval(const mpl_rule *r, const mpl_layer_io *io, double *val);
 
-/* W <- W + sum_r theta_r F_r, from the values of mpl__rule_eval (computed with this W). */
+/* W <- W + sum_r theta_r F_r, from the values of mpl__rule_eval (computed with this W, io->W's
+ * values). */
 MPL_INTERNAL void mpl__rule_apply(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
                                   const double *val, double *W, double *scratch);
+/* W <- io->W + sum_r theta_r F_r (io->W dense): out of place, a copy and mpl__rule_apply, or for a
+ * rule with elementwise pieces one pass that reads io->W and writes W. */
+MPL_INTERNAL void mpl__rule_apply_to(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
+                                     const double *val, double *W, double *scratch);
 
 /* Reverse mode of mpl__rule_apply. On entry G holds dL/dW_new; on exit it holds the part of
  * dL/dW_old that flows through the update (identity, weight-proportional terms and W inside
@@ -175,13 +191,15 @@ MPL_INTERNAL int mpl__rule_group_is_sum(const mpl_rule *r, int g);
 
 /* The same as mpl__rule_vjp, but G is only read: dL/dW_new is acc's matrix over the base G
  * (eta (G + queued rows) on entry), and on return acc represents dL/dW_old: its scalar times
- * (1 + omega) and the rank-1 matrices this call adds queued. scratch:
+ * (1 + omega) and the rank-1 matrices this call adds queued. Except for a rule with elementwise
+ * pieces (dense weights; acc's queue empty and eta 1 on entry): their part c of dL/dW_old is added
+ * to G as c / eta, eta acc's new scalar, so that acc's flush makes it c. scratch:
  * mpl__rule_nscratch_lazy(r, n_pre, n_post, acc->k) doubles.
  * tau (weight-proportional rules with lazy weights or adjoints, else NULL): on entry
  * <dL/dW_new, W_new>; on return (1 + omega) <dL/dW_new, W_old> + <the rank-1 matrices this
  * call adds, W_old>: the caller adds its own contributions to get <dL/dW_old, W_old>. */
 MPL_INTERNAL void mpl__rule_vjp_acc(const mpl_rule *r, const double *theta, const mpl_layer_io *io,
-                                    const double *val, const double *G, mpl_rankk *acc, double *tau,
+                                    const double *val, double *G, mpl_rankk *acc, double *tau,
                                     double *theta_bar, double *const sig_bar[4], double *vbar,
                                     double *scratch);
 

@@ -1,5 +1,6 @@
 /* An example term plugin, written outside metaplast's tree (plugins/README.md walks through it).
  *   gated_hebb   error-gated Hebbian: −(e_ℓ ⊙ y_ℓ) y_{ℓ−1}ᵀ  (an IR term: derivatives automatic)
+ *   soft_bound_ir  the same soft bound as an IR term: an elementwise function of W times y_ℓ y_{ℓ−1}ᵀ
  *   soft_bound   soft-bounded Hebbian: (1 − W ⊙ W) ⊙ (y_ℓ y_{ℓ−1}ᵀ)  (native: value and vjp in C)
  * Build: cc -shared -fPIC -o my_terms.so my_terms.c $(pkg-config --cflags --libs metaplast) */
 #include <metaplast/plugin.h>
@@ -33,6 +34,12 @@ static int init(mpl_plugin *p, mpl_err *err) {
   mpl_expr *gate = mpl_mul(ts, mpl_sig(ts, MPL_SIG_EPOST), mpl_sig(ts, MPL_SIG_POST));
   int rc = mpl_plugin_add_term(p, "gated_hebb", "error-gated Hebbian",
                                mpl_neg(ts, mpl_outer(ts, gate, mpl_sig(ts, MPL_SIG_PRE))), err);
+  if (rc < 0) return rc;
+  /* the same soft bound written in the IR (an elementwise function of W times an outer product) */
+  mpl_expr *W = mpl_sig(ts, MPL_SIG_W);
+  mpl_expr *bound = mpl_sub(ts, mpl_num(ts, 1), mpl_mul(ts, W, W));
+  rc = mpl_plugin_add_term(p, "soft_bound_ir", "soft-bounded Hebbian, in the IR",
+                           mpl_mul(ts, bound, mpl_outer(ts, mpl_sig(ts, MPL_SIG_POST), mpl_sig(ts, MPL_SIG_PRE))), err);
   if (rc < 0) return rc;
   mpl_native_term soft = {
     .struct_size = sizeof soft, .name = "soft_bound", .description = "soft-bounded Hebbian",

@@ -1,4 +1,4 @@
--- The IR can write W ⊙ (y yᵀ), but the engine cannot compile it (not rank-1 pieces).
+-- The IR can write tanh(W + y xᵀ), but the engine cannot compile it: a function of W plus a rank-1 matrix.
 return {
-  { name = "gated", expr = W * outer(post, pre) },
+  { name = "gated", expr = tanh(W + outer(post, pre)) },
 }

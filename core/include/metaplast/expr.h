@@ -133,6 +133,8 @@ typedef struct mpl_plan_info {
   int vectors;   /* distinct vector values the plan computes or reads, signals included */
   int wmat;      /* 1 if some term has a part proportional to W itself (a scalar times W) */
   int natives;   /* native terms: dense n_post x n_pre updates, which make every layer dense */
+  int elementwise; /* pieces g(W) ⊙ (u v^T), an elementwise function of W times a rank-1 matrix: all
+                    * applied in one pass over W per step (forward and reverse), with dense weights */
 } mpl_plan_info;
 
 /* Compile terms which[0..n-1] of ts (all of them if which is NULL) and describe the plan. Fails
