@@ -340,6 +340,28 @@ static void test_refit_holds_pruned(void **state) {
   mpl_search_result_free(&r);
 }
 
+/* --refit off: the path's stages take every episode (six of 20 here, the last at a lambda > 0 to
+ * the end) and the path table has no refit row. */
+static void test_refit_off(void **state) {
+  (void)state;
+  const char *d = mpl_test_path("robust-norefit");
+  mpl_search_cfg c;
+  base_cfg(&c, d);
+  c.episodes = 120;
+  c.validate_every = 10;
+  c.seed = 1;
+  c.refit = 0;
+  mpl_search_result r;
+  run_ok(&c, &r);
+  char *val = mpl_test_read_in(d, "validation.csv");
+  if (strstr(r.health, "(refit")) fail_msg("a refit row with --refit off:\n%s", r.health);
+  if (!strstr(r.health, "6 stages from")) fail_msg("not six stages over the 120 episodes:\n%s", r.health);
+  int last = csv_rows(val);
+  assert_true(csv(val, last, "episode") == 120 && csv(val, last, "lambda") > 0);
+  free(val);
+  mpl_search_result_free(&r);
+}
+
 /* A library without an unpenalized term has no null stage: lambda_max is measured on probe tasks
  * at the start and the first stage runs at it. */
 static void test_lambda_auto_no_null(void **state) {
@@ -485,7 +507,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pseudo_gradient), cmocka_unit_test(test_magnitudes), cmocka_unit_test(test_split),
     cmocka_unit_test(test_first_step),      cmocka_unit_test(test_best_validated), cmocka_unit_test(test_lambda_auto),
-    cmocka_unit_test(test_refit_holds_pruned),
+    cmocka_unit_test(test_refit_holds_pruned), cmocka_unit_test(test_refit_off),
     cmocka_unit_test(test_lambda_auto_no_null),
     cmocka_unit_test(test_failures),        cmocka_unit_test(test_judge),          cmocka_unit_test(test_resume),
   };

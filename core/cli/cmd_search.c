@@ -54,7 +54,7 @@ static const char *const help_order[] = {
   "#Tasks", "ways", "shots", "queries", "sampling",
   "#Network", "hidden", "beta", "feedback", "bp-detach",
   "#Rule", "terms", "init", "sign",
-  "#Method (docs/discovery.md)", "method", "paper-exact", "val-tasks", "validate-every", "strict",
+  "#Method (docs/discovery.md)", "method", "paper-exact", "val-tasks", "validate-every", "refit", "strict",
   "#Meta-optimisation", "episodes", "meta-batch", "seed", "lr", "lambda", "l1", "zero-tol", "max-failures",
   "clip-grad", "clip-rms", "dead-guard",
   "#Trials and the sparsity path (docs/trials.md)", "trials", "jobs", "lambda-path",

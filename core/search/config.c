@@ -394,6 +394,11 @@ static const mpl_setting settings[] = {
   {"val_tasks", "val_tasks", "val-tasks", "V", "Method (docs/discovery.md)",
    "  --val-tasks V        validation tasks (16; 0 = none, and no verdict)\n", AT(val_tasks), 0, 100000, .def = 16,
    .absent = 0, .flags = MPL_SETTING_ABSENT},
+  {"refit", "refit", "refit", "on|off", "Method (docs/discovery.md)",
+   "  --refit on|off       lambda auto: the last sixth of the episodes refits the chosen rule's terms\n"
+   "                       without the penalty, the pruned ones held at 0 (on, default); off: the\n"
+   "                       path's stages take every episode\n",
+   ENUM_AT(refit, onoff_names), .def = 1, .absent = 1, .flags = MPL_SETTING_BOOL | MPL_SETTING_ABSENT},
   {"validate_every", "validate_every", "validate-every", "N", "Method (docs/discovery.md)",
    "  --validate-every N   episodes between validations (0 = max(5, episodes/20))\n", AT(validate_every), 0,
    INT_MAX, .flags = 0},

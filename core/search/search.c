@@ -750,7 +750,7 @@ static int lambda_path(run *R, mpl_err *err) {
   R->st[0].lambda = c->adam.lambda;
   if (!c->lambda_auto) return MPL_OK;
   for (int i = 0; i < n; i++) free_ += R->pf[i] == 0, penalized += R->pf[i] != 0;
-  int refit = robust(R) && validating(R) && c->episodes / REFIT_SHARE >= 20;
+  int refit = c->refit && robust(R) && validating(R) && c->episodes / REFIT_SHARE >= 20;
   int path = refit ? c->episodes - c->episodes / REFIT_SHARE : c->episodes;
   int stages = path / 20 < 1 ? 1 : path / 20 > MAX_PATH ? MAX_PATH : path / 20;
   if (robust(R) && free_ > 0 && penalized > 0 && stages >= 2) {   /* (a refit implies stages >= 2) */

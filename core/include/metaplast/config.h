@@ -71,6 +71,11 @@ typedef struct mpl_search_cfg {
    * either: the results are the same bit for bit whatever the count (the tasks' gradients and
    * statistics are summed in task order). mpl_trials_run runs each of its runs on one thread. */
   int threads;
+  /* lambda auto (robust, with validation tasks, at least 120 episodes): the last sixth of the
+   * episodes refits the chosen rule's terms without the penalty, the pruned ones held at 0, the
+   * step annealed (default 1; 0: the path's stages take all the episodes, its last stage runs to
+   * the end). docs/discovery.md, "The refit". */
+  int refit;
 } mpl_search_cfg;
 
 /* {====== The table of settings ====== */
