@@ -44,23 +44,29 @@ static int spend(mpl_lowering *C, long units) {
   return mpl__lower_fail(C, MPL_EUNSUPPORTED, msg);
 }
 
-int mpl__pnode(mpl_lowering *C, mpl_op op, mpl_dim dim, int a, int b, int arg, double num) {
-  if (spend(C, 1 + C->n_nodes / 64) < 0) return -1;
-  for (int i = 0; i < C->n_nodes; i++) { /* common subexpressions: one node */
-    const mpl_pnode *q = &C->nodes[i];
-    if (q->op == op && q->dim == dim && q->a == a && q->b == b && q->arg == arg &&
-        memcmp(&q->num, &num, sizeof num) == 0)
+/* x's index in the array *v (*n entries, room for *cap): an equal node already there (common
+ * subexpressions: one node), else x appended, the array grown from first entries when full. */
+static int intern(mpl_lowering *C, mpl_pnode **v, int *n, int *cap, int first, mpl_pnode x) {
+  for (int i = 0; i < *n; i++) {
+    const mpl_pnode *q = &(*v)[i];
+    if (q->op == x.op && q->dim == x.dim && q->a == x.a && q->b == x.b && q->arg == x.arg &&
+        memcmp(&q->num, &x.num, sizeof x.num) == 0)
       return i;
   }
-  if (C->n_nodes == C->cap_nodes) {
-    int cap = C->cap_nodes ? 2 * C->cap_nodes : 32;
-    mpl_pnode *p = realloc(C->nodes, (size_t)cap * sizeof *p);
+  if (*n == *cap) {
+    int k = *cap ? 2 * *cap : first;
+    mpl_pnode *p = realloc(*v, (size_t)k * sizeof *p);
     if (!p) return mpl__lower_fail(C, MPL_ENOMEM, "out of memory");
-    C->nodes = p;
-    C->cap_nodes = cap;
+    *v = p;
+    *cap = k;
   }
-  C->nodes[C->n_nodes] = (mpl_pnode){op, dim, a, b, arg, num};
-  return C->n_nodes++;
+  (*v)[*n] = x;
+  return (*n)++;
+}
+
+int mpl__pnode(mpl_lowering *C, mpl_op op, mpl_dim dim, int a, int b, int arg, double num) {
+  if (spend(C, 1 + C->n_nodes / 64) < 0) return -1;
+  return intern(C, &C->nodes, &C->n_nodes, &C->cap_nodes, 32, (mpl_pnode){op, dim, a, b, arg, num});
 }
 
 static mpl_dim pdim(mpl_lowering *C, int i) { return C->nodes[i].dim; }
@@ -231,19 +237,7 @@ static int wnode(mpl_lowering *C, mpl_op op, int a, int b, int arg, double num) 
   if (mpl__ops[op].commutative && b < a) { int t = a; a = b; b = t; }
   mpl_dim dim = op == MPL_OP_SIG || (na && na->dim != MPL_DIM_ONE) || (nb && nb->dim != MPL_DIM_ONE) ? MPL_DIM_PRE
                                                                                                    : MPL_DIM_ONE;
-  for (int i = 0; i < C->n_wnodes; i++) {
-    const mpl_pnode *q = &C->wnodes[i];
-    if (q->op == op && q->a == a && q->b == b && q->arg == arg && memcmp(&q->num, &num, sizeof num) == 0) return i;
-  }
-  if (C->n_wnodes == C->cap_wnodes) {
-    int cap = C->cap_wnodes ? 2 * C->cap_wnodes : 8;
-    mpl_pnode *p = realloc(C->wnodes, (size_t)cap * sizeof *p);
-    if (!p) return mpl__lower_fail(C, MPL_ENOMEM, "out of memory");
-    C->wnodes = p;
-    C->cap_wnodes = cap;
-  }
-  C->wnodes[C->n_wnodes] = (mpl_pnode){op, dim, a, b, arg, num};
-  return C->n_wnodes++;
+  return intern(C, &C->wnodes, &C->n_wnodes, &C->cap_wnodes, 8, (mpl_pnode){op, dim, a, b, arg, num});
 }
 
 static int wleaf(mpl_lowering *C) { return wnode(C, MPL_OP_SIG, -1, -1, MPL_SIG_W, 0); }
