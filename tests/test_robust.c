@@ -40,6 +40,14 @@ static void base_cfg(mpl_search_cfg *c, const char *out) {
   c->validate_every = 5;
 }
 
+/* A lambda auto run long enough for a path and a refit: 120 episodes, a validation every 10. */
+static void path_cfg(mpl_search_cfg *c, const char *out, unsigned long seed) {
+  base_cfg(c, out);
+  c->episodes = 120;
+  c->validate_every = 10;
+  c->seed = seed;
+}
+
 static void run_ok(const mpl_search_cfg *c, mpl_search_result *r) {
   mpl_err err = {0};
   if (mpl_search_run(c, r, &err) < 0) fail_msg("search into %s: %s", c->out ? c->out : "-", err.msg);
@@ -251,10 +259,7 @@ static void test_lambda_auto(void **state) {
   (void)state;
   const char *d = mpl_test_path("robust-auto");
   mpl_search_cfg c;
-  base_cfg(&c, d);
-  c.episodes = 120;
-  c.validate_every = 10;
-  c.seed = 1;   /* a run whose choice is not the path's last stage (stage 3 of 4) */
+  path_cfg(&c, d, 1);   /* a run whose choice is not the path's last stage (stage 3 of 4) */
   mpl_search_result r;
   run_ok(&c, &r);
   char *val = mpl_test_read_in(d, "validation.csv"), *log = mpl_test_read_in(d, "log.csv");
@@ -313,11 +318,8 @@ static void test_refit_holds_pruned(void **state) {
   (void)state;
   const char *d = mpl_test_path("robust-refit");
   mpl_search_cfg c;
-  base_cfg(&c, d);
+  path_cfg(&c, d, 3);   /* its chosen rule holds 5 of the 10 at 0 */
   c.terms = "paper";
-  c.episodes = 120;
-  c.validate_every = 10;
-  c.seed = 3;   /* its chosen rule holds 5 of the 10 at 0 */
   mpl_search_result r;
   run_ok(&c, &r);
   char *log = mpl_test_read_in(d, "log.csv"), *val = mpl_test_read_in(d, "validation.csv");
@@ -346,10 +348,7 @@ static void test_refit_off(void **state) {
   (void)state;
   const char *d = mpl_test_path("robust-norefit");
   mpl_search_cfg c;
-  base_cfg(&c, d);
-  c.episodes = 120;
-  c.validate_every = 10;
-  c.seed = 1;
+  path_cfg(&c, d, 1);
   c.refit = 0;
   mpl_search_result r;
   run_ok(&c, &r);
